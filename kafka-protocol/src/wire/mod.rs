@@ -1,0 +1,61 @@
+//! Wire primitives of the Kafka protocol: the building blocks every generated message
+//! and the record-batch code are written with.
+//!
+//! Owns: reading and writing fixed-width integers, varints, (compact, nullable) strings and
+//! bytes, array length prefixes, UUIDs and tagged-field sections, and the bounds checks that
+//! keep decoding safe on hostile input. Must not: know any message or do any I/O.
+//!
+//! Every reader checks its length against the bytes left **before** it allocates, so a
+//! forged length can never make the decoder reserve more memory than the input justifies.
+//! Readers are generic over [`bytes::Buf`]; decoding from [`bytes::Bytes`] makes every string
+//! and bytes field a zero-copy slice of the input.
+//!
+//! Classic (non-flexible) versus compact (flexible-version) forms:
+//!
+//! ```text
+//! STRING            int16 length N (>= 0), N bytes of UTF-8       NULLABLE: N = -1 is null
+//! COMPACT_STRING    uvarint N+1, N bytes of UTF-8                 COMPACT_NULLABLE: 0 is null
+//! BYTES             int32 length N, N bytes                       NULLABLE: N = -1 is null
+//! COMPACT_BYTES     uvarint N+1, N bytes                          COMPACT_NULLABLE: 0 is null
+//! ARRAY             int32 count N, N elements                     NULLABLE: N = -1 is null
+//! COMPACT_ARRAY     uvarint N+1, N elements                       COMPACT_NULLABLE: 0 is null
+//! TAGGED_FIELDS     uvarint count, count x (uvarint tag, uvarint size, size bytes)
+//! ```
+
+mod array;
+mod bytes;
+mod fixed;
+mod str_bytes;
+mod string;
+mod tagged;
+mod uuid;
+mod varint;
+
+pub use self::array::{array_len_len, read_array_len, write_array_len};
+pub use self::bytes::{
+    bytes_len, nullable_bytes_len, read_bytes, read_nullable_bytes, write_bytes,
+    write_nullable_bytes,
+};
+pub use self::fixed::*;
+pub use self::str_bytes::StrBytes;
+pub use self::string::{
+    nullable_string_len, read_nullable_string, read_string, string_len, write_nullable_string,
+    write_string,
+};
+pub use self::tagged::{read_unknown_tagged, write_unknown_tagged, UnknownTaggedField};
+pub use self::uuid::{read_uuid, write_uuid, Uuid};
+pub use self::varint::*;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Fails with [`ErrorKind::Truncated`] unless `n` bytes are left.
+#[inline(always)]
+pub fn need<B: ::bytes::Buf>(buf: &B, n: usize) -> Result<()> {
+    if buf.remaining() < n {
+        return Err(Error::new(ErrorKind::Truncated {
+            needed: n,
+            remaining: buf.remaining(),
+        }));
+    }
+    Ok(())
+}
