@@ -15,6 +15,9 @@
 //!   input can justify.
 
 pub mod error;
+pub mod frame;
+pub mod generated;
+pub mod message;
 pub mod records;
 pub mod wire;
 

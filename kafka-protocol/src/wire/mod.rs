@@ -42,7 +42,7 @@ pub use self::string::{
     nullable_string_len, read_nullable_string, read_string, string_len, write_nullable_string,
     write_string,
 };
-pub use self::tagged::{read_unknown_tagged, write_unknown_tagged, UnknownTaggedField};
+pub use self::tagged::{read_unknown_tagged, write_unknown_tagged, TaggedFields, UnknownTaggedField};
 pub use self::uuid::{read_uuid, write_uuid, Uuid};
 pub use self::varint::*;
 
@@ -58,4 +58,49 @@ pub fn need<B: ::bytes::Buf>(buf: &B, n: usize) -> Result<()> {
         }));
     }
     Ok(())
+}
+
+/// Reads an array whose elements `elem` decodes; `None` is a null array.
+///
+/// `min_size` is the fewest bytes one element can take: a count whose elements could not
+/// fit in the bytes left is rejected before the vector is allocated.
+#[inline]
+pub fn read_array<B: ::bytes::Buf, T>(
+    buf: &mut B,
+    compact: bool,
+    min_size: usize,
+    mut elem: impl FnMut(&mut B) -> Result<T>,
+) -> Result<Option<Vec<T>>> {
+    let Some(n) = read_array_len(buf, compact)? else {
+        return Ok(None);
+    };
+    if n.saturating_mul(min_size) > buf.remaining() {
+        return Err(Error::new(ErrorKind::LengthExceedsInput {
+            length: n as u64,
+            remaining: buf.remaining(),
+        }));
+    }
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        v.push(elem(buf)?);
+    }
+    Ok(Some(v))
+}
+
+/// Unwraps a value that must not be null here, or fails with [`ErrorKind::UnexpectedNull`].
+#[inline(always)]
+pub fn non_null<T>(v: Option<T>) -> Result<T> {
+    match v {
+        Some(v) => Ok(v),
+        None => Err(Error::new(ErrorKind::UnexpectedNull)),
+    }
+}
+
+/// Fails with [`ErrorKind::TrailingBytes`] unless `buf` is fully consumed.
+#[inline]
+pub fn expect_end<B: ::bytes::Buf>(buf: &B) -> Result<()> {
+    match buf.remaining() {
+        0 => Ok(()),
+        n => Err(Error::new(ErrorKind::TrailingBytes(n))),
+    }
 }

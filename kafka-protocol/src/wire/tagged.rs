@@ -45,3 +45,40 @@ pub fn write_unknown_tagged<B: BufMut>(buf: &mut B, f: &UnknownTaggedField) {
     write_uvarint(buf, f.data.len() as u64);
     buf.put_slice(&f.data);
 }
+
+/// The tagged-field section of a struct, beyond its known fields: unknown tags (kept
+/// byte-exact) and which known tags were on the wire.
+///
+/// A known tagged field is written when its value differs from the default, **or** when it
+/// was present in the decoded input (some peers send defaults explicitly), so decoding and
+/// re-encoding reproduces the input. Equality compares only the unknown tags: presence is
+/// an encoding detail, not part of the value.
+#[derive(Debug, Clone, Default)]
+pub struct TaggedFields {
+    /// Tags this codec does not know, in wire order.
+    pub unknown: Vec<UnknownTaggedField>,
+    /// Bit `t` is set when known tag `t` (< 64) was present in the decoded input.
+    pub present: u64,
+}
+
+impl TaggedFields {
+    /// Whether known tag `tag` was present in the decoded input.
+    #[inline]
+    pub fn is_present(&self, tag: u32) -> bool {
+        tag < 64 && self.present & (1u64 << tag) != 0
+    }
+
+    /// Records that known tag `tag` was present in the input.
+    #[inline]
+    pub fn mark_present(&mut self, tag: u32) {
+        if tag < 64 {
+            self.present |= 1u64 << tag;
+        }
+    }
+}
+
+impl PartialEq for TaggedFields {
+    fn eq(&self, other: &Self) -> bool {
+        self.unknown == other.unknown
+    }
+}
