@@ -19,6 +19,8 @@ pub mod frame;
 pub mod generated;
 pub mod message;
 pub mod records;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};

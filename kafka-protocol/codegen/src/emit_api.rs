@@ -202,6 +202,13 @@ pub fn emit_bodies(specs: &[Spec]) -> Result<String, String> {
         );
         let _ = writeln!(
             out,
+            "/// A random body of `api_key` valid at `version` (feature `testing`).\n#[cfg(feature = \"testing\")]\npub fn random(api_key: ApiKey, rng: &mut crate::testing::Rng, version: i16) -> Self {{ use crate::testing::Random; match api_key {{ {} }} }}\n",
+            apis.iter()
+                .map(|a| format!("ApiKey::{b} => {enum_name}::{b}({t}::random(rng, version, 0)),\n", b = a.base, t = ty(a)))
+                .collect::<String>()
+        );
+        let _ = writeln!(
+            out,
             "/// The API of this body.\npub fn api_key(&self) -> ApiKey {{ match self {{ {} }} }}\n}}\n",
             apis.iter()
                 .map(|a| format!("{enum_name}::{b}(_) => ApiKey::{b},\n", b = a.base))

@@ -512,7 +512,11 @@ pub fn emit_struct(ctx: &Ctx, s: &StructDef, top: bool, out: &mut String) -> Res
         let _ = writeln!(out, "/// {l}");
     }
     out.push_str("/// ```\n");
-    let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq)]\npub struct {} {{", s.name);
+    let _ = writeln!(
+        out,
+        "#[derive(Debug, Clone, PartialEq)]\n#[cfg_attr(feature = \"serde\", derive(serde::Serialize))]\npub struct {} {{",
+        s.name
+    );
     for f in &s.fields {
         let about = if f.about.is_empty() {
             f.name.clone()
@@ -702,6 +706,8 @@ pub fn emit_struct(ctx: &Ctx, s: &StructDef, top: bool, out: &mut String) -> Res
     enc.push_str("Ok(())\n");
     len.push_str("n\n");
 
+    emit_random(ctx, s, out);
+
     let check = if top {
         "if !Self::VERSIONS.contains(version) { return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, \"\", version)); }\n"
     } else {
@@ -745,6 +751,60 @@ impl Message for {name} {{
         vmax = valid.max,
     );
     Ok(())
+}
+
+fn random_base(ty: &FieldType) -> String {
+    match ty {
+        FieldType::Prim(Prim::Records) => "Some(rng.gen_bytes())".into(),
+        FieldType::Prim(Prim::Uuid) => "rng.gen_uuid()".into(),
+        FieldType::Prim(p) => format!("rng.gen_{}()", prim_wire(*p)),
+        FieldType::Struct(n) => format!("{n}::random(rng, version, depth + 1)"),
+        FieldType::Array(inner) => format!("rng.gen_vec(depth, |rng| {})", random_base(inner)),
+    }
+}
+
+/// Emits the `Random` impl (feature `testing`) that makes random values valid at a version.
+pub fn emit_random(ctx: &Ctx, s: &StructDef, out: &mut String) {
+    let valid = ctx.valid();
+    let mut body = String::new();
+    for f in &s.fields {
+        let id = field_ident(&f.name);
+        let reg = regular_cond(ctx, f);
+        let tc = if f.tag.is_some() {
+            f.tagged.condition(&valid)
+        } else {
+            "false".into()
+        };
+        let present = match (reg.as_str(), tc.as_str()) {
+            ("false", "false") => continue,
+            ("true", _) | (_, "true") => "true".to_string(),
+            ("false", t) => t.to_string(),
+            (r, "false") => r.to_string(),
+            (r, t) => format!("{r} || {t}"),
+        };
+        let base = random_base(&f.ty);
+        let e = if f.ty == FieldType::Prim(Prim::Records) {
+            if_else(&nullable_cond(ctx, f), "rng.maybe(|rng| rng.gen_bytes())", &base)
+        } else if is_option(f) {
+            if_else(
+                &nullable_cond(ctx, f),
+                &format!("rng.maybe(|rng| {base})"),
+                &format!("Some({base})"),
+            )
+        } else {
+            base
+        };
+        body.push_str(&wrap_if(&present, &format!("this.{id} = {e};")));
+    }
+    if ctx.can_be_flexible() {
+        body.push_str("if flexible { this.tagged_fields.unknown = rng.gen_unknown_tags(); }\n");
+    }
+    let _ = writeln!(
+        out,
+        "#[cfg(feature = \"testing\")]\nimpl crate::testing::Random for {name} {{\n    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {{\n        use crate::testing::Random;\n        let flexible = {flex};\n        let mut this = Self::default();\n        {body}\n        this\n    }}\n}}\n",
+        name = s.name,
+        flex = ctx.spec.flexible.condition(&valid),
+    );
 }
 
 fn regular_cond(ctx: &Ctx, f: &Field) -> String {

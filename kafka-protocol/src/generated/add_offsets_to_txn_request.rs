@@ -39,6 +39,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (3-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AddOffsetsToTxnRequest {
     /// The transactional id corresponding to the transaction.
     ///
@@ -69,6 +70,24 @@ impl Default for AddOffsetsToTxnRequest {
             group_id: StrBytes::from_static_str(""),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AddOffsetsToTxnRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        this.transactional_id = rng.gen_string();
+        this.producer_id = rng.gen_i64();
+        this.producer_epoch = rng.gen_i16();
+        this.group_id = rng.gen_string();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -43,6 +43,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (3-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AddPartitionsToTxnRequest {
     /// List of transactions to add partitions to.
     ///
@@ -78,6 +79,39 @@ impl Default for AddPartitionsToTxnRequest {
             v3_and_below_topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AddPartitionsToTxnRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        if version >= 4 {
+            this.transactions = rng.gen_vec(depth, |rng| {
+                AddPartitionsToTxnTransaction::random(rng, version, depth + 1)
+            });
+        }
+        if version <= 3 {
+            this.v3_and_below_transactional_id = rng.gen_string();
+        }
+        if version <= 3 {
+            this.v3_and_below_producer_id = rng.gen_i64();
+        }
+        if version <= 3 {
+            this.v3_and_below_producer_epoch = rng.gen_i16();
+        }
+        if version <= 3 {
+            this.v3_and_below_topics = rng.gen_vec(depth, |rng| {
+                AddPartitionsToTxnTopic::random(rng, version, depth + 1)
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -277,6 +311,7 @@ impl Message for AddPartitionsToTxnRequest {
 ///   tagged fields in flexible versions (3-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AddPartitionsToTxnTransaction {
     /// The transactional id corresponding to the transaction.
     ///
@@ -312,6 +347,37 @@ impl Default for AddPartitionsToTxnTransaction {
             topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AddPartitionsToTxnTransaction {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        if version >= 4 {
+            this.transactional_id = rng.gen_string();
+        }
+        if version >= 4 {
+            this.producer_id = rng.gen_i64();
+        }
+        if version >= 4 {
+            this.producer_epoch = rng.gen_i16();
+        }
+        if version >= 4 {
+            this.verify_only = rng.gen_bool();
+        }
+        if version >= 4 {
+            this.topics = rng.gen_vec(depth, |rng| {
+                AddPartitionsToTxnTopic::random(rng, version, depth + 1)
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -489,6 +555,7 @@ impl Message for AddPartitionsToTxnTransaction {
 ///   tagged fields in flexible versions (3-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AddPartitionsToTxnTopic {
     /// The name of the topic.
     ///
@@ -509,6 +576,22 @@ impl Default for AddPartitionsToTxnTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AddPartitionsToTxnTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

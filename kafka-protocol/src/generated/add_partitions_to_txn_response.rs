@@ -41,6 +41,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (3-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AddPartitionsToTxnResponse {
     /// Duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -71,6 +72,34 @@ impl Default for AddPartitionsToTxnResponse {
             results_by_topic_v3_and_below: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AddPartitionsToTxnResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        this.throttle_time_ms = rng.gen_i32();
+        if version >= 4 {
+            this.error_code = rng.gen_i16();
+        }
+        if version >= 4 {
+            this.results_by_transaction = rng.gen_vec(depth, |rng| {
+                AddPartitionsToTxnResult::random(rng, version, depth + 1)
+            });
+        }
+        if version <= 3 {
+            this.results_by_topic_v3_and_below = rng.gen_vec(depth, |rng| {
+                AddPartitionsToTxnTopicResult::random(rng, version, depth + 1)
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -239,6 +268,7 @@ impl Message for AddPartitionsToTxnResponse {
 ///   tagged fields in flexible versions (3-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AddPartitionsToTxnResult {
     /// The transactional id corresponding to the transaction.
     ///
@@ -259,6 +289,28 @@ impl Default for AddPartitionsToTxnResult {
             topic_results: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AddPartitionsToTxnResult {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        if version >= 4 {
+            this.transactional_id = rng.gen_string();
+        }
+        if version >= 4 {
+            this.topic_results = rng.gen_vec(depth, |rng| {
+                AddPartitionsToTxnTopicResult::random(rng, version, depth + 1)
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -391,6 +443,7 @@ impl Message for AddPartitionsToTxnResult {
 ///   tagged fields in flexible versions (3-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AddPartitionsToTxnTopicResult {
     /// The topic name.
     ///
@@ -411,6 +464,24 @@ impl Default for AddPartitionsToTxnTopicResult {
             results_by_partition: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AddPartitionsToTxnTopicResult {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.results_by_partition = rng.gen_vec(depth, |rng| {
+            AddPartitionsToTxnPartitionResult::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -523,6 +594,7 @@ impl Message for AddPartitionsToTxnTopicResult {
 ///   tagged fields in flexible versions (3-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AddPartitionsToTxnPartitionResult {
     /// The partition indexes.
     ///
@@ -543,6 +615,22 @@ impl Default for AddPartitionsToTxnPartitionResult {
             partition_error_code: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AddPartitionsToTxnPartitionResult {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.partition_error_code = rng.gen_i16();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

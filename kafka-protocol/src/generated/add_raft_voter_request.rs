@@ -32,6 +32,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AddRaftVoterRequest {
     /// ClusterId
     ///
@@ -67,6 +68,25 @@ impl Default for AddRaftVoterRequest {
             listeners: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AddRaftVoterRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.cluster_id = rng.maybe(|rng| rng.gen_string());
+        this.timeout_ms = rng.gen_i32();
+        this.voter_id = rng.gen_i32();
+        this.voter_directory_id = rng.gen_uuid();
+        this.listeners = rng.gen_vec(depth, |rng| Listener::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -201,6 +221,7 @@ impl Message for AddRaftVoterRequest {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Listener {
     /// The name of the endpoint
     ///
@@ -226,6 +247,23 @@ impl Default for Listener {
             port: 0_u16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Listener {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.host = rng.gen_string();
+        this.port = rng.gen_u16();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -31,6 +31,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AllocateProducerIdsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -61,6 +62,24 @@ impl Default for AllocateProducerIdsResponse {
             producer_id_len: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AllocateProducerIdsResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.throttle_time_ms = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+        this.producer_id_start = rng.gen_i64();
+        this.producer_id_len = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -36,6 +36,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AlterPartitionRequest {
     /// The ID of the requesting broker
     ///
@@ -61,6 +62,23 @@ impl Default for AlterPartitionRequest {
             topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AlterPartitionRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.broker_id = rng.gen_i32();
+        this.broker_epoch = rng.gen_i64();
+        this.topics = rng.gen_vec(depth, |rng| TopicData::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -184,6 +202,7 @@ impl Message for AlterPartitionRequest {
 ///   tagged fields in flexible versions (0-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BrokerState {
     /// The ID of the broker.
     ///
@@ -204,6 +223,26 @@ impl Default for BrokerState {
             broker_epoch: -1_i64,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for BrokerState {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        if version >= 3 {
+            this.broker_id = rng.gen_i32();
+        }
+        if version >= 3 {
+            this.broker_epoch = rng.gen_i64();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -328,6 +367,7 @@ impl Message for BrokerState {
 ///   tagged fields in flexible versions (0-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PartitionData {
     /// The partition index
     ///
@@ -368,6 +408,33 @@ impl Default for PartitionData {
             partition_epoch: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for PartitionData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.leader_epoch = rng.gen_i32();
+        if version <= 2 {
+            this.new_isr = rng.gen_vec(depth, |rng| rng.gen_i32());
+        }
+        if version >= 3 {
+            this.new_isr_with_epochs =
+                rng.gen_vec(depth, |rng| BrokerState::random(rng, version, depth + 1));
+        }
+        if version >= 1 {
+            this.leader_recovery_state = rng.gen_i8();
+        }
+        this.partition_epoch = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -543,6 +610,7 @@ impl Message for PartitionData {
 ///   tagged fields in flexible versions (0-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopicData {
     /// The name of the topic to alter ISRs for
     ///
@@ -568,6 +636,27 @@ impl Default for TopicData {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TopicData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        if version <= 1 {
+            this.topic_name = rng.gen_string();
+        }
+        if version >= 2 {
+            this.topic_id = rng.gen_uuid();
+        }
+        this.partitions = rng.gen_vec(depth, |rng| PartitionData::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -31,6 +31,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AlterReplicaLogDirsRequest {
     /// The alterations to make for each directory.
     ///
@@ -46,6 +47,23 @@ impl Default for AlterReplicaLogDirsRequest {
             dirs: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AlterReplicaLogDirsRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.dirs = rng.gen_vec(depth, |rng| {
+            AlterReplicaLogDir::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -159,6 +177,7 @@ impl Message for AlterReplicaLogDirsRequest {
 ///   tagged fields in flexible versions (2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AlterReplicaLogDirTopic {
     /// The topic name.
     ///
@@ -179,6 +198,22 @@ impl Default for AlterReplicaLogDirTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AlterReplicaLogDirTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -290,6 +325,7 @@ impl Message for AlterReplicaLogDirTopic {
 ///   tagged fields in flexible versions (2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AlterReplicaLogDir {
     /// The absolute directory path.
     ///
@@ -310,6 +346,24 @@ impl Default for AlterReplicaLogDir {
             topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AlterReplicaLogDir {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.path = rng.gen_string();
+        this.topics = rng.gen_vec(depth, |rng| {
+            AlterReplicaLogDirTopic::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

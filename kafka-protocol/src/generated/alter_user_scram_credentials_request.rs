@@ -29,6 +29,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AlterUserScramCredentialsRequest {
     /// The SCRAM credentials to remove.
     ///
@@ -49,6 +50,26 @@ impl Default for AlterUserScramCredentialsRequest {
             upsertions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AlterUserScramCredentialsRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.deletions = rng.gen_vec(depth, |rng| {
+            ScramCredentialDeletion::random(rng, version, depth + 1)
+        });
+        this.upsertions = rng.gen_vec(depth, |rng| {
+            ScramCredentialUpsertion::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -179,6 +200,7 @@ impl Message for AlterUserScramCredentialsRequest {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ScramCredentialDeletion {
     /// The user name.
     ///
@@ -199,6 +221,22 @@ impl Default for ScramCredentialDeletion {
             mechanism: 0_i8,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ScramCredentialDeletion {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.mechanism = rng.gen_i8();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -302,6 +340,7 @@ impl Message for ScramCredentialDeletion {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ScramCredentialUpsertion {
     /// The user name.
     ///
@@ -337,6 +376,25 @@ impl Default for ScramCredentialUpsertion {
             salted_password: Bytes::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ScramCredentialUpsertion {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.mechanism = rng.gen_i8();
+        this.iterations = rng.gen_i32();
+        this.salt = rng.gen_bytes();
+        this.salted_password = rng.gen_bytes();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -47,6 +47,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (3-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ApiVersionsResponse {
     /// The top-level error code.
     ///
@@ -92,6 +93,41 @@ impl Default for ApiVersionsResponse {
             zk_migration_ready: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ApiVersionsResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.api_keys = rng.gen_vec(depth, |rng| ApiVersion::random(rng, version, depth + 1));
+        if version >= 1 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        if version >= 3 {
+            this.supported_features = rng.gen_vec(depth, |rng| {
+                SupportedFeatureKey::random(rng, version, depth + 1)
+            });
+        }
+        if version >= 3 {
+            this.finalized_features_epoch = rng.gen_i64();
+        }
+        if version >= 3 {
+            this.finalized_features = rng.gen_vec(depth, |rng| {
+                FinalizedFeatureKey::random(rng, version, depth + 1)
+            });
+        }
+        if version >= 3 {
+            this.zk_migration_ready = rng.gen_bool();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -409,6 +445,7 @@ impl Message for ApiVersionsResponse {
 ///   tagged fields in flexible versions (3-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ApiVersion {
     /// The API index.
     ///
@@ -434,6 +471,23 @@ impl Default for ApiVersion {
             max_version: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ApiVersion {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        this.api_key = rng.gen_i16();
+        this.min_version = rng.gen_i16();
+        this.max_version = rng.gen_i16();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -540,6 +594,7 @@ impl Message for ApiVersion {
 ///   tagged fields in flexible versions (3-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SupportedFeatureKey {
     /// The name of the feature.
     ///
@@ -565,6 +620,29 @@ impl Default for SupportedFeatureKey {
             max_version: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for SupportedFeatureKey {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        if version >= 3 {
+            this.name = rng.gen_string();
+        }
+        if version >= 3 {
+            this.min_version = rng.gen_i16();
+        }
+        if version >= 3 {
+            this.max_version = rng.gen_i16();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -701,6 +779,7 @@ impl Message for SupportedFeatureKey {
 ///   tagged fields in flexible versions (3-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FinalizedFeatureKey {
     /// The name of the feature.
     ///
@@ -726,6 +805,29 @@ impl Default for FinalizedFeatureKey {
             min_version_level: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for FinalizedFeatureKey {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        if version >= 3 {
+            this.name = rng.gen_string();
+        }
+        if version >= 3 {
+            this.max_version_level = rng.gen_i16();
+        }
+        if version >= 3 {
+            this.min_version_level = rng.gen_i16();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

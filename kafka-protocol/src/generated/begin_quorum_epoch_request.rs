@@ -33,6 +33,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BeginQuorumEpochRequest {
     /// ClusterId
     ///
@@ -63,6 +64,29 @@ impl Default for BeginQuorumEpochRequest {
             leader_endpoints: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for BeginQuorumEpochRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        this.cluster_id = rng.maybe(|rng| rng.gen_string());
+        if version >= 1 {
+            this.voter_id = rng.gen_i32();
+        }
+        this.topics = rng.gen_vec(depth, |rng| TopicData::random(rng, version, depth + 1));
+        if version >= 1 {
+            this.leader_endpoints =
+                rng.gen_vec(depth, |rng| LeaderEndpoint::random(rng, version, depth + 1));
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -217,6 +241,7 @@ impl Message for BeginQuorumEpochRequest {
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PartitionData {
     /// The partition index
     ///
@@ -247,6 +272,26 @@ impl Default for PartitionData {
             leader_epoch: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for PartitionData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        if version >= 1 {
+            this.voter_directory_id = rng.gen_uuid();
+        }
+        this.leader_id = rng.gen_i32();
+        this.leader_epoch = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -363,6 +408,7 @@ impl Message for PartitionData {
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopicData {
     /// The topic name
     ///
@@ -383,6 +429,22 @@ impl Default for TopicData {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TopicData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        this.topic_name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| PartitionData::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -496,6 +558,7 @@ impl Message for TopicData {
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LeaderEndpoint {
     /// The name of the endpoint
     ///
@@ -521,6 +584,29 @@ impl Default for LeaderEndpoint {
             port: 0_u16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for LeaderEndpoint {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        if version >= 1 {
+            this.name = rng.gen_string();
+        }
+        if version >= 1 {
+            this.host = rng.gen_string();
+        }
+        if version >= 1 {
+            this.port = rng.gen_u16();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -32,6 +32,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BeginQuorumEpochResponse {
     /// The top level error code.
     ///
@@ -57,6 +58,26 @@ impl Default for BeginQuorumEpochResponse {
             node_endpoints: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for BeginQuorumEpochResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.topics = rng.gen_vec(depth, |rng| TopicData::random(rng, version, depth + 1));
+        if version >= 1 {
+            this.node_endpoints =
+                rng.gen_vec(depth, |rng| NodeEndpoint::random(rng, version, depth + 1));
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -230,6 +251,7 @@ impl Message for BeginQuorumEpochResponse {
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PartitionData {
     /// The partition index.
     ///
@@ -260,6 +282,24 @@ impl Default for PartitionData {
             leader_epoch: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for PartitionData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+        this.leader_id = rng.gen_i32();
+        this.leader_epoch = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -370,6 +410,7 @@ impl Message for PartitionData {
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopicData {
     /// The topic name.
     ///
@@ -390,6 +431,22 @@ impl Default for TopicData {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TopicData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        this.topic_name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| PartitionData::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -503,6 +560,7 @@ impl Message for TopicData {
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct NodeEndpoint {
     /// The ID of the associated node
     ///
@@ -528,6 +586,29 @@ impl Default for NodeEndpoint {
             port: 0_u16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for NodeEndpoint {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        if version >= 1 {
+            this.node_id = rng.gen_i32();
+        }
+        if version >= 1 {
+            this.host = rng.gen_string();
+        }
+        if version >= 1 {
+            this.port = rng.gen_u16();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -624,6 +624,260 @@ impl RequestBody {
         }
     }
 
+    /// A random body of `api_key` valid at `version` (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub fn random(api_key: ApiKey, rng: &mut crate::testing::Rng, version: i16) -> Self {
+        use crate::testing::Random;
+        match api_key {
+            ApiKey::Produce => RequestBody::Produce(ProduceRequest::random(rng, version, 0)),
+            ApiKey::Fetch => RequestBody::Fetch(FetchRequest::random(rng, version, 0)),
+            ApiKey::ListOffsets => {
+                RequestBody::ListOffsets(ListOffsetsRequest::random(rng, version, 0))
+            }
+            ApiKey::Metadata => RequestBody::Metadata(MetadataRequest::random(rng, version, 0)),
+            ApiKey::LeaderAndIsr => {
+                RequestBody::LeaderAndIsr(LeaderAndIsrRequest::random(rng, version, 0))
+            }
+            ApiKey::StopReplica => {
+                RequestBody::StopReplica(StopReplicaRequest::random(rng, version, 0))
+            }
+            ApiKey::UpdateMetadata => {
+                RequestBody::UpdateMetadata(UpdateMetadataRequest::random(rng, version, 0))
+            }
+            ApiKey::ControlledShutdown => {
+                RequestBody::ControlledShutdown(ControlledShutdownRequest::random(rng, version, 0))
+            }
+            ApiKey::OffsetCommit => {
+                RequestBody::OffsetCommit(OffsetCommitRequest::random(rng, version, 0))
+            }
+            ApiKey::OffsetFetch => {
+                RequestBody::OffsetFetch(OffsetFetchRequest::random(rng, version, 0))
+            }
+            ApiKey::FindCoordinator => {
+                RequestBody::FindCoordinator(FindCoordinatorRequest::random(rng, version, 0))
+            }
+            ApiKey::JoinGroup => RequestBody::JoinGroup(JoinGroupRequest::random(rng, version, 0)),
+            ApiKey::Heartbeat => RequestBody::Heartbeat(HeartbeatRequest::random(rng, version, 0)),
+            ApiKey::LeaveGroup => {
+                RequestBody::LeaveGroup(LeaveGroupRequest::random(rng, version, 0))
+            }
+            ApiKey::SyncGroup => RequestBody::SyncGroup(SyncGroupRequest::random(rng, version, 0)),
+            ApiKey::DescribeGroups => {
+                RequestBody::DescribeGroups(DescribeGroupsRequest::random(rng, version, 0))
+            }
+            ApiKey::ListGroups => {
+                RequestBody::ListGroups(ListGroupsRequest::random(rng, version, 0))
+            }
+            ApiKey::SaslHandshake => {
+                RequestBody::SaslHandshake(SaslHandshakeRequest::random(rng, version, 0))
+            }
+            ApiKey::ApiVersions => {
+                RequestBody::ApiVersions(ApiVersionsRequest::random(rng, version, 0))
+            }
+            ApiKey::CreateTopics => {
+                RequestBody::CreateTopics(CreateTopicsRequest::random(rng, version, 0))
+            }
+            ApiKey::DeleteTopics => {
+                RequestBody::DeleteTopics(DeleteTopicsRequest::random(rng, version, 0))
+            }
+            ApiKey::DeleteRecords => {
+                RequestBody::DeleteRecords(DeleteRecordsRequest::random(rng, version, 0))
+            }
+            ApiKey::InitProducerId => {
+                RequestBody::InitProducerId(InitProducerIdRequest::random(rng, version, 0))
+            }
+            ApiKey::OffsetForLeaderEpoch => RequestBody::OffsetForLeaderEpoch(
+                OffsetForLeaderEpochRequest::random(rng, version, 0),
+            ),
+            ApiKey::AddPartitionsToTxn => {
+                RequestBody::AddPartitionsToTxn(AddPartitionsToTxnRequest::random(rng, version, 0))
+            }
+            ApiKey::AddOffsetsToTxn => {
+                RequestBody::AddOffsetsToTxn(AddOffsetsToTxnRequest::random(rng, version, 0))
+            }
+            ApiKey::EndTxn => RequestBody::EndTxn(EndTxnRequest::random(rng, version, 0)),
+            ApiKey::WriteTxnMarkers => {
+                RequestBody::WriteTxnMarkers(WriteTxnMarkersRequest::random(rng, version, 0))
+            }
+            ApiKey::TxnOffsetCommit => {
+                RequestBody::TxnOffsetCommit(TxnOffsetCommitRequest::random(rng, version, 0))
+            }
+            ApiKey::DescribeAcls => {
+                RequestBody::DescribeAcls(DescribeAclsRequest::random(rng, version, 0))
+            }
+            ApiKey::CreateAcls => {
+                RequestBody::CreateAcls(CreateAclsRequest::random(rng, version, 0))
+            }
+            ApiKey::DeleteAcls => {
+                RequestBody::DeleteAcls(DeleteAclsRequest::random(rng, version, 0))
+            }
+            ApiKey::DescribeConfigs => {
+                RequestBody::DescribeConfigs(DescribeConfigsRequest::random(rng, version, 0))
+            }
+            ApiKey::AlterConfigs => {
+                RequestBody::AlterConfigs(AlterConfigsRequest::random(rng, version, 0))
+            }
+            ApiKey::AlterReplicaLogDirs => RequestBody::AlterReplicaLogDirs(
+                AlterReplicaLogDirsRequest::random(rng, version, 0),
+            ),
+            ApiKey::DescribeLogDirs => {
+                RequestBody::DescribeLogDirs(DescribeLogDirsRequest::random(rng, version, 0))
+            }
+            ApiKey::SaslAuthenticate => {
+                RequestBody::SaslAuthenticate(SaslAuthenticateRequest::random(rng, version, 0))
+            }
+            ApiKey::CreatePartitions => {
+                RequestBody::CreatePartitions(CreatePartitionsRequest::random(rng, version, 0))
+            }
+            ApiKey::CreateDelegationToken => RequestBody::CreateDelegationToken(
+                CreateDelegationTokenRequest::random(rng, version, 0),
+            ),
+            ApiKey::RenewDelegationToken => RequestBody::RenewDelegationToken(
+                RenewDelegationTokenRequest::random(rng, version, 0),
+            ),
+            ApiKey::ExpireDelegationToken => RequestBody::ExpireDelegationToken(
+                ExpireDelegationTokenRequest::random(rng, version, 0),
+            ),
+            ApiKey::DescribeDelegationToken => RequestBody::DescribeDelegationToken(
+                DescribeDelegationTokenRequest::random(rng, version, 0),
+            ),
+            ApiKey::DeleteGroups => {
+                RequestBody::DeleteGroups(DeleteGroupsRequest::random(rng, version, 0))
+            }
+            ApiKey::ElectLeaders => {
+                RequestBody::ElectLeaders(ElectLeadersRequest::random(rng, version, 0))
+            }
+            ApiKey::IncrementalAlterConfigs => RequestBody::IncrementalAlterConfigs(
+                IncrementalAlterConfigsRequest::random(rng, version, 0),
+            ),
+            ApiKey::AlterPartitionReassignments => RequestBody::AlterPartitionReassignments(
+                AlterPartitionReassignmentsRequest::random(rng, version, 0),
+            ),
+            ApiKey::ListPartitionReassignments => RequestBody::ListPartitionReassignments(
+                ListPartitionReassignmentsRequest::random(rng, version, 0),
+            ),
+            ApiKey::OffsetDelete => {
+                RequestBody::OffsetDelete(OffsetDeleteRequest::random(rng, version, 0))
+            }
+            ApiKey::DescribeClientQuotas => RequestBody::DescribeClientQuotas(
+                DescribeClientQuotasRequest::random(rng, version, 0),
+            ),
+            ApiKey::AlterClientQuotas => {
+                RequestBody::AlterClientQuotas(AlterClientQuotasRequest::random(rng, version, 0))
+            }
+            ApiKey::DescribeUserScramCredentials => RequestBody::DescribeUserScramCredentials(
+                DescribeUserScramCredentialsRequest::random(rng, version, 0),
+            ),
+            ApiKey::AlterUserScramCredentials => RequestBody::AlterUserScramCredentials(
+                AlterUserScramCredentialsRequest::random(rng, version, 0),
+            ),
+            ApiKey::Vote => RequestBody::Vote(VoteRequest::random(rng, version, 0)),
+            ApiKey::BeginQuorumEpoch => {
+                RequestBody::BeginQuorumEpoch(BeginQuorumEpochRequest::random(rng, version, 0))
+            }
+            ApiKey::EndQuorumEpoch => {
+                RequestBody::EndQuorumEpoch(EndQuorumEpochRequest::random(rng, version, 0))
+            }
+            ApiKey::DescribeQuorum => {
+                RequestBody::DescribeQuorum(DescribeQuorumRequest::random(rng, version, 0))
+            }
+            ApiKey::AlterPartition => {
+                RequestBody::AlterPartition(AlterPartitionRequest::random(rng, version, 0))
+            }
+            ApiKey::UpdateFeatures => {
+                RequestBody::UpdateFeatures(UpdateFeaturesRequest::random(rng, version, 0))
+            }
+            ApiKey::Envelope => RequestBody::Envelope(EnvelopeRequest::random(rng, version, 0)),
+            ApiKey::FetchSnapshot => {
+                RequestBody::FetchSnapshot(FetchSnapshotRequest::random(rng, version, 0))
+            }
+            ApiKey::DescribeCluster => {
+                RequestBody::DescribeCluster(DescribeClusterRequest::random(rng, version, 0))
+            }
+            ApiKey::DescribeProducers => {
+                RequestBody::DescribeProducers(DescribeProducersRequest::random(rng, version, 0))
+            }
+            ApiKey::BrokerRegistration => {
+                RequestBody::BrokerRegistration(BrokerRegistrationRequest::random(rng, version, 0))
+            }
+            ApiKey::BrokerHeartbeat => {
+                RequestBody::BrokerHeartbeat(BrokerHeartbeatRequest::random(rng, version, 0))
+            }
+            ApiKey::UnregisterBroker => {
+                RequestBody::UnregisterBroker(UnregisterBrokerRequest::random(rng, version, 0))
+            }
+            ApiKey::DescribeTransactions => RequestBody::DescribeTransactions(
+                DescribeTransactionsRequest::random(rng, version, 0),
+            ),
+            ApiKey::ListTransactions => {
+                RequestBody::ListTransactions(ListTransactionsRequest::random(rng, version, 0))
+            }
+            ApiKey::AllocateProducerIds => RequestBody::AllocateProducerIds(
+                AllocateProducerIdsRequest::random(rng, version, 0),
+            ),
+            ApiKey::ConsumerGroupHeartbeat => RequestBody::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatRequest::random(rng, version, 0),
+            ),
+            ApiKey::ConsumerGroupDescribe => RequestBody::ConsumerGroupDescribe(
+                ConsumerGroupDescribeRequest::random(rng, version, 0),
+            ),
+            ApiKey::ControllerRegistration => RequestBody::ControllerRegistration(
+                ControllerRegistrationRequest::random(rng, version, 0),
+            ),
+            ApiKey::GetTelemetrySubscriptions => RequestBody::GetTelemetrySubscriptions(
+                GetTelemetrySubscriptionsRequest::random(rng, version, 0),
+            ),
+            ApiKey::PushTelemetry => {
+                RequestBody::PushTelemetry(PushTelemetryRequest::random(rng, version, 0))
+            }
+            ApiKey::AssignReplicasToDirs => RequestBody::AssignReplicasToDirs(
+                AssignReplicasToDirsRequest::random(rng, version, 0),
+            ),
+            ApiKey::ListClientMetricsResources => RequestBody::ListClientMetricsResources(
+                ListClientMetricsResourcesRequest::random(rng, version, 0),
+            ),
+            ApiKey::DescribeTopicPartitions => RequestBody::DescribeTopicPartitions(
+                DescribeTopicPartitionsRequest::random(rng, version, 0),
+            ),
+            ApiKey::ShareGroupHeartbeat => RequestBody::ShareGroupHeartbeat(
+                ShareGroupHeartbeatRequest::random(rng, version, 0),
+            ),
+            ApiKey::ShareGroupDescribe => {
+                RequestBody::ShareGroupDescribe(ShareGroupDescribeRequest::random(rng, version, 0))
+            }
+            ApiKey::ShareFetch => {
+                RequestBody::ShareFetch(ShareFetchRequest::random(rng, version, 0))
+            }
+            ApiKey::ShareAcknowledge => {
+                RequestBody::ShareAcknowledge(ShareAcknowledgeRequest::random(rng, version, 0))
+            }
+            ApiKey::AddRaftVoter => {
+                RequestBody::AddRaftVoter(AddRaftVoterRequest::random(rng, version, 0))
+            }
+            ApiKey::RemoveRaftVoter => {
+                RequestBody::RemoveRaftVoter(RemoveRaftVoterRequest::random(rng, version, 0))
+            }
+            ApiKey::UpdateRaftVoter => {
+                RequestBody::UpdateRaftVoter(UpdateRaftVoterRequest::random(rng, version, 0))
+            }
+            ApiKey::InitializeShareGroupState => RequestBody::InitializeShareGroupState(
+                InitializeShareGroupStateRequest::random(rng, version, 0),
+            ),
+            ApiKey::ReadShareGroupState => RequestBody::ReadShareGroupState(
+                ReadShareGroupStateRequest::random(rng, version, 0),
+            ),
+            ApiKey::WriteShareGroupState => RequestBody::WriteShareGroupState(
+                WriteShareGroupStateRequest::random(rng, version, 0),
+            ),
+            ApiKey::DeleteShareGroupState => RequestBody::DeleteShareGroupState(
+                DeleteShareGroupStateRequest::random(rng, version, 0),
+            ),
+            ApiKey::ReadShareGroupStateSummary => RequestBody::ReadShareGroupStateSummary(
+                ReadShareGroupStateSummaryRequest::random(rng, version, 0),
+            ),
+        }
+    }
+
     /// The API of this body.
     pub fn api_key(&self) -> ApiKey {
         match self {
@@ -1779,6 +2033,266 @@ impl ResponseBody {
             ResponseBody::WriteShareGroupState(m) => m.encoded_len(version),
             ResponseBody::DeleteShareGroupState(m) => m.encoded_len(version),
             ResponseBody::ReadShareGroupStateSummary(m) => m.encoded_len(version),
+        }
+    }
+
+    /// A random body of `api_key` valid at `version` (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub fn random(api_key: ApiKey, rng: &mut crate::testing::Rng, version: i16) -> Self {
+        use crate::testing::Random;
+        match api_key {
+            ApiKey::Produce => ResponseBody::Produce(ProduceResponse::random(rng, version, 0)),
+            ApiKey::Fetch => ResponseBody::Fetch(FetchResponse::random(rng, version, 0)),
+            ApiKey::ListOffsets => {
+                ResponseBody::ListOffsets(ListOffsetsResponse::random(rng, version, 0))
+            }
+            ApiKey::Metadata => ResponseBody::Metadata(MetadataResponse::random(rng, version, 0)),
+            ApiKey::LeaderAndIsr => {
+                ResponseBody::LeaderAndIsr(LeaderAndIsrResponse::random(rng, version, 0))
+            }
+            ApiKey::StopReplica => {
+                ResponseBody::StopReplica(StopReplicaResponse::random(rng, version, 0))
+            }
+            ApiKey::UpdateMetadata => {
+                ResponseBody::UpdateMetadata(UpdateMetadataResponse::random(rng, version, 0))
+            }
+            ApiKey::ControlledShutdown => ResponseBody::ControlledShutdown(
+                ControlledShutdownResponse::random(rng, version, 0),
+            ),
+            ApiKey::OffsetCommit => {
+                ResponseBody::OffsetCommit(OffsetCommitResponse::random(rng, version, 0))
+            }
+            ApiKey::OffsetFetch => {
+                ResponseBody::OffsetFetch(OffsetFetchResponse::random(rng, version, 0))
+            }
+            ApiKey::FindCoordinator => {
+                ResponseBody::FindCoordinator(FindCoordinatorResponse::random(rng, version, 0))
+            }
+            ApiKey::JoinGroup => {
+                ResponseBody::JoinGroup(JoinGroupResponse::random(rng, version, 0))
+            }
+            ApiKey::Heartbeat => {
+                ResponseBody::Heartbeat(HeartbeatResponse::random(rng, version, 0))
+            }
+            ApiKey::LeaveGroup => {
+                ResponseBody::LeaveGroup(LeaveGroupResponse::random(rng, version, 0))
+            }
+            ApiKey::SyncGroup => {
+                ResponseBody::SyncGroup(SyncGroupResponse::random(rng, version, 0))
+            }
+            ApiKey::DescribeGroups => {
+                ResponseBody::DescribeGroups(DescribeGroupsResponse::random(rng, version, 0))
+            }
+            ApiKey::ListGroups => {
+                ResponseBody::ListGroups(ListGroupsResponse::random(rng, version, 0))
+            }
+            ApiKey::SaslHandshake => {
+                ResponseBody::SaslHandshake(SaslHandshakeResponse::random(rng, version, 0))
+            }
+            ApiKey::ApiVersions => {
+                ResponseBody::ApiVersions(ApiVersionsResponse::random(rng, version, 0))
+            }
+            ApiKey::CreateTopics => {
+                ResponseBody::CreateTopics(CreateTopicsResponse::random(rng, version, 0))
+            }
+            ApiKey::DeleteTopics => {
+                ResponseBody::DeleteTopics(DeleteTopicsResponse::random(rng, version, 0))
+            }
+            ApiKey::DeleteRecords => {
+                ResponseBody::DeleteRecords(DeleteRecordsResponse::random(rng, version, 0))
+            }
+            ApiKey::InitProducerId => {
+                ResponseBody::InitProducerId(InitProducerIdResponse::random(rng, version, 0))
+            }
+            ApiKey::OffsetForLeaderEpoch => ResponseBody::OffsetForLeaderEpoch(
+                OffsetForLeaderEpochResponse::random(rng, version, 0),
+            ),
+            ApiKey::AddPartitionsToTxn => ResponseBody::AddPartitionsToTxn(
+                AddPartitionsToTxnResponse::random(rng, version, 0),
+            ),
+            ApiKey::AddOffsetsToTxn => {
+                ResponseBody::AddOffsetsToTxn(AddOffsetsToTxnResponse::random(rng, version, 0))
+            }
+            ApiKey::EndTxn => ResponseBody::EndTxn(EndTxnResponse::random(rng, version, 0)),
+            ApiKey::WriteTxnMarkers => {
+                ResponseBody::WriteTxnMarkers(WriteTxnMarkersResponse::random(rng, version, 0))
+            }
+            ApiKey::TxnOffsetCommit => {
+                ResponseBody::TxnOffsetCommit(TxnOffsetCommitResponse::random(rng, version, 0))
+            }
+            ApiKey::DescribeAcls => {
+                ResponseBody::DescribeAcls(DescribeAclsResponse::random(rng, version, 0))
+            }
+            ApiKey::CreateAcls => {
+                ResponseBody::CreateAcls(CreateAclsResponse::random(rng, version, 0))
+            }
+            ApiKey::DeleteAcls => {
+                ResponseBody::DeleteAcls(DeleteAclsResponse::random(rng, version, 0))
+            }
+            ApiKey::DescribeConfigs => {
+                ResponseBody::DescribeConfigs(DescribeConfigsResponse::random(rng, version, 0))
+            }
+            ApiKey::AlterConfigs => {
+                ResponseBody::AlterConfigs(AlterConfigsResponse::random(rng, version, 0))
+            }
+            ApiKey::AlterReplicaLogDirs => ResponseBody::AlterReplicaLogDirs(
+                AlterReplicaLogDirsResponse::random(rng, version, 0),
+            ),
+            ApiKey::DescribeLogDirs => {
+                ResponseBody::DescribeLogDirs(DescribeLogDirsResponse::random(rng, version, 0))
+            }
+            ApiKey::SaslAuthenticate => {
+                ResponseBody::SaslAuthenticate(SaslAuthenticateResponse::random(rng, version, 0))
+            }
+            ApiKey::CreatePartitions => {
+                ResponseBody::CreatePartitions(CreatePartitionsResponse::random(rng, version, 0))
+            }
+            ApiKey::CreateDelegationToken => ResponseBody::CreateDelegationToken(
+                CreateDelegationTokenResponse::random(rng, version, 0),
+            ),
+            ApiKey::RenewDelegationToken => ResponseBody::RenewDelegationToken(
+                RenewDelegationTokenResponse::random(rng, version, 0),
+            ),
+            ApiKey::ExpireDelegationToken => ResponseBody::ExpireDelegationToken(
+                ExpireDelegationTokenResponse::random(rng, version, 0),
+            ),
+            ApiKey::DescribeDelegationToken => ResponseBody::DescribeDelegationToken(
+                DescribeDelegationTokenResponse::random(rng, version, 0),
+            ),
+            ApiKey::DeleteGroups => {
+                ResponseBody::DeleteGroups(DeleteGroupsResponse::random(rng, version, 0))
+            }
+            ApiKey::ElectLeaders => {
+                ResponseBody::ElectLeaders(ElectLeadersResponse::random(rng, version, 0))
+            }
+            ApiKey::IncrementalAlterConfigs => ResponseBody::IncrementalAlterConfigs(
+                IncrementalAlterConfigsResponse::random(rng, version, 0),
+            ),
+            ApiKey::AlterPartitionReassignments => ResponseBody::AlterPartitionReassignments(
+                AlterPartitionReassignmentsResponse::random(rng, version, 0),
+            ),
+            ApiKey::ListPartitionReassignments => ResponseBody::ListPartitionReassignments(
+                ListPartitionReassignmentsResponse::random(rng, version, 0),
+            ),
+            ApiKey::OffsetDelete => {
+                ResponseBody::OffsetDelete(OffsetDeleteResponse::random(rng, version, 0))
+            }
+            ApiKey::DescribeClientQuotas => ResponseBody::DescribeClientQuotas(
+                DescribeClientQuotasResponse::random(rng, version, 0),
+            ),
+            ApiKey::AlterClientQuotas => {
+                ResponseBody::AlterClientQuotas(AlterClientQuotasResponse::random(rng, version, 0))
+            }
+            ApiKey::DescribeUserScramCredentials => ResponseBody::DescribeUserScramCredentials(
+                DescribeUserScramCredentialsResponse::random(rng, version, 0),
+            ),
+            ApiKey::AlterUserScramCredentials => ResponseBody::AlterUserScramCredentials(
+                AlterUserScramCredentialsResponse::random(rng, version, 0),
+            ),
+            ApiKey::Vote => ResponseBody::Vote(VoteResponse::random(rng, version, 0)),
+            ApiKey::BeginQuorumEpoch => {
+                ResponseBody::BeginQuorumEpoch(BeginQuorumEpochResponse::random(rng, version, 0))
+            }
+            ApiKey::EndQuorumEpoch => {
+                ResponseBody::EndQuorumEpoch(EndQuorumEpochResponse::random(rng, version, 0))
+            }
+            ApiKey::DescribeQuorum => {
+                ResponseBody::DescribeQuorum(DescribeQuorumResponse::random(rng, version, 0))
+            }
+            ApiKey::AlterPartition => {
+                ResponseBody::AlterPartition(AlterPartitionResponse::random(rng, version, 0))
+            }
+            ApiKey::UpdateFeatures => {
+                ResponseBody::UpdateFeatures(UpdateFeaturesResponse::random(rng, version, 0))
+            }
+            ApiKey::Envelope => ResponseBody::Envelope(EnvelopeResponse::random(rng, version, 0)),
+            ApiKey::FetchSnapshot => {
+                ResponseBody::FetchSnapshot(FetchSnapshotResponse::random(rng, version, 0))
+            }
+            ApiKey::DescribeCluster => {
+                ResponseBody::DescribeCluster(DescribeClusterResponse::random(rng, version, 0))
+            }
+            ApiKey::DescribeProducers => {
+                ResponseBody::DescribeProducers(DescribeProducersResponse::random(rng, version, 0))
+            }
+            ApiKey::BrokerRegistration => ResponseBody::BrokerRegistration(
+                BrokerRegistrationResponse::random(rng, version, 0),
+            ),
+            ApiKey::BrokerHeartbeat => {
+                ResponseBody::BrokerHeartbeat(BrokerHeartbeatResponse::random(rng, version, 0))
+            }
+            ApiKey::UnregisterBroker => {
+                ResponseBody::UnregisterBroker(UnregisterBrokerResponse::random(rng, version, 0))
+            }
+            ApiKey::DescribeTransactions => ResponseBody::DescribeTransactions(
+                DescribeTransactionsResponse::random(rng, version, 0),
+            ),
+            ApiKey::ListTransactions => {
+                ResponseBody::ListTransactions(ListTransactionsResponse::random(rng, version, 0))
+            }
+            ApiKey::AllocateProducerIds => ResponseBody::AllocateProducerIds(
+                AllocateProducerIdsResponse::random(rng, version, 0),
+            ),
+            ApiKey::ConsumerGroupHeartbeat => ResponseBody::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatResponse::random(rng, version, 0),
+            ),
+            ApiKey::ConsumerGroupDescribe => ResponseBody::ConsumerGroupDescribe(
+                ConsumerGroupDescribeResponse::random(rng, version, 0),
+            ),
+            ApiKey::ControllerRegistration => ResponseBody::ControllerRegistration(
+                ControllerRegistrationResponse::random(rng, version, 0),
+            ),
+            ApiKey::GetTelemetrySubscriptions => ResponseBody::GetTelemetrySubscriptions(
+                GetTelemetrySubscriptionsResponse::random(rng, version, 0),
+            ),
+            ApiKey::PushTelemetry => {
+                ResponseBody::PushTelemetry(PushTelemetryResponse::random(rng, version, 0))
+            }
+            ApiKey::AssignReplicasToDirs => ResponseBody::AssignReplicasToDirs(
+                AssignReplicasToDirsResponse::random(rng, version, 0),
+            ),
+            ApiKey::ListClientMetricsResources => ResponseBody::ListClientMetricsResources(
+                ListClientMetricsResourcesResponse::random(rng, version, 0),
+            ),
+            ApiKey::DescribeTopicPartitions => ResponseBody::DescribeTopicPartitions(
+                DescribeTopicPartitionsResponse::random(rng, version, 0),
+            ),
+            ApiKey::ShareGroupHeartbeat => ResponseBody::ShareGroupHeartbeat(
+                ShareGroupHeartbeatResponse::random(rng, version, 0),
+            ),
+            ApiKey::ShareGroupDescribe => ResponseBody::ShareGroupDescribe(
+                ShareGroupDescribeResponse::random(rng, version, 0),
+            ),
+            ApiKey::ShareFetch => {
+                ResponseBody::ShareFetch(ShareFetchResponse::random(rng, version, 0))
+            }
+            ApiKey::ShareAcknowledge => {
+                ResponseBody::ShareAcknowledge(ShareAcknowledgeResponse::random(rng, version, 0))
+            }
+            ApiKey::AddRaftVoter => {
+                ResponseBody::AddRaftVoter(AddRaftVoterResponse::random(rng, version, 0))
+            }
+            ApiKey::RemoveRaftVoter => {
+                ResponseBody::RemoveRaftVoter(RemoveRaftVoterResponse::random(rng, version, 0))
+            }
+            ApiKey::UpdateRaftVoter => {
+                ResponseBody::UpdateRaftVoter(UpdateRaftVoterResponse::random(rng, version, 0))
+            }
+            ApiKey::InitializeShareGroupState => ResponseBody::InitializeShareGroupState(
+                InitializeShareGroupStateResponse::random(rng, version, 0),
+            ),
+            ApiKey::ReadShareGroupState => ResponseBody::ReadShareGroupState(
+                ReadShareGroupStateResponse::random(rng, version, 0),
+            ),
+            ApiKey::WriteShareGroupState => ResponseBody::WriteShareGroupState(
+                WriteShareGroupStateResponse::random(rng, version, 0),
+            ),
+            ApiKey::DeleteShareGroupState => ResponseBody::DeleteShareGroupState(
+                DeleteShareGroupStateResponse::random(rng, version, 0),
+            ),
+            ApiKey::ReadShareGroupStateSummary => ResponseBody::ReadShareGroupStateSummary(
+                ReadShareGroupStateSummaryResponse::random(rng, version, 0),
+            ),
         }
     }
 

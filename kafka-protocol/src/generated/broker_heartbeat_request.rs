@@ -33,6 +33,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0-1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BrokerHeartbeatRequest {
     /// The broker ID.
     ///
@@ -73,6 +74,28 @@ impl Default for BrokerHeartbeatRequest {
             offline_log_dirs: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for BrokerHeartbeatRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.broker_id = rng.gen_i32();
+        this.broker_epoch = rng.gen_i64();
+        this.current_metadata_offset = rng.gen_i64();
+        this.want_fence = rng.gen_bool();
+        this.want_shut_down = rng.gen_bool();
+        if version >= 1 {
+            this.offline_log_dirs = rng.gen_vec(depth, |rng| rng.gen_uuid());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

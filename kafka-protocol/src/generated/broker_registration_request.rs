@@ -36,6 +36,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BrokerRegistrationRequest {
     /// The broker ID.
     ///
@@ -91,6 +92,35 @@ impl Default for BrokerRegistrationRequest {
             previous_broker_epoch: -1_i64,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for BrokerRegistrationRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.broker_id = rng.gen_i32();
+        this.cluster_id = rng.gen_string();
+        this.incarnation_id = rng.gen_uuid();
+        this.listeners = rng.gen_vec(depth, |rng| Listener::random(rng, version, depth + 1));
+        this.features = rng.gen_vec(depth, |rng| Feature::random(rng, version, depth + 1));
+        this.rack = rng.maybe(|rng| rng.gen_string());
+        if version >= 1 {
+            this.is_migrating_zk_broker = rng.gen_bool();
+        }
+        if version >= 2 {
+            this.log_dirs = rng.gen_vec(depth, |rng| rng.gen_uuid());
+        }
+        if version >= 3 {
+            this.previous_broker_epoch = rng.gen_i64();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -291,6 +321,7 @@ impl Message for BrokerRegistrationRequest {
 ///   tagged fields in flexible versions (0-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Listener {
     /// The name of the endpoint.
     ///
@@ -321,6 +352,24 @@ impl Default for Listener {
             security_protocol: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Listener {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.host = rng.gen_string();
+        this.port = rng.gen_u16();
+        this.security_protocol = rng.gen_i16();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -432,6 +481,7 @@ impl Message for Listener {
 ///   tagged fields in flexible versions (0-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Feature {
     /// The feature name.
     ///
@@ -457,6 +507,23 @@ impl Default for Feature {
             max_supported_version: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Feature {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.min_supported_version = rng.gen_i16();
+        this.max_supported_version = rng.gen_i16();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -39,6 +39,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0-1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ConsumerGroupHeartbeatRequest {
     /// The group identifier.
     ///
@@ -99,6 +100,36 @@ impl Default for ConsumerGroupHeartbeatRequest {
             topic_partitions: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ConsumerGroupHeartbeatRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.group_id = rng.gen_string();
+        this.member_id = rng.gen_string();
+        this.member_epoch = rng.gen_i32();
+        this.instance_id = rng.maybe(|rng| rng.gen_string());
+        this.rack_id = rng.maybe(|rng| rng.gen_string());
+        this.rebalance_timeout_ms = rng.gen_i32();
+        this.subscribed_topic_names = rng.maybe(|rng| rng.gen_vec(depth, |rng| rng.gen_string()));
+        if version >= 1 {
+            this.subscribed_topic_regex = rng.maybe(|rng| rng.gen_string());
+        }
+        this.server_assignor = rng.maybe(|rng| rng.gen_string());
+        this.topic_partitions = rng.maybe(|rng| {
+            rng.gen_vec(depth, |rng| {
+                TopicPartitions::random(rng, version, depth + 1)
+            })
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -292,6 +323,7 @@ impl Message for ConsumerGroupHeartbeatRequest {
 ///   tagged fields in flexible versions (0-1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopicPartitions {
     /// The topic ID.
     ///
@@ -312,6 +344,22 @@ impl Default for TopicPartitions {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TopicPartitions {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.topic_id = rng.gen_uuid();
+        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

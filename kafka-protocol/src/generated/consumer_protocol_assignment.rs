@@ -37,6 +37,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   user_data            nullable bytes    0+, null in 0+
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ConsumerProtocolAssignment {
     /// AssignedPartitions
     ///
@@ -54,6 +55,20 @@ impl Default for ConsumerProtocolAssignment {
             assigned_partitions: Vec::new(),
             user_data: None,
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ConsumerProtocolAssignment {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.assigned_partitions =
+            rng.gen_vec(depth, |rng| TopicPartition::random(rng, version, depth + 1));
+        this.user_data = rng.maybe(|rng| rng.gen_bytes());
+
+        this
     }
 }
 
@@ -138,6 +153,7 @@ impl Message for ConsumerProtocolAssignment {
 ///   partitions  [i32]   0+
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopicPartition {
     /// Topic
     ///
@@ -155,6 +171,19 @@ impl Default for TopicPartition {
             topic: StrBytes::from_static_str(""),
             partitions: Vec::new(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TopicPartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.topic = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+
+        this
     }
 }
 

@@ -40,6 +40,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   rack_id           nullable string   3+, null in 3+
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ConsumerProtocolSubscription {
     /// Topics
     ///
@@ -72,6 +73,29 @@ impl Default for ConsumerProtocolSubscription {
             generation_id: -1_i32,
             rack_id: None,
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ConsumerProtocolSubscription {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.topics = rng.gen_vec(depth, |rng| rng.gen_string());
+        this.user_data = rng.maybe(|rng| rng.gen_bytes());
+        if version >= 1 {
+            this.owned_partitions =
+                rng.gen_vec(depth, |rng| TopicPartition::random(rng, version, depth + 1));
+        }
+        if version >= 2 {
+            this.generation_id = rng.gen_i32();
+        }
+        if version >= 3 {
+            this.rack_id = rng.maybe(|rng| rng.gen_string());
+        }
+
+        this
     }
 }
 
@@ -203,6 +227,7 @@ impl Message for ConsumerProtocolSubscription {
 ///   partitions  [i32]   1+
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopicPartition {
     /// Topic
     ///
@@ -220,6 +245,23 @@ impl Default for TopicPartition {
             topic: StrBytes::from_static_str(""),
             partitions: Vec::new(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TopicPartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        if version >= 1 {
+            this.topic = rng.gen_string();
+        }
+        if version >= 1 {
+            this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        }
+
+        this
     }
 }
 

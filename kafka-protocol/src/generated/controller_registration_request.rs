@@ -32,6 +32,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ControllerRegistrationRequest {
     /// The ID of the controller to register.
     ///
@@ -67,6 +68,25 @@ impl Default for ControllerRegistrationRequest {
             features: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ControllerRegistrationRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.controller_id = rng.gen_i32();
+        this.incarnation_id = rng.gen_uuid();
+        this.zk_migration_ready = rng.gen_bool();
+        this.listeners = rng.gen_vec(depth, |rng| Listener::random(rng, version, depth + 1));
+        this.features = rng.gen_vec(depth, |rng| Feature::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -214,6 +234,7 @@ impl Message for ControllerRegistrationRequest {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Listener {
     /// The name of the endpoint.
     ///
@@ -244,6 +265,24 @@ impl Default for Listener {
             security_protocol: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Listener {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.host = rng.gen_string();
+        this.port = rng.gen_u16();
+        this.security_protocol = rng.gen_i16();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -355,6 +394,7 @@ impl Message for Listener {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Feature {
     /// The feature name.
     ///
@@ -380,6 +420,23 @@ impl Default for Feature {
             max_supported_version: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Feature {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.min_supported_version = rng.gen_i16();
+        this.max_supported_version = rng.gen_i16();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

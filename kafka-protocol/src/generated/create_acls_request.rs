@@ -32,6 +32,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreateAclsRequest {
     /// The ACLs that we want to create.
     ///
@@ -47,6 +48,21 @@ impl Default for CreateAclsRequest {
             creations: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreateAclsRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.creations = rng.gen_vec(depth, |rng| AclCreation::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -165,6 +181,7 @@ impl Message for CreateAclsRequest {
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AclCreation {
     /// The type of the resource.
     ///
@@ -210,6 +227,29 @@ impl Default for AclCreation {
             permission_type: 0_i8,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AclCreation {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.resource_type = rng.gen_i8();
+        this.resource_name = rng.gen_string();
+        if version >= 1 {
+            this.resource_pattern_type = rng.gen_i8();
+        }
+        this.principal = rng.gen_string();
+        this.host = rng.gen_string();
+        this.operation = rng.gen_i8();
+        this.permission_type = rng.gen_i8();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

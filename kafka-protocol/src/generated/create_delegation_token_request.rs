@@ -37,6 +37,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreateDelegationTokenRequest {
     /// The principal type of the owner of the token. If it's null it defaults to the token request principal.
     ///
@@ -67,6 +68,30 @@ impl Default for CreateDelegationTokenRequest {
             max_lifetime_ms: 0_i64,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreateDelegationTokenRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        if version >= 3 {
+            this.owner_principal_type = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 3 {
+            this.owner_principal_name = rng.maybe(|rng| rng.gen_string());
+        }
+        this.renewers = rng.gen_vec(depth, |rng| {
+            CreatableRenewers::random(rng, version, depth + 1)
+        });
+        this.max_lifetime_ms = rng.gen_i64();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -215,6 +240,7 @@ impl Message for CreateDelegationTokenRequest {
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreatableRenewers {
     /// The type of the Kafka principal.
     ///
@@ -235,6 +261,22 @@ impl Default for CreatableRenewers {
             principal_name: StrBytes::from_static_str(""),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreatableRenewers {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.principal_type = rng.gen_string();
+        this.principal_name = rng.gen_string();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -44,6 +44,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreateDelegationTokenResponse {
     /// The top-level error, or zero if there was no error.
     ///
@@ -109,6 +110,35 @@ impl Default for CreateDelegationTokenResponse {
             throttle_time_ms: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreateDelegationTokenResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.principal_type = rng.gen_string();
+        this.principal_name = rng.gen_string();
+        if version >= 3 {
+            this.token_requester_principal_type = rng.gen_string();
+        }
+        if version >= 3 {
+            this.token_requester_principal_name = rng.gen_string();
+        }
+        this.issue_timestamp_ms = rng.gen_i64();
+        this.expiry_timestamp_ms = rng.gen_i64();
+        this.max_timestamp_ms = rng.gen_i64();
+        this.token_id = rng.gen_string();
+        this.hmac = rng.gen_bytes();
+        this.throttle_time_ms = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -37,6 +37,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreatePartitionsRequest {
     /// Each topic that we want to create new partitions inside.
     ///
@@ -62,6 +63,25 @@ impl Default for CreatePartitionsRequest {
             validate_only: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreatePartitionsRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.topics = rng.gen_vec(depth, |rng| {
+            CreatePartitionsTopic::random(rng, version, depth + 1)
+        });
+        this.timeout_ms = rng.gen_i32();
+        this.validate_only = rng.gen_bool();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -184,6 +204,7 @@ impl Message for CreatePartitionsRequest {
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreatePartitionsAssignment {
     /// The assigned broker IDs.
     ///
@@ -199,6 +220,21 @@ impl Default for CreatePartitionsAssignment {
             broker_ids: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreatePartitionsAssignment {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.broker_ids = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -306,6 +342,7 @@ impl Message for CreatePartitionsAssignment {
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreatePartitionsTopic {
     /// The topic name.
     ///
@@ -331,6 +368,27 @@ impl Default for CreatePartitionsTopic {
             assignments: Some(Vec::new()),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreatePartitionsTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.count = rng.gen_i32();
+        this.assignments = rng.maybe(|rng| {
+            rng.gen_vec(depth, |rng| {
+                CreatePartitionsAssignment::random(rng, version, depth + 1)
+            })
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

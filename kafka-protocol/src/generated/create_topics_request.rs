@@ -42,6 +42,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (5-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreateTopicsRequest {
     /// The topics to create.
     ///
@@ -67,6 +68,25 @@ impl Default for CreateTopicsRequest {
             validate_only: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreateTopicsRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 5;
+        let mut this = Self::default();
+        this.topics = rng.gen_vec(depth, |rng| CreatableTopic::random(rng, version, depth + 1));
+        this.timeout_ms = rng.gen_i32();
+        if version >= 1 {
+            this.validate_only = rng.gen_bool();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -200,6 +220,7 @@ impl Message for CreateTopicsRequest {
 ///   tagged fields in flexible versions (5-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreatableReplicaAssignment {
     /// The partition index.
     ///
@@ -220,6 +241,22 @@ impl Default for CreatableReplicaAssignment {
             broker_ids: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreatableReplicaAssignment {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 5;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.broker_ids = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -331,6 +368,7 @@ impl Message for CreatableReplicaAssignment {
 ///   tagged fields in flexible versions (5-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreatableTopicConfig {
     /// The configuration name.
     ///
@@ -351,6 +389,22 @@ impl Default for CreatableTopicConfig {
             value: Some(StrBytes::from_static_str("")),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreatableTopicConfig {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 5;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.value = rng.maybe(|rng| rng.gen_string());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -454,6 +508,7 @@ impl Message for CreatableTopicConfig {
 ///   tagged fields in flexible versions (5-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreatableTopic {
     /// The topic name.
     ///
@@ -489,6 +544,29 @@ impl Default for CreatableTopic {
             configs: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreatableTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 5;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.num_partitions = rng.gen_i32();
+        this.replication_factor = rng.gen_i16();
+        this.assignments = rng.gen_vec(depth, |rng| {
+            CreatableReplicaAssignment::random(rng, version, depth + 1)
+        });
+        this.configs = rng.gen_vec(depth, |rng| {
+            CreatableTopicConfig::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -45,6 +45,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (5-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreateTopicsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -65,6 +66,26 @@ impl Default for CreateTopicsResponse {
             topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreateTopicsResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 5;
+        let mut this = Self::default();
+        if version >= 2 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        this.topics = rng.gen_vec(depth, |rng| {
+            CreatableTopicResult::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -192,6 +213,7 @@ impl Message for CreateTopicsResponse {
 ///   tagged fields in flexible versions (5-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreatableTopicConfigs {
     /// The configuration name.
     ///
@@ -227,6 +249,35 @@ impl Default for CreatableTopicConfigs {
             is_sensitive: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreatableTopicConfigs {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 5;
+        let mut this = Self::default();
+        if version >= 5 {
+            this.name = rng.gen_string();
+        }
+        if version >= 5 {
+            this.value = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 5 {
+            this.read_only = rng.gen_bool();
+        }
+        if version >= 5 {
+            this.config_source = rng.gen_i8();
+        }
+        if version >= 5 {
+            this.is_sensitive = rng.gen_bool();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -394,6 +445,7 @@ impl Message for CreatableTopicConfigs {
 ///   tagged fields in flexible versions (5-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreatableTopicResult {
     /// The topic name.
     ///
@@ -444,6 +496,44 @@ impl Default for CreatableTopicResult {
             configs: Some(Vec::new()),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for CreatableTopicResult {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 5;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        if version >= 7 {
+            this.topic_id = rng.gen_uuid();
+        }
+        this.error_code = rng.gen_i16();
+        if version >= 1 {
+            this.error_message = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 5 {
+            this.topic_config_error_code = rng.gen_i16();
+        }
+        if version >= 5 {
+            this.num_partitions = rng.gen_i32();
+        }
+        if version >= 5 {
+            this.replication_factor = rng.gen_i16();
+        }
+        if version >= 5 {
+            this.configs = rng.maybe(|rng| {
+                rng.gen_vec(depth, |rng| {
+                    CreatableTopicConfigs::random(rng, version, depth + 1)
+                })
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

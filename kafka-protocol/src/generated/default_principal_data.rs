@@ -33,6 +33,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DefaultPrincipalData {
     /// The principal type
     ///
@@ -58,6 +59,23 @@ impl Default for DefaultPrincipalData {
             token_authenticated: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DefaultPrincipalData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.r#type = rng.gen_string();
+        this.name = rng.gen_string();
+        this.token_authenticated = rng.gen_bool();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -32,6 +32,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeleteAclsRequest {
     /// The filters to use when deleting ACLs.
     ///
@@ -47,6 +48,23 @@ impl Default for DeleteAclsRequest {
             filters: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DeleteAclsRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.filters = rng.gen_vec(depth, |rng| {
+            DeleteAclsFilter::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -165,6 +183,7 @@ impl Message for DeleteAclsRequest {
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeleteAclsFilter {
     /// The resource type.
     ///
@@ -210,6 +229,29 @@ impl Default for DeleteAclsFilter {
             permission_type: 0_i8,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DeleteAclsFilter {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.resource_type_filter = rng.gen_i8();
+        this.resource_name_filter = rng.maybe(|rng| rng.gen_string());
+        if version >= 1 {
+            this.pattern_type_filter = rng.gen_i8();
+        }
+        this.principal_filter = rng.maybe(|rng| rng.gen_string());
+        this.host_filter = rng.maybe(|rng| rng.gen_string());
+        this.operation = rng.gen_i8();
+        this.permission_type = rng.gen_i8();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

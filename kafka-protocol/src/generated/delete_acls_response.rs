@@ -34,6 +34,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeleteAclsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -54,6 +55,24 @@ impl Default for DeleteAclsResponse {
             filter_results: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DeleteAclsResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.throttle_time_ms = rng.gen_i32();
+        this.filter_results = rng.gen_vec(depth, |rng| {
+            DeleteAclsFilterResult::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -179,6 +198,7 @@ impl Message for DeleteAclsResponse {
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeleteAclsMatchingAcl {
     /// The deletion error code, or 0 if the deletion succeeded.
     ///
@@ -234,6 +254,31 @@ impl Default for DeleteAclsMatchingAcl {
             permission_type: 0_i8,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DeleteAclsMatchingAcl {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.error_message = rng.maybe(|rng| rng.gen_string());
+        this.resource_type = rng.gen_i8();
+        this.resource_name = rng.gen_string();
+        if version >= 1 {
+            this.pattern_type = rng.gen_i8();
+        }
+        this.principal = rng.gen_string();
+        this.host = rng.gen_string();
+        this.operation = rng.gen_i8();
+        this.permission_type = rng.gen_i8();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -380,6 +425,7 @@ impl Message for DeleteAclsMatchingAcl {
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeleteAclsFilterResult {
     /// The error code, or 0 if the filter succeeded.
     ///
@@ -405,6 +451,25 @@ impl Default for DeleteAclsFilterResult {
             matching_acls: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DeleteAclsFilterResult {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.error_message = rng.maybe(|rng| rng.gen_string());
+        this.matching_acls = rng.gen_vec(depth, |rng| {
+            DeleteAclsMatchingAcl::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

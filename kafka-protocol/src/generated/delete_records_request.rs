@@ -32,6 +32,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeleteRecordsRequest {
     /// Each topic that we want to delete records from.
     ///
@@ -52,6 +53,24 @@ impl Default for DeleteRecordsRequest {
             timeout_ms: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DeleteRecordsRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.topics = rng.gen_vec(depth, |rng| {
+            DeleteRecordsTopic::random(rng, version, depth + 1)
+        });
+        this.timeout_ms = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -170,6 +189,7 @@ impl Message for DeleteRecordsRequest {
 ///   tagged fields in flexible versions (2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeleteRecordsPartition {
     /// The partition index.
     ///
@@ -190,6 +210,22 @@ impl Default for DeleteRecordsPartition {
             offset: 0_i64,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DeleteRecordsPartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.offset = rng.gen_i64();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -290,6 +326,7 @@ impl Message for DeleteRecordsPartition {
 ///   tagged fields in flexible versions (2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeleteRecordsTopic {
     /// The topic name.
     ///
@@ -310,6 +347,24 @@ impl Default for DeleteRecordsTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DeleteRecordsTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| {
+            DeleteRecordsPartition::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -39,6 +39,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4-6)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeleteTopicsRequest {
     /// The name or topic ID of the topic
     ///
@@ -64,6 +65,29 @@ impl Default for DeleteTopicsRequest {
             timeout_ms: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DeleteTopicsRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version >= 6 {
+            this.topics = rng.gen_vec(depth, |rng| {
+                DeleteTopicState::random(rng, version, depth + 1)
+            });
+        }
+        if version <= 5 {
+            this.topic_names = rng.gen_vec(depth, |rng| rng.gen_string());
+        }
+        this.timeout_ms = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -217,6 +241,7 @@ impl Message for DeleteTopicsRequest {
 ///   tagged fields in flexible versions (4-6)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeleteTopicState {
     /// The topic name
     ///
@@ -237,6 +262,26 @@ impl Default for DeleteTopicState {
             topic_id: Uuid::ZERO,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DeleteTopicState {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version >= 6 {
+            this.name = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 6 {
+            this.topic_id = rng.gen_uuid();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -44,6 +44,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4-6)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeleteTopicsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -64,6 +65,26 @@ impl Default for DeleteTopicsResponse {
             responses: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DeleteTopicsResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version >= 1 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        this.responses = rng.gen_vec(depth, |rng| {
+            DeletableTopicResult::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -190,6 +211,7 @@ impl Message for DeleteTopicsResponse {
 ///   tagged fields in flexible versions (4-6)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeletableTopicResult {
     /// The topic name
     ///
@@ -220,6 +242,32 @@ impl Default for DeletableTopicResult {
             error_message: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DeletableTopicResult {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.name = if version >= 6 {
+            rng.maybe(|rng| rng.gen_string())
+        } else {
+            Some(rng.gen_string())
+        };
+        if version >= 6 {
+            this.topic_id = rng.gen_uuid();
+        }
+        this.error_code = rng.gen_i16();
+        if version >= 5 {
+            this.error_message = rng.maybe(|rng| rng.gen_string());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

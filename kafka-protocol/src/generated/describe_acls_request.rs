@@ -38,6 +38,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeAclsRequest {
     /// The resource type.
     ///
@@ -83,6 +84,29 @@ impl Default for DescribeAclsRequest {
             permission_type: 0_i8,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeAclsRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.resource_type_filter = rng.gen_i8();
+        this.resource_name_filter = rng.maybe(|rng| rng.gen_string());
+        if version >= 1 {
+            this.pattern_type_filter = rng.gen_i8();
+        }
+        this.principal_filter = rng.maybe(|rng| rng.gen_string());
+        this.host_filter = rng.maybe(|rng| rng.gen_string());
+        this.operation = rng.gen_i8();
+        this.permission_type = rng.gen_i8();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

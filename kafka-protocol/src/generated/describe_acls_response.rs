@@ -36,6 +36,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeAclsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -66,6 +67,26 @@ impl Default for DescribeAclsResponse {
             resources: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeAclsResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.throttle_time_ms = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+        this.error_message = rng.maybe(|rng| rng.gen_string());
+        this.resources = rng.gen_vec(depth, |rng| {
+            DescribeAclsResource::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -196,6 +217,7 @@ impl Message for DescribeAclsResponse {
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AclDescription {
     /// The ACL principal.
     ///
@@ -226,6 +248,24 @@ impl Default for AclDescription {
             permission_type: 0_i8,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AclDescription {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.principal = rng.gen_string();
+        this.host = rng.gen_string();
+        this.operation = rng.gen_i8();
+        this.permission_type = rng.gen_i8();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -338,6 +378,7 @@ impl Message for AclDescription {
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeAclsResource {
     /// The resource type.
     ///
@@ -368,6 +409,26 @@ impl Default for DescribeAclsResource {
             acls: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeAclsResource {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.resource_type = rng.gen_i8();
+        this.resource_name = rng.gen_string();
+        if version >= 1 {
+            this.pattern_type = rng.gen_i8();
+        }
+        this.acls = rng.gen_vec(depth, |rng| AclDescription::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

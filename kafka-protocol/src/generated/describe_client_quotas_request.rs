@@ -31,6 +31,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeClientQuotasRequest {
     /// Filter components to apply to quota entities.
     ///
@@ -51,6 +52,22 @@ impl Default for DescribeClientQuotasRequest {
             strict: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeClientQuotasRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        this.components = rng.gen_vec(depth, |rng| ComponentData::random(rng, version, depth + 1));
+        this.strict = rng.gen_bool();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -170,6 +187,7 @@ impl Message for DescribeClientQuotasRequest {
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ComponentData {
     /// The entity type that the filter component applies to.
     ///
@@ -195,6 +213,23 @@ impl Default for ComponentData {
             r#match: Some(StrBytes::from_static_str("")),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ComponentData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        this.entity_type = rng.gen_string();
+        this.match_type = rng.gen_i8();
+        this.r#match = rng.maybe(|rng| rng.gen_string());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

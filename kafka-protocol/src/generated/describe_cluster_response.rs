@@ -38,6 +38,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0-1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeClusterResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -88,6 +89,32 @@ impl Default for DescribeClusterResponse {
             cluster_authorized_operations: -2147483648_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeClusterResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.throttle_time_ms = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+        this.error_message = rng.maybe(|rng| rng.gen_string());
+        if version >= 1 {
+            this.endpoint_type = rng.gen_i8();
+        }
+        this.cluster_id = rng.gen_string();
+        this.controller_id = rng.gen_i32();
+        this.brokers = rng.gen_vec(depth, |rng| {
+            DescribeClusterBroker::random(rng, version, depth + 1)
+        });
+        this.cluster_authorized_operations = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -248,6 +275,7 @@ impl Message for DescribeClusterResponse {
 ///   tagged fields in flexible versions (0-1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeClusterBroker {
     /// The broker ID.
     ///
@@ -278,6 +306,24 @@ impl Default for DescribeClusterBroker {
             rack: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeClusterBroker {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.broker_id = rng.gen_i32();
+        this.host = rng.gen_string();
+        this.port = rng.gen_i32();
+        this.rack = rng.maybe(|rng| rng.gen_string());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -34,6 +34,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeConfigsRequest {
     /// The resources whose configurations we want to describe.
     ///
@@ -59,6 +60,29 @@ impl Default for DescribeConfigsRequest {
             include_documentation: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeConfigsRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.resources = rng.gen_vec(depth, |rng| {
+            DescribeConfigsResource::random(rng, version, depth + 1)
+        });
+        if version >= 1 {
+            this.include_synonyms = rng.gen_bool();
+        }
+        if version >= 3 {
+            this.include_documentation = rng.gen_bool();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -203,6 +227,7 @@ impl Message for DescribeConfigsRequest {
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeConfigsResource {
     /// The resource type.
     ///
@@ -228,6 +253,23 @@ impl Default for DescribeConfigsResource {
             configuration_keys: Some(Vec::new()),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeConfigsResource {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.resource_type = rng.gen_i8();
+        this.resource_name = rng.gen_string();
+        this.configuration_keys = rng.maybe(|rng| rng.gen_vec(depth, |rng| rng.gen_string()));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

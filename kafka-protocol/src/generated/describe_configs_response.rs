@@ -33,6 +33,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeConfigsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -53,6 +54,24 @@ impl Default for DescribeConfigsResponse {
             results: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeConfigsResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.throttle_time_ms = rng.gen_i32();
+        this.results = rng.gen_vec(depth, |rng| {
+            DescribeConfigsResult::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -172,6 +191,7 @@ impl Message for DescribeConfigsResponse {
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeConfigsSynonym {
     /// The synonym name.
     ///
@@ -197,6 +217,29 @@ impl Default for DescribeConfigsSynonym {
             source: 0_i8,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeConfigsSynonym {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version >= 1 {
+            this.name = rng.gen_string();
+        }
+        if version >= 1 {
+            this.value = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 1 {
+            this.source = rng.gen_i8();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -339,6 +382,7 @@ impl Message for DescribeConfigsSynonym {
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeConfigsResourceResult {
     /// The configuration name.
     ///
@@ -394,6 +438,41 @@ impl Default for DescribeConfigsResourceResult {
             documentation: Some(StrBytes::from_static_str("")),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeConfigsResourceResult {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.value = rng.maybe(|rng| rng.gen_string());
+        this.read_only = rng.gen_bool();
+        if version <= 0 {
+            this.is_default = rng.gen_bool();
+        }
+        if version >= 1 {
+            this.config_source = rng.gen_i8();
+        }
+        this.is_sensitive = rng.gen_bool();
+        if version >= 1 {
+            this.synonyms = rng.gen_vec(depth, |rng| {
+                DescribeConfigsSynonym::random(rng, version, depth + 1)
+            });
+        }
+        if version >= 3 {
+            this.config_type = rng.gen_i8();
+        }
+        if version >= 3 {
+            this.documentation = rng.maybe(|rng| rng.gen_string());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -578,6 +657,7 @@ impl Message for DescribeConfigsResourceResult {
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeConfigsResult {
     /// The error code, or 0 if we were able to successfully describe the configurations.
     ///
@@ -613,6 +693,27 @@ impl Default for DescribeConfigsResult {
             configs: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeConfigsResult {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.error_message = rng.maybe(|rng| rng.gen_string());
+        this.resource_type = rng.gen_i8();
+        this.resource_name = rng.gen_string();
+        this.configs = rng.gen_vec(depth, |rng| {
+            DescribeConfigsResourceResult::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

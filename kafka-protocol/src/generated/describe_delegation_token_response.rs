@@ -34,6 +34,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeDelegationTokenResponse {
     /// The error code, or 0 if there was no error.
     ///
@@ -59,6 +60,25 @@ impl Default for DescribeDelegationTokenResponse {
             throttle_time_ms: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeDelegationTokenResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.tokens = rng.gen_vec(depth, |rng| {
+            DescribedDelegationToken::random(rng, version, depth + 1)
+        });
+        this.throttle_time_ms = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -182,6 +202,7 @@ impl Message for DescribeDelegationTokenResponse {
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribedDelegationTokenRenewer {
     /// The renewer principal type
     ///
@@ -202,6 +223,22 @@ impl Default for DescribedDelegationTokenRenewer {
             principal_name: StrBytes::from_static_str(""),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribedDelegationTokenRenewer {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.principal_type = rng.gen_string();
+        this.principal_name = rng.gen_string();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -310,6 +347,7 @@ impl Message for DescribedDelegationTokenRenewer {
 ///   tagged fields in flexible versions (2-3)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribedDelegationToken {
     /// The token principal type.
     ///
@@ -370,6 +408,36 @@ impl Default for DescribedDelegationToken {
             renewers: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribedDelegationToken {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.principal_type = rng.gen_string();
+        this.principal_name = rng.gen_string();
+        if version >= 3 {
+            this.token_requester_principal_type = rng.gen_string();
+        }
+        if version >= 3 {
+            this.token_requester_principal_name = rng.gen_string();
+        }
+        this.issue_timestamp = rng.gen_i64();
+        this.expiry_timestamp = rng.gen_i64();
+        this.max_timestamp = rng.gen_i64();
+        this.token_id = rng.gen_string();
+        this.hmac = rng.gen_bytes();
+        this.renewers = rng.gen_vec(depth, |rng| {
+            DescribedDelegationTokenRenewer::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -37,6 +37,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeGroupsRequest {
     /// The names of the groups to describe
     ///
@@ -57,6 +58,24 @@ impl Default for DescribeGroupsRequest {
             include_authorized_operations: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeGroupsRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 5;
+        let mut this = Self::default();
+        this.groups = rng.gen_vec(depth, |rng| rng.gen_string());
+        if version >= 3 {
+            this.include_authorized_operations = rng.gen_bool();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -39,6 +39,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeGroupsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -59,6 +60,24 @@ impl Default for DescribeGroupsResponse {
             groups: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeGroupsResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 5;
+        let mut this = Self::default();
+        if version >= 1 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        this.groups = rng.gen_vec(depth, |rng| DescribedGroup::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -187,6 +206,7 @@ impl Message for DescribeGroupsResponse {
 ///   tagged fields in flexible versions (5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribedGroupMember {
     /// The member ID assigned by the group coordinator.
     ///
@@ -227,6 +247,28 @@ impl Default for DescribedGroupMember {
             member_assignment: Bytes::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribedGroupMember {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 5;
+        let mut this = Self::default();
+        this.member_id = rng.gen_string();
+        if version >= 4 {
+            this.group_instance_id = rng.maybe(|rng| rng.gen_string());
+        }
+        this.client_id = rng.gen_string();
+        this.client_host = rng.gen_string();
+        this.member_metadata = rng.gen_bytes();
+        this.member_assignment = rng.gen_bytes();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -358,6 +400,7 @@ impl Message for DescribedGroupMember {
 ///   tagged fields in flexible versions (5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribedGroup {
     /// The describe error, or 0 if there was no error.
     ///
@@ -403,6 +446,31 @@ impl Default for DescribedGroup {
             authorized_operations: -2147483648_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribedGroup {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 5;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.group_id = rng.gen_string();
+        this.group_state = rng.gen_string();
+        this.protocol_type = rng.gen_string();
+        this.protocol_data = rng.gen_string();
+        this.members = rng.gen_vec(depth, |rng| {
+            DescribedGroupMember::random(rng, version, depth + 1)
+        });
+        if version >= 3 {
+            this.authorized_operations = rng.gen_i32();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

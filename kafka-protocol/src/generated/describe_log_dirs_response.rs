@@ -35,6 +35,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeLogDirsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -60,6 +61,27 @@ impl Default for DescribeLogDirsResponse {
             results: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeLogDirsResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.throttle_time_ms = rng.gen_i32();
+        if version >= 3 {
+            this.error_code = rng.gen_i16();
+        }
+        this.results = rng.gen_vec(depth, |rng| {
+            DescribeLogDirsResult::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -191,6 +213,7 @@ impl Message for DescribeLogDirsResponse {
 ///   tagged fields in flexible versions (2-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeLogDirsPartition {
     /// The partition index.
     ///
@@ -221,6 +244,24 @@ impl Default for DescribeLogDirsPartition {
             is_future_key: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeLogDirsPartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.partition_size = rng.gen_i64();
+        this.offset_lag = rng.gen_i64();
+        this.is_future_key = rng.gen_bool();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -331,6 +372,7 @@ impl Message for DescribeLogDirsPartition {
 ///   tagged fields in flexible versions (2-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeLogDirsTopic {
     /// The topic name.
     ///
@@ -351,6 +393,24 @@ impl Default for DescribeLogDirsTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeLogDirsTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| {
+            DescribeLogDirsPartition::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -466,6 +526,7 @@ impl Message for DescribeLogDirsTopic {
 ///   tagged fields in flexible versions (2-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeLogDirsResult {
     /// The error code, or 0 if there was no error.
     ///
@@ -501,6 +562,31 @@ impl Default for DescribeLogDirsResult {
             usable_bytes: -1_i64,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeLogDirsResult {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.log_dir = rng.gen_string();
+        this.topics = rng.gen_vec(depth, |rng| {
+            DescribeLogDirsTopic::random(rng, version, depth + 1)
+        });
+        if version >= 4 {
+            this.total_bytes = rng.gen_i64();
+        }
+        if version >= 4 {
+            this.usable_bytes = rng.gen_i64();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -34,6 +34,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0-2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeQuorumResponse {
     /// The top level error code.
     ///
@@ -64,6 +65,28 @@ impl Default for DescribeQuorumResponse {
             nodes: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeQuorumResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        if version >= 2 {
+            this.error_message = rng.maybe(|rng| rng.gen_string());
+        }
+        this.topics = rng.gen_vec(depth, |rng| TopicData::random(rng, version, depth + 1));
+        if version >= 2 {
+            this.nodes = rng.gen_vec(depth, |rng| Node::random(rng, version, depth + 1));
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -226,6 +249,7 @@ impl Message for DescribeQuorumResponse {
 ///   tagged fields in flexible versions (0-2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PartitionData {
     /// The partition index.
     ///
@@ -276,6 +300,31 @@ impl Default for PartitionData {
             observers: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for PartitionData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+        if version >= 2 {
+            this.error_message = rng.maybe(|rng| rng.gen_string());
+        }
+        this.leader_id = rng.gen_i32();
+        this.leader_epoch = rng.gen_i32();
+        this.high_watermark = rng.gen_i64();
+        this.current_voters =
+            rng.gen_vec(depth, |rng| ReplicaState::random(rng, version, depth + 1));
+        this.observers = rng.gen_vec(depth, |rng| ReplicaState::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -436,6 +485,7 @@ impl Message for PartitionData {
 ///   tagged fields in flexible versions (0-2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopicData {
     /// The topic name.
     ///
@@ -456,6 +506,22 @@ impl Default for TopicData {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TopicData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.topic_name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| PartitionData::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -569,6 +635,7 @@ impl Message for TopicData {
 ///   tagged fields in flexible versions (0-2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Listener {
     /// The name of the endpoint
     ///
@@ -594,6 +661,29 @@ impl Default for Listener {
             port: 0_u16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Listener {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        if version >= 2 {
+            this.name = rng.gen_string();
+        }
+        if version >= 2 {
+            this.host = rng.gen_string();
+        }
+        if version >= 2 {
+            this.port = rng.gen_u16();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -729,6 +819,7 @@ impl Message for Listener {
 ///   tagged fields in flexible versions (0-2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Node {
     /// The ID of the associated node
     ///
@@ -749,6 +840,26 @@ impl Default for Node {
             listeners: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Node {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        if version >= 2 {
+            this.node_id = rng.gen_i32();
+        }
+        if version >= 2 {
+            this.listeners = rng.gen_vec(depth, |rng| Listener::random(rng, version, depth + 1));
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -884,6 +995,7 @@ impl Message for Node {
 ///   tagged fields in flexible versions (0-2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReplicaState {
     /// ReplicaId
     ///
@@ -919,6 +1031,31 @@ impl Default for ReplicaState {
             last_caught_up_timestamp: -1_i64,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ReplicaState {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.replica_id = rng.gen_i32();
+        if version >= 2 {
+            this.replica_directory_id = rng.gen_uuid();
+        }
+        this.log_end_offset = rng.gen_i64();
+        if version >= 1 {
+            this.last_fetch_timestamp = rng.gen_i64();
+        }
+        if version >= 1 {
+            this.last_caught_up_timestamp = rng.gen_i64();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -30,6 +30,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeTopicPartitionsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -55,6 +56,25 @@ impl Default for DescribeTopicPartitionsResponse {
             next_cursor: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeTopicPartitionsResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.throttle_time_ms = rng.gen_i32();
+        this.topics = rng.gen_vec(depth, |rng| {
+            DescribeTopicPartitionsResponseTopic::random(rng, version, depth + 1)
+        });
+        this.next_cursor = rng.maybe(|rng| Cursor::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -198,6 +218,7 @@ impl Message for DescribeTopicPartitionsResponse {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeTopicPartitionsResponsePartition {
     /// The partition error, or 0 if there was no error.
     ///
@@ -253,6 +274,29 @@ impl Default for DescribeTopicPartitionsResponsePartition {
             offline_replicas: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeTopicPartitionsResponsePartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.partition_index = rng.gen_i32();
+        this.leader_id = rng.gen_i32();
+        this.leader_epoch = rng.gen_i32();
+        this.replica_nodes = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.isr_nodes = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.eligible_leader_replicas = rng.maybe(|rng| rng.gen_vec(depth, |rng| rng.gen_i32()));
+        this.last_known_elr = rng.maybe(|rng| rng.gen_vec(depth, |rng| rng.gen_i32()));
+        this.offline_replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -452,6 +496,7 @@ impl Message for DescribeTopicPartitionsResponsePartition {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribeTopicPartitionsResponseTopic {
     /// The topic error, or 0 if there was no error.
     ///
@@ -492,6 +537,28 @@ impl Default for DescribeTopicPartitionsResponseTopic {
             topic_authorized_operations: -2147483648_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribeTopicPartitionsResponseTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.name = rng.maybe(|rng| rng.gen_string());
+        this.topic_id = rng.gen_uuid();
+        this.is_internal = rng.gen_bool();
+        this.partitions = rng.gen_vec(depth, |rng| {
+            DescribeTopicPartitionsResponsePartition::random(rng, version, depth + 1)
+        });
+        this.topic_authorized_operations = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -624,6 +691,7 @@ impl Message for DescribeTopicPartitionsResponseTopic {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Cursor {
     /// The name for the first topic to process
     ///
@@ -644,6 +712,22 @@ impl Default for Cursor {
             partition_index: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Cursor {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.topic_name = rng.gen_string();
+        this.partition_index = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

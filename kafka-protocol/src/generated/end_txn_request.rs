@@ -41,6 +41,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (3-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct EndTxnRequest {
     /// The ID of the transaction to end.
     ///
@@ -71,6 +72,24 @@ impl Default for EndTxnRequest {
             committed: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for EndTxnRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        this.transactional_id = rng.gen_string();
+        this.producer_id = rng.gen_i64();
+        this.producer_epoch = rng.gen_i16();
+        this.committed = rng.gen_bool();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

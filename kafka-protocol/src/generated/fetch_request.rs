@@ -78,6 +78,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (12-17)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FetchRequest {
     /// The clusterId if known. This is used to validate metadata fetches prior to broker registration.
     ///
@@ -148,6 +149,51 @@ impl Default for FetchRequest {
             rack_id: StrBytes::from_static_str(""),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for FetchRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 12;
+        let mut this = Self::default();
+        if version >= 12 {
+            this.cluster_id = rng.maybe(|rng| rng.gen_string());
+        }
+        if version <= 14 {
+            this.replica_id = rng.gen_i32();
+        }
+        if version >= 15 {
+            this.replica_state = ReplicaState::random(rng, version, depth + 1);
+        }
+        this.max_wait_ms = rng.gen_i32();
+        this.min_bytes = rng.gen_i32();
+        if version >= 3 {
+            this.max_bytes = rng.gen_i32();
+        }
+        if version >= 4 {
+            this.isolation_level = rng.gen_i8();
+        }
+        if version >= 7 {
+            this.session_id = rng.gen_i32();
+        }
+        if version >= 7 {
+            this.session_epoch = rng.gen_i32();
+        }
+        this.topics = rng.gen_vec(depth, |rng| FetchTopic::random(rng, version, depth + 1));
+        if version >= 7 {
+            this.forgotten_topics_data =
+                rng.gen_vec(depth, |rng| ForgottenTopic::random(rng, version, depth + 1));
+        }
+        if version >= 11 {
+            this.rack_id = rng.gen_string();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -444,6 +490,7 @@ impl Message for FetchRequest {
 ///   tagged fields in flexible versions (12-17)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReplicaState {
     /// The replica ID of the follower, or -1 if this request is from a consumer.
     ///
@@ -464,6 +511,26 @@ impl Default for ReplicaState {
             replica_epoch: -1_i64,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ReplicaState {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 12;
+        let mut this = Self::default();
+        if version >= 15 {
+            this.replica_id = rng.gen_i32();
+        }
+        if version >= 15 {
+            this.replica_epoch = rng.gen_i64();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -589,6 +656,7 @@ impl Message for ReplicaState {
 ///   tagged fields in flexible versions (12-17)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FetchPartition {
     /// The partition index.
     ///
@@ -634,6 +702,35 @@ impl Default for FetchPartition {
             replica_directory_id: Uuid::ZERO,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for FetchPartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 12;
+        let mut this = Self::default();
+        this.partition = rng.gen_i32();
+        if version >= 9 {
+            this.current_leader_epoch = rng.gen_i32();
+        }
+        this.fetch_offset = rng.gen_i64();
+        if version >= 12 {
+            this.last_fetched_epoch = rng.gen_i32();
+        }
+        if version >= 5 {
+            this.log_start_offset = rng.gen_i64();
+        }
+        this.partition_max_bytes = rng.gen_i32();
+        if version >= 17 {
+            this.replica_directory_id = rng.gen_uuid();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -813,6 +910,7 @@ impl Message for FetchPartition {
 ///   tagged fields in flexible versions (12-17)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FetchTopic {
     /// The name of the topic to fetch.
     ///
@@ -838,6 +936,27 @@ impl Default for FetchTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for FetchTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 12;
+        let mut this = Self::default();
+        if version <= 12 {
+            this.topic = rng.gen_string();
+        }
+        if version >= 13 {
+            this.topic_id = rng.gen_uuid();
+        }
+        this.partitions = rng.gen_vec(depth, |rng| FetchPartition::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -968,6 +1087,7 @@ impl Message for FetchTopic {
 ///   tagged fields in flexible versions (12-17)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ForgottenTopic {
     /// The topic name.
     ///
@@ -993,6 +1113,29 @@ impl Default for ForgottenTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ForgottenTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 12;
+        let mut this = Self::default();
+        if (7..=12).contains(&version) {
+            this.topic = rng.gen_string();
+        }
+        if version >= 13 {
+            this.topic_id = rng.gen_uuid();
+        }
+        if version >= 7 {
+            this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

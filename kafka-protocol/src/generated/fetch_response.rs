@@ -64,6 +64,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (12-17)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FetchResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -99,6 +100,36 @@ impl Default for FetchResponse {
             node_endpoints: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for FetchResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 12;
+        let mut this = Self::default();
+        if version >= 1 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        if version >= 7 {
+            this.error_code = rng.gen_i16();
+        }
+        if version >= 7 {
+            this.session_id = rng.gen_i32();
+        }
+        this.responses = rng.gen_vec(depth, |rng| {
+            FetchableTopicResponse::random(rng, version, depth + 1)
+        });
+        if version >= 16 {
+            this.node_endpoints =
+                rng.gen_vec(depth, |rng| NodeEndpoint::random(rng, version, depth + 1));
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -306,6 +337,7 @@ impl Message for FetchResponse {
 ///   tagged fields in flexible versions (12-17)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct EpochEndOffset {
     /// Epoch
     ///
@@ -326,6 +358,26 @@ impl Default for EpochEndOffset {
             end_offset: -1_i64,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for EpochEndOffset {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 12;
+        let mut this = Self::default();
+        if version >= 12 {
+            this.epoch = rng.gen_i32();
+        }
+        if version >= 12 {
+            this.end_offset = rng.gen_i64();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -446,6 +498,7 @@ impl Message for EpochEndOffset {
 ///   tagged fields in flexible versions (12-17)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
     ///
@@ -466,6 +519,26 @@ impl Default for LeaderIdAndEpoch {
             leader_epoch: -1_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for LeaderIdAndEpoch {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 12;
+        let mut this = Self::default();
+        if version >= 12 {
+            this.leader_id = rng.gen_i32();
+        }
+        if version >= 12 {
+            this.leader_epoch = rng.gen_i32();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -586,6 +659,7 @@ impl Message for LeaderIdAndEpoch {
 ///   tagged fields in flexible versions (12-17)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SnapshotId {
     /// EndOffset
     ///
@@ -606,6 +680,22 @@ impl Default for SnapshotId {
             epoch: -1_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for SnapshotId {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 12;
+        let mut this = Self::default();
+        this.end_offset = rng.gen_i64();
+        this.epoch = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -706,6 +796,7 @@ impl Message for SnapshotId {
 ///   tagged fields in flexible versions (12-17)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AbortedTransaction {
     /// The producer id associated with the aborted transaction.
     ///
@@ -726,6 +817,26 @@ impl Default for AbortedTransaction {
             first_offset: 0_i64,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AbortedTransaction {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 12;
+        let mut this = Self::default();
+        if version >= 4 {
+            this.producer_id = rng.gen_i64();
+        }
+        if version >= 4 {
+            this.first_offset = rng.gen_i64();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -855,6 +966,7 @@ impl Message for AbortedTransaction {
 ///   tagged fields in flexible versions (12-17)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PartitionData {
     /// The partition index.
     ///
@@ -920,6 +1032,49 @@ impl Default for PartitionData {
             records: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for PartitionData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 12;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+        this.high_watermark = rng.gen_i64();
+        if version >= 4 {
+            this.last_stable_offset = rng.gen_i64();
+        }
+        if version >= 5 {
+            this.log_start_offset = rng.gen_i64();
+        }
+        if version >= 12 {
+            this.diverging_epoch = EpochEndOffset::random(rng, version, depth + 1);
+        }
+        if version >= 12 {
+            this.current_leader = LeaderIdAndEpoch::random(rng, version, depth + 1);
+        }
+        if version >= 12 {
+            this.snapshot_id = SnapshotId::random(rng, version, depth + 1);
+        }
+        if version >= 4 {
+            this.aborted_transactions = rng.maybe(|rng| {
+                rng.gen_vec(depth, |rng| {
+                    AbortedTransaction::random(rng, version, depth + 1)
+                })
+            });
+        }
+        if version >= 11 {
+            this.preferred_read_replica = rng.gen_i32();
+        }
+        this.records = rng.maybe(|rng| rng.gen_bytes());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -1231,6 +1386,7 @@ impl Message for PartitionData {
 ///   tagged fields in flexible versions (12-17)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FetchableTopicResponse {
     /// The topic name.
     ///
@@ -1256,6 +1412,27 @@ impl Default for FetchableTopicResponse {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for FetchableTopicResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 12;
+        let mut this = Self::default();
+        if version <= 12 {
+            this.topic = rng.gen_string();
+        }
+        if version >= 13 {
+            this.topic_id = rng.gen_uuid();
+        }
+        this.partitions = rng.gen_vec(depth, |rng| PartitionData::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -1387,6 +1564,7 @@ impl Message for FetchableTopicResponse {
 ///   tagged fields in flexible versions (12-17)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct NodeEndpoint {
     /// The ID of the associated node.
     ///
@@ -1417,6 +1595,32 @@ impl Default for NodeEndpoint {
             rack: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for NodeEndpoint {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 12;
+        let mut this = Self::default();
+        if version >= 16 {
+            this.node_id = rng.gen_i32();
+        }
+        if version >= 16 {
+            this.host = rng.gen_string();
+        }
+        if version >= 16 {
+            this.port = rng.gen_i32();
+        }
+        if version >= 16 {
+            this.rack = rng.maybe(|rng| rng.gen_string());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -42,6 +42,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (3-6)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FindCoordinatorRequest {
     /// The coordinator key.
     ///
@@ -67,6 +68,29 @@ impl Default for FindCoordinatorRequest {
             coordinator_keys: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for FindCoordinatorRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        if version <= 3 {
+            this.key = rng.gen_string();
+        }
+        if version >= 1 {
+            this.key_type = rng.gen_i8();
+        }
+        if version >= 4 {
+            this.coordinator_keys = rng.gen_vec(depth, |rng| rng.gen_string());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

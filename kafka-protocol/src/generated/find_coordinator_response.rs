@@ -46,6 +46,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (3-6)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FindCoordinatorResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -91,6 +92,42 @@ impl Default for FindCoordinatorResponse {
             coordinators: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for FindCoordinatorResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        if version >= 1 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        if version <= 3 {
+            this.error_code = rng.gen_i16();
+        }
+        if (1..=3).contains(&version) {
+            this.error_message = rng.maybe(|rng| rng.gen_string());
+        }
+        if version <= 3 {
+            this.node_id = rng.gen_i32();
+        }
+        if version <= 3 {
+            this.host = rng.gen_string();
+        }
+        if version <= 3 {
+            this.port = rng.gen_i32();
+        }
+        if version >= 4 {
+            this.coordinators =
+                rng.gen_vec(depth, |rng| Coordinator::random(rng, version, depth + 1));
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -300,6 +337,7 @@ impl Message for FindCoordinatorResponse {
 ///   tagged fields in flexible versions (3-6)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Coordinator {
     /// The coordinator key.
     ///
@@ -340,6 +378,38 @@ impl Default for Coordinator {
             error_message: Some(StrBytes::from_static_str("")),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Coordinator {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        if version >= 4 {
+            this.key = rng.gen_string();
+        }
+        if version >= 4 {
+            this.node_id = rng.gen_i32();
+        }
+        if version >= 4 {
+            this.host = rng.gen_string();
+        }
+        if version >= 4 {
+            this.port = rng.gen_i32();
+        }
+        if version >= 4 {
+            this.error_code = rng.gen_i16();
+        }
+        if version >= 4 {
+            this.error_message = rng.maybe(|rng| rng.gen_string());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -36,6 +36,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct GetTelemetrySubscriptionsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -91,6 +92,29 @@ impl Default for GetTelemetrySubscriptionsResponse {
             requested_metrics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for GetTelemetrySubscriptionsResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.throttle_time_ms = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+        this.client_instance_id = rng.gen_uuid();
+        this.subscription_id = rng.gen_i32();
+        this.accepted_compression_types = rng.gen_vec(depth, |rng| rng.gen_i8());
+        this.push_interval_ms = rng.gen_i32();
+        this.telemetry_max_bytes = rng.gen_i32();
+        this.delta_temporality = rng.gen_bool();
+        this.requested_metrics = rng.gen_vec(depth, |rng| rng.gen_string());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

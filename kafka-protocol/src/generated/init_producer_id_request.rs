@@ -41,6 +41,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct InitProducerIdRequest {
     /// The transactional id, or null if the producer is not transactional.
     ///
@@ -71,6 +72,28 @@ impl Default for InitProducerIdRequest {
             producer_epoch: -1_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for InitProducerIdRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.transactional_id = rng.maybe(|rng| rng.gen_string());
+        this.transaction_timeout_ms = rng.gen_i32();
+        if version >= 3 {
+            this.producer_id = rng.gen_i64();
+        }
+        if version >= 3 {
+            this.producer_epoch = rng.gen_i16();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

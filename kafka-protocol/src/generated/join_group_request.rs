@@ -52,6 +52,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct JoinGroupRequest {
     /// The group identifier.
     ///
@@ -102,6 +103,36 @@ impl Default for JoinGroupRequest {
             reason: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for JoinGroupRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        this.group_id = rng.gen_string();
+        this.session_timeout_ms = rng.gen_i32();
+        if version >= 1 {
+            this.rebalance_timeout_ms = rng.gen_i32();
+        }
+        this.member_id = rng.gen_string();
+        if version >= 5 {
+            this.group_instance_id = rng.maybe(|rng| rng.gen_string());
+        }
+        this.protocol_type = rng.gen_string();
+        this.protocols = rng.gen_vec(depth, |rng| {
+            JoinGroupRequestProtocol::random(rng, version, depth + 1)
+        });
+        if version >= 8 {
+            this.reason = rng.maybe(|rng| rng.gen_string());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -272,6 +303,7 @@ impl Message for JoinGroupRequest {
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct JoinGroupRequestProtocol {
     /// The protocol name.
     ///
@@ -292,6 +324,22 @@ impl Default for JoinGroupRequestProtocol {
             metadata: Bytes::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for JoinGroupRequestProtocol {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.metadata = rng.gen_bytes();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -55,6 +55,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct JoinGroupResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -110,6 +111,41 @@ impl Default for JoinGroupResponse {
             members: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for JoinGroupResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version >= 2 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        this.error_code = rng.gen_i16();
+        this.generation_id = rng.gen_i32();
+        if version >= 7 {
+            this.protocol_type = rng.maybe(|rng| rng.gen_string());
+        }
+        this.protocol_name = if version >= 7 {
+            rng.maybe(|rng| rng.gen_string())
+        } else {
+            Some(rng.gen_string())
+        };
+        this.leader = rng.gen_string();
+        if version >= 9 {
+            this.skip_assignment = rng.gen_bool();
+        }
+        this.member_id = rng.gen_string();
+        this.members = rng.gen_vec(depth, |rng| {
+            JoinGroupResponseMember::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -298,6 +334,7 @@ impl Message for JoinGroupResponse {
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct JoinGroupResponseMember {
     /// The group member ID.
     ///
@@ -323,6 +360,25 @@ impl Default for JoinGroupResponseMember {
             metadata: Bytes::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for JoinGroupResponseMember {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        this.member_id = rng.gen_string();
+        if version >= 5 {
+            this.group_instance_id = rng.maybe(|rng| rng.gen_string());
+        }
+        this.metadata = rng.gen_bytes();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -49,6 +49,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LeaderAndIsrRequest {
     /// The current controller ID.
     ///
@@ -99,6 +100,44 @@ impl Default for LeaderAndIsrRequest {
             live_leaders: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for LeaderAndIsrRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.controller_id = rng.gen_i32();
+        if version >= 7 {
+            this.is_k_raft_controller = rng.gen_bool();
+        }
+        this.controller_epoch = rng.gen_i32();
+        if version >= 2 {
+            this.broker_epoch = rng.gen_i64();
+        }
+        if version >= 5 {
+            this.r#type = rng.gen_i8();
+        }
+        if version <= 1 {
+            this.ungrouped_partition_states = rng.gen_vec(depth, |rng| {
+                LeaderAndIsrPartitionState::random(rng, version, depth + 1)
+            });
+        }
+        if version >= 2 {
+            this.topic_states = rng.gen_vec(depth, |rng| {
+                LeaderAndIsrTopicState::random(rng, version, depth + 1)
+            });
+        }
+        this.live_leaders = rng.gen_vec(depth, |rng| {
+            LeaderAndIsrLiveLeader::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -319,6 +358,7 @@ impl Message for LeaderAndIsrRequest {
 ///   tagged fields in flexible versions (4-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LeaderAndIsrTopicState {
     /// The topic name.
     ///
@@ -344,6 +384,31 @@ impl Default for LeaderAndIsrTopicState {
             partition_states: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for LeaderAndIsrTopicState {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version >= 2 {
+            this.topic_name = rng.gen_string();
+        }
+        if version >= 5 {
+            this.topic_id = rng.gen_uuid();
+        }
+        if version >= 2 {
+            this.partition_states = rng.gen_vec(depth, |rng| {
+                LeaderAndIsrPartitionState::random(rng, version, depth + 1)
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -488,6 +553,7 @@ impl Message for LeaderAndIsrTopicState {
 ///   tagged fields in flexible versions (4-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LeaderAndIsrLiveLeader {
     /// The leader's broker ID.
     ///
@@ -513,6 +579,23 @@ impl Default for LeaderAndIsrLiveLeader {
             port: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for LeaderAndIsrLiveLeader {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.broker_id = rng.gen_i32();
+        this.host_name = rng.gen_string();
+        this.port = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -628,6 +711,7 @@ impl Message for LeaderAndIsrLiveLeader {
 ///   tagged fields in flexible versions (4-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LeaderAndIsrPartitionState {
     /// The topic name.  This is only present in v0 or v1.
     ///
@@ -698,6 +782,42 @@ impl Default for LeaderAndIsrPartitionState {
             leader_recovery_state: 0_i8,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for LeaderAndIsrPartitionState {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version <= 1 {
+            this.topic_name = rng.gen_string();
+        }
+        this.partition_index = rng.gen_i32();
+        this.controller_epoch = rng.gen_i32();
+        this.leader = rng.gen_i32();
+        this.leader_epoch = rng.gen_i32();
+        this.isr = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partition_epoch = rng.gen_i32();
+        this.replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if version >= 3 {
+            this.adding_replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+        }
+        if version >= 3 {
+            this.removing_replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+        }
+        if version >= 1 {
+            this.is_new = rng.gen_bool();
+        }
+        if version >= 6 {
+            this.leader_recovery_state = rng.gen_i8();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -41,6 +41,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LeaderAndIsrResponse {
     /// The error code, or 0 if there was no error.
     ///
@@ -66,6 +67,31 @@ impl Default for LeaderAndIsrResponse {
             topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for LeaderAndIsrResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        if version <= 4 {
+            this.partition_errors = rng.gen_vec(depth, |rng| {
+                LeaderAndIsrPartitionError::random(rng, version, depth + 1)
+            });
+        }
+        if version >= 5 {
+            this.topics = rng.gen_vec(depth, |rng| {
+                LeaderAndIsrTopicError::random(rng, version, depth + 1)
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -221,6 +247,7 @@ impl Message for LeaderAndIsrResponse {
 ///   tagged fields in flexible versions (4-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LeaderAndIsrTopicError {
     /// The unique topic ID
     ///
@@ -241,6 +268,28 @@ impl Default for LeaderAndIsrTopicError {
             partition_errors: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for LeaderAndIsrTopicError {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version >= 5 {
+            this.topic_id = rng.gen_uuid();
+        }
+        if version >= 5 {
+            this.partition_errors = rng.gen_vec(depth, |rng| {
+                LeaderAndIsrPartitionError::random(rng, version, depth + 1)
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -374,6 +423,7 @@ impl Message for LeaderAndIsrTopicError {
 ///   tagged fields in flexible versions (4-7)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LeaderAndIsrPartitionError {
     /// The topic name.
     ///
@@ -399,6 +449,25 @@ impl Default for LeaderAndIsrPartitionError {
             error_code: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for LeaderAndIsrPartitionError {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version <= 4 {
+            this.topic_name = rng.gen_string();
+        }
+        this.partition_index = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -33,6 +33,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0-1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LeaderChangeMessage {
     /// The version of the leader change message
     ///
@@ -63,6 +64,24 @@ impl Default for LeaderChangeMessage {
             granting_voters: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for LeaderChangeMessage {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.version = rng.gen_i16();
+        this.leader_id = rng.gen_i32();
+        this.voters = rng.gen_vec(depth, |rng| Voter::random(rng, version, depth + 1));
+        this.granting_voters = rng.gen_vec(depth, |rng| Voter::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -203,6 +222,7 @@ impl Message for LeaderChangeMessage {
 ///   tagged fields in flexible versions (0-1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Voter {
     /// VoterId
     ///
@@ -223,6 +243,24 @@ impl Default for Voter {
             voter_directory_id: Uuid::ZERO,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Voter {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.voter_id = rng.gen_i32();
+        if version >= 1 {
+            this.voter_directory_id = rng.gen_uuid();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -38,6 +38,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LeaveGroupRequest {
     /// The ID of the group to leave.
     ///
@@ -63,6 +64,28 @@ impl Default for LeaveGroupRequest {
             members: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for LeaveGroupRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.group_id = rng.gen_string();
+        if version <= 2 {
+            this.member_id = rng.gen_string();
+        }
+        if version >= 3 {
+            this.members =
+                rng.gen_vec(depth, |rng| MemberIdentity::random(rng, version, depth + 1));
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -207,6 +230,7 @@ impl Message for LeaveGroupRequest {
 ///   tagged fields in flexible versions (4-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MemberIdentity {
     /// The member ID to remove from the group.
     ///
@@ -232,6 +256,29 @@ impl Default for MemberIdentity {
             reason: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for MemberIdentity {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version >= 3 {
+            this.member_id = rng.gen_string();
+        }
+        if version >= 3 {
+            this.group_instance_id = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 5 {
+            this.reason = rng.maybe(|rng| rng.gen_string());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

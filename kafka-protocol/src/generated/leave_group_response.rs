@@ -40,6 +40,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LeaveGroupResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -65,6 +66,28 @@ impl Default for LeaveGroupResponse {
             members: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for LeaveGroupResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version >= 1 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        this.error_code = rng.gen_i16();
+        if version >= 3 {
+            this.members =
+                rng.gen_vec(depth, |rng| MemberResponse::random(rng, version, depth + 1));
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -205,6 +228,7 @@ impl Message for LeaveGroupResponse {
 ///   tagged fields in flexible versions (4-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MemberResponse {
     /// The member ID to remove from the group.
     ///
@@ -230,6 +254,29 @@ impl Default for MemberResponse {
             error_code: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for MemberResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version >= 3 {
+            this.member_id = rng.gen_string();
+        }
+        if version >= 3 {
+            this.group_instance_id = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 3 {
+            this.error_code = rng.gen_i16();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -52,6 +52,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (6-10)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ListOffsetsRequest {
     /// The broker ID of the requester, or -1 if this request is being made by a normal consumer.
     ///
@@ -82,6 +83,30 @@ impl Default for ListOffsetsRequest {
             timeout_ms: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ListOffsetsRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        this.replica_id = rng.gen_i32();
+        if version >= 2 {
+            this.isolation_level = rng.gen_i8();
+        }
+        this.topics = rng.gen_vec(depth, |rng| {
+            ListOffsetsTopic::random(rng, version, depth + 1)
+        });
+        if version >= 10 {
+            this.timeout_ms = rng.gen_i32();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -228,6 +253,7 @@ impl Message for ListOffsetsRequest {
 ///   tagged fields in flexible versions (6-10)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ListOffsetsPartition {
     /// The partition index.
     ///
@@ -258,6 +284,28 @@ impl Default for ListOffsetsPartition {
             max_num_offsets: 1_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ListOffsetsPartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        if version >= 4 {
+            this.current_leader_epoch = rng.gen_i32();
+        }
+        this.timestamp = rng.gen_i64();
+        if version <= 0 {
+            this.max_num_offsets = rng.gen_i32();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -384,6 +432,7 @@ impl Message for ListOffsetsPartition {
 ///   tagged fields in flexible versions (6-10)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ListOffsetsTopic {
     /// The topic name.
     ///
@@ -404,6 +453,24 @@ impl Default for ListOffsetsTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ListOffsetsTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| {
+            ListOffsetsPartition::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -51,6 +51,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (6-10)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ListOffsetsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -71,6 +72,26 @@ impl Default for ListOffsetsResponse {
             topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ListOffsetsResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version >= 2 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        this.topics = rng.gen_vec(depth, |rng| {
+            ListOffsetsTopicResponse::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -199,6 +220,7 @@ impl Message for ListOffsetsResponse {
 ///   tagged fields in flexible versions (6-10)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ListOffsetsPartitionResponse {
     /// The partition index.
     ///
@@ -239,6 +261,34 @@ impl Default for ListOffsetsPartitionResponse {
             leader_epoch: -1_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ListOffsetsPartitionResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+        if version <= 0 {
+            this.old_style_offsets = rng.gen_vec(depth, |rng| rng.gen_i64());
+        }
+        if version >= 1 {
+            this.timestamp = rng.gen_i64();
+        }
+        if version >= 1 {
+            this.offset = rng.gen_i64();
+        }
+        if version >= 4 {
+            this.leader_epoch = rng.gen_i32();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -410,6 +460,7 @@ impl Message for ListOffsetsPartitionResponse {
 ///   tagged fields in flexible versions (6-10)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ListOffsetsTopicResponse {
     /// The topic name
     ///
@@ -430,6 +481,24 @@ impl Default for ListOffsetsTopicResponse {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ListOffsetsTopicResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| {
+            ListOffsetsPartitionResponse::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -29,6 +29,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ListPartitionReassignmentsRequest {
     /// The time in ms to wait for the request to complete.
     ///
@@ -49,6 +50,26 @@ impl Default for ListPartitionReassignmentsRequest {
             topics: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ListPartitionReassignmentsRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.timeout_ms = rng.gen_i32();
+        this.topics = rng.maybe(|rng| {
+            rng.gen_vec(depth, |rng| {
+                ListPartitionReassignmentsTopics::random(rng, version, depth + 1)
+            })
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -173,6 +194,7 @@ impl Message for ListPartitionReassignmentsRequest {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ListPartitionReassignmentsTopics {
     /// The topic name
     ///
@@ -193,6 +215,22 @@ impl Default for ListPartitionReassignmentsTopics {
             partition_indexes: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ListPartitionReassignmentsTopics {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partition_indexes = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -33,6 +33,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0-1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ListTransactionsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -63,6 +64,26 @@ impl Default for ListTransactionsResponse {
             transaction_states: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ListTransactionsResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.throttle_time_ms = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+        this.unknown_state_filters = rng.gen_vec(depth, |rng| rng.gen_string());
+        this.transaction_states = rng.gen_vec(depth, |rng| {
+            TransactionState::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -206,6 +227,7 @@ impl Message for ListTransactionsResponse {
 ///   tagged fields in flexible versions (0-1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TransactionState {
     /// TransactionalId
     ///
@@ -231,6 +253,23 @@ impl Default for TransactionState {
             transaction_state: StrBytes::from_static_str(""),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TransactionState {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.transactional_id = rng.gen_string();
+        this.producer_id = rng.gen_i64();
+        this.transaction_state = rng.gen_string();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

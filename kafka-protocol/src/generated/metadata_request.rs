@@ -31,6 +31,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (9-12)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MetadataRequest {
     /// The topics to fetch metadata for.
     ///
@@ -61,6 +62,40 @@ impl Default for MetadataRequest {
             include_topic_authorized_operations: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for MetadataRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        this.topics = if version >= 1 {
+            rng.maybe(|rng| {
+                rng.gen_vec(depth, |rng| {
+                    MetadataRequestTopic::random(rng, version, depth + 1)
+                })
+            })
+        } else {
+            Some(rng.gen_vec(depth, |rng| {
+                MetadataRequestTopic::random(rng, version, depth + 1)
+            }))
+        };
+        if version >= 4 {
+            this.allow_auto_topic_creation = rng.gen_bool();
+        }
+        if (8..=10).contains(&version) {
+            this.include_cluster_authorized_operations = rng.gen_bool();
+        }
+        if version >= 8 {
+            this.include_topic_authorized_operations = rng.gen_bool();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -238,6 +273,7 @@ impl Message for MetadataRequest {
 ///   tagged fields in flexible versions (9-12)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MetadataRequestTopic {
     /// The topic id.
     ///
@@ -258,6 +294,28 @@ impl Default for MetadataRequestTopic {
             name: Some(StrBytes::from_static_str("")),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for MetadataRequestTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        if version >= 10 {
+            this.topic_id = rng.gen_uuid();
+        }
+        this.name = if version >= 10 {
+            rng.maybe(|rng| rng.gen_string())
+        } else {
+            Some(rng.gen_string())
+        };
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -59,6 +59,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (9-12)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MetadataResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -99,6 +100,38 @@ impl Default for MetadataResponse {
             cluster_authorized_operations: -2147483648_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for MetadataResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        if version >= 3 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        this.brokers = rng.gen_vec(depth, |rng| {
+            MetadataResponseBroker::random(rng, version, depth + 1)
+        });
+        if version >= 2 {
+            this.cluster_id = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 1 {
+            this.controller_id = rng.gen_i32();
+        }
+        this.topics = rng.gen_vec(depth, |rng| {
+            MetadataResponseTopic::random(rng, version, depth + 1)
+        });
+        if (8..=10).contains(&version) {
+            this.cluster_authorized_operations = rng.gen_i32();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -279,6 +312,7 @@ impl Message for MetadataResponse {
 ///   tagged fields in flexible versions (9-12)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MetadataResponseBroker {
     /// The broker ID.
     ///
@@ -309,6 +343,26 @@ impl Default for MetadataResponseBroker {
             rack: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for MetadataResponseBroker {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        this.node_id = rng.gen_i32();
+        this.host = rng.gen_string();
+        this.port = rng.gen_i32();
+        if version >= 1 {
+            this.rack = rng.maybe(|rng| rng.gen_string());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -430,6 +484,7 @@ impl Message for MetadataResponseBroker {
 ///   tagged fields in flexible versions (9-12)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MetadataResponsePartition {
     /// The partition error, or 0 if there was no error.
     ///
@@ -475,6 +530,31 @@ impl Default for MetadataResponsePartition {
             offline_replicas: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for MetadataResponsePartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.partition_index = rng.gen_i32();
+        this.leader_id = rng.gen_i32();
+        if version >= 7 {
+            this.leader_epoch = rng.gen_i32();
+        }
+        this.replica_nodes = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.isr_nodes = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if version >= 5 {
+            this.offline_replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -649,6 +729,7 @@ impl Message for MetadataResponsePartition {
 ///   tagged fields in flexible versions (9-12)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MetadataResponseTopic {
     /// The topic error, or 0 if there was no error.
     ///
@@ -689,6 +770,38 @@ impl Default for MetadataResponseTopic {
             topic_authorized_operations: -2147483648_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for MetadataResponseTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.name = if version >= 12 {
+            rng.maybe(|rng| rng.gen_string())
+        } else {
+            Some(rng.gen_string())
+        };
+        if version >= 10 {
+            this.topic_id = rng.gen_uuid();
+        }
+        if version >= 1 {
+            this.is_internal = rng.gen_bool();
+        }
+        this.partitions = rng.gen_vec(depth, |rng| {
+            MetadataResponsePartition::random(rng, version, depth + 1)
+        });
+        if version >= 8 {
+            this.topic_authorized_operations = rng.gen_i32();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -50,6 +50,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (8-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetCommitRequest {
     /// The unique group identifier.
     ///
@@ -90,6 +91,36 @@ impl Default for OffsetCommitRequest {
             topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetCommitRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 8;
+        let mut this = Self::default();
+        this.group_id = rng.gen_string();
+        if version >= 1 {
+            this.generation_id_or_member_epoch = rng.gen_i32();
+        }
+        if version >= 1 {
+            this.member_id = rng.gen_string();
+        }
+        if version >= 7 {
+            this.group_instance_id = rng.maybe(|rng| rng.gen_string());
+        }
+        if (2..=4).contains(&version) {
+            this.retention_time_ms = rng.gen_i64();
+        }
+        this.topics = rng.gen_vec(depth, |rng| {
+            OffsetCommitRequestTopic::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -259,6 +290,7 @@ impl Message for OffsetCommitRequest {
 ///   tagged fields in flexible versions (8-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetCommitRequestPartition {
     /// The partition index.
     ///
@@ -294,6 +326,29 @@ impl Default for OffsetCommitRequestPartition {
             committed_metadata: Some(StrBytes::from_static_str("")),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetCommitRequestPartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 8;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.committed_offset = rng.gen_i64();
+        if version >= 6 {
+            this.committed_leader_epoch = rng.gen_i32();
+        }
+        if version == 1 {
+            this.commit_timestamp = rng.gen_i64();
+        }
+        this.committed_metadata = rng.maybe(|rng| rng.gen_string());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -425,6 +480,7 @@ impl Message for OffsetCommitRequestPartition {
 ///   tagged fields in flexible versions (8-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetCommitRequestTopic {
     /// The topic name.
     ///
@@ -445,6 +501,24 @@ impl Default for OffsetCommitRequestTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetCommitRequestTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 8;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| {
+            OffsetCommitRequestPartition::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

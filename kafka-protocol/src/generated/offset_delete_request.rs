@@ -28,6 +28,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   topics    [OffsetDeleteRequestTopic]  0+
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetDeleteRequest {
     /// The unique group identifier.
     ///
@@ -45,6 +46,21 @@ impl Default for OffsetDeleteRequest {
             group_id: StrBytes::from_static_str(""),
             topics: Vec::new(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetDeleteRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.group_id = rng.gen_string();
+        this.topics = rng.gen_vec(depth, |rng| {
+            OffsetDeleteRequestTopic::random(rng, version, depth + 1)
+        });
+
+        this
     }
 }
 
@@ -128,6 +144,7 @@ impl Message for OffsetDeleteRequest {
 ///   partition_index  i32  0+
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetDeleteRequestPartition {
     /// The partition index.
     ///
@@ -140,6 +157,18 @@ impl Default for OffsetDeleteRequestPartition {
         Self {
             partition_index: 0_i32,
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetDeleteRequestPartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+
+        this
     }
 }
 
@@ -201,6 +230,7 @@ impl Message for OffsetDeleteRequestPartition {
 ///   partitions  [OffsetDeleteRequestPartition]  0+
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetDeleteRequestTopic {
     /// The topic name.
     ///
@@ -218,6 +248,21 @@ impl Default for OffsetDeleteRequestTopic {
             name: StrBytes::from_static_str(""),
             partitions: Vec::new(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetDeleteRequestTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| {
+            OffsetDeleteRequestPartition::random(rng, version, depth + 1)
+        });
+
+        this
     }
 }
 

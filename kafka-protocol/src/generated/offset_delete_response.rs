@@ -29,6 +29,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   topics            [OffsetDeleteResponseTopic]  0+
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetDeleteResponse {
     /// The top-level error code, or 0 if there was no error.
     ///
@@ -51,6 +52,22 @@ impl Default for OffsetDeleteResponse {
             throttle_time_ms: 0_i32,
             topics: Vec::new(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetDeleteResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.throttle_time_ms = rng.gen_i32();
+        this.topics = rng.gen_vec(depth, |rng| {
+            OffsetDeleteResponseTopic::random(rng, version, depth + 1)
+        });
+
+        this
     }
 }
 
@@ -140,6 +157,7 @@ impl Message for OffsetDeleteResponse {
 ///   error_code       i16  0+
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetDeleteResponsePartition {
     /// The partition index.
     ///
@@ -157,6 +175,19 @@ impl Default for OffsetDeleteResponsePartition {
             partition_index: 0_i32,
             error_code: 0_i16,
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetDeleteResponsePartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+
+        this
     }
 }
 
@@ -223,6 +254,7 @@ impl Message for OffsetDeleteResponsePartition {
 ///   partitions  [OffsetDeleteResponsePartition]  0+
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetDeleteResponseTopic {
     /// The topic name.
     ///
@@ -240,6 +272,21 @@ impl Default for OffsetDeleteResponseTopic {
             name: StrBytes::from_static_str(""),
             partitions: Vec::new(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetDeleteResponseTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| {
+            OffsetDeleteResponsePartition::random(rng, version, depth + 1)
+        });
+
+        this
     }
 }
 

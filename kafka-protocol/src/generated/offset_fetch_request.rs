@@ -50,6 +50,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetFetchRequest {
     /// The group to fetch offsets for.
     ///
@@ -80,6 +81,44 @@ impl Default for OffsetFetchRequest {
             require_stable: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetFetchRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version <= 7 {
+            this.group_id = rng.gen_string();
+        }
+        if version <= 7 {
+            this.topics = if version >= 2 {
+                rng.maybe(|rng| {
+                    rng.gen_vec(depth, |rng| {
+                        OffsetFetchRequestTopic::random(rng, version, depth + 1)
+                    })
+                })
+            } else {
+                Some(rng.gen_vec(depth, |rng| {
+                    OffsetFetchRequestTopic::random(rng, version, depth + 1)
+                }))
+            };
+        }
+        if version >= 8 {
+            this.groups = rng.gen_vec(depth, |rng| {
+                OffsetFetchRequestGroup::random(rng, version, depth + 1)
+            });
+        }
+        if version >= 7 {
+            this.require_stable = rng.gen_bool();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -279,6 +318,7 @@ impl Message for OffsetFetchRequest {
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetFetchRequestTopic {
     /// The topic name.
     ///
@@ -299,6 +339,26 @@ impl Default for OffsetFetchRequestTopic {
             partition_indexes: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetFetchRequestTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version <= 7 {
+            this.name = rng.gen_string();
+        }
+        if version <= 7 {
+            this.partition_indexes = rng.gen_vec(depth, |rng| rng.gen_i32());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -430,6 +490,7 @@ impl Message for OffsetFetchRequestTopic {
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetFetchRequestTopics {
     /// The topic name.
     ///
@@ -450,6 +511,26 @@ impl Default for OffsetFetchRequestTopics {
             partition_indexes: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetFetchRequestTopics {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version >= 8 {
+            this.name = rng.gen_string();
+        }
+        if version >= 8 {
+            this.partition_indexes = rng.gen_vec(depth, |rng| rng.gen_i32());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -583,6 +664,7 @@ impl Message for OffsetFetchRequestTopics {
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetFetchRequestGroup {
     /// The group ID.
     ///
@@ -613,6 +695,36 @@ impl Default for OffsetFetchRequestGroup {
             topics: Some(Vec::new()),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetFetchRequestGroup {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version >= 8 {
+            this.group_id = rng.gen_string();
+        }
+        if version >= 9 {
+            this.member_id = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 9 {
+            this.member_epoch = rng.gen_i32();
+        }
+        if version >= 8 {
+            this.topics = rng.maybe(|rng| {
+                rng.gen_vec(depth, |rng| {
+                    OffsetFetchRequestTopics::random(rng, version, depth + 1)
+                })
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -60,6 +60,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetFetchResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -90,6 +91,36 @@ impl Default for OffsetFetchResponse {
             groups: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetFetchResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version >= 3 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        if version <= 7 {
+            this.topics = rng.gen_vec(depth, |rng| {
+                OffsetFetchResponseTopic::random(rng, version, depth + 1)
+            });
+        }
+        if (2..=7).contains(&version) {
+            this.error_code = rng.gen_i16();
+        }
+        if version >= 8 {
+            this.groups = rng.gen_vec(depth, |rng| {
+                OffsetFetchResponseGroup::random(rng, version, depth + 1)
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -265,6 +296,7 @@ impl Message for OffsetFetchResponse {
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetFetchResponsePartition {
     /// The partition index.
     ///
@@ -300,6 +332,35 @@ impl Default for OffsetFetchResponsePartition {
             error_code: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetFetchResponsePartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version <= 7 {
+            this.partition_index = rng.gen_i32();
+        }
+        if version <= 7 {
+            this.committed_offset = rng.gen_i64();
+        }
+        if (5..=7).contains(&version) {
+            this.committed_leader_epoch = rng.gen_i32();
+        }
+        if version <= 7 {
+            this.metadata = rng.maybe(|rng| rng.gen_string());
+        }
+        if version <= 7 {
+            this.error_code = rng.gen_i16();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -461,6 +522,7 @@ impl Message for OffsetFetchResponsePartition {
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetFetchResponseTopic {
     /// The topic name.
     ///
@@ -481,6 +543,28 @@ impl Default for OffsetFetchResponseTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetFetchResponseTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version <= 7 {
+            this.name = rng.gen_string();
+        }
+        if version <= 7 {
+            this.partitions = rng.gen_vec(depth, |rng| {
+                OffsetFetchResponsePartition::random(rng, version, depth + 1)
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -616,6 +700,7 @@ impl Message for OffsetFetchResponseTopic {
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetFetchResponsePartitions {
     /// The partition index.
     ///
@@ -651,6 +736,35 @@ impl Default for OffsetFetchResponsePartitions {
             error_code: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetFetchResponsePartitions {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version >= 8 {
+            this.partition_index = rng.gen_i32();
+        }
+        if version >= 8 {
+            this.committed_offset = rng.gen_i64();
+        }
+        if version >= 8 {
+            this.committed_leader_epoch = rng.gen_i32();
+        }
+        if version >= 8 {
+            this.metadata = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 8 {
+            this.error_code = rng.gen_i16();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -812,6 +926,7 @@ impl Message for OffsetFetchResponsePartitions {
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetFetchResponseTopics {
     /// The topic name.
     ///
@@ -832,6 +947,28 @@ impl Default for OffsetFetchResponseTopics {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetFetchResponseTopics {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version >= 8 {
+            this.name = rng.gen_string();
+        }
+        if version >= 8 {
+            this.partitions = rng.gen_vec(depth, |rng| {
+                OffsetFetchResponsePartitions::random(rng, version, depth + 1)
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -965,6 +1102,7 @@ impl Message for OffsetFetchResponseTopics {
 ///   tagged fields in flexible versions (6-9)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetFetchResponseGroup {
     /// The group ID.
     ///
@@ -990,6 +1128,31 @@ impl Default for OffsetFetchResponseGroup {
             error_code: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetFetchResponseGroup {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version >= 8 {
+            this.group_id = rng.gen_string();
+        }
+        if version >= 8 {
+            this.topics = rng.gen_vec(depth, |rng| {
+                OffsetFetchResponseTopics::random(rng, version, depth + 1)
+            });
+        }
+        if version >= 8 {
+            this.error_code = rng.gen_i16();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

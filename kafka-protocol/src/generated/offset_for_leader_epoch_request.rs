@@ -39,6 +39,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetForLeaderEpochRequest {
     /// The broker ID of the follower, of -1 if this request is from a consumer.
     ///
@@ -59,6 +60,26 @@ impl Default for OffsetForLeaderEpochRequest {
             topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetForLeaderEpochRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version >= 3 {
+            this.replica_id = rng.gen_i32();
+        }
+        this.topics = rng.gen_vec(depth, |rng| {
+            OffsetForLeaderTopic::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -184,6 +205,7 @@ impl Message for OffsetForLeaderEpochRequest {
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetForLeaderPartition {
     /// The partition index.
     ///
@@ -209,6 +231,25 @@ impl Default for OffsetForLeaderPartition {
             leader_epoch: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetForLeaderPartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.partition = rng.gen_i32();
+        if version >= 2 {
+            this.current_leader_epoch = rng.gen_i32();
+        }
+        this.leader_epoch = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -320,6 +361,7 @@ impl Message for OffsetForLeaderPartition {
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetForLeaderTopic {
     /// The topic name.
     ///
@@ -340,6 +382,24 @@ impl Default for OffsetForLeaderTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetForLeaderTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.topic = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| {
+            OffsetForLeaderPartition::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

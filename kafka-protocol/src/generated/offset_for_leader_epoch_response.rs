@@ -37,6 +37,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetForLeaderEpochResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -57,6 +58,26 @@ impl Default for OffsetForLeaderEpochResponse {
             topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetForLeaderEpochResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version >= 2 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        this.topics = rng.gen_vec(depth, |rng| {
+            OffsetForLeaderTopicResult::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -183,6 +204,7 @@ impl Message for OffsetForLeaderEpochResponse {
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct EpochEndOffset {
     /// The error code 0, or if there was no error.
     ///
@@ -213,6 +235,26 @@ impl Default for EpochEndOffset {
             end_offset: -1_i64,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for EpochEndOffset {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.partition = rng.gen_i32();
+        if version >= 1 {
+            this.leader_epoch = rng.gen_i32();
+        }
+        this.end_offset = rng.gen_i64();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -329,6 +371,7 @@ impl Message for EpochEndOffset {
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetForLeaderTopicResult {
     /// The topic name.
     ///
@@ -349,6 +392,22 @@ impl Default for OffsetForLeaderTopicResult {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetForLeaderTopicResult {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.topic = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| EpochEndOffset::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -51,6 +51,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (9-11)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ProduceRequest {
     /// The transactional ID, or null if the producer is not transactional.
     ///
@@ -81,6 +82,28 @@ impl Default for ProduceRequest {
             topic_data: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ProduceRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        if version >= 3 {
+            this.transactional_id = rng.maybe(|rng| rng.gen_string());
+        }
+        this.acks = rng.gen_i16();
+        this.timeout_ms = rng.gen_i32();
+        this.topic_data = rng.gen_vec(depth, |rng| {
+            TopicProduceData::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -219,6 +242,7 @@ impl Message for ProduceRequest {
 ///   tagged fields in flexible versions (9-11)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PartitionProduceData {
     /// The partition index.
     ///
@@ -239,6 +263,22 @@ impl Default for PartitionProduceData {
             records: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for PartitionProduceData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        this.index = rng.gen_i32();
+        this.records = rng.maybe(|rng| rng.gen_bytes());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -339,6 +379,7 @@ impl Message for PartitionProduceData {
 ///   tagged fields in flexible versions (9-11)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopicProduceData {
     /// The topic name.
     ///
@@ -359,6 +400,24 @@ impl Default for TopicProduceData {
             partition_data: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TopicProduceData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partition_data = rng.gen_vec(depth, |rng| {
+            PartitionProduceData::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

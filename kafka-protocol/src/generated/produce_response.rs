@@ -50,6 +50,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (9-11)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ProduceResponse {
     /// Each produce response
     ///
@@ -75,6 +76,30 @@ impl Default for ProduceResponse {
             node_endpoints: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ProduceResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        this.responses = rng.gen_vec(depth, |rng| {
+            TopicProduceResponse::random(rng, version, depth + 1)
+        });
+        if version >= 1 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        if version >= 10 {
+            this.node_endpoints =
+                rng.gen_vec(depth, |rng| NodeEndpoint::random(rng, version, depth + 1));
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -256,6 +281,7 @@ impl Message for ProduceResponse {
 ///   tagged fields in flexible versions (9-11)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BatchIndexAndErrorMessage {
     /// The batch index of the record that cause the batch to be dropped
     ///
@@ -276,6 +302,26 @@ impl Default for BatchIndexAndErrorMessage {
             batch_index_error_message: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for BatchIndexAndErrorMessage {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        if version >= 8 {
+            this.batch_index = rng.gen_i32();
+        }
+        if version >= 8 {
+            this.batch_index_error_message = rng.maybe(|rng| rng.gen_string());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -396,6 +442,7 @@ impl Message for BatchIndexAndErrorMessage {
 ///   tagged fields in flexible versions (9-11)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
     ///
@@ -416,6 +463,26 @@ impl Default for LeaderIdAndEpoch {
             leader_epoch: -1_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for LeaderIdAndEpoch {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        if version >= 10 {
+            this.leader_id = rng.gen_i32();
+        }
+        if version >= 10 {
+            this.leader_epoch = rng.gen_i32();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -542,6 +609,7 @@ impl Message for LeaderIdAndEpoch {
 ///   tagged fields in flexible versions (9-11)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PartitionProduceResponse {
     /// The partition index.
     ///
@@ -592,6 +660,40 @@ impl Default for PartitionProduceResponse {
             current_leader: LeaderIdAndEpoch::default(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for PartitionProduceResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        this.index = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+        this.base_offset = rng.gen_i64();
+        if version >= 2 {
+            this.log_append_time_ms = rng.gen_i64();
+        }
+        if version >= 5 {
+            this.log_start_offset = rng.gen_i64();
+        }
+        if version >= 8 {
+            this.record_errors = rng.gen_vec(depth, |rng| {
+                BatchIndexAndErrorMessage::random(rng, version, depth + 1)
+            });
+        }
+        if version >= 8 {
+            this.error_message = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 10 {
+            this.current_leader = LeaderIdAndEpoch::random(rng, version, depth + 1);
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -797,6 +899,7 @@ impl Message for PartitionProduceResponse {
 ///   tagged fields in flexible versions (9-11)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopicProduceResponse {
     /// The topic name
     ///
@@ -817,6 +920,24 @@ impl Default for TopicProduceResponse {
             partition_responses: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TopicProduceResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partition_responses = rng.gen_vec(depth, |rng| {
+            PartitionProduceResponse::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -931,6 +1052,7 @@ impl Message for TopicProduceResponse {
 ///   tagged fields in flexible versions (9-11)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct NodeEndpoint {
     /// The ID of the associated node.
     ///
@@ -961,6 +1083,32 @@ impl Default for NodeEndpoint {
             rack: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for NodeEndpoint {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 9;
+        let mut this = Self::default();
+        if version >= 10 {
+            this.node_id = rng.gen_i32();
+        }
+        if version >= 10 {
+            this.host = rng.gen_string();
+        }
+        if version >= 10 {
+            this.port = rng.gen_i32();
+        }
+        if version >= 10 {
+            this.rack = rng.maybe(|rng| rng.gen_string());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

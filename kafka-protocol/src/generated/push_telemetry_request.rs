@@ -32,6 +32,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PushTelemetryRequest {
     /// Unique id for this client instance.
     ///
@@ -67,6 +68,25 @@ impl Default for PushTelemetryRequest {
             metrics: Bytes::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for PushTelemetryRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.client_instance_id = rng.gen_uuid();
+        this.subscription_id = rng.gen_i32();
+        this.terminating = rng.gen_bool();
+        this.compression_type = rng.gen_i8();
+        this.metrics = rng.gen_bytes();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -29,6 +29,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReadShareGroupStateRequest {
     /// The group identifier.
     ///
@@ -49,6 +50,22 @@ impl Default for ReadShareGroupStateRequest {
             topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ReadShareGroupStateRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.group_id = rng.gen_string();
+        this.topics = rng.gen_vec(depth, |rng| ReadStateData::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -167,6 +184,7 @@ impl Message for ReadShareGroupStateRequest {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PartitionData {
     /// The partition index.
     ///
@@ -187,6 +205,22 @@ impl Default for PartitionData {
             leader_epoch: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for PartitionData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.partition = rng.gen_i32();
+        this.leader_epoch = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -287,6 +321,7 @@ impl Message for PartitionData {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReadStateData {
     /// The topic identifier.
     ///
@@ -307,6 +342,22 @@ impl Default for ReadStateData {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ReadStateData {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.topic_id = rng.gen_uuid();
+        this.partitions = rng.gen_vec(depth, |rng| PartitionData::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

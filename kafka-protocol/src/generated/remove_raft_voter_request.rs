@@ -30,6 +30,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RemoveRaftVoterRequest {
     /// ClusterId
     ///
@@ -55,6 +56,23 @@ impl Default for RemoveRaftVoterRequest {
             voter_directory_id: Uuid::ZERO,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for RemoveRaftVoterRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.cluster_id = rng.maybe(|rng| rng.gen_string());
+        this.voter_id = rng.gen_i32();
+        this.voter_directory_id = rng.gen_uuid();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -30,6 +30,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RemoveRaftVoterResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -55,6 +56,23 @@ impl Default for RemoveRaftVoterResponse {
             error_message: Some(StrBytes::from_static_str("")),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for RemoveRaftVoterResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.throttle_time_ms = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+        this.error_message = rng.maybe(|rng| rng.gen_string());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

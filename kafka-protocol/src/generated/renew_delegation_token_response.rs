@@ -33,6 +33,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RenewDelegationTokenResponse {
     /// The error code, or 0 if there was no error.
     ///
@@ -58,6 +59,23 @@ impl Default for RenewDelegationTokenResponse {
             throttle_time_ms: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for RenewDelegationTokenResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.expiry_timestamp_ms = rng.gen_i64();
+        this.throttle_time_ms = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

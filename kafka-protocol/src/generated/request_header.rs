@@ -37,6 +37,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RequestHeader {
     /// The API key of this request.
     ///
@@ -67,6 +68,26 @@ impl Default for RequestHeader {
             client_id: Some(StrBytes::from_static_str("")),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for RequestHeader {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.request_api_key = rng.gen_i16();
+        this.request_api_version = rng.gen_i16();
+        this.correlation_id = rng.gen_i32();
+        if version >= 1 {
+            this.client_id = rng.maybe(|rng| rng.gen_string());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -32,6 +32,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   mechanism  string  0+
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SaslHandshakeRequest {
     /// The SASL mechanism chosen by the client.
     ///
@@ -44,6 +45,18 @@ impl Default for SaslHandshakeRequest {
         Self {
             mechanism: StrBytes::from_static_str(""),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for SaslHandshakeRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.mechanism = rng.gen_string();
+
+        this
     }
 }
 

@@ -33,6 +33,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   mechanisms  [string]  0+
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SaslHandshakeResponse {
     /// The error code, or 0 if there was no error.
     ///
@@ -50,6 +51,19 @@ impl Default for SaslHandshakeResponse {
             error_code: 0_i16,
             mechanisms: Vec::new(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for SaslHandshakeResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.mechanisms = rng.gen_vec(depth, |rng| rng.gen_string());
+
+        this
     }
 }
 

@@ -35,6 +35,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ShareAcknowledgeRequest {
     /// The group identifier.
     ///
@@ -65,6 +66,26 @@ impl Default for ShareAcknowledgeRequest {
             topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ShareAcknowledgeRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.group_id = rng.maybe(|rng| rng.gen_string());
+        this.member_id = rng.maybe(|rng| rng.gen_string());
+        this.share_session_epoch = rng.gen_i32();
+        this.topics = rng.gen_vec(depth, |rng| {
+            AcknowledgeTopic::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -194,6 +215,7 @@ impl Message for ShareAcknowledgeRequest {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AcknowledgementBatch {
     /// First offset of batch of records to acknowledge.
     ///
@@ -219,6 +241,23 @@ impl Default for AcknowledgementBatch {
             acknowledge_types: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AcknowledgementBatch {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.first_offset = rng.gen_i64();
+        this.last_offset = rng.gen_i64();
+        this.acknowledge_types = rng.gen_vec(depth, |rng| rng.gen_i8());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -335,6 +374,7 @@ impl Message for AcknowledgementBatch {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AcknowledgePartition {
     /// The partition index.
     ///
@@ -355,6 +395,24 @@ impl Default for AcknowledgePartition {
             acknowledgement_batches: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AcknowledgePartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.acknowledgement_batches = rng.gen_vec(depth, |rng| {
+            AcknowledgementBatch::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -468,6 +526,7 @@ impl Message for AcknowledgePartition {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AcknowledgeTopic {
     /// The unique topic ID.
     ///
@@ -488,6 +547,24 @@ impl Default for AcknowledgeTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AcknowledgeTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.topic_id = rng.gen_uuid();
+        this.partitions = rng.gen_vec(depth, |rng| {
+            AcknowledgePartition::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -39,6 +39,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ShareFetchRequest {
     /// The group identifier.
     ///
@@ -89,6 +90,29 @@ impl Default for ShareFetchRequest {
             forgotten_topics_data: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ShareFetchRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.group_id = rng.maybe(|rng| rng.gen_string());
+        this.member_id = rng.maybe(|rng| rng.gen_string());
+        this.share_session_epoch = rng.gen_i32();
+        this.max_wait_ms = rng.gen_i32();
+        this.min_bytes = rng.gen_i32();
+        this.max_bytes = rng.gen_i32();
+        this.topics = rng.gen_vec(depth, |rng| FetchTopic::random(rng, version, depth + 1));
+        this.forgotten_topics_data =
+            rng.gen_vec(depth, |rng| ForgottenTopic::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -250,6 +274,7 @@ impl Message for ShareFetchRequest {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AcknowledgementBatch {
     /// First offset of batch of records to acknowledge.
     ///
@@ -275,6 +300,23 @@ impl Default for AcknowledgementBatch {
             acknowledge_types: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for AcknowledgementBatch {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.first_offset = rng.gen_i64();
+        this.last_offset = rng.gen_i64();
+        this.acknowledge_types = rng.gen_vec(depth, |rng| rng.gen_i8());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -392,6 +434,7 @@ impl Message for AcknowledgementBatch {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FetchPartition {
     /// The partition index.
     ///
@@ -417,6 +460,25 @@ impl Default for FetchPartition {
             acknowledgement_batches: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for FetchPartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.partition_max_bytes = rng.gen_i32();
+        this.acknowledgement_batches = rng.gen_vec(depth, |rng| {
+            AcknowledgementBatch::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -535,6 +597,7 @@ impl Message for FetchPartition {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FetchTopic {
     /// The unique topic ID.
     ///
@@ -555,6 +618,22 @@ impl Default for FetchTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for FetchTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.topic_id = rng.gen_uuid();
+        this.partitions = rng.gen_vec(depth, |rng| FetchPartition::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -667,6 +746,7 @@ impl Message for FetchTopic {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ForgottenTopic {
     /// The unique topic ID.
     ///
@@ -687,6 +767,22 @@ impl Default for ForgottenTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ForgottenTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.topic_id = rng.gen_uuid();
+        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -38,6 +38,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ShareGroupDescribeResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -58,6 +59,22 @@ impl Default for ShareGroupDescribeResponse {
             groups: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ShareGroupDescribeResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.throttle_time_ms = rng.gen_i32();
+        this.groups = rng.gen_vec(depth, |rng| DescribedGroup::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -181,6 +198,7 @@ impl Message for ShareGroupDescribeResponse {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Member {
     /// The member ID.
     ///
@@ -226,6 +244,27 @@ impl Default for Member {
             assignment: Assignment::default(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Member {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.member_id = rng.gen_string();
+        this.rack_id = rng.maybe(|rng| rng.gen_string());
+        this.member_epoch = rng.gen_i32();
+        this.client_id = rng.gen_string();
+        this.client_host = rng.gen_string();
+        this.subscribed_topic_names = rng.gen_vec(depth, |rng| rng.gen_string());
+        this.assignment = Assignment::random(rng, version, depth + 1);
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -372,6 +411,7 @@ impl Message for Member {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DescribedGroup {
     /// The describe error, or 0 if there was no error.
     ///
@@ -427,6 +467,29 @@ impl Default for DescribedGroup {
             authorized_operations: -2147483648_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for DescribedGroup {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        this.error_message = rng.maybe(|rng| rng.gen_string());
+        this.group_id = rng.gen_string();
+        this.group_state = rng.gen_string();
+        this.group_epoch = rng.gen_i32();
+        this.assignment_epoch = rng.gen_i32();
+        this.assignor_name = rng.gen_string();
+        this.members = rng.gen_vec(depth, |rng| Member::random(rng, version, depth + 1));
+        this.authorized_operations = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -575,6 +638,7 @@ impl Message for DescribedGroup {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopicPartitions {
     /// The topic ID.
     ///
@@ -600,6 +664,23 @@ impl Default for TopicPartitions {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TopicPartitions {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.topic_id = rng.gen_uuid();
+        this.topic_name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -715,6 +796,7 @@ impl Message for TopicPartitions {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Assignment {
     /// The assigned topic-partitions to the member.
     ///
@@ -730,6 +812,23 @@ impl Default for Assignment {
             topic_partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Assignment {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.topic_partitions = rng.gen_vec(depth, |rng| {
+            TopicPartitions::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

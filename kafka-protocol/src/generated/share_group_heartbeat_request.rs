@@ -36,6 +36,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ShareGroupHeartbeatRequest {
     /// The group identifier.
     ///
@@ -71,6 +72,25 @@ impl Default for ShareGroupHeartbeatRequest {
             subscribed_topic_names: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ShareGroupHeartbeatRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.group_id = rng.gen_string();
+        this.member_id = rng.gen_string();
+        this.member_epoch = rng.gen_i32();
+        this.rack_id = rng.maybe(|rng| rng.gen_string());
+        this.subscribed_topic_names = rng.maybe(|rng| rng.gen_vec(depth, |rng| rng.gen_string()));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

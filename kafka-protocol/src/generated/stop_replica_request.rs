@@ -44,6 +44,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (2-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct StopReplicaRequest {
     /// The controller id.
     ///
@@ -94,6 +95,46 @@ impl Default for StopReplicaRequest {
             topic_states: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for StopReplicaRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        this.controller_id = rng.gen_i32();
+        if version >= 4 {
+            this.is_k_raft_controller = rng.gen_bool();
+        }
+        this.controller_epoch = rng.gen_i32();
+        if version >= 1 {
+            this.broker_epoch = rng.gen_i64();
+        }
+        if version <= 2 {
+            this.delete_partitions = rng.gen_bool();
+        }
+        if version <= 0 {
+            this.ungrouped_partitions = rng.gen_vec(depth, |rng| {
+                StopReplicaPartitionV0::random(rng, version, depth + 1)
+            });
+        }
+        if (1..=2).contains(&version) {
+            this.topics = rng.gen_vec(depth, |rng| {
+                StopReplicaTopicV1::random(rng, version, depth + 1)
+            });
+        }
+        if version >= 3 {
+            this.topic_states = rng.gen_vec(depth, |rng| {
+                StopReplicaTopicState::random(rng, version, depth + 1)
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -323,6 +364,7 @@ impl Message for StopReplicaRequest {
 ///   tagged fields in flexible versions (2-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct StopReplicaPartitionV0 {
     /// The topic name.
     ///
@@ -343,6 +385,26 @@ impl Default for StopReplicaPartitionV0 {
             partition_index: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for StopReplicaPartitionV0 {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        if version <= 0 {
+            this.topic_name = rng.gen_string();
+        }
+        if version <= 0 {
+            this.partition_index = rng.gen_i32();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -463,6 +525,7 @@ impl Message for StopReplicaPartitionV0 {
 ///   tagged fields in flexible versions (2-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct StopReplicaTopicV1 {
     /// The topic name.
     ///
@@ -483,6 +546,26 @@ impl Default for StopReplicaTopicV1 {
             partition_indexes: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for StopReplicaTopicV1 {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        if (1..=2).contains(&version) {
+            this.name = rng.gen_string();
+        }
+        if (1..=2).contains(&version) {
+            this.partition_indexes = rng.gen_vec(depth, |rng| rng.gen_i32());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -615,6 +698,7 @@ impl Message for StopReplicaTopicV1 {
 ///   tagged fields in flexible versions (2-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct StopReplicaPartitionState {
     /// The partition index.
     ///
@@ -640,6 +724,29 @@ impl Default for StopReplicaPartitionState {
             delete_partition: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for StopReplicaPartitionState {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        if version >= 3 {
+            this.partition_index = rng.gen_i32();
+        }
+        if version >= 3 {
+            this.leader_epoch = rng.gen_i32();
+        }
+        if version >= 3 {
+            this.delete_partition = rng.gen_bool();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -775,6 +882,7 @@ impl Message for StopReplicaPartitionState {
 ///   tagged fields in flexible versions (2-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct StopReplicaTopicState {
     /// The topic name.
     ///
@@ -795,6 +903,28 @@ impl Default for StopReplicaTopicState {
             partition_states: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for StopReplicaTopicState {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 2;
+        let mut this = Self::default();
+        if version >= 3 {
+            this.topic_name = rng.gen_string();
+        }
+        if version >= 3 {
+            this.partition_states = rng.gen_vec(depth, |rng| {
+                StopReplicaPartitionState::random(rng, version, depth + 1)
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

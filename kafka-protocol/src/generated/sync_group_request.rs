@@ -44,6 +44,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SyncGroupRequest {
     /// The unique group identifier.
     ///
@@ -89,6 +90,35 @@ impl Default for SyncGroupRequest {
             assignments: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for SyncGroupRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.group_id = rng.gen_string();
+        this.generation_id = rng.gen_i32();
+        this.member_id = rng.gen_string();
+        if version >= 3 {
+            this.group_instance_id = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 5 {
+            this.protocol_type = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 5 {
+            this.protocol_name = rng.maybe(|rng| rng.gen_string());
+        }
+        this.assignments = rng.gen_vec(depth, |rng| {
+            SyncGroupRequestAssignment::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -254,6 +284,7 @@ impl Message for SyncGroupRequest {
 ///   tagged fields in flexible versions (4-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SyncGroupRequestAssignment {
     /// The ID of the member to assign.
     ///
@@ -274,6 +305,22 @@ impl Default for SyncGroupRequestAssignment {
             assignment: Bytes::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for SyncGroupRequestAssignment {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.member_id = rng.gen_string();
+        this.assignment = rng.gen_bytes();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

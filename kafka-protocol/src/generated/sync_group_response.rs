@@ -43,6 +43,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4-5)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SyncGroupResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -78,6 +79,31 @@ impl Default for SyncGroupResponse {
             assignment: Bytes::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for SyncGroupResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        if version >= 1 {
+            this.throttle_time_ms = rng.gen_i32();
+        }
+        this.error_code = rng.gen_i16();
+        if version >= 5 {
+            this.protocol_type = rng.maybe(|rng| rng.gen_string());
+        }
+        if version >= 5 {
+            this.protocol_name = rng.maybe(|rng| rng.gen_string());
+        }
+        this.assignment = rng.gen_bytes();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

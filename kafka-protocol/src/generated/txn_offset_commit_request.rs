@@ -43,6 +43,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (3-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TxnOffsetCommitRequest {
     /// The ID of the transaction.
     ///
@@ -93,6 +94,36 @@ impl Default for TxnOffsetCommitRequest {
             topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TxnOffsetCommitRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        this.transactional_id = rng.gen_string();
+        this.group_id = rng.gen_string();
+        this.producer_id = rng.gen_i64();
+        this.producer_epoch = rng.gen_i16();
+        if version >= 3 {
+            this.generation_id = rng.gen_i32();
+        }
+        if version >= 3 {
+            this.member_id = rng.gen_string();
+        }
+        if version >= 3 {
+            this.group_instance_id = rng.maybe(|rng| rng.gen_string());
+        }
+        this.topics = rng.gen_vec(depth, |rng| {
+            TxnOffsetCommitRequestTopic::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -273,6 +304,7 @@ impl Message for TxnOffsetCommitRequest {
 ///   tagged fields in flexible versions (3-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TxnOffsetCommitRequestPartition {
     /// The index of the partition within the topic.
     ///
@@ -303,6 +335,26 @@ impl Default for TxnOffsetCommitRequestPartition {
             committed_metadata: Some(StrBytes::from_static_str("")),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TxnOffsetCommitRequestPartition {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        this.partition_index = rng.gen_i32();
+        this.committed_offset = rng.gen_i64();
+        if version >= 2 {
+            this.committed_leader_epoch = rng.gen_i32();
+        }
+        this.committed_metadata = rng.maybe(|rng| rng.gen_string());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -419,6 +471,7 @@ impl Message for TxnOffsetCommitRequestPartition {
 ///   tagged fields in flexible versions (3-4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TxnOffsetCommitRequestTopic {
     /// The topic name.
     ///
@@ -439,6 +492,24 @@ impl Default for TxnOffsetCommitRequestTopic {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TxnOffsetCommitRequestTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 3;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| {
+            TxnOffsetCommitRequestPartition::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

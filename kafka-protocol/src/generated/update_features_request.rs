@@ -34,6 +34,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0-2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct UpdateFeaturesRequest {
     /// How long to wait in milliseconds before timing out the request.
     ///
@@ -59,6 +60,27 @@ impl Default for UpdateFeaturesRequest {
             validate_only: false,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for UpdateFeaturesRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.timeout_ms = rng.gen_i32();
+        this.feature_updates = rng.gen_vec(depth, |rng| {
+            FeatureUpdateKey::random(rng, version, depth + 1)
+        });
+        if version >= 1 {
+            this.validate_only = rng.gen_bool();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -194,6 +216,7 @@ impl Message for UpdateFeaturesRequest {
 ///   tagged fields in flexible versions (0-2)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FeatureUpdateKey {
     /// The name of the finalized feature to be updated.
     ///
@@ -224,6 +247,28 @@ impl Default for FeatureUpdateKey {
             upgrade_type: 1_i8,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for FeatureUpdateKey {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.feature = rng.gen_string();
+        this.max_version_level = rng.gen_i16();
+        if version <= 0 {
+            this.allow_downgrade = rng.gen_bool();
+        }
+        if version >= 1 {
+            this.upgrade_type = rng.gen_i8();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

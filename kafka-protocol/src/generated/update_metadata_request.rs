@@ -49,6 +49,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (6-8)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct UpdateMetadataRequest {
     /// The controller id.
     ///
@@ -99,6 +100,44 @@ impl Default for UpdateMetadataRequest {
             live_brokers: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for UpdateMetadataRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        this.controller_id = rng.gen_i32();
+        if version >= 8 {
+            this.is_k_raft_controller = rng.gen_bool();
+        }
+        if version >= 8 {
+            this.r#type = rng.gen_i8();
+        }
+        this.controller_epoch = rng.gen_i32();
+        if version >= 5 {
+            this.broker_epoch = rng.gen_i64();
+        }
+        if version <= 4 {
+            this.ungrouped_partition_states = rng.gen_vec(depth, |rng| {
+                UpdateMetadataPartitionState::random(rng, version, depth + 1)
+            });
+        }
+        if version >= 5 {
+            this.topic_states = rng.gen_vec(depth, |rng| {
+                UpdateMetadataTopicState::random(rng, version, depth + 1)
+            });
+        }
+        this.live_brokers = rng.gen_vec(depth, |rng| {
+            UpdateMetadataBroker::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -336,6 +375,7 @@ impl Message for UpdateMetadataRequest {
 ///   tagged fields in flexible versions (6-8)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct UpdateMetadataTopicState {
     /// The topic name.
     ///
@@ -361,6 +401,31 @@ impl Default for UpdateMetadataTopicState {
             partition_states: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for UpdateMetadataTopicState {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version >= 5 {
+            this.topic_name = rng.gen_string();
+        }
+        if version >= 7 {
+            this.topic_id = rng.gen_uuid();
+        }
+        if version >= 5 {
+            this.partition_states = rng.gen_vec(depth, |rng| {
+                UpdateMetadataPartitionState::random(rng, version, depth + 1)
+            });
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -506,6 +571,7 @@ impl Message for UpdateMetadataTopicState {
 ///   tagged fields in flexible versions (6-8)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct UpdateMetadataEndpoint {
     /// The port of this endpoint
     ///
@@ -536,6 +602,32 @@ impl Default for UpdateMetadataEndpoint {
             security_protocol: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for UpdateMetadataEndpoint {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version >= 1 {
+            this.port = rng.gen_i32();
+        }
+        if version >= 1 {
+            this.host = rng.gen_string();
+        }
+        if version >= 3 {
+            this.listener = rng.gen_string();
+        }
+        if version >= 1 {
+            this.security_protocol = rng.gen_i16();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -685,6 +777,7 @@ impl Message for UpdateMetadataEndpoint {
 ///   tagged fields in flexible versions (6-8)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct UpdateMetadataBroker {
     /// The broker id.
     ///
@@ -720,6 +813,35 @@ impl Default for UpdateMetadataBroker {
             rack: Some(StrBytes::from_static_str("")),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for UpdateMetadataBroker {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        this.id = rng.gen_i32();
+        if version <= 0 {
+            this.v0_host = rng.gen_string();
+        }
+        if version <= 0 {
+            this.v0_port = rng.gen_i32();
+        }
+        if version >= 1 {
+            this.endpoints = rng.gen_vec(depth, |rng| {
+                UpdateMetadataEndpoint::random(rng, version, depth + 1)
+            });
+        }
+        if version >= 2 {
+            this.rack = rng.maybe(|rng| rng.gen_string());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -878,6 +1000,7 @@ impl Message for UpdateMetadataBroker {
 ///   tagged fields in flexible versions (6-8)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct UpdateMetadataPartitionState {
     /// In older versions of this RPC, the topic name.
     ///
@@ -933,6 +1056,33 @@ impl Default for UpdateMetadataPartitionState {
             offline_replicas: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for UpdateMetadataPartitionState {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        if version <= 4 {
+            this.topic_name = rng.gen_string();
+        }
+        this.partition_index = rng.gen_i32();
+        this.controller_epoch = rng.gen_i32();
+        this.leader = rng.gen_i32();
+        this.leader_epoch = rng.gen_i32();
+        this.isr = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.zk_version = rng.gen_i32();
+        this.replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if version >= 4 {
+            this.offline_replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

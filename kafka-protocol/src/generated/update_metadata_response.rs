@@ -30,6 +30,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (6-8)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct UpdateMetadataResponse {
     /// The error code, or 0 if there was no error.
     ///
@@ -45,6 +46,21 @@ impl Default for UpdateMetadataResponse {
             error_code: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for UpdateMetadataResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 6;
+        let mut this = Self::default();
+        this.error_code = rng.gen_i16();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

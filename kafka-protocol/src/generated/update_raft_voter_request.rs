@@ -33,6 +33,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct UpdateRaftVoterRequest {
     /// ClusterId
     ///
@@ -73,6 +74,26 @@ impl Default for UpdateRaftVoterRequest {
             k_raft_version_feature: KRaftVersionFeature::default(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for UpdateRaftVoterRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.cluster_id = rng.maybe(|rng| rng.gen_string());
+        this.current_leader_epoch = rng.gen_i32();
+        this.voter_id = rng.gen_i32();
+        this.voter_directory_id = rng.gen_uuid();
+        this.listeners = rng.gen_vec(depth, |rng| Listener::random(rng, version, depth + 1));
+        this.k_raft_version_feature = KRaftVersionFeature::random(rng, version, depth + 1);
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -212,6 +233,7 @@ impl Message for UpdateRaftVoterRequest {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Listener {
     /// The name of the endpoint
     ///
@@ -237,6 +259,23 @@ impl Default for Listener {
             port: 0_u16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Listener {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.host = rng.gen_string();
+        this.port = rng.gen_u16();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -342,6 +381,7 @@ impl Message for Listener {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct KRaftVersionFeature {
     /// The minimum supported KRaft protocol version
     ///
@@ -362,6 +402,22 @@ impl Default for KRaftVersionFeature {
             max_supported_version: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for KRaftVersionFeature {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.min_supported_version = rng.gen_i16();
+        this.max_supported_version = rng.gen_i16();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

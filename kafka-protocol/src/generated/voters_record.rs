@@ -29,6 +29,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct VotersRecord {
     /// The version of the voters record
     ///
@@ -49,6 +50,22 @@ impl Default for VotersRecord {
             voters: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for VotersRecord {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.version = rng.gen_i16();
+        this.voters = rng.gen_vec(depth, |rng| Voter::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -168,6 +185,7 @@ impl Message for VotersRecord {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Endpoint {
     /// The name of the endpoint
     ///
@@ -193,6 +211,23 @@ impl Default for Endpoint {
             port: 0_u16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Endpoint {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.host = rng.gen_string();
+        this.port = rng.gen_u16();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -298,6 +333,7 @@ impl Message for Endpoint {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct KRaftVersionFeature {
     /// The minimum supported KRaft protocol version
     ///
@@ -318,6 +354,22 @@ impl Default for KRaftVersionFeature {
             max_supported_version: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for KRaftVersionFeature {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.min_supported_version = rng.gen_i16();
+        this.max_supported_version = rng.gen_i16();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -420,6 +472,7 @@ impl Message for KRaftVersionFeature {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Voter {
     /// The replica id of the voter in the topic partition
     ///
@@ -450,6 +503,24 @@ impl Default for Voter {
             k_raft_version_feature: KRaftVersionFeature::default(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for Voter {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.voter_id = rng.gen_i32();
+        this.voter_directory_id = rng.gen_uuid();
+        this.endpoints = rng.gen_vec(depth, |rng| Endpoint::random(rng, version, depth + 1));
+        this.k_raft_version_feature = KRaftVersionFeature::random(rng, version, depth + 1);
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -36,6 +36,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct WriteShareGroupStateResponse {
     /// The write results
     ///
@@ -51,6 +52,23 @@ impl Default for WriteShareGroupStateResponse {
             results: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for WriteShareGroupStateResponse {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.results = rng.gen_vec(depth, |rng| {
+            WriteStateResult::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -165,6 +183,7 @@ impl Message for WriteShareGroupStateResponse {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PartitionResult {
     /// The partition index.
     ///
@@ -190,6 +209,23 @@ impl Default for PartitionResult {
             error_message: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for PartitionResult {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.partition = rng.gen_i32();
+        this.error_code = rng.gen_i16();
+        this.error_message = rng.maybe(|rng| rng.gen_string());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -295,6 +331,7 @@ impl Message for PartitionResult {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct WriteStateResult {
     /// The topic identifier
     ///
@@ -315,6 +352,24 @@ impl Default for WriteStateResult {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for WriteStateResult {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.topic_id = rng.gen_uuid();
+        this.partitions = rng.gen_vec(depth, |rng| {
+            PartitionResult::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

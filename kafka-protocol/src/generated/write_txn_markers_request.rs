@@ -30,6 +30,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct WriteTxnMarkersRequest {
     /// The transaction markers to be written.
     ///
@@ -45,6 +46,23 @@ impl Default for WriteTxnMarkersRequest {
             markers: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for WriteTxnMarkersRequest {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        this.markers = rng.gen_vec(depth, |rng| {
+            WritableTxnMarker::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -158,6 +176,7 @@ impl Message for WriteTxnMarkersRequest {
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct WritableTxnMarkerTopic {
     /// The topic name.
     ///
@@ -178,6 +197,22 @@ impl Default for WritableTxnMarkerTopic {
             partition_indexes: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for WritableTxnMarkerTopic {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.partition_indexes = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -292,6 +327,7 @@ impl Message for WritableTxnMarkerTopic {
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct WritableTxnMarker {
     /// The current producer ID.
     ///
@@ -327,6 +363,27 @@ impl Default for WritableTxnMarker {
             coordinator_epoch: 0_i32,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for WritableTxnMarker {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        this.producer_id = rng.gen_i64();
+        this.producer_epoch = rng.gen_i16();
+        this.transaction_result = rng.gen_bool();
+        this.topics = rng.gen_vec(depth, |rng| {
+            WritableTxnMarkerTopic::random(rng, version, depth + 1)
+        });
+        this.coordinator_epoch = rng.gen_i32();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

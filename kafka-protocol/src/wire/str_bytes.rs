@@ -115,3 +115,10 @@ impl fmt::Display for StrBytes {
         fmt::Display::fmt(self.as_str(), f)
     }
 }
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for StrBytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}

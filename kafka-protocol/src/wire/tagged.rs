@@ -82,3 +82,21 @@ impl PartialEq for TaggedFields {
         self.unknown == other.unknown
     }
 }
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for UnknownTaggedField {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("UnknownTaggedField", 2)?;
+        st.serialize_field("tag", &self.tag)?;
+        st.serialize_field("data", &self.data)?;
+        st.end()
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for TaggedFields {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.unknown.serialize(s)
+    }
+}

@@ -58,3 +58,10 @@ pub fn read_uuid<B: Buf>(buf: &mut B) -> Result<Uuid> {
 pub fn write_uuid<B: BufMut>(buf: &mut B, v: &Uuid) {
     buf.put_slice(&v.0)
 }
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Uuid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}

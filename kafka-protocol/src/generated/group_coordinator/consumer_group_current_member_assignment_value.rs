@@ -32,6 +32,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ConsumerGroupCurrentMemberAssignmentValue {
     /// The current member epoch that is expected from the member in the heartbeat request.
     ///
@@ -67,6 +68,29 @@ impl Default for ConsumerGroupCurrentMemberAssignmentValue {
             partitions_pending_revocation: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ConsumerGroupCurrentMemberAssignmentValue {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.member_epoch = rng.gen_i32();
+        this.previous_member_epoch = rng.gen_i32();
+        this.state = rng.gen_i8();
+        this.assigned_partitions = rng.gen_vec(depth, |rng| {
+            TopicPartitions::random(rng, version, depth + 1)
+        });
+        this.partitions_pending_revocation = rng.gen_vec(depth, |rng| {
+            TopicPartitions::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -213,6 +237,7 @@ impl Message for ConsumerGroupCurrentMemberAssignmentValue {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopicPartitions {
     /// The topic Id.
     ///
@@ -233,6 +258,22 @@ impl Default for TopicPartitions {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TopicPartitions {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.topic_id = rng.gen_uuid();
+        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -36,6 +36,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ConsumerGroupMemberMetadataValue {
     /// The (optional) instance id.
     ///
@@ -91,6 +92,30 @@ impl Default for ConsumerGroupMemberMetadataValue {
             classic_member_metadata: None,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ConsumerGroupMemberMetadataValue {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.instance_id = rng.maybe(|rng| rng.gen_string());
+        this.rack_id = rng.maybe(|rng| rng.gen_string());
+        this.client_id = rng.gen_string();
+        this.client_host = rng.gen_string();
+        this.subscribed_topic_names = rng.gen_vec(depth, |rng| rng.gen_string());
+        this.subscribed_topic_regex = rng.maybe(|rng| rng.gen_string());
+        this.rebalance_timeout_ms = rng.gen_i32();
+        this.server_assignor = rng.maybe(|rng| rng.gen_string());
+        this.classic_member_metadata =
+            rng.maybe(|rng| ClassicMemberMetadata::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -285,6 +310,7 @@ impl Message for ConsumerGroupMemberMetadataValue {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClassicProtocol {
     /// The protocol name.
     ///
@@ -305,6 +331,22 @@ impl Default for ClassicProtocol {
             metadata: Bytes::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ClassicProtocol {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.name = rng.gen_string();
+        this.metadata = rng.gen_bytes();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -405,6 +447,7 @@ impl Message for ClassicProtocol {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClassicMemberMetadata {
     /// The session timeout if the consumer uses the classic protocol.
     ///
@@ -425,6 +468,24 @@ impl Default for ClassicMemberMetadata {
             supported_protocols: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ClassicMemberMetadata {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.session_timeout_ms = rng.gen_i32();
+        this.supported_protocols = rng.gen_vec(depth, |rng| {
+            ClassicProtocol::random(rng, version, depth + 1)
+        });
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -27,6 +27,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   group_id  string  6
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ConsumerGroupTargetAssignmentMetadataKey {
     /// The group id.
     ///
@@ -39,6 +40,18 @@ impl Default for ConsumerGroupTargetAssignmentMetadataKey {
         Self {
             group_id: StrBytes::from_static_str(""),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ConsumerGroupTargetAssignmentMetadataKey {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.group_id = rng.gen_string();
+
+        this
     }
 }
 

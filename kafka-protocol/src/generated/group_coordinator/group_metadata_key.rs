@@ -27,6 +27,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   group  string  2
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct GroupMetadataKey {
     /// group
     ///
@@ -39,6 +40,18 @@ impl Default for GroupMetadataKey {
         Self {
             group: StrBytes::from_static_str(""),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for GroupMetadataKey {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.group = rng.gen_string();
+
+        this
     }
 }
 

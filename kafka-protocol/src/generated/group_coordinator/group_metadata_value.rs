@@ -37,6 +37,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct GroupMetadataValue {
     /// protocolType
     ///
@@ -77,6 +78,28 @@ impl Default for GroupMetadataValue {
             members: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for GroupMetadataValue {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.protocol_type = rng.gen_string();
+        this.generation = rng.gen_i32();
+        this.protocol = rng.maybe(|rng| rng.gen_string());
+        this.leader = rng.maybe(|rng| rng.gen_string());
+        if version >= 2 {
+            this.current_state_timestamp = rng.gen_i64();
+        }
+        this.members = rng.gen_vec(depth, |rng| MemberMetadata::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -227,6 +250,7 @@ impl Message for GroupMetadataValue {
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MemberMetadata {
     /// memberId
     ///
@@ -277,6 +301,32 @@ impl Default for MemberMetadata {
             assignment: Bytes::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for MemberMetadata {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.member_id = rng.gen_string();
+        if version >= 3 {
+            this.group_instance_id = rng.maybe(|rng| rng.gen_string());
+        }
+        this.client_id = rng.gen_string();
+        this.client_host = rng.gen_string();
+        if version >= 1 {
+            this.rebalance_timeout = rng.gen_i32();
+        }
+        this.session_timeout = rng.gen_i32();
+        this.subscription = rng.gen_bytes();
+        this.assignment = rng.gen_bytes();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

@@ -29,6 +29,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   partition  i32     0-1
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetCommitKey {
     /// group
     ///
@@ -51,6 +52,20 @@ impl Default for OffsetCommitKey {
             topic: StrBytes::from_static_str(""),
             partition: 0_i32,
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetCommitKey {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.group = rng.gen_string();
+        this.topic = rng.gen_string();
+        this.partition = rng.gen_i32();
+
+        this
     }
 }
 

@@ -36,6 +36,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (4)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OffsetCommitValue {
     /// offset
     ///
@@ -71,6 +72,29 @@ impl Default for OffsetCommitValue {
             expire_timestamp: -1_i64,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for OffsetCommitValue {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 4;
+        let mut this = Self::default();
+        this.offset = rng.gen_i64();
+        if version >= 3 {
+            this.leader_epoch = rng.gen_i32();
+        }
+        this.metadata = rng.gen_string();
+        this.commit_timestamp = rng.gen_i64();
+        if version == 1 {
+            this.expire_timestamp = rng.gen_i64();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

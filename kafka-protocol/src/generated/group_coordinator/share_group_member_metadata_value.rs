@@ -31,6 +31,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ShareGroupMemberMetadataValue {
     /// The (optional) rack id.
     ///
@@ -61,6 +62,24 @@ impl Default for ShareGroupMemberMetadataValue {
             subscribed_topic_names: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ShareGroupMemberMetadataValue {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.rack_id = rng.maybe(|rng| rng.gen_string());
+        this.client_id = rng.gen_string();
+        this.client_host = rng.gen_string();
+        this.subscribed_topic_names = rng.gen_vec(depth, |rng| rng.gen_string());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

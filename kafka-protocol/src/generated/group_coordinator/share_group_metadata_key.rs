@@ -27,6 +27,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   group_id  string  11
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ShareGroupMetadataKey {
     /// The group id.
     ///
@@ -39,6 +40,18 @@ impl Default for ShareGroupMetadataKey {
         Self {
             group_id: StrBytes::from_static_str(""),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ShareGroupMetadataKey {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.group_id = rng.gen_string();
+
+        this
     }
 }
 

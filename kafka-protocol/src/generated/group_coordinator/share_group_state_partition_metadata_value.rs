@@ -29,6 +29,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ShareGroupStatePartitionMetadataValue {
     /// The topics with initialized share-group state.
     ///
@@ -49,6 +50,24 @@ impl Default for ShareGroupStatePartitionMetadataValue {
             deleting_topics: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ShareGroupStatePartitionMetadataValue {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.initialized_topics = rng.gen_vec(depth, |rng| {
+            TopicPartitionsInfo::random(rng, version, depth + 1)
+        });
+        this.deleting_topics = rng.gen_vec(depth, |rng| TopicInfo::random(rng, version, depth + 1));
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -180,6 +199,7 @@ impl Message for ShareGroupStatePartitionMetadataValue {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopicPartitionsInfo {
     /// The topic identifier.
     ///
@@ -205,6 +225,23 @@ impl Default for TopicPartitionsInfo {
             partitions: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TopicPartitionsInfo {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.topic_id = rng.gen_uuid();
+        this.topic_name = rng.gen_string();
+        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -321,6 +358,7 @@ impl Message for TopicPartitionsInfo {
 ///   tagged fields in flexible versions (0)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopicInfo {
     /// The topic identifier.
     ///
@@ -341,6 +379,22 @@ impl Default for TopicInfo {
             topic_name: StrBytes::from_static_str(""),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TopicInfo {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = true;
+        let mut this = Self::default();
+        this.topic_id = rng.gen_uuid();
+        this.topic_name = rng.gen_string();
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 

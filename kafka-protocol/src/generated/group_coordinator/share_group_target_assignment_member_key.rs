@@ -28,6 +28,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   member_id  string  13
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ShareGroupTargetAssignmentMemberKey {
     /// The group id.
     ///
@@ -45,6 +46,19 @@ impl Default for ShareGroupTargetAssignmentMemberKey {
             group_id: StrBytes::from_static_str(""),
             member_id: StrBytes::from_static_str(""),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for ShareGroupTargetAssignmentMemberKey {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.group_id = rng.gen_string();
+        this.member_id = rng.gen_string();
+
+        this
     }
 }
 

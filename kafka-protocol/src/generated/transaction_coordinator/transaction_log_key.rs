@@ -27,6 +27,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   transactional_id  string  0
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TransactionLogKey {
     /// TransactionalId
     ///
@@ -39,6 +40,18 @@ impl Default for TransactionLogKey {
         Self {
             transactional_id: StrBytes::from_static_str(""),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TransactionLogKey {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = false;
+        let mut this = Self::default();
+        this.transactional_id = rng.gen_string();
+
+        this
     }
 }
 

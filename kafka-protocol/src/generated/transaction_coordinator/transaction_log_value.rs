@@ -41,6 +41,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TransactionLogValue {
     /// Producer id in use by the transactional id
     ///
@@ -101,6 +102,40 @@ impl Default for TransactionLogValue {
             client_transaction_version: 0_i16,
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for TransactionLogValue {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        this.producer_id = rng.gen_i64();
+        if version >= 1 {
+            this.previous_producer_id = rng.gen_i64();
+        }
+        if version >= 1 {
+            this.next_producer_id = rng.gen_i64();
+        }
+        this.producer_epoch = rng.gen_i16();
+        this.transaction_timeout_ms = rng.gen_i32();
+        this.transaction_status = rng.gen_i8();
+        this.transaction_partitions = rng.maybe(|rng| {
+            rng.gen_vec(depth, |rng| {
+                PartitionsSchema::random(rng, version, depth + 1)
+            })
+        });
+        this.transaction_last_update_timestamp_ms = rng.gen_i64();
+        this.transaction_start_timestamp_ms = rng.gen_i64();
+        if version >= 1 {
+            this.client_transaction_version = rng.gen_i16();
+        }
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
@@ -372,6 +407,7 @@ impl Message for TransactionLogValue {
 ///   tagged fields in flexible versions (1)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PartitionsSchema {
     /// Topic
     ///
@@ -392,6 +428,22 @@ impl Default for PartitionsSchema {
             partition_ids: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl crate::testing::Random for PartitionsSchema {
+    fn random(rng: &mut crate::testing::Rng, version: i16, depth: u32) -> Self {
+        use crate::testing::Random;
+        let flexible = version >= 1;
+        let mut this = Self::default();
+        this.topic = rng.gen_string();
+        this.partition_ids = rng.gen_vec(depth, |rng| rng.gen_i32());
+        if flexible {
+            this.tagged_fields.unknown = rng.gen_unknown_tags();
+        }
+
+        this
     }
 }
 
