@@ -41,7 +41,8 @@ pub fn strip_comments(text: &str) -> (String, Vec<String>) {
             seen_fields = true;
         }
         if cut < line.len() && depth == 1 && !seen_fields && code.trim().is_empty() {
-            doc.push(line[cut + 2..].trim_end().to_string());
+            let text = line[cut + 2..].trim_end();
+            doc.push(text.strip_prefix(' ').unwrap_or(text).to_string());
         }
         json.push_str(code);
         json.push('\n');

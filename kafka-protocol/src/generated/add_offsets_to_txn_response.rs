@@ -20,13 +20,13 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// AddOffsetsToTxnResponse `AddOffsetsToTxnResponse.json`: Response body of api key 25, versions 0-4, flexible versions 3+.
 ///
-///  Starting in version 1, on quota violation brokers send out responses before throttling.
+/// Starting in version 1, on quota violation brokers send out responses before throttling.
 ///
-///  Version 2 adds the support for new error code PRODUCER_FENCED.
+/// Version 2 adds the support for new error code PRODUCER_FENCED.
 ///
-///  Version 3 enables flexible versions.
+/// Version 3 enables flexible versions.
 ///
-///  Version 4 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
+/// Version 4 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
 ///
 /// Wire grammar:
 ///

@@ -20,16 +20,16 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// AddPartitionsToTxnRequest `AddPartitionsToTxnRequest.json`: Request body of api key 24, versions 0-5, flexible versions 3+.
 ///
-///  Version 1 is the same as version 0.
+/// Version 1 is the same as version 0.
 ///
-///  Version 2 adds the support for new error code PRODUCER_FENCED.
+/// Version 2 adds the support for new error code PRODUCER_FENCED.
 ///
-///  Version 3 enables flexible versions.
+/// Version 3 enables flexible versions.
 ///
-///  Version 4 adds VerifyOnly field to check if partitions are already in transaction and adds support to batch multiple transactions.
+/// Version 4 adds VerifyOnly field to check if partitions are already in transaction and adds support to batch multiple transactions.
 ///
-///  Version 5 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
-///  Versions 3 and below will be exclusively used by clients and versions 4 and above will be used by brokers.
+/// Version 5 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
+/// Versions 3 and below will be exclusively used by clients and versions 4 and above will be used by brokers.
 ///
 /// Wire grammar:
 ///

@@ -20,15 +20,15 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// AddPartitionsToTxnResponse `AddPartitionsToTxnResponse.json`: Response body of api key 24, versions 0-5, flexible versions 3+.
 ///
-///  Starting in version 1, on quota violation brokers send out responses before throttling.
+/// Starting in version 1, on quota violation brokers send out responses before throttling.
 ///
-///  Version 2 adds the support for new error code PRODUCER_FENCED.
+/// Version 2 adds the support for new error code PRODUCER_FENCED.
 ///
-///  Version 3 enables flexible versions.
+/// Version 3 enables flexible versions.
 ///
-///  Version 4 adds support to batch multiple transactions and a top level error code.
+/// Version 4 adds support to batch multiple transactions and a top level error code.
 ///
-///  Version 5 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
+/// Version 5 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
 ///
 /// Wire grammar:
 ///

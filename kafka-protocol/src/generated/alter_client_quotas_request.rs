@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// AlterClientQuotasRequest `AlterClientQuotasRequest.json`: Request body of api key 49, versions 0-1, flexible versions 1+.
 ///
-///  Version 1 enables flexible versions.
+/// Version 1 enables flexible versions.
 ///
 /// Wire grammar:
 ///

@@ -20,8 +20,8 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// AlterConfigsRequest `AlterConfigsRequest.json`: Request body of api key 33, versions 0-2, flexible versions 2+.
 ///
-///  Version 1 is the same as version 0.
-///  Version 2 enables flexible versions.
+/// Version 1 is the same as version 0.
+/// Version 2 enables flexible versions.
 ///
 /// Wire grammar:
 ///

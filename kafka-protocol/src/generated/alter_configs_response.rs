@@ -20,8 +20,8 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// AlterConfigsResponse `AlterConfigsResponse.json`: Response body of api key 33, versions 0-2, flexible versions 2+.
 ///
-///  Starting in version 1, on quota violation brokers send out responses before throttling.
-///  Version 2 enables flexible versions.
+/// Starting in version 1, on quota violation brokers send out responses before throttling.
+/// Version 2 enables flexible versions.
 ///
 /// Wire grammar:
 ///

@@ -20,11 +20,11 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// AlterPartitionRequest `AlterPartitionRequest.json`: Request body of api key 56, versions 0-3, flexible versions 0+.
 ///
-///  Version 1 adds LeaderRecoveryState field (KIP-704).
+/// Version 1 adds LeaderRecoveryState field (KIP-704).
 ///
-///  Version 2 adds TopicId field to replace TopicName field (KIP-841).
+/// Version 2 adds TopicId field to replace TopicName field (KIP-841).
 ///
-///  Version 3 adds the NewIsrEpochs field and deprecates the NewIsr field (KIP-903).
+/// Version 3 adds the NewIsrEpochs field and deprecates the NewIsr field (KIP-903).
 ///
 /// Wire grammar:
 ///

@@ -20,11 +20,11 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ApiVersionsRequest `ApiVersionsRequest.json`: Request body of api key 18, versions 0-4, flexible versions 3+.
 ///
-///  Versions 0 through 2 of ApiVersionsRequest are the same.
+/// Versions 0 through 2 of ApiVersionsRequest are the same.
 ///
-///  Version 3 is the first flexible version and adds ClientSoftwareName and ClientSoftwareVersion.
+/// Version 3 is the first flexible version and adds ClientSoftwareName and ClientSoftwareVersion.
 ///
-///  Version 4 fixes KAFKA-17011, which blocked SupportedFeatures.MinVersion in the response from being 0.
+/// Version 4 fixes KAFKA-17011, which blocked SupportedFeatures.MinVersion in the response from being 0.
 ///
 /// Wire grammar:
 ///

@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerGroupHeartbeatRequest `ConsumerGroupHeartbeatRequest.json`: Request body of api key 68, versions 0-1, flexible versions 0+.
 ///
-///  Version 1 adds SubscribedTopicRegex (KIP-848).
+/// Version 1 adds SubscribedTopicRegex (KIP-848).
 ///
 /// Wire grammar:
 ///

@@ -20,18 +20,18 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerGroupHeartbeatResponse `ConsumerGroupHeartbeatResponse.json`: Response body of api key 68, versions 0-1, flexible versions 0+.
 ///
-///  Supported errors:
-///  - GROUP_AUTHORIZATION_FAILED (version 0+)
-///  - NOT_COORDINATOR (version 0+)
-///  - COORDINATOR_NOT_AVAILABLE (version 0+)
-///  - COORDINATOR_LOAD_IN_PROGRESS (version 0+)
-///  - INVALID_REQUEST (version 0+)
-///  - UNKNOWN_MEMBER_ID (version 0+)
-///  - FENCED_MEMBER_EPOCH (version 0+)
-///  - UNSUPPORTED_ASSIGNOR (version 0+)
-///  - UNRELEASED_INSTANCE_ID (version 0+)
-///  - GROUP_MAX_SIZE_REACHED (version 0+)
-///  - INVALID_SUBSCRIPTION_REGEX (version 1+)
+/// Supported errors:
+/// - GROUP_AUTHORIZATION_FAILED (version 0+)
+/// - NOT_COORDINATOR (version 0+)
+/// - COORDINATOR_NOT_AVAILABLE (version 0+)
+/// - COORDINATOR_LOAD_IN_PROGRESS (version 0+)
+/// - INVALID_REQUEST (version 0+)
+/// - UNKNOWN_MEMBER_ID (version 0+)
+/// - FENCED_MEMBER_EPOCH (version 0+)
+/// - UNSUPPORTED_ASSIGNOR (version 0+)
+/// - UNRELEASED_INSTANCE_ID (version 0+)
+/// - GROUP_MAX_SIZE_REACHED (version 0+)
+/// - INVALID_SUBSCRIPTION_REGEX (version 1+)
 ///
 /// Wire grammar:
 ///

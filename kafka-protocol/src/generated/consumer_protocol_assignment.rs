@@ -20,14 +20,14 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerProtocolAssignment `ConsumerProtocolAssignment.json`: A data schema, versions 0-3, flexible versions none.
 ///
-///  Assignment part of the Consumer Protocol.
+/// Assignment part of the Consumer Protocol.
 ///
-///  The current implementation assumes that future versions will not break compatibility. When
-///  it encounters a newer version, it parses it using the current format. This basically means
-///  that new versions cannot remove or reorder any of the existing fields.
+/// The current implementation assumes that future versions will not break compatibility. When
+/// it encounters a newer version, it parses it using the current format. This basically means
+/// that new versions cannot remove or reorder any of the existing fields.
 ///
-///  Version 2 is to support a new field "GenerationId" in ConsumerProtocolSubscription.
-///  Version 3 adds rack id to ConsumerProtocolSubscription.
+/// Version 2 is to support a new field "GenerationId" in ConsumerProtocolSubscription.
+/// Version 3 adds rack id to ConsumerProtocolSubscription.
 ///
 /// Wire grammar:
 ///

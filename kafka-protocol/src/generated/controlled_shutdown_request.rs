@@ -20,13 +20,13 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ControlledShutdownRequest `ControlledShutdownRequest.json`: Request body of api key 7, versions 0-3, flexible versions 3+.
 ///
-///  Version 0 of ControlledShutdownRequest has a non-standard request header
-///  which does not include clientId.  Version 1 and later use the standard
-///  request header.
+/// Version 0 of ControlledShutdownRequest has a non-standard request header
+/// which does not include clientId.  Version 1 and later use the standard
+/// request header.
 ///
-///  Version 1 is the same as version 0.
+/// Version 1 is the same as version 0.
 ///
-///  Version 2 adds BrokerEpoch.
+/// Version 2 adds BrokerEpoch.
 ///
 /// Wire grammar:
 ///

@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ControlledShutdownResponse `ControlledShutdownResponse.json`: Response body of api key 7, versions 0-3, flexible versions 3+.
 ///
-///  Versions 1 and 2 are the same as version 0.
+/// Versions 1 and 2 are the same as version 0.
 ///
 /// Wire grammar:
 ///

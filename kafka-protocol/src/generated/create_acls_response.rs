@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// CreateAclsResponse `CreateAclsResponse.json`: Response body of api key 30, versions 0-3, flexible versions 2+.
 ///
-///  Starting in version 1, on quota violation, brokers send out responses before throttling.
-///  Version 2 enables flexible versions.
-///  Version 3 adds user resource type.
+/// Starting in version 1, on quota violation, brokers send out responses before throttling.
+/// Version 2 enables flexible versions.
+/// Version 3 adds user resource type.
 ///
 /// Wire grammar:
 ///

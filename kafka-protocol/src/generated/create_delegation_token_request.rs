@@ -20,11 +20,11 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// CreateDelegationTokenRequest `CreateDelegationTokenRequest.json`: Request body of api key 38, versions 0-3, flexible versions 2+.
 ///
-///  Version 1 is the same as version 0.
+/// Version 1 is the same as version 0.
 ///
-///  Version 2 is the first flexible version.
+/// Version 2 is the first flexible version.
 ///
-///  Version 3 adds owner principal
+/// Version 3 adds owner principal
 ///
 /// Wire grammar:
 ///

@@ -20,11 +20,11 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// CreateDelegationTokenResponse `CreateDelegationTokenResponse.json`: Response body of api key 38, versions 0-3, flexible versions 2+.
 ///
-///  Starting in version 1, on quota violation, brokers send out responses before throttling.
+/// Starting in version 1, on quota violation, brokers send out responses before throttling.
 ///
-///  Version 2 is the first flexible version.
+/// Version 2 is the first flexible version.
 ///
-///  Version 3 adds token requester details
+/// Version 3 adds token requester details
 ///
 /// Wire grammar:
 ///

@@ -20,12 +20,12 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// CreatePartitionsRequest `CreatePartitionsRequest.json`: Request body of api key 37, versions 0-3, flexible versions 2+.
 ///
-///  Version 1 is the same as version 0.
+/// Version 1 is the same as version 0.
 ///
-///  Version 2 adds flexible version support
+/// Version 2 adds flexible version support
 ///
-///  Version 3 is identical to version 2 but may return a THROTTLING_QUOTA_EXCEEDED error
-///  in the response if the partitions creation is throttled (KIP-599).
+/// Version 3 is identical to version 2 but may return a THROTTLING_QUOTA_EXCEEDED error
+/// in the response if the partitions creation is throttled (KIP-599).
 ///
 /// Wire grammar:
 ///

@@ -20,12 +20,12 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// CreatePartitionsResponse `CreatePartitionsResponse.json`: Response body of api key 37, versions 0-3, flexible versions 2+.
 ///
-///  Starting in version 1, on quota violation, brokers send out responses before throttling.
+/// Starting in version 1, on quota violation, brokers send out responses before throttling.
 ///
-///  Version 2 adds flexible version support
+/// Version 2 adds flexible version support
 ///
-///  Version 3 is identical to version 2 but may return a THROTTLING_QUOTA_EXCEEDED error
-///  in the response if the partitions creation is throttled (KIP-599).
+/// Version 3 is identical to version 2 but may return a THROTTLING_QUOTA_EXCEEDED error
+/// in the response if the partitions creation is throttled (KIP-599).
 ///
 /// Wire grammar:
 ///

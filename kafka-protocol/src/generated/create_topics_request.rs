@@ -20,17 +20,17 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// CreateTopicsRequest `CreateTopicsRequest.json`: Request body of api key 19, versions 0-7, flexible versions 5+.
 ///
-///  Version 1 adds validateOnly.
+/// Version 1 adds validateOnly.
 ///
-///  Version 4 makes partitions/replicationFactor optional even when assignments are not present (KIP-464)
+/// Version 4 makes partitions/replicationFactor optional even when assignments are not present (KIP-464)
 ///
-///  Version 5 is the first flexible version.
-///  Version 5 also returns topic configs in the response (KIP-525).
+/// Version 5 is the first flexible version.
+/// Version 5 also returns topic configs in the response (KIP-525).
 ///
-///  Version 6 is identical to version 5 but may return a THROTTLING_QUOTA_EXCEEDED error
-///  in the response if the topics creation is throttled (KIP-599).
+/// Version 6 is identical to version 5 but may return a THROTTLING_QUOTA_EXCEEDED error
+/// in the response if the topics creation is throttled (KIP-599).
 ///
-///  Version 7 is the same as version 6.
+/// Version 7 is the same as version 6.
 ///
 /// Wire grammar:
 ///

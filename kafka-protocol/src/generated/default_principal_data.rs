@@ -20,8 +20,8 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DefaultPrincipalData `DefaultPrincipalData.json`: A data schema, versions 0, flexible versions 0+.
 ///
-///  The encoding format for default Kafka principal in
-///  org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder.
+/// The encoding format for default Kafka principal in
+/// org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder.
 ///
 /// Wire grammar:
 ///

@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DeleteAclsRequest `DeleteAclsRequest.json`: Request body of api key 31, versions 0-3, flexible versions 2+.
 ///
-///  Version 1 adds the pattern type.
-///  Version 2 enables flexible versions.
-///  Version 3 adds the user resource type.
+/// Version 1 adds the pattern type.
+/// Version 2 enables flexible versions.
+/// Version 3 adds the user resource type.
 ///
 /// Wire grammar:
 ///

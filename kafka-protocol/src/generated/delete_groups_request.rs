@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DeleteGroupsRequest `DeleteGroupsRequest.json`: Request body of api key 42, versions 0-2, flexible versions 2+.
 ///
-///  Version 1 is the same as version 0.
+/// Version 1 is the same as version 0.
 ///
-///  Version 2 is the first flexible version.
+/// Version 2 is the first flexible version.
 ///
 /// Wire grammar:
 ///

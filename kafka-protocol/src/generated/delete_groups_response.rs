@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DeleteGroupsResponse `DeleteGroupsResponse.json`: Response body of api key 42, versions 0-2, flexible versions 2+.
 ///
-///  Starting in version 1, on quota violation, brokers send out responses before throttling.
+/// Starting in version 1, on quota violation, brokers send out responses before throttling.
 ///
-///  Version 2 is the first flexible version.
+/// Version 2 is the first flexible version.
 ///
 /// Wire grammar:
 ///

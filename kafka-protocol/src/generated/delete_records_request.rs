@@ -20,8 +20,8 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DeleteRecordsRequest `DeleteRecordsRequest.json`: Request body of api key 21, versions 0-2, flexible versions 2+.
 ///
-///  Version 1 is the same as version 0.
-///  Version 2 is the first flexible version.
+/// Version 1 is the same as version 0.
+/// Version 2 is the first flexible version.
 ///
 /// Wire grammar:
 ///

@@ -20,8 +20,8 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DeleteRecordsResponse `DeleteRecordsResponse.json`: Response body of api key 21, versions 0-2, flexible versions 2+.
 ///
-///  Starting in version 1, on quota violation, brokers send out responses before throttling.
-///  Version 2 is the first flexible version.
+/// Starting in version 1, on quota violation, brokers send out responses before throttling.
+/// Version 2 is the first flexible version.
 ///
 /// Wire grammar:
 ///

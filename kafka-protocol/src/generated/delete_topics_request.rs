@@ -20,14 +20,14 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DeleteTopicsRequest `DeleteTopicsRequest.json`: Request body of api key 20, versions 0-6, flexible versions 4+.
 ///
-///  Versions 0, 1, 2, and 3 are the same.
+/// Versions 0, 1, 2, and 3 are the same.
 ///
-///  Version 4 is the first flexible version.
+/// Version 4 is the first flexible version.
 ///
-///  Version 5 adds ErrorMessage in the response and may return a THROTTLING_QUOTA_EXCEEDED error
-///  in the response if the topics deletion is throttled (KIP-599).
+/// Version 5 adds ErrorMessage in the response and may return a THROTTLING_QUOTA_EXCEEDED error
+/// in the response if the topics deletion is throttled (KIP-599).
 ///
-///  Version 6 reorganizes topics, adds topic IDs and allows topic names to be null.
+/// Version 6 reorganizes topics, adds topic IDs and allows topic names to be null.
 ///
 /// Wire grammar:
 ///

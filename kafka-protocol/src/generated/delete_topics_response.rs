@@ -20,20 +20,20 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DeleteTopicsResponse `DeleteTopicsResponse.json`: Response body of api key 20, versions 0-6, flexible versions 4+.
 ///
-///  Version 1 adds the throttle time.
+/// Version 1 adds the throttle time.
 ///
-///  Starting in version 2, on quota violation, brokers send out responses before throttling.
+/// Starting in version 2, on quota violation, brokers send out responses before throttling.
 ///
-///  Starting in version 3, a TOPIC_DELETION_DISABLED error code may be returned.
+/// Starting in version 3, a TOPIC_DELETION_DISABLED error code may be returned.
 ///
-///  Version 4 is the first flexible version.
+/// Version 4 is the first flexible version.
 ///
-///  Version 5 adds ErrorMessage in the response and may return a THROTTLING_QUOTA_EXCEEDED error
-///  in the response if the topics deletion is throttled (KIP-599).
+/// Version 5 adds ErrorMessage in the response and may return a THROTTLING_QUOTA_EXCEEDED error
+/// in the response if the topics deletion is throttled (KIP-599).
 ///
-///  Version 6 adds topic ID to responses. An UNSUPPORTED_VERSION error code will be returned when attempting to
-///  delete using topic IDs when IBP < 2.8. UNKNOWN_TOPIC_ID error code will be returned when IBP is at least 2.8, but
-///  the topic ID was not found.
+/// Version 6 adds topic ID to responses. An UNSUPPORTED_VERSION error code will be returned when attempting to
+/// delete using topic IDs when IBP < 2.8. UNKNOWN_TOPIC_ID error code will be returned when IBP is at least 2.8, but
+/// the topic ID was not found.
 ///
 /// Wire grammar:
 ///

@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeAclsRequest `DescribeAclsRequest.json`: Request body of api key 29, versions 0-3, flexible versions 2+.
 ///
-///  Version 1 adds resource pattern type.
-///  Version 2 enables flexible versions.
-///  Version 3 adds user resource type.
+/// Version 1 adds resource pattern type.
+/// Version 2 enables flexible versions.
+/// Version 3 adds user resource type.
 ///
 /// Wire grammar:
 ///

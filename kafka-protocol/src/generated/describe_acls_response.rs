@@ -20,10 +20,10 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeAclsResponse `DescribeAclsResponse.json`: Response body of api key 29, versions 0-3, flexible versions 2+.
 ///
-///  Version 1 adds PatternType.
-///  Starting in version 1, on quota violation, brokers send out responses before throttling.
-///  Version 2 enables flexible versions.
-///  Version 3 adds user resource type.
+/// Version 1 adds PatternType.
+/// Starting in version 1, on quota violation, brokers send out responses before throttling.
+/// Version 2 enables flexible versions.
+/// Version 3 adds user resource type.
 ///
 /// Wire grammar:
 ///

@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeClusterRequest `DescribeClusterRequest.json`: Request body of api key 60, versions 0-1, flexible versions 0+.
 ///
-///  Version 1 adds EndpointType for KIP-919 support.
+/// Version 1 adds EndpointType for KIP-919 support.
 ///
 /// Wire grammar:
 ///

@@ -20,8 +20,8 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeClusterResponse `DescribeClusterResponse.json`: Response body of api key 60, versions 0-1, flexible versions 0+.
 ///
-///  Version 1 adds the EndpointType field, and makes MISMATCHED_ENDPOINT_TYPE and
-///  UNSUPPORTED_ENDPOINT_TYPE valid top-level response error codes.
+/// Version 1 adds the EndpointType field, and makes MISMATCHED_ENDPOINT_TYPE and
+/// UNSUPPORTED_ENDPOINT_TYPE valid top-level response error codes.
 ///
 /// Wire grammar:
 ///

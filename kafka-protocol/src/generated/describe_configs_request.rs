@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeConfigsRequest `DescribeConfigsRequest.json`: Request body of api key 32, versions 0-4, flexible versions 4+.
 ///
-///  Version 1 adds IncludeSynonyms.
-///  Version 2 is the same as version 1.
-///  Version 4 enables flexible versions.
+/// Version 1 adds IncludeSynonyms.
+/// Version 2 is the same as version 1.
+/// Version 4 enables flexible versions.
 ///
 /// Wire grammar:
 ///

@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeConfigsResponse `DescribeConfigsResponse.json`: Response body of api key 32, versions 0-4, flexible versions 4+.
 ///
-///  Version 1 adds ConfigSource and the synonyms.
-///  Starting in version 2, on quota violation, brokers send out responses before throttling.
-///  Version 4 enables flexible versions.
+/// Version 1 adds ConfigSource and the synonyms.
+/// Starting in version 2, on quota violation, brokers send out responses before throttling.
+/// Version 4 enables flexible versions.
 ///
 /// Wire grammar:
 ///

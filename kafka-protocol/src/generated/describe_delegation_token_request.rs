@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeDelegationTokenRequest `DescribeDelegationTokenRequest.json`: Request body of api key 41, versions 0-3, flexible versions 2+.
 ///
-///  Version 1 is the same as version 0.
-///  Version 2 adds flexible version support
-///  Version 3 adds token requester into the response
+/// Version 1 is the same as version 0.
+/// Version 2 adds flexible version support
+/// Version 3 adds token requester into the response
 ///
 /// Wire grammar:
 ///

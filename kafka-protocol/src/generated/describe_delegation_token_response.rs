@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeDelegationTokenResponse `DescribeDelegationTokenResponse.json`: Response body of api key 41, versions 0-3, flexible versions 2+.
 ///
-///  Starting in version 1, on quota violation, brokers send out responses before throttling.
-///  Version 2 adds flexible version support
-///  Version 3 adds token requester details
+/// Starting in version 1, on quota violation, brokers send out responses before throttling.
+/// Version 2 adds flexible version support
+/// Version 3 adds token requester details
 ///
 /// Wire grammar:
 ///

@@ -20,13 +20,13 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeGroupsRequest `DescribeGroupsRequest.json`: Request body of api key 15, versions 0-5, flexible versions 5+.
 ///
-///  Versions 1 and 2 are the same as version 0.
+/// Versions 1 and 2 are the same as version 0.
 ///
-///  Starting in version 3, authorized operations can be requested.
+/// Starting in version 3, authorized operations can be requested.
 ///
-///  Starting in version 4, the response will include group.instance.id info for members.
+/// Starting in version 4, the response will include group.instance.id info for members.
 ///
-///  Version 5 is the first flexible version.
+/// Version 5 is the first flexible version.
 ///
 /// Wire grammar:
 ///

@@ -20,15 +20,15 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeGroupsResponse `DescribeGroupsResponse.json`: Response body of api key 15, versions 0-5, flexible versions 5+.
 ///
-///  Version 1 added throttle time.
+/// Version 1 added throttle time.
 ///
-///  Starting in version 2, on quota violation, brokers send out responses before throttling.
+/// Starting in version 2, on quota violation, brokers send out responses before throttling.
 ///
-///  Starting in version 3, brokers can send authorized operations.
+/// Starting in version 3, brokers can send authorized operations.
 ///
-///  Starting in version 4, the response will optionally include group.instance.id info for members.
+/// Starting in version 4, the response will optionally include group.instance.id info for members.
 ///
-///  Version 5 is the first flexible version.
+/// Version 5 is the first flexible version.
 ///
 /// Wire grammar:
 ///

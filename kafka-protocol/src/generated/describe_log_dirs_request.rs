@@ -20,10 +20,10 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeLogDirsRequest `DescribeLogDirsRequest.json`: Request body of api key 35, versions 0-4, flexible versions 2+.
 ///
-///  Version 1 is the same as version 0.
-///  Version 2 is the first flexible version.
-///  Version 3 is the same as version 2 (new field in response).
-///  Version 4 is the same as version 2 (new fields in response).
+/// Version 1 is the same as version 0.
+/// Version 2 is the first flexible version.
+/// Version 3 is the same as version 2 (new field in response).
+/// Version 4 is the same as version 2 (new fields in response).
 ///
 /// Wire grammar:
 ///

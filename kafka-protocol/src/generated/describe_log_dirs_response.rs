@@ -20,10 +20,10 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeLogDirsResponse `DescribeLogDirsResponse.json`: Response body of api key 35, versions 0-4, flexible versions 2+.
 ///
-///  Starting in version 1, on quota violation, brokers send out responses before throttling.
-///  Version 2 is the first flexible version.
-///  Version 3 adds the top-level ErrorCode field
-///  Version 4 adds the TotalBytes and UsableBytes fields
+/// Starting in version 1, on quota violation, brokers send out responses before throttling.
+/// Version 2 is the first flexible version.
+/// Version 3 adds the top-level ErrorCode field
+/// Version 4 adds the TotalBytes and UsableBytes fields
 ///
 /// Wire grammar:
 ///

@@ -20,8 +20,8 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeQuorumRequest `DescribeQuorumRequest.json`: Request body of api key 55, versions 0-2, flexible versions 0+.
 ///
-///  Version 1 adds additional fields in the response. The request is unchanged (KIP-836).
-///  Version 2 adds additional fields in the response. The request is unchanged (KIP-853).
+/// Version 1 adds additional fields in the response. The request is unchanged (KIP-836).
+/// Version 2 adds additional fields in the response. The request is unchanged (KIP-853).
 ///
 /// Wire grammar:
 ///

@@ -20,8 +20,8 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// DescribeQuorumResponse `DescribeQuorumResponse.json`: Response body of api key 55, versions 0-2, flexible versions 0+.
 ///
-///  Version 1 adds LastFetchTimeStamp and LastCaughtUpTimestamp in ReplicaState (KIP-836).
-///  Version 2 adds ErrorMessage, Nodes, ErrorMessage in ParitionData, ReplicaDirectoryId in ReplicaState (KIP-853).
+/// Version 1 adds LastFetchTimeStamp and LastCaughtUpTimestamp in ReplicaState (KIP-836).
+/// Version 2 adds ErrorMessage, Nodes, ErrorMessage in ParitionData, ReplicaDirectoryId in ReplicaState (KIP-853).
 ///
 /// Wire grammar:
 ///

@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ElectLeadersRequest `ElectLeadersRequest.json`: Request body of api key 43, versions 0-2, flexible versions 2+.
 ///
-///  Version 1 implements multiple leader election types, as described by KIP-460.
+/// Version 1 implements multiple leader election types, as described by KIP-460.
 ///
-///  Version 2 is the first flexible version.
+/// Version 2 is the first flexible version.
 ///
 /// Wire grammar:
 ///

@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ElectLeadersResponse `ElectLeadersResponse.json`: Response body of api key 43, versions 0-2, flexible versions 2+.
 ///
-///  Version 1 adds a top-level error code.
+/// Version 1 adds a top-level error code.
 ///
-///  Version 2 is the first flexible version.
+/// Version 2 is the first flexible version.
 ///
 /// Wire grammar:
 ///

@@ -20,8 +20,8 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// EndQuorumEpochRequest `EndQuorumEpochRequest.json`: Request body of api key 54, versions 0-1, flexible versions 1+.
 ///
-///  Version 1 adds flexible versions, replaces preferred successors with preferred candidates
-///  and adds leader endpoints (KIP-853)
+/// Version 1 adds flexible versions, replaces preferred successors with preferred candidates
+/// and adds leader endpoints (KIP-853)
 ///
 /// Wire grammar:
 ///

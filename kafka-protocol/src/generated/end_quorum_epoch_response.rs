@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// EndQuorumEpochResponse `EndQuorumEpochResponse.json`: Response body of api key 54, versions 0-1, flexible versions 1+.
 ///
-///  Version 1 adds flexible versions and leader endpoint (KIP-853)
+/// Version 1 adds flexible versions and leader endpoint (KIP-853)
 ///
 /// Wire grammar:
 ///

@@ -20,15 +20,15 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// EndTxnRequest `EndTxnRequest.json`: Request body of api key 26, versions 0-5, flexible versions 3+.
 ///
-///  Version 1 is the same as version 0.
+/// Version 1 is the same as version 0.
 ///
-///  Version 2 adds the support for new error code PRODUCER_FENCED.
+/// Version 2 adds the support for new error code PRODUCER_FENCED.
 ///
-///  Version 3 enables flexible versions.
+/// Version 3 enables flexible versions.
 ///
-///  Version 4 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
+/// Version 4 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
 ///
-///  Version 5 enables bumping epoch on every transaction (KIP-890 Part 2)
+/// Version 5 enables bumping epoch on every transaction (KIP-890 Part 2)
 ///
 /// Wire grammar:
 ///

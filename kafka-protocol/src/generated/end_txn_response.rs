@@ -20,15 +20,15 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// EndTxnResponse `EndTxnResponse.json`: Response body of api key 26, versions 0-5, flexible versions 3+.
 ///
-///  Starting in version 1, on quota violation, brokers send out responses before throttling.
+/// Starting in version 1, on quota violation, brokers send out responses before throttling.
 ///
-///  Version 2 adds the support for new error code PRODUCER_FENCED.
+/// Version 2 adds the support for new error code PRODUCER_FENCED.
 ///
-///  Version 3 enables flexible versions.
+/// Version 3 enables flexible versions.
 ///
-///  Version 4 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
+/// Version 4 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
 ///
-///  Version 5 enables bumping epoch on every transaction (KIP-890 Part 2), so producer ID and epoch are included in the response.
+/// Version 5 enables bumping epoch on every transaction (KIP-890 Part 2), so producer ID and epoch are included in the response.
 ///
 /// Wire grammar:
 ///

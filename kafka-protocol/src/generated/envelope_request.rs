@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// EnvelopeRequest `EnvelopeRequest.json`: Request body of api key 58, versions 0, flexible versions 0+.
 ///
-///  Request struct for forwarding.
+/// Request struct for forwarding.
 ///
 /// Wire grammar:
 ///

@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// EnvelopeResponse `EnvelopeResponse.json`: Response body of api key 58, versions 0, flexible versions 0+.
 ///
-///  Response struct for forwarding.
+/// Response struct for forwarding.
 ///
 /// Wire grammar:
 ///

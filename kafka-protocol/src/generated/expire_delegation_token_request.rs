@@ -20,8 +20,8 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ExpireDelegationTokenRequest `ExpireDelegationTokenRequest.json`: Request body of api key 40, versions 0-2, flexible versions 2+.
 ///
-///  Version 1 is the same as version 0.
-///  Version 2 adds flexible version support
+/// Version 1 is the same as version 0.
+/// Version 2 adds flexible version support
 ///
 /// Wire grammar:
 ///

@@ -20,37 +20,37 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// FetchResponse `FetchResponse.json`: Response body of api key 1, versions 0-17, flexible versions 12+.
 ///
-///  Version 1 adds throttle time.
+/// Version 1 adds throttle time.
 ///
-///  Version 2 and 3 are the same as version 1.
+/// Version 2 and 3 are the same as version 1.
 ///
-///  Version 4 adds features for transactional consumption.
+/// Version 4 adds features for transactional consumption.
 ///
-///  Version 5 adds LogStartOffset to indicate the earliest available offset of
-///  partition data that can be consumed.
+/// Version 5 adds LogStartOffset to indicate the earliest available offset of
+/// partition data that can be consumed.
 ///
-///  Starting in version 6, we may return KAFKA_STORAGE_ERROR as an error code.
+/// Starting in version 6, we may return KAFKA_STORAGE_ERROR as an error code.
 ///
-///  Version 7 adds incremental fetch request support.
+/// Version 7 adds incremental fetch request support.
 ///
-///  Starting in version 8, on quota violation, brokers send out responses before throttling.
+/// Starting in version 8, on quota violation, brokers send out responses before throttling.
 ///
-///  Version 9 is the same as version 8.
+/// Version 9 is the same as version 8.
 ///
-///  Version 10 indicates that the response data can use the ZStd compression
-///  algorithm, as described in KIP-110.
-///  Version 12 adds support for flexible versions, epoch detection through the `TruncationOffset` field,
-///  and leader discovery through the `CurrentLeader` field
+/// Version 10 indicates that the response data can use the ZStd compression
+/// algorithm, as described in KIP-110.
+/// Version 12 adds support for flexible versions, epoch detection through the `TruncationOffset` field,
+/// and leader discovery through the `CurrentLeader` field
 ///
-///  Version 13 replaces the topic name field with topic ID (KIP-516).
+/// Version 13 replaces the topic name field with topic ID (KIP-516).
 ///
-///  Version 14 is the same as version 13 but it also receives a new error called OffsetMovedToTieredStorageException (KIP-405)
+/// Version 14 is the same as version 13 but it also receives a new error called OffsetMovedToTieredStorageException (KIP-405)
 ///
-///  Version 15 is the same as version 14 (KIP-903).
+/// Version 15 is the same as version 14 (KIP-903).
 ///
-///  Version 16 adds the 'NodeEndpoints' field (KIP-951).
+/// Version 16 adds the 'NodeEndpoints' field (KIP-951).
 ///
-///  Version 17 no changes to the response (KIP-853).
+/// Version 17 no changes to the response (KIP-853).
 ///
 /// Wire grammar:
 ///

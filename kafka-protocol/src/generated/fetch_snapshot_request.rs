@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// FetchSnapshotRequest `FetchSnapshotRequest.json`: Request body of api key 59, versions 0-1, flexible versions 0+.
 ///
-///  Version 1 adds replica directory id (KIP-853)
+/// Version 1 adds replica directory id (KIP-853)
 ///
 /// Wire grammar:
 ///

@@ -20,17 +20,17 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// FindCoordinatorRequest `FindCoordinatorRequest.json`: Request body of api key 10, versions 0-6, flexible versions 3+.
 ///
-///  Version 1 adds KeyType.
+/// Version 1 adds KeyType.
 ///
-///  Version 2 is the same as version 1.
+/// Version 2 is the same as version 1.
 ///
-///  Version 3 is the first flexible version.
+/// Version 3 is the first flexible version.
 ///
-///  Version 4 adds support for batching via CoordinatorKeys (KIP-699)
+/// Version 4 adds support for batching via CoordinatorKeys (KIP-699)
 ///
-///  Version 5 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
+/// Version 5 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
 ///
-///  Version 6 adds support for share groups (KIP-932).
+/// Version 6 adds support for share groups (KIP-932).
 ///
 /// Wire grammar:
 ///

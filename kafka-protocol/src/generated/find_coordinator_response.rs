@@ -20,17 +20,17 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// FindCoordinatorResponse `FindCoordinatorResponse.json`: Response body of api key 10, versions 0-6, flexible versions 3+.
 ///
-///  Version 1 adds throttle time and error messages.
+/// Version 1 adds throttle time and error messages.
 ///
-///  Starting in version 2, on quota violation, brokers send out responses before throttling.
+/// Starting in version 2, on quota violation, brokers send out responses before throttling.
 ///
-///  Version 3 is the first flexible version.
+/// Version 3 is the first flexible version.
 ///
-///  Version 4 adds support for batching via Coordinators (KIP-699)
+/// Version 4 adds support for batching via Coordinators (KIP-699)
 ///
-///  Version 5 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
+/// Version 5 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
 ///
-///  Version 6 adds support for share groups (KIP-932).
+/// Version 6 adds support for share groups (KIP-932).
 ///
 /// Wire grammar:
 ///

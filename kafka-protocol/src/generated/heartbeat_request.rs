@@ -20,11 +20,11 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// HeartbeatRequest `HeartbeatRequest.json`: Request body of api key 12, versions 0-4, flexible versions 4+.
 ///
-///  Version 1 and version 2 are the same as version 0.
+/// Version 1 and version 2 are the same as version 0.
 ///
-///  Starting from version 3, we add a new field called groupInstanceId to indicate member identity across restarts.
+/// Starting from version 3, we add a new field called groupInstanceId to indicate member identity across restarts.
 ///
-///  Version 4 is the first flexible version.
+/// Version 4 is the first flexible version.
 ///
 /// Wire grammar:
 ///

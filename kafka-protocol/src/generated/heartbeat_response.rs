@@ -20,13 +20,13 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// HeartbeatResponse `HeartbeatResponse.json`: Response body of api key 12, versions 0-4, flexible versions 4+.
 ///
-///  Version 1 adds throttle time.
+/// Version 1 adds throttle time.
 ///
-///  Starting in version 2, on quota violation, brokers send out responses before throttling.
+/// Starting in version 2, on quota violation, brokers send out responses before throttling.
 ///
-///  Starting from version 3, heartbeatRequest supports a new field called groupInstanceId to indicate member identity across restarts.
+/// Starting from version 3, heartbeatRequest supports a new field called groupInstanceId to indicate member identity across restarts.
 ///
-///  Version 4 is the first flexible version.
+/// Version 4 is the first flexible version.
 ///
 /// Wire grammar:
 ///

@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// IncrementalAlterConfigsRequest `IncrementalAlterConfigsRequest.json`: Request body of api key 44, versions 0-1, flexible versions 1+.
 ///
-///  Version 1 is the first flexible version.
+/// Version 1 is the first flexible version.
 ///
 /// Wire grammar:
 ///

@@ -20,15 +20,15 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// InitProducerIdRequest `InitProducerIdRequest.json`: Request body of api key 22, versions 0-5, flexible versions 2+.
 ///
-///  Version 1 is the same as version 0.
+/// Version 1 is the same as version 0.
 ///
-///  Version 2 is the first flexible version.
+/// Version 2 is the first flexible version.
 ///
-///  Version 3 adds ProducerId and ProducerEpoch, allowing producers to try to resume after an INVALID_PRODUCER_EPOCH error
+/// Version 3 adds ProducerId and ProducerEpoch, allowing producers to try to resume after an INVALID_PRODUCER_EPOCH error
 ///
-///  Version 4 adds the support for new error code PRODUCER_FENCED.
+/// Version 4 adds the support for new error code PRODUCER_FENCED.
 ///
-///  Verison 5 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
+/// Verison 5 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
 ///
 /// Wire grammar:
 ///

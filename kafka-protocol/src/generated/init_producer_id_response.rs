@@ -20,15 +20,15 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// InitProducerIdResponse `InitProducerIdResponse.json`: Response body of api key 22, versions 0-5, flexible versions 2+.
 ///
-///  Starting in version 1, on quota violation, brokers send out responses before throttling.
+/// Starting in version 1, on quota violation, brokers send out responses before throttling.
 ///
-///  Version 2 is the first flexible version.
+/// Version 2 is the first flexible version.
 ///
-///  Version 3 is the same as version 2.
+/// Version 3 is the same as version 2.
 ///
-///  Version 4 adds the support for new error code PRODUCER_FENCED.
+/// Version 4 adds the support for new error code PRODUCER_FENCED.
 ///
-///  Version 5 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
+/// Version 5 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
 ///
 /// Wire grammar:
 ///

@@ -20,11 +20,11 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// InitializeShareGroupStateResponse `InitializeShareGroupStateResponse.json`: Response body of api key 83, versions 0, flexible versions 0+.
 ///
-///  - NOT_COORDINATOR (version 0+)
-///  - COORDINATOR_NOT_AVAILABLE (version 0+)
-///  - COORDINATOR_LOAD_IN_PROGRESS (version 0+)
-///  - FENCED_STATE_EPOCH (version 0+)
-///  - INVALID_REQUEST (version 0+)
+/// - NOT_COORDINATOR (version 0+)
+/// - COORDINATOR_NOT_AVAILABLE (version 0+)
+/// - COORDINATOR_LOAD_IN_PROGRESS (version 0+)
+/// - FENCED_STATE_EPOCH (version 0+)
+/// - INVALID_REQUEST (version 0+)
 ///
 /// Wire grammar:
 ///

@@ -20,22 +20,22 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// JoinGroupRequest `JoinGroupRequest.json`: Request body of api key 11, versions 0-9, flexible versions 6+.
 ///
-///  Version 1 adds RebalanceTimeoutMs.
+/// Version 1 adds RebalanceTimeoutMs.
 ///
-///  Version 2 and 3 are the same as version 1.
+/// Version 2 and 3 are the same as version 1.
 ///
-///  Starting from version 4, the client needs to issue a second request to join group
+/// Starting from version 4, the client needs to issue a second request to join group
 ///
-///  Starting from version 5, we add a new field called groupInstanceId to indicate member identity across restarts.
-///  with assigned id.
+/// Starting from version 5, we add a new field called groupInstanceId to indicate member identity across restarts.
+/// with assigned id.
 ///
-///  Version 6 is the first flexible version.
+/// Version 6 is the first flexible version.
 ///
-///  Version 7 is the same as version 6.
+/// Version 7 is the same as version 6.
 ///
-///  Version 8 adds the Reason field (KIP-800).
+/// Version 8 adds the Reason field (KIP-800).
 ///
-///  Version 9 is the same as version 8.
+/// Version 9 is the same as version 8.
 ///
 /// Wire grammar:
 ///

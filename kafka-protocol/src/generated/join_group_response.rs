@@ -20,24 +20,24 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// JoinGroupResponse `JoinGroupResponse.json`: Response body of api key 11, versions 0-9, flexible versions 6+.
 ///
-///  Version 1 is the same as version 0.
+/// Version 1 is the same as version 0.
 ///
-///  Version 2 adds throttle time.
+/// Version 2 adds throttle time.
 ///
-///  Starting in version 3, on quota violation, brokers send out responses before throttling.
+/// Starting in version 3, on quota violation, brokers send out responses before throttling.
 ///
-///  Starting in version 4, the client needs to issue a second request to join group
-///  with assigned id.
+/// Starting in version 4, the client needs to issue a second request to join group
+/// with assigned id.
 ///
-///  Version 5 is bumped to apply group.instance.id to identify member across restarts.
+/// Version 5 is bumped to apply group.instance.id to identify member across restarts.
 ///
-///  Version 6 is the first flexible version.
+/// Version 6 is the first flexible version.
 ///
-///  Starting from version 7, the broker sends back the Protocol Type to the client (KIP-559).
+/// Starting from version 7, the broker sends back the Protocol Type to the client (KIP-559).
 ///
-///  Version 8 is the same as version 7.
+/// Version 8 is the same as version 7.
 ///
-///  Version 9 adds the SkipAssignment field.
+/// Version 9 adds the SkipAssignment field.
 ///
 /// Wire grammar:
 ///

@@ -20,19 +20,19 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// LeaderAndIsrRequest `LeaderAndIsrRequest.json`: Request body of api key 4, versions 0-7, flexible versions 4+.
 ///
-///  Version 1 adds IsNew.
+/// Version 1 adds IsNew.
 ///
-///  Version 2 adds broker epoch and reorganizes the partitions by topic.
+/// Version 2 adds broker epoch and reorganizes the partitions by topic.
 ///
-///  Version 3 adds AddingReplicas and RemovingReplicas.
+/// Version 3 adds AddingReplicas and RemovingReplicas.
 ///
-///  Version 4 is the first flexible version.
+/// Version 4 is the first flexible version.
 ///
-///  Version 5 adds Topic ID and Type to the TopicStates, as described in KIP-516.
+/// Version 5 adds Topic ID and Type to the TopicStates, as described in KIP-516.
 ///
-///  Version 6 adds LeaderRecoveryState as described in KIP-704.
+/// Version 6 adds LeaderRecoveryState as described in KIP-704.
 ///
-///  Version 7 adds KRaft Controller ID field as part of KIP-866
+/// Version 7 adds KRaft Controller ID field as part of KIP-866
 ///
 /// Wire grammar:
 ///

@@ -20,16 +20,16 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// LeaderAndIsrResponse `LeaderAndIsrResponse.json`: Response body of api key 4, versions 0-7, flexible versions 4+.
 ///
-///  Version 1 adds KAFKA_STORAGE_ERROR as a valid error code.
+/// Version 1 adds KAFKA_STORAGE_ERROR as a valid error code.
 ///
-///  Version 2 is the same as version 1.
+/// Version 2 is the same as version 1.
 ///
-///  Version 3 is the same as version 2.
+/// Version 3 is the same as version 2.
 ///
-///  Version 4 is the first flexible version.
+/// Version 4 is the first flexible version.
 ///
-///  Version 5 removes TopicName and replaces it with TopicId and reorganizes
-///  the partitions by topic, as described by KIP-516.
+/// Version 5 removes TopicName and replaces it with TopicId and reorganizes
+/// the partitions by topic, as described by KIP-516.
 ///
 /// Wire grammar:
 ///

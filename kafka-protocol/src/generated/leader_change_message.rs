@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// LeaderChangeMessage `LeaderChangeMessage.json`: A data schema, versions 0-1, flexible versions 0+.
 ///
-///  Version 1 adds VoterDirectoryId (KIP-853)
+/// Version 1 adds VoterDirectoryId (KIP-853)
 ///
 /// Wire grammar:
 ///

@@ -20,13 +20,13 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// LeaveGroupRequest `LeaveGroupRequest.json`: Request body of api key 13, versions 0-5, flexible versions 4+.
 ///
-///  Version 1 and 2 are the same as version 0.
+/// Version 1 and 2 are the same as version 0.
 ///
-///  Version 3 defines batch processing scheme with group.instance.id + member.id for identity
+/// Version 3 defines batch processing scheme with group.instance.id + member.id for identity
 ///
-///  Version 4 is the first flexible version.
+/// Version 4 is the first flexible version.
 ///
-///  Version 5 adds the Reason field (KIP-800).
+/// Version 5 adds the Reason field (KIP-800).
 ///
 /// Wire grammar:
 ///

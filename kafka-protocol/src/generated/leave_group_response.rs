@@ -20,15 +20,15 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// LeaveGroupResponse `LeaveGroupResponse.json`: Response body of api key 13, versions 0-5, flexible versions 4+.
 ///
-///  Version 1 adds the throttle time.
+/// Version 1 adds the throttle time.
 ///
-///  Starting in version 2, on quota violation, brokers send out responses before throttling.
+/// Starting in version 2, on quota violation, brokers send out responses before throttling.
 ///
-///  Starting in version 3, we will make leave group request into batch mode and add group.instance.id.
+/// Starting in version 3, we will make leave group request into batch mode and add group.instance.id.
 ///
-///  Version 4 is the first flexible version.
+/// Version 4 is the first flexible version.
 ///
-///  Version 5 is the same as version 4.
+/// Version 5 is the same as version 4.
 ///
 /// Wire grammar:
 ///

@@ -20,13 +20,13 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ListGroupsRequest `ListGroupsRequest.json`: Request body of api key 16, versions 0-5, flexible versions 3+.
 ///
-///  Version 1 and 2 are the same as version 0.
+/// Version 1 and 2 are the same as version 0.
 ///
-///  Version 3 is the first flexible version.
+/// Version 3 is the first flexible version.
 ///
-///  Version 4 adds the StatesFilter field (KIP-518).
+/// Version 4 adds the StatesFilter field (KIP-518).
 ///
-///  Version 5 adds the TypesFilter field (KIP-848).
+/// Version 5 adds the TypesFilter field (KIP-848).
 ///
 /// Wire grammar:
 ///

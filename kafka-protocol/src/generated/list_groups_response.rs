@@ -20,16 +20,16 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ListGroupsResponse `ListGroupsResponse.json`: Response body of api key 16, versions 0-5, flexible versions 3+.
 ///
-///  Version 1 adds the throttle time.
+/// Version 1 adds the throttle time.
 ///
-///  Starting in version 2, on quota violation, brokers send out
-///  responses before throttling.
+/// Starting in version 2, on quota violation, brokers send out
+/// responses before throttling.
 ///
-///  Version 3 is the first flexible version.
+/// Version 3 is the first flexible version.
 ///
-///  Version 4 adds the GroupState field (KIP-518).
+/// Version 4 adds the GroupState field (KIP-518).
 ///
-///  Version 5 adds the GroupType field (KIP-848).
+/// Version 5 adds the GroupType field (KIP-848).
 ///
 /// Wire grammar:
 ///

@@ -20,26 +20,26 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ListOffsetsRequest `ListOffsetsRequest.json`: Request body of api key 2, versions 0-10, flexible versions 6+.
 ///
-///  Version 1 removes MaxNumOffsets.  From this version forward, only a single
-///  offset can be returned.
+/// Version 1 removes MaxNumOffsets.  From this version forward, only a single
+/// offset can be returned.
 ///
-///  Version 2 adds the isolation level, which is used for transactional reads.
+/// Version 2 adds the isolation level, which is used for transactional reads.
 ///
-///  Version 3 is the same as version 2.
+/// Version 3 is the same as version 2.
 ///
-///  Version 4 adds the current leader epoch, which is used for fencing.
+/// Version 4 adds the current leader epoch, which is used for fencing.
 ///
-///  Version 5 is the same as version 4.
+/// Version 5 is the same as version 4.
 ///
-///  Version 6 enables flexible versions.
+/// Version 6 enables flexible versions.
 ///
-///  Version 7 enables listing offsets by max timestamp (KIP-734).
+/// Version 7 enables listing offsets by max timestamp (KIP-734).
 ///
-///  Version 8 enables listing offsets by local log start offset (KIP-405).
+/// Version 8 enables listing offsets by local log start offset (KIP-405).
 ///
-///  Version 9 enables listing offsets by last tiered offset (KIP-1005).
+/// Version 9 enables listing offsets by last tiered offset (KIP-1005).
 ///
-///  Version 10 enables async remote list offsets support (KIP-1075)
+/// Version 10 enables async remote list offsets support (KIP-1075)
 ///
 /// Wire grammar:
 ///

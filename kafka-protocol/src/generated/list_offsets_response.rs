@@ -20,27 +20,27 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ListOffsetsResponse `ListOffsetsResponse.json`: Response body of api key 2, versions 0-10, flexible versions 6+.
 ///
-///  Version 1 removes the offsets array in favor of returning a single offset.
-///  Version 1 also adds the timestamp associated with the returned offset.
+/// Version 1 removes the offsets array in favor of returning a single offset.
+/// Version 1 also adds the timestamp associated with the returned offset.
 ///
-///  Version 2 adds the throttle time.
+/// Version 2 adds the throttle time.
 ///
-///  Starting in version 3, on quota violation, brokers send out responses before throttling.
+/// Starting in version 3, on quota violation, brokers send out responses before throttling.
 ///
-///  Version 4 adds the leader epoch, which is used for fencing.
+/// Version 4 adds the leader epoch, which is used for fencing.
 ///
-///  Version 5 adds a new error code, OFFSET_NOT_AVAILABLE.
+/// Version 5 adds a new error code, OFFSET_NOT_AVAILABLE.
 ///
-///  Version 6 enables flexible versions.
+/// Version 6 enables flexible versions.
 ///
-///  Version 7 is the same as version 6 (KIP-734).
+/// Version 7 is the same as version 6 (KIP-734).
 ///
-///  Version 8 enables listing offsets by local log start offset.
-///  This is the earliest log start offset in the local log. (KIP-405).
+/// Version 8 enables listing offsets by local log start offset.
+/// This is the earliest log start offset in the local log. (KIP-405).
 ///
-///  Version 9 enables listing offsets by last tiered offset (KIP-1005).
+/// Version 9 enables listing offsets by last tiered offset (KIP-1005).
 ///
-///  Version 10 enables async remote list offsets support (KIP-1075)
+/// Version 10 enables async remote list offsets support (KIP-1075)
 ///
 /// Wire grammar:
 ///

@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ListTransactionsRequest `ListTransactionsRequest.json`: Request body of api key 66, versions 0-1, flexible versions 0+.
 ///
-///  Version 1: adds DurationFilter to list transactions older than specified duration
+/// Version 1: adds DurationFilter to list transactions older than specified duration
 ///
 /// Wire grammar:
 ///

@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ListTransactionsResponse `ListTransactionsResponse.json`: Response body of api key 66, versions 0-1, flexible versions 0+.
 ///
-///  Version 1 is the same as version 0 (KIP-994).
+/// Version 1 is the same as version 0 (KIP-994).
 ///
 /// Wire grammar:
 ///

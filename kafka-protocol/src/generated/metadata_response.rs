@@ -20,31 +20,31 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// MetadataResponse `MetadataResponse.json`: Response body of api key 3, versions 0-12, flexible versions 9+.
 ///
-///  Version 1 adds fields for the rack of each broker, the controller id, and
-///  whether or not the topic is internal.
+/// Version 1 adds fields for the rack of each broker, the controller id, and
+/// whether or not the topic is internal.
 ///
-///  Version 2 adds the cluster ID field.
+/// Version 2 adds the cluster ID field.
 ///
-///  Version 3 adds the throttle time.
+/// Version 3 adds the throttle time.
 ///
-///  Version 4 is the same as version 3.
+/// Version 4 is the same as version 3.
 ///
-///  Version 5 adds a per-partition offline_replicas field. This field specifies
-///  the list of replicas that are offline.
+/// Version 5 adds a per-partition offline_replicas field. This field specifies
+/// the list of replicas that are offline.
 ///
-///  Starting in version 6, on quota violation, brokers send out responses before throttling.
+/// Starting in version 6, on quota violation, brokers send out responses before throttling.
 ///
-///  Version 7 adds the leader epoch to the partition metadata.
+/// Version 7 adds the leader epoch to the partition metadata.
 ///
-///  Starting in version 8, brokers can send authorized operations for topic and cluster.
+/// Starting in version 8, brokers can send authorized operations for topic and cluster.
 ///
-///  Version 9 is the first flexible version.
+/// Version 9 is the first flexible version.
 ///
-///  Version 10 adds topicId.
+/// Version 10 adds topicId.
 ///
-///  Version 11 deprecates ClusterAuthorizedOperations. This is now exposed
-///  by the DescribeCluster API (KIP-700).
-///  Version 12 supports topicId.
+/// Version 11 deprecates ClusterAuthorizedOperations. This is now exposed
+/// by the DescribeCluster API (KIP-700).
+/// Version 12 supports topicId.
 ///
 /// Wire grammar:
 ///

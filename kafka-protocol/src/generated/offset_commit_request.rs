@@ -20,22 +20,22 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// OffsetCommitRequest `OffsetCommitRequest.json`: Request body of api key 8, versions 0-9, flexible versions 8+.
 ///
-///  Version 1 adds timestamp and group membership information, as well as the commit timestamp.
+/// Version 1 adds timestamp and group membership information, as well as the commit timestamp.
 ///
-///  Version 2 adds retention time.  It removes the commit timestamp added in version 1.
+/// Version 2 adds retention time.  It removes the commit timestamp added in version 1.
 ///
-///  Version 3 and 4 are the same as version 2.
+/// Version 3 and 4 are the same as version 2.
 ///
-///  Version 5 removes the retention time, which is now controlled only by a broker configuration.
+/// Version 5 removes the retention time, which is now controlled only by a broker configuration.
 ///
-///  Version 6 adds the leader epoch for fencing.
+/// Version 6 adds the leader epoch for fencing.
 ///
-///  version 7 adds a new field called groupInstanceId to indicate member identity across restarts.
+/// version 7 adds a new field called groupInstanceId to indicate member identity across restarts.
 ///
-///  Version 8 is the first flexible version.
+/// Version 8 is the first flexible version.
 ///
-///  Version 9 is the first version that can be used with the new consumer group protocol (KIP-848). The
-///  request is the same as version 8.
+/// Version 9 is the first version that can be used with the new consumer group protocol (KIP-848). The
+/// request is the same as version 8.
 ///
 /// Wire grammar:
 ///

@@ -20,15 +20,15 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// OffsetForLeaderEpochRequest `OffsetForLeaderEpochRequest.json`: Request body of api key 23, versions 0-4, flexible versions 4+.
 ///
-///  Version 1 is the same as version 0.
+/// Version 1 is the same as version 0.
 ///
-///  Version 2 adds the current leader epoch to support fencing.
+/// Version 2 adds the current leader epoch to support fencing.
 ///
-///  Version 3 adds ReplicaId (the default is -2 which conventionally represents a
-///     "debug" consumer which is allowed to see offsets beyond the high watermark).
-///     Followers will use this replicaId when using an older version of the protocol.
+/// Version 3 adds ReplicaId (the default is -2 which conventionally represents a
+///    "debug" consumer which is allowed to see offsets beyond the high watermark).
+///    Followers will use this replicaId when using an older version of the protocol.
 ///
-///  Version 4 enables flexible versions.
+/// Version 4 enables flexible versions.
 ///
 /// Wire grammar:
 ///

@@ -20,13 +20,13 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// OffsetForLeaderEpochResponse `OffsetForLeaderEpochResponse.json`: Response body of api key 23, versions 0-4, flexible versions 4+.
 ///
-///  Version 1 added the leader epoch to the response.
+/// Version 1 added the leader epoch to the response.
 ///
-///  Version 2 added the throttle time.
+/// Version 2 added the throttle time.
 ///
-///  Version 3 is the same as version 2.
+/// Version 3 is the same as version 2.
 ///
-///  Version 4 enables flexible versions.
+/// Version 4 enables flexible versions.
 ///
 /// Wire grammar:
 ///

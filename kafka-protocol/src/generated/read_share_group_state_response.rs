@@ -20,12 +20,12 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ReadShareGroupStateResponse `ReadShareGroupStateResponse.json`: Response body of api key 84, versions 0, flexible versions 0+.
 ///
-///  - NOT_COORDINATOR (version 0+)
-///  - COORDINATOR_NOT_AVAILABLE (version 0+)
-///  - COORDINATOR_LOAD_IN_PROGRESS (version 0+)
-///  - GROUP_ID_NOT_FOUND (version 0+)
-///  - UNKNOWN_TOPIC_OR_PARTITION (version 0+)
-///  - INVALID_REQUEST (version 0+)
+/// - NOT_COORDINATOR (version 0+)
+/// - COORDINATOR_NOT_AVAILABLE (version 0+)
+/// - COORDINATOR_LOAD_IN_PROGRESS (version 0+)
+/// - GROUP_ID_NOT_FOUND (version 0+)
+/// - UNKNOWN_TOPIC_OR_PARTITION (version 0+)
+/// - INVALID_REQUEST (version 0+)
 ///
 /// Wire grammar:
 ///

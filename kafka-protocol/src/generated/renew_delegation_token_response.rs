@@ -20,8 +20,8 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// RenewDelegationTokenResponse `RenewDelegationTokenResponse.json`: Response body of api key 39, versions 0-2, flexible versions 2+.
 ///
-///  Starting in version 1, on quota violation, brokers send out responses before throttling.
-///  Version 2 adds flexible version support
+/// Starting in version 1, on quota violation, brokers send out responses before throttling.
+/// Version 2 adds flexible version support
 ///
 /// Wire grammar:
 ///

@@ -20,11 +20,11 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// RequestHeader `RequestHeader.json`: A protocol header, versions 0-2, flexible versions 2+.
 ///
-///  Version 0 of the RequestHeader is only used by v0 of ControlledShutdownRequest.
+/// Version 0 of the RequestHeader is only used by v0 of ControlledShutdownRequest.
 ///
-///  Version 1 is the first version with ClientId.
+/// Version 1 is the first version with ClientId.
 ///
-///  Version 2 is the first flexible version.
+/// Version 2 is the first flexible version.
 ///
 /// Wire grammar:
 ///

@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ResponseHeader `ResponseHeader.json`: A protocol header, versions 0-1, flexible versions 1+.
 ///
-///  Version 1 is the first flexible version.
+/// Version 1 is the first flexible version.
 ///
 /// Wire grammar:
 ///

@@ -20,8 +20,8 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// SaslAuthenticateResponse `SaslAuthenticateResponse.json`: Response body of api key 36, versions 0-2, flexible versions 2+.
 ///
-///  Version 1 adds the session lifetime.
-///  Version 2 adds flexible version support
+/// Version 1 adds the session lifetime.
+/// Version 2 adds flexible version support
 ///
 /// Wire grammar:
 ///

@@ -20,10 +20,10 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// SaslHandshakeResponse `SaslHandshakeResponse.json`: Response body of api key 17, versions 0-1, flexible versions none.
 ///
-///  Version 1 is the same as version 0.
-///  NOTE: Version cannot be easily bumped due to incorrect
-///  client negotiation for clients <= 2.4.
-///  See https://issues.apache.org/jira/browse/KAFKA-9577
+/// Version 1 is the same as version 0.
+/// NOTE: Version cannot be easily bumped due to incorrect
+/// client negotiation for clients <= 2.4.
+/// See https://issues.apache.org/jira/browse/KAFKA-9577
 ///
 /// Wire grammar:
 ///

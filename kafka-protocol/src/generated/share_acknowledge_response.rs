@@ -20,18 +20,18 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ShareAcknowledgeResponse `ShareAcknowledgeResponse.json`: Response body of api key 79, versions 0, flexible versions 0+.
 ///
-///  Supported errors:
-///  - GROUP_AUTHORIZATION_FAILED (version 0+)
-///  - TOPIC_AUTHORIZATION_FAILED (version 0+)
-///  - UNKNOWN_TOPIC_OR_PARTITION (version 0+)
-///  - SHARE_SESSION_NOT_FOUND (version 0+)
-///  - INVALID_SHARE_SESSION_EPOCH (version 0+)
-///  - NOT_LEADER_OR_FOLLOWER (version 0+)
-///  - UNKNOWN_TOPIC_ID (version 0+)
-///  - INVALID_RECORD_STATE (version 0+)
-///  - KAFKA_STORAGE_ERROR (version 0+)
-///  - INVALID_REQUEST (version 0+)
-///  - UNKNOWN_SERVER_ERROR (version 0+)
+/// Supported errors:
+/// - GROUP_AUTHORIZATION_FAILED (version 0+)
+/// - TOPIC_AUTHORIZATION_FAILED (version 0+)
+/// - UNKNOWN_TOPIC_OR_PARTITION (version 0+)
+/// - SHARE_SESSION_NOT_FOUND (version 0+)
+/// - INVALID_SHARE_SESSION_EPOCH (version 0+)
+/// - NOT_LEADER_OR_FOLLOWER (version 0+)
+/// - UNKNOWN_TOPIC_ID (version 0+)
+/// - INVALID_RECORD_STATE (version 0+)
+/// - KAFKA_STORAGE_ERROR (version 0+)
+/// - INVALID_REQUEST (version 0+)
+/// - UNKNOWN_SERVER_ERROR (version 0+)
 ///
 /// Wire grammar:
 ///

@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ShareFetchRequest `ShareFetchRequest.json`: Request body of api key 78, versions 0, flexible versions 0+.
 ///
-///  The ShareFetchRequest API is added as part of KIP-932 and is still under
-///  development. Hence, the API is not exposed by default by brokers unless
-///  explicitly enabled.
+/// The ShareFetchRequest API is added as part of KIP-932 and is still under
+/// development. Hence, the API is not exposed by default by brokers unless
+/// explicitly enabled.
 ///
 /// Wire grammar:
 ///

@@ -20,14 +20,14 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupDescribeResponse `ShareGroupDescribeResponse.json`: Response body of api key 77, versions 0, flexible versions 0+.
 ///
-///  Supported errors:
-///  - GROUP_AUTHORIZATION_FAILED (version 0+)
-///  - NOT_COORDINATOR (version 0+)
-///  - COORDINATOR_NOT_AVAILABLE (version 0+)
-///  - COORDINATOR_LOAD_IN_PROGRESS (version 0+)
-///  - INVALID_REQUEST (version 0+)
-///  - INVALID_GROUP_ID (version 0+)
-///  - GROUP_ID_NOT_FOUND (version 0+)
+/// Supported errors:
+/// - GROUP_AUTHORIZATION_FAILED (version 0+)
+/// - NOT_COORDINATOR (version 0+)
+/// - COORDINATOR_NOT_AVAILABLE (version 0+)
+/// - COORDINATOR_LOAD_IN_PROGRESS (version 0+)
+/// - INVALID_REQUEST (version 0+)
+/// - INVALID_GROUP_ID (version 0+)
+/// - GROUP_ID_NOT_FOUND (version 0+)
 ///
 /// Wire grammar:
 ///

@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupHeartbeatRequest `ShareGroupHeartbeatRequest.json`: Request body of api key 76, versions 0, flexible versions 0+.
 ///
-///  The ShareGroupHeartbeatRequest API is added as part of KIP-932 and is still under
-///  development. Hence, the API is not exposed by default by brokers unless
-///  explicitly enabled.
+/// The ShareGroupHeartbeatRequest API is added as part of KIP-932 and is still under
+/// development. Hence, the API is not exposed by default by brokers unless
+/// explicitly enabled.
 ///
 /// Wire grammar:
 ///

@@ -20,14 +20,14 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupHeartbeatResponse `ShareGroupHeartbeatResponse.json`: Response body of api key 76, versions 0, flexible versions 0+.
 ///
-///  Supported errors:
-///  - GROUP_AUTHORIZATION_FAILED (version 0+)
-///  - NOT_COORDINATOR (version 0+)
-///  - COORDINATOR_NOT_AVAILABLE (version 0+)
-///  - COORDINATOR_LOAD_IN_PROGRESS (version 0+)
-///  - INVALID_REQUEST (version 0+)
-///  - UNKNOWN_MEMBER_ID (version 0+)
-///  - GROUP_MAX_SIZE_REACHED (version 0+)
+/// Supported errors:
+/// - GROUP_AUTHORIZATION_FAILED (version 0+)
+/// - NOT_COORDINATOR (version 0+)
+/// - COORDINATOR_NOT_AVAILABLE (version 0+)
+/// - COORDINATOR_LOAD_IN_PROGRESS (version 0+)
+/// - INVALID_REQUEST (version 0+)
+/// - UNKNOWN_MEMBER_ID (version 0+)
+/// - GROUP_MAX_SIZE_REACHED (version 0+)
 ///
 /// Wire grammar:
 ///

@@ -20,14 +20,14 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// StopReplicaRequest `StopReplicaRequest.json`: Request body of api key 5, versions 0-4, flexible versions 2+.
 ///
-///  Version 1 adds the broker epoch and reorganizes the partitions to be stored
-///  per topic.
+/// Version 1 adds the broker epoch and reorganizes the partitions to be stored
+/// per topic.
 ///
-///  Version 2 is the first flexible version.
+/// Version 2 is the first flexible version.
 ///
-///  Version 3 adds the leader epoch per partition (KIP-570).
+/// Version 3 adds the leader epoch per partition (KIP-570).
 ///
-///  Version 4 adds KRaft Controller ID field as part of KIP-866
+/// Version 4 adds KRaft Controller ID field as part of KIP-866
 ///
 /// Wire grammar:
 ///

@@ -20,11 +20,11 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// StopReplicaResponse `StopReplicaResponse.json`: Response body of api key 5, versions 0-4, flexible versions 2+.
 ///
-///  Version 1 is the same as version 0.
+/// Version 1 is the same as version 0.
 ///
-///  Version 2 is the first flexible version.
+/// Version 2 is the first flexible version.
 ///
-///  Version 3 returns FENCED_LEADER_EPOCH if the epoch of the leader is stale (KIP-570).
+/// Version 3 returns FENCED_LEADER_EPOCH if the epoch of the leader is stale (KIP-570).
 ///
 /// Wire grammar:
 ///

@@ -20,15 +20,15 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// SyncGroupRequest `SyncGroupRequest.json`: Request body of api key 14, versions 0-5, flexible versions 4+.
 ///
-///  Versions 1 and 2 are the same as version 0.
+/// Versions 1 and 2 are the same as version 0.
 ///
-///  Starting from version 3, we add a new field called groupInstanceId to indicate member identity across restarts.
+/// Starting from version 3, we add a new field called groupInstanceId to indicate member identity across restarts.
 ///
-///  Version 4 is the first flexible version.
+/// Version 4 is the first flexible version.
 ///
-///  Starting from version 5, the client sends the Protocol Type and the Protocol Name
-///  to the broker (KIP-559). The broker will reject the request if they are inconsistent
-///  with the Type and Name known by the broker.
+/// Starting from version 5, the client sends the Protocol Type and the Protocol Name
+/// to the broker (KIP-559). The broker will reject the request if they are inconsistent
+/// with the Type and Name known by the broker.
 ///
 /// Wire grammar:
 ///

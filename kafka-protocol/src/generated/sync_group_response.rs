@@ -20,16 +20,16 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// SyncGroupResponse `SyncGroupResponse.json`: Response body of api key 14, versions 0-5, flexible versions 4+.
 ///
-///  Version 1 adds throttle time.
+/// Version 1 adds throttle time.
 ///
-///  Starting in version 2, on quota violation, brokers send out responses before throttling.
+/// Starting in version 2, on quota violation, brokers send out responses before throttling.
 ///
-///  Starting from version 3, syncGroupRequest supports a new field called groupInstanceId to indicate member identity across restarts.
+/// Starting from version 3, syncGroupRequest supports a new field called groupInstanceId to indicate member identity across restarts.
 ///
-///  Version 4 is the first flexible version.
+/// Version 4 is the first flexible version.
 ///
-///  Starting from version 5, the broker sends back the Protocol Type and the Protocol Name
-///  to the client (KIP-559).
+/// Starting from version 5, the broker sends back the Protocol Type and the Protocol Name
+/// to the client (KIP-559).
 ///
 /// Wire grammar:
 ///

@@ -20,13 +20,13 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// TxnOffsetCommitRequest `TxnOffsetCommitRequest.json`: Request body of api key 28, versions 0-4, flexible versions 3+.
 ///
-///  Version 1 is the same as version 0.
+/// Version 1 is the same as version 0.
 ///
-///  Version 2 adds the committed leader epoch.
+/// Version 2 adds the committed leader epoch.
 ///
-///  Version 3 adds the member.id, group.instance.id and generation.id.
+/// Version 3 adds the member.id, group.instance.id and generation.id.
 ///
-///  Version 4 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
+/// Version 4 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
 ///
 /// Wire grammar:
 ///

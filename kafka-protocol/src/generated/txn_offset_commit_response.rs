@@ -20,13 +20,13 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// TxnOffsetCommitResponse `TxnOffsetCommitResponse.json`: Response body of api key 28, versions 0-4, flexible versions 3+.
 ///
-///  Starting in version 1, on quota violation, brokers send out responses before throttling.
+/// Starting in version 1, on quota violation, brokers send out responses before throttling.
 ///
-///  Version 2 is the same as version 1.
+/// Version 2 is the same as version 1.
 ///
-///  Version 3 adds illegal generation, fenced instance id, and unknown member id errors.
+/// Version 3 adds illegal generation, fenced instance id, and unknown member id errors.
 ///
-///  Version 4 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
+/// Version 4 adds support for new error code TRANSACTION_ABORTABLE (KIP-890).
 ///
 /// Wire grammar:
 ///

@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// UpdateFeaturesRequest `UpdateFeaturesRequest.json`: Request body of api key 57, versions 0-2, flexible versions 0+.
 ///
-///  Version 1 adds validate only field.
+/// Version 1 adds validate only field.
 ///
-///  Version 2 changes the response to not return feature level results.
+/// Version 2 changes the response to not return feature level results.
 ///
 /// Wire grammar:
 ///

@@ -20,19 +20,19 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// UpdateMetadataRequest `UpdateMetadataRequest.json`: Request body of api key 6, versions 0-8, flexible versions 6+.
 ///
-///  Version 1 allows specifying multiple endpoints for each broker.
+/// Version 1 allows specifying multiple endpoints for each broker.
 ///
-///  Version 2 adds the rack.
+/// Version 2 adds the rack.
 ///
-///  Version 3 adds the listener name.
+/// Version 3 adds the listener name.
 ///
-///  Version 4 adds the offline replica list.
+/// Version 4 adds the offline replica list.
 ///
-///  Version 5 adds the broker epoch field and normalizes partitions by topic.
+/// Version 5 adds the broker epoch field and normalizes partitions by topic.
 ///
-///  Version 7 adds topicId
+/// Version 7 adds topicId
 ///
-///  Version 8 adds KRaft Controller ID field as part of KIP-866
+/// Version 8 adds KRaft Controller ID field as part of KIP-866
 ///
 /// Wire grammar:
 ///

@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// UpdateMetadataResponse `UpdateMetadataResponse.json`: Response body of api key 6, versions 0-8, flexible versions 6+.
 ///
-///  Versions 1, 2, 3, 4, and 5 are the same as version 0
+/// Versions 1, 2, 3, 4, and 5 are the same as version 0
 ///
 /// Wire grammar:
 ///

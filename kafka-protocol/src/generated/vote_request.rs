@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// VoteRequest `VoteRequest.json`: Request body of api key 52, versions 0-1, flexible versions 0+.
 ///
-///  Version 1 adds voter key and candidate directory id (KIP-853)
+/// Version 1 adds voter key and candidate directory id (KIP-853)
 ///
 /// Wire grammar:
 ///

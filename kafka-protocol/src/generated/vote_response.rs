@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// VoteResponse `VoteResponse.json`: Response body of api key 52, versions 0-1, flexible versions 0+.
 ///
-///  Version 1 adds leader endpoint (KIP-853)
+/// Version 1 adds leader endpoint (KIP-853)
 ///
 /// Wire grammar:
 ///

@@ -20,13 +20,13 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// WriteShareGroupStateResponse `WriteShareGroupStateResponse.json`: Response body of api key 85, versions 0, flexible versions 0+.
 ///
-///  - NOT_COORDINATOR (version 0+)
-///  - COORDINATOR_NOT_AVAILABLE (version 0+)
-///  - COORDINATOR_LOAD_IN_PROGRESS (version 0+)
-///  - GROUP_ID_NOT_FOUND (version 0+)
-///  - UNKNOWN_TOPIC_OR_PARTITION (version 0+)
-///  - FENCED_STATE_EPOCH (version 0+)
-///  - INVALID_REQUEST (version 0+)
+/// - NOT_COORDINATOR (version 0+)
+/// - COORDINATOR_NOT_AVAILABLE (version 0+)
+/// - COORDINATOR_LOAD_IN_PROGRESS (version 0+)
+/// - GROUP_ID_NOT_FOUND (version 0+)
+/// - UNKNOWN_TOPIC_OR_PARTITION (version 0+)
+/// - FENCED_STATE_EPOCH (version 0+)
+/// - INVALID_REQUEST (version 0+)
 ///
 /// Wire grammar:
 ///

@@ -20,7 +20,7 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// WriteTxnMarkersResponse `WriteTxnMarkersResponse.json`: Response body of api key 27, versions 0-1, flexible versions 1+.
 ///
-///  Version 1 enables flexible versions.
+/// Version 1 enables flexible versions.
 ///
 /// Wire grammar:
 ///

@@ -20,9 +20,9 @@ use crate::wire::{self, StrBytes, TaggedFields, Uuid};
 
 /// OffsetCommitValue `OffsetCommitValue.json`: A data schema, versions 0-4, flexible versions 4+.
 ///
-///  Version 4 is the first flexible version.
-///  KIP-915: bumping the version will no longer make this record backward compatible.
-///  We suggest to add/remove only tagged fields to maintain backward compatibility.
+/// Version 4 is the first flexible version.
+/// KIP-915: bumping the version will no longer make this record backward compatible.
+/// We suggest to add/remove only tagged fields to maintain backward compatibility.
 ///
 /// Wire grammar:
 ///
