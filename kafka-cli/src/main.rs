@@ -1,1 +1,29 @@
-fn main() {}
+//! `kafka-cli`: the command-line tool of the pure-Rust Kafka SDK.
+//!
+//! This file is the thin entry point: it parses the arguments ([`cmd::Cli`]), runs the chosen
+//! subcommand and turns its outcome into the process exit status. Errors are printed to
+//! stderr as `kafka-cli: error: ...` with exit status 1; usage errors exit with status 2
+//! (clap's convention). The subcommands live in [`cmd`], one module per group.
+
+mod body_view;
+mod cmd;
+
+use std::io::ErrorKind;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cmd::{Cli, CliError};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.run() {
+        Ok(status) => status,
+        // The reader went away (`kafka-cli ... | head`): stop quietly, like other tools do.
+        Err(CliError::Output(e)) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kafka-cli: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

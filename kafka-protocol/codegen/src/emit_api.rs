@@ -171,7 +171,7 @@ pub fn emit_bodies(specs: &[Spec]) -> Result<String, String> {
         let ty = |a: &Api| format!("{}{kind}", a.base);
         let _ = writeln!(
             out,
-            "/// Any {} body, tagged by its API.\n#[derive(Debug, Clone, PartialEq)]\npub enum {enum_name} {{",
+            "/// Any {} body, tagged by its API. With feature `serde` it serializes as the message\n/// inside (untagged).\n#[derive(Debug, Clone, PartialEq)]\n#[cfg_attr(feature = \"serde\", derive(serde::Serialize), serde(untagged))]\npub enum {enum_name} {{",
             kind.to_lowercase()
         );
         for a in &apis {
@@ -205,6 +205,13 @@ pub fn emit_bodies(specs: &[Spec]) -> Result<String, String> {
             "/// A random body of `api_key` valid at `version` (feature `testing`).\n#[cfg(feature = \"testing\")]\npub fn random(api_key: ApiKey, rng: &mut crate::testing::Rng, version: i16) -> Self {{ use crate::testing::Random; match api_key {{ {} }} }}\n",
             apis.iter()
                 .map(|a| format!("ApiKey::{b} => {enum_name}::{b}({t}::random(rng, version, 0)),\n", b = a.base, t = ty(a)))
+                .collect::<String>()
+        );
+        let _ = writeln!(
+            out,
+            "/// The message inside, for printing without the API tag.\npub fn message_debug(&self) -> &dyn std::fmt::Debug {{ match self {{ {} }} }}\n",
+            apis.iter()
+                .map(|a| format!("{enum_name}::{}(m) => m,\n", a.base))
                 .collect::<String>()
         );
         let _ = writeln!(

@@ -12,8 +12,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::generated::*;
 use crate::message::Message;
 
-/// Any request body, tagged by its API.
+/// Any request body, tagged by its API. With feature `serde` it serializes as the message
+/// inside (untagged).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(untagged))]
 pub enum RequestBody {
     /// `ProduceRequest`.
     Produce(ProduceRequest),
@@ -878,6 +880,100 @@ impl RequestBody {
         }
     }
 
+    /// The message inside, for printing without the API tag.
+    pub fn message_debug(&self) -> &dyn std::fmt::Debug {
+        match self {
+            RequestBody::Produce(m) => m,
+            RequestBody::Fetch(m) => m,
+            RequestBody::ListOffsets(m) => m,
+            RequestBody::Metadata(m) => m,
+            RequestBody::LeaderAndIsr(m) => m,
+            RequestBody::StopReplica(m) => m,
+            RequestBody::UpdateMetadata(m) => m,
+            RequestBody::ControlledShutdown(m) => m,
+            RequestBody::OffsetCommit(m) => m,
+            RequestBody::OffsetFetch(m) => m,
+            RequestBody::FindCoordinator(m) => m,
+            RequestBody::JoinGroup(m) => m,
+            RequestBody::Heartbeat(m) => m,
+            RequestBody::LeaveGroup(m) => m,
+            RequestBody::SyncGroup(m) => m,
+            RequestBody::DescribeGroups(m) => m,
+            RequestBody::ListGroups(m) => m,
+            RequestBody::SaslHandshake(m) => m,
+            RequestBody::ApiVersions(m) => m,
+            RequestBody::CreateTopics(m) => m,
+            RequestBody::DeleteTopics(m) => m,
+            RequestBody::DeleteRecords(m) => m,
+            RequestBody::InitProducerId(m) => m,
+            RequestBody::OffsetForLeaderEpoch(m) => m,
+            RequestBody::AddPartitionsToTxn(m) => m,
+            RequestBody::AddOffsetsToTxn(m) => m,
+            RequestBody::EndTxn(m) => m,
+            RequestBody::WriteTxnMarkers(m) => m,
+            RequestBody::TxnOffsetCommit(m) => m,
+            RequestBody::DescribeAcls(m) => m,
+            RequestBody::CreateAcls(m) => m,
+            RequestBody::DeleteAcls(m) => m,
+            RequestBody::DescribeConfigs(m) => m,
+            RequestBody::AlterConfigs(m) => m,
+            RequestBody::AlterReplicaLogDirs(m) => m,
+            RequestBody::DescribeLogDirs(m) => m,
+            RequestBody::SaslAuthenticate(m) => m,
+            RequestBody::CreatePartitions(m) => m,
+            RequestBody::CreateDelegationToken(m) => m,
+            RequestBody::RenewDelegationToken(m) => m,
+            RequestBody::ExpireDelegationToken(m) => m,
+            RequestBody::DescribeDelegationToken(m) => m,
+            RequestBody::DeleteGroups(m) => m,
+            RequestBody::ElectLeaders(m) => m,
+            RequestBody::IncrementalAlterConfigs(m) => m,
+            RequestBody::AlterPartitionReassignments(m) => m,
+            RequestBody::ListPartitionReassignments(m) => m,
+            RequestBody::OffsetDelete(m) => m,
+            RequestBody::DescribeClientQuotas(m) => m,
+            RequestBody::AlterClientQuotas(m) => m,
+            RequestBody::DescribeUserScramCredentials(m) => m,
+            RequestBody::AlterUserScramCredentials(m) => m,
+            RequestBody::Vote(m) => m,
+            RequestBody::BeginQuorumEpoch(m) => m,
+            RequestBody::EndQuorumEpoch(m) => m,
+            RequestBody::DescribeQuorum(m) => m,
+            RequestBody::AlterPartition(m) => m,
+            RequestBody::UpdateFeatures(m) => m,
+            RequestBody::Envelope(m) => m,
+            RequestBody::FetchSnapshot(m) => m,
+            RequestBody::DescribeCluster(m) => m,
+            RequestBody::DescribeProducers(m) => m,
+            RequestBody::BrokerRegistration(m) => m,
+            RequestBody::BrokerHeartbeat(m) => m,
+            RequestBody::UnregisterBroker(m) => m,
+            RequestBody::DescribeTransactions(m) => m,
+            RequestBody::ListTransactions(m) => m,
+            RequestBody::AllocateProducerIds(m) => m,
+            RequestBody::ConsumerGroupHeartbeat(m) => m,
+            RequestBody::ConsumerGroupDescribe(m) => m,
+            RequestBody::ControllerRegistration(m) => m,
+            RequestBody::GetTelemetrySubscriptions(m) => m,
+            RequestBody::PushTelemetry(m) => m,
+            RequestBody::AssignReplicasToDirs(m) => m,
+            RequestBody::ListClientMetricsResources(m) => m,
+            RequestBody::DescribeTopicPartitions(m) => m,
+            RequestBody::ShareGroupHeartbeat(m) => m,
+            RequestBody::ShareGroupDescribe(m) => m,
+            RequestBody::ShareFetch(m) => m,
+            RequestBody::ShareAcknowledge(m) => m,
+            RequestBody::AddRaftVoter(m) => m,
+            RequestBody::RemoveRaftVoter(m) => m,
+            RequestBody::UpdateRaftVoter(m) => m,
+            RequestBody::InitializeShareGroupState(m) => m,
+            RequestBody::ReadShareGroupState(m) => m,
+            RequestBody::WriteShareGroupState(m) => m,
+            RequestBody::DeleteShareGroupState(m) => m,
+            RequestBody::ReadShareGroupStateSummary(m) => m,
+        }
+    }
+
     /// The API of this body.
     pub fn api_key(&self) -> ApiKey {
         match self {
@@ -1414,8 +1510,10 @@ impl From<ReadShareGroupStateSummaryRequest> for RequestBody {
     }
 }
 
-/// Any response body, tagged by its API.
+/// Any response body, tagged by its API. With feature `serde` it serializes as the message
+/// inside (untagged).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(untagged))]
 pub enum ResponseBody {
     /// `ProduceResponse`.
     Produce(ProduceResponse),
@@ -2293,6 +2391,100 @@ impl ResponseBody {
             ApiKey::ReadShareGroupStateSummary => ResponseBody::ReadShareGroupStateSummary(
                 ReadShareGroupStateSummaryResponse::random(rng, version, 0),
             ),
+        }
+    }
+
+    /// The message inside, for printing without the API tag.
+    pub fn message_debug(&self) -> &dyn std::fmt::Debug {
+        match self {
+            ResponseBody::Produce(m) => m,
+            ResponseBody::Fetch(m) => m,
+            ResponseBody::ListOffsets(m) => m,
+            ResponseBody::Metadata(m) => m,
+            ResponseBody::LeaderAndIsr(m) => m,
+            ResponseBody::StopReplica(m) => m,
+            ResponseBody::UpdateMetadata(m) => m,
+            ResponseBody::ControlledShutdown(m) => m,
+            ResponseBody::OffsetCommit(m) => m,
+            ResponseBody::OffsetFetch(m) => m,
+            ResponseBody::FindCoordinator(m) => m,
+            ResponseBody::JoinGroup(m) => m,
+            ResponseBody::Heartbeat(m) => m,
+            ResponseBody::LeaveGroup(m) => m,
+            ResponseBody::SyncGroup(m) => m,
+            ResponseBody::DescribeGroups(m) => m,
+            ResponseBody::ListGroups(m) => m,
+            ResponseBody::SaslHandshake(m) => m,
+            ResponseBody::ApiVersions(m) => m,
+            ResponseBody::CreateTopics(m) => m,
+            ResponseBody::DeleteTopics(m) => m,
+            ResponseBody::DeleteRecords(m) => m,
+            ResponseBody::InitProducerId(m) => m,
+            ResponseBody::OffsetForLeaderEpoch(m) => m,
+            ResponseBody::AddPartitionsToTxn(m) => m,
+            ResponseBody::AddOffsetsToTxn(m) => m,
+            ResponseBody::EndTxn(m) => m,
+            ResponseBody::WriteTxnMarkers(m) => m,
+            ResponseBody::TxnOffsetCommit(m) => m,
+            ResponseBody::DescribeAcls(m) => m,
+            ResponseBody::CreateAcls(m) => m,
+            ResponseBody::DeleteAcls(m) => m,
+            ResponseBody::DescribeConfigs(m) => m,
+            ResponseBody::AlterConfigs(m) => m,
+            ResponseBody::AlterReplicaLogDirs(m) => m,
+            ResponseBody::DescribeLogDirs(m) => m,
+            ResponseBody::SaslAuthenticate(m) => m,
+            ResponseBody::CreatePartitions(m) => m,
+            ResponseBody::CreateDelegationToken(m) => m,
+            ResponseBody::RenewDelegationToken(m) => m,
+            ResponseBody::ExpireDelegationToken(m) => m,
+            ResponseBody::DescribeDelegationToken(m) => m,
+            ResponseBody::DeleteGroups(m) => m,
+            ResponseBody::ElectLeaders(m) => m,
+            ResponseBody::IncrementalAlterConfigs(m) => m,
+            ResponseBody::AlterPartitionReassignments(m) => m,
+            ResponseBody::ListPartitionReassignments(m) => m,
+            ResponseBody::OffsetDelete(m) => m,
+            ResponseBody::DescribeClientQuotas(m) => m,
+            ResponseBody::AlterClientQuotas(m) => m,
+            ResponseBody::DescribeUserScramCredentials(m) => m,
+            ResponseBody::AlterUserScramCredentials(m) => m,
+            ResponseBody::Vote(m) => m,
+            ResponseBody::BeginQuorumEpoch(m) => m,
+            ResponseBody::EndQuorumEpoch(m) => m,
+            ResponseBody::DescribeQuorum(m) => m,
+            ResponseBody::AlterPartition(m) => m,
+            ResponseBody::UpdateFeatures(m) => m,
+            ResponseBody::Envelope(m) => m,
+            ResponseBody::FetchSnapshot(m) => m,
+            ResponseBody::DescribeCluster(m) => m,
+            ResponseBody::DescribeProducers(m) => m,
+            ResponseBody::BrokerRegistration(m) => m,
+            ResponseBody::BrokerHeartbeat(m) => m,
+            ResponseBody::UnregisterBroker(m) => m,
+            ResponseBody::DescribeTransactions(m) => m,
+            ResponseBody::ListTransactions(m) => m,
+            ResponseBody::AllocateProducerIds(m) => m,
+            ResponseBody::ConsumerGroupHeartbeat(m) => m,
+            ResponseBody::ConsumerGroupDescribe(m) => m,
+            ResponseBody::ControllerRegistration(m) => m,
+            ResponseBody::GetTelemetrySubscriptions(m) => m,
+            ResponseBody::PushTelemetry(m) => m,
+            ResponseBody::AssignReplicasToDirs(m) => m,
+            ResponseBody::ListClientMetricsResources(m) => m,
+            ResponseBody::DescribeTopicPartitions(m) => m,
+            ResponseBody::ShareGroupHeartbeat(m) => m,
+            ResponseBody::ShareGroupDescribe(m) => m,
+            ResponseBody::ShareFetch(m) => m,
+            ResponseBody::ShareAcknowledge(m) => m,
+            ResponseBody::AddRaftVoter(m) => m,
+            ResponseBody::RemoveRaftVoter(m) => m,
+            ResponseBody::UpdateRaftVoter(m) => m,
+            ResponseBody::InitializeShareGroupState(m) => m,
+            ResponseBody::ReadShareGroupState(m) => m,
+            ResponseBody::WriteShareGroupState(m) => m,
+            ResponseBody::DeleteShareGroupState(m) => m,
+            ResponseBody::ReadShareGroupStateSummary(m) => m,
         }
     }
 
