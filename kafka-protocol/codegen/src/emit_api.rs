@@ -15,7 +15,7 @@ pub fn header(source: &str) -> String {
     )
 }
 
-const FILE_PRELUDE: &str = "#![allow(unused_imports, unused_variables, unused_mut, unused_parens, clippy::all)]\n\nuse bytes::{Buf, BufMut, Bytes};\n\nuse crate::error::{Error, ErrorKind, Result};\nuse crate::message::{Message, VersionRange};\nuse crate::wire::{self, StrBytes, TaggedFields, Uuid};\n\n";
+const FILE_PRELUDE: &str = "#![allow(unused_imports, unused_variables, unused_mut, unused_parens, clippy::all)]\n\nuse bytes::{Buf, BufMut, Bytes};\n\nuse crate::error::{Error, ErrorKind, Result};\nuse crate::message::{Message, VersionRange};\nuse crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};\n\n";
 
 /// The module name of a spec.
 pub fn module_name(spec: &Spec) -> String {

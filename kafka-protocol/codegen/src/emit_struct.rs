@@ -66,10 +66,23 @@ fn prim_wire(p: Prim) -> &'static str {
     }
 }
 
+/// Whether arrays of this element type use `PrimitiveVec` (fixed-width numbers).
+fn is_primitive_vec_elem(ty: &FieldType) -> bool {
+    matches!(
+        ty,
+        FieldType::Prim(
+            Prim::Int8 | Prim::Int16 | Prim::Uint16 | Prim::Int32 | Prim::Uint32 | Prim::Int64 | Prim::Float64
+        )
+    )
+}
+
 fn base_type(ty: &FieldType) -> String {
     match ty {
         FieldType::Prim(p) => prim_rust(*p).to_string(),
         FieldType::Struct(n) => n.clone(),
+        FieldType::Array(inner) if is_primitive_vec_elem(inner) => {
+            format!("PrimitiveVec<{}>", base_type(inner))
+        }
         FieldType::Array(inner) => format!("Vec<{}>", base_type(inner)),
     }
 }
@@ -161,8 +174,9 @@ pub fn default_expr(f: &Field) -> Result<String, String> {
                 format!("{n}::default()")
             }
         }
-        FieldType::Array(_) => match d {
+        FieldType::Array(inner) => match d {
             Some("null") if opt => "None".into(),
+            _ if is_primitive_vec_elem(inner) => wrap("PrimitiveVec::new()".into()),
             _ => wrap("Vec::new()".into()),
         },
     })
@@ -291,10 +305,21 @@ fn decode_expr(ctx: &Ctx, f: &Field, c: &str) -> String {
         }
         FieldType::Array(inner) => {
             let min = min_size_of(ctx, inner, 0);
-            let arr = format!(
-                "wire::read_array(buf, {c}, {min}, |buf| {})?",
-                elem_decode(ctx, inner, c)
-            );
+            let arr = match &**inner {
+                FieldType::Prim(
+                    p @ (Prim::Int8
+                    | Prim::Int16
+                    | Prim::Uint16
+                    | Prim::Int32
+                    | Prim::Uint32
+                    | Prim::Int64
+                    | Prim::Float64),
+                ) => format!("wire::read_{}_array(buf, {c})?", prim_wire(*p)),
+                _ => format!(
+                    "wire::read_array(buf, {c}, {min}, |buf| {})?",
+                    elem_decode(ctx, inner, c)
+                ),
+            };
             if opt {
                 if_else(&nc, &arr, &format!("Some(wire::non_null({arr})?)"))
             } else {
@@ -564,17 +589,28 @@ pub fn emit_struct(ctx: &Ctx, s: &StructDef, top: bool, out: &mut String) -> Res
     // decode
     let mut dec = String::new();
     let _ = writeln!(dec, "let flexible = {flex_cond};");
-    dec.push_str("let mut this = Self::default();\n");
+    // Each field is decoded straight into a local (no default built and then dropped), in
+    // wire order; the struct is assembled at the end.
+    let local = |f: &Field| format!("f_{}", crate::naming::snake_case(&f.name));
     for f in &s.fields {
         let id = field_ident(&f.name);
         let reg = regular_cond(ctx, f);
-        if reg == "false" {
-            continue;
-        }
+        let tagged_somewhere = f.tag.is_some() && f.tagged.condition(&valid) != "false";
+        let m = if tagged_somewhere { "mut " } else { "" };
         let c = compact_expr(ctx, f, false);
-        let e = decode_expr(ctx, f, &c);
-        let stmt = format!("*field = \"{id}\"; this.{id} = {e};");
-        dec.push_str(&wrap_if(&reg, &stmt));
+        let init = match reg.as_str() {
+            "false" => default_expr(f)?,
+            "true" => format!("{{ *field = \"{id}\"; {} }}", decode_expr(ctx, f, &c)),
+            r => format!(
+                "if {r} {{ *field = \"{id}\"; {} }} else {{ {} }}",
+                decode_expr(ctx, f, &c),
+                default_expr(f)?
+            ),
+        };
+        let _ = writeln!(dec, "let {m}{} = {init};", local(f));
+    }
+    if flex {
+        dec.push_str("let mut tagged_fields = TaggedFields::default();\n");
     }
     if flex {
         let mut arms = String::new();
@@ -592,17 +628,25 @@ pub fn emit_struct(ctx: &Ctx, s: &StructDef, top: bool, out: &mut String) -> Res
             let e = decode_expr(ctx, f, "true");
             let _ = writeln!(
                 arms,
-                "{}{guard} => {{ *field = \"{id}\"; this.tagged_fields.mark_present({}); wire::need(buf, size)?; let mut sub = buf.copy_to_bytes(size); {{ let buf = &mut sub; this.{id} = {e}; }} wire::expect_end(&sub)?; }}",
+                "{}{guard} => {{ *field = \"{id}\"; tagged_fields.mark_present({}); wire::need(buf, size)?; let mut sub = buf.copy_to_bytes(size); {{ let buf = &mut sub; {} = {e}; }} wire::expect_end(&sub)?; }}",
                 f.tag.unwrap_or(0),
-                f.tag.unwrap_or(0)
+                f.tag.unwrap_or(0),
+                local(f)
             );
         }
         let _ = writeln!(
             dec,
-            "if flexible {{ *field = \"_tagged_fields\"; let n = wire::read_uvarint32(buf)?; for _ in 0..n {{ let tag = wire::read_uvarint32(buf)?; let size = wire::read_uvarint32(buf)? as usize; match tag {{ {arms} _ => this.tagged_fields.unknown.push(wire::read_unknown_tagged(buf, tag, size)?), }} }} }}"
+            "if flexible {{ *field = \"_tagged_fields\"; let n = wire::read_uvarint32(buf)?; for _ in 0..n {{ let tag = wire::read_uvarint32(buf)?; let size = wire::read_uvarint32(buf)? as usize; match tag {{ {arms} _ => tagged_fields.unknown.push(wire::read_unknown_tagged(buf, tag, size)?), }} }} }}"
         );
     }
-    dec.push_str("Ok(this)\n");
+    dec.push_str("Ok(Self {\n");
+    for f in &s.fields {
+        let _ = writeln!(dec, "{}: {},", field_ident(&f.name), local(f));
+    }
+    if flex {
+        dec.push_str("tagged_fields,\n");
+    }
+    dec.push_str("})\n");
 
     // encode
     let mut enc = String::new();
@@ -759,6 +803,10 @@ fn random_base(ty: &FieldType) -> String {
         FieldType::Prim(Prim::Uuid) => "rng.gen_uuid()".into(),
         FieldType::Prim(p) => format!("rng.gen_{}()", prim_wire(*p)),
         FieldType::Struct(n) => format!("{n}::random(rng, version, depth + 1)"),
+        FieldType::Array(inner) if is_primitive_vec_elem(inner) => format!(
+            "rng.gen_vec(depth, |rng| {}).into_iter().collect::<PrimitiveVec<_>>()",
+            random_base(inner)
+        ),
         FieldType::Array(inner) => format!("rng.gen_vec(depth, |rng| {})", random_base(inner)),
     }
 }

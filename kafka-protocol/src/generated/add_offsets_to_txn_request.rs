@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AddOffsetsToTxnRequest `AddOffsetsToTxnRequest.json`: Request body of api key 25, versions 0-4, flexible versions 3+.
 ///
@@ -95,15 +95,23 @@ impl AddOffsetsToTxnRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        *field = "transactional_id";
-        this.transactional_id = wire::read_string(buf, flexible)?;
-        *field = "producer_id";
-        this.producer_id = wire::read_i64(buf)?;
-        *field = "producer_epoch";
-        this.producer_epoch = wire::read_i16(buf)?;
-        *field = "group_id";
-        this.group_id = wire::read_string(buf, flexible)?;
+        let f_transactional_id = {
+            *field = "transactional_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_producer_id = {
+            *field = "producer_id";
+            wire::read_i64(buf)?
+        };
+        let f_producer_epoch = {
+            *field = "producer_epoch";
+            wire::read_i16(buf)?
+        };
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -111,14 +119,19 @@ impl AddOffsetsToTxnRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            transactional_id: f_transactional_id,
+            producer_id: f_producer_id,
+            producer_epoch: f_producer_epoch,
+            group_id: f_group_id,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AddPartitionsToTxnRequest `AddPartitionsToTxnRequest.json`: Request body of api key 24, versions 0-5, flexible versions 3+.
 ///
@@ -119,32 +119,41 @@ impl AddPartitionsToTxnRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 4 {
+        let f_transactions = if version >= 4 {
             *field = "transactions";
-            this.transactions = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 AddPartitionsToTxnTransaction::decode(buf, version)
-            })?)?;
-        }
-        if version <= 3 {
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_v3_and_below_transactional_id = if version <= 3 {
             *field = "v3_and_below_transactional_id";
-            this.v3_and_below_transactional_id = wire::read_string(buf, flexible)?;
-        }
-        if version <= 3 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_v3_and_below_producer_id = if version <= 3 {
             *field = "v3_and_below_producer_id";
-            this.v3_and_below_producer_id = wire::read_i64(buf)?;
-        }
-        if version <= 3 {
+            wire::read_i64(buf)?
+        } else {
+            0_i64
+        };
+        let f_v3_and_below_producer_epoch = if version <= 3 {
             *field = "v3_and_below_producer_epoch";
-            this.v3_and_below_producer_epoch = wire::read_i16(buf)?;
-        }
-        if version <= 3 {
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let f_v3_and_below_topics = if version <= 3 {
             *field = "v3_and_below_topics";
-            this.v3_and_below_topics =
-                wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-                    AddPartitionsToTxnTopic::decode(buf, version)
-                })?)?;
-        }
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                AddPartitionsToTxnTopic::decode(buf, version)
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -152,14 +161,20 @@ impl AddPartitionsToTxnRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            transactions: f_transactions,
+            v3_and_below_transactional_id: f_v3_and_below_transactional_id,
+            v3_and_below_producer_id: f_v3_and_below_producer_id,
+            v3_and_below_producer_epoch: f_v3_and_below_producer_epoch,
+            v3_and_below_topics: f_v3_and_below_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -385,29 +400,39 @@ impl AddPartitionsToTxnTransaction {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 4 {
+        let f_transactional_id = if version >= 4 {
             *field = "transactional_id";
-            this.transactional_id = wire::read_string(buf, flexible)?;
-        }
-        if version >= 4 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_producer_id = if version >= 4 {
             *field = "producer_id";
-            this.producer_id = wire::read_i64(buf)?;
-        }
-        if version >= 4 {
+            wire::read_i64(buf)?
+        } else {
+            0_i64
+        };
+        let f_producer_epoch = if version >= 4 {
             *field = "producer_epoch";
-            this.producer_epoch = wire::read_i16(buf)?;
-        }
-        if version >= 4 {
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let f_verify_only = if version >= 4 {
             *field = "verify_only";
-            this.verify_only = wire::read_bool(buf)?;
-        }
-        if version >= 4 {
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let f_topics = if version >= 4 {
             *field = "topics";
-            this.topics = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
                 AddPartitionsToTxnTopic::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -415,14 +440,20 @@ impl AddPartitionsToTxnTransaction {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            transactional_id: f_transactional_id,
+            producer_id: f_producer_id,
+            producer_epoch: f_producer_epoch,
+            verify_only: f_verify_only,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -564,7 +595,7 @@ pub struct AddPartitionsToTxnTopic {
     /// The partition indexes to add to the transaction
     ///
     /// Versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -573,7 +604,7 @@ impl Default for AddPartitionsToTxnTopic {
     fn default() -> Self {
         Self {
             name: StrBytes::from_static_str(""),
-            partitions: Vec::new(),
+            partitions: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -586,7 +617,10 @@ impl crate::testing::Random for AddPartitionsToTxnTopic {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.name = rng.gen_string();
-        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partitions = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -599,13 +633,15 @@ impl AddPartitionsToTxnTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -613,14 +649,17 @@ impl AddPartitionsToTxnTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

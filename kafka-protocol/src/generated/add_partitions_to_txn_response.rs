@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AddPartitionsToTxnResponse `AddPartitionsToTxnResponse.json`: Response body of api key 24, versions 0-5, flexible versions 3+.
 ///
@@ -107,27 +107,33 @@ impl AddPartitionsToTxnResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        if version >= 4 {
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = if version >= 4 {
             *field = "error_code";
-            this.error_code = wire::read_i16(buf)?;
-        }
-        if version >= 4 {
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let f_results_by_transaction = if version >= 4 {
             *field = "results_by_transaction";
-            this.results_by_transaction =
-                wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-                    AddPartitionsToTxnResult::decode(buf, version)
-                })?)?;
-        }
-        if version <= 3 {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+                AddPartitionsToTxnResult::decode(buf, version)
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_results_by_topic_v3_and_below = if version <= 3 {
             *field = "results_by_topic_v3_and_below";
-            this.results_by_topic_v3_and_below =
-                wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-                    AddPartitionsToTxnTopicResult::decode(buf, version)
-                })?)?;
-        }
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                AddPartitionsToTxnTopicResult::decode(buf, version)
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -135,14 +141,19 @@ impl AddPartitionsToTxnResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            results_by_transaction: f_results_by_transaction,
+            results_by_topic_v3_and_below: f_results_by_topic_v3_and_below,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -318,17 +329,21 @@ impl AddPartitionsToTxnResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 4 {
+        let f_transactional_id = if version >= 4 {
             *field = "transactional_id";
-            this.transactional_id = wire::read_string(buf, flexible)?;
-        }
-        if version >= 4 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_topic_results = if version >= 4 {
             *field = "topic_results";
-            this.topic_results = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
                 AddPartitionsToTxnTopicResult::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -336,14 +351,17 @@ impl AddPartitionsToTxnResult {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            transactional_id: f_transactional_id,
+            topic_results: f_topic_results,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -489,13 +507,17 @@ impl AddPartitionsToTxnTopicResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "results_by_partition";
-        this.results_by_partition = wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
-            AddPartitionsToTxnPartitionResult::decode(buf, version)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_results_by_partition = {
+            *field = "results_by_partition";
+            wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
+                AddPartitionsToTxnPartitionResult::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -503,14 +525,17 @@ impl AddPartitionsToTxnTopicResult {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            results_by_partition: f_results_by_partition,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -638,11 +663,15 @@ impl AddPartitionsToTxnPartitionResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "partition_error_code";
-        this.partition_error_code = wire::read_i16(buf)?;
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_partition_error_code = {
+            *field = "partition_error_code";
+            wire::read_i16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -650,14 +679,17 @@ impl AddPartitionsToTxnPartitionResult {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            partition_error_code: f_partition_error_code,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AlterClientQuotasRequest `AlterClientQuotasRequest.json`: Request body of api key 49, versions 0-1, flexible versions 1+.
 ///
@@ -75,13 +75,17 @@ impl AlterClientQuotasRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "entries";
-        this.entries = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            EntryData::decode(buf, version)
-        })?)?;
-        *field = "validate_only";
-        this.validate_only = wire::read_bool(buf)?;
+        let f_entries = {
+            *field = "entries";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                EntryData::decode(buf, version)
+            })?)?
+        };
+        let f_validate_only = {
+            *field = "validate_only";
+            wire::read_bool(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -89,14 +93,17 @@ impl AlterClientQuotasRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            entries: f_entries,
+            validate_only: f_validate_only,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -230,11 +237,15 @@ impl EntityData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "entity_type";
-        this.entity_type = wire::read_string(buf, flexible)?;
-        *field = "entity_name";
-        this.entity_name = wire::read_nullable_string(buf, flexible)?;
+        let f_entity_type = {
+            *field = "entity_type";
+            wire::read_string(buf, flexible)?
+        };
+        let f_entity_name = {
+            *field = "entity_name";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -242,14 +253,17 @@ impl EntityData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            entity_type: f_entity_type,
+            entity_name: f_entity_name,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -374,13 +388,19 @@ impl OpData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "key";
-        this.key = wire::read_string(buf, flexible)?;
-        *field = "value";
-        this.value = wire::read_f64(buf)?;
-        *field = "remove";
-        this.remove = wire::read_bool(buf)?;
+        let f_key = {
+            *field = "key";
+            wire::read_string(buf, flexible)?
+        };
+        let f_value = {
+            *field = "value";
+            wire::read_f64(buf)?
+        };
+        let f_remove = {
+            *field = "remove";
+            wire::read_bool(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -388,14 +408,18 @@ impl OpData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            key: f_key,
+            value: f_value,
+            remove: f_remove,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -516,15 +540,19 @@ impl EntryData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "entity";
-        this.entity = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            EntityData::decode(buf, version)
-        })?)?;
-        *field = "ops";
-        this.ops = wire::non_null(wire::read_array(buf, flexible, 10, |buf| {
-            OpData::decode(buf, version)
-        })?)?;
+        let f_entity = {
+            *field = "entity";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                EntityData::decode(buf, version)
+            })?)?
+        };
+        let f_ops = {
+            *field = "ops";
+            wire::non_null(wire::read_array(buf, flexible, 10, |buf| {
+                OpData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -532,14 +560,17 @@ impl EntryData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            entity: f_entity,
+            ops: f_ops,
+            tagged_fields,
+        })
     }
 
     #[inline]

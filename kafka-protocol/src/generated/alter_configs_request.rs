@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AlterConfigsRequest `AlterConfigsRequest.json`: Request body of api key 33, versions 0-2, flexible versions 2+.
 ///
@@ -78,13 +78,17 @@ impl AlterConfigsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "resources";
-        this.resources = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            AlterConfigsResource::decode(buf, version)
-        })?)?;
-        *field = "validate_only";
-        this.validate_only = wire::read_bool(buf)?;
+        let f_resources = {
+            *field = "resources";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                AlterConfigsResource::decode(buf, version)
+            })?)?
+        };
+        let f_validate_only = {
+            *field = "validate_only";
+            wire::read_bool(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -92,14 +96,17 @@ impl AlterConfigsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            resources: f_resources,
+            validate_only: f_validate_only,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -233,11 +240,15 @@ impl AlterableConfig {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "value";
-        this.value = wire::read_nullable_string(buf, flexible)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_value = {
+            *field = "value";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -245,14 +256,17 @@ impl AlterableConfig {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            value: f_value,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -379,15 +393,21 @@ impl AlterConfigsResource {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "resource_type";
-        this.resource_type = wire::read_i8(buf)?;
-        *field = "resource_name";
-        this.resource_name = wire::read_string(buf, flexible)?;
-        *field = "configs";
-        this.configs = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            AlterableConfig::decode(buf, version)
-        })?)?;
+        let f_resource_type = {
+            *field = "resource_type";
+            wire::read_i8(buf)?
+        };
+        let f_resource_name = {
+            *field = "resource_name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_configs = {
+            *field = "configs";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                AlterableConfig::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -395,14 +415,18 @@ impl AlterConfigsResource {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            resource_type: f_resource_type,
+            resource_name: f_resource_name,
+            configs: f_configs,
+            tagged_fields,
+        })
     }
 
     #[inline]

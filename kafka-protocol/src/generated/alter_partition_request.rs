@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AlterPartitionRequest `AlterPartitionRequest.json`: Request body of api key 56, versions 0-3, flexible versions 0+.
 ///
@@ -86,15 +86,21 @@ impl AlterPartitionRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "broker_id";
-        this.broker_id = wire::read_i32(buf)?;
-        *field = "broker_epoch";
-        this.broker_epoch = wire::read_i64(buf)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            TopicData::decode(buf, version)
-        })?)?;
+        let f_broker_id = {
+            *field = "broker_id";
+            wire::read_i32(buf)?
+        };
+        let f_broker_epoch = {
+            *field = "broker_epoch";
+            wire::read_i64(buf)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                TopicData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -102,14 +108,18 @@ impl AlterPartitionRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            broker_id: f_broker_id,
+            broker_epoch: f_broker_epoch,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -250,15 +260,19 @@ impl BrokerState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        if version >= 3 {
+        let f_broker_id = if version >= 3 {
             *field = "broker_id";
-            this.broker_id = wire::read_i32(buf)?;
-        }
-        if version >= 3 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_broker_epoch = if version >= 3 {
             *field = "broker_epoch";
-            this.broker_epoch = wire::read_i64(buf)?;
-        }
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -266,14 +280,17 @@ impl BrokerState {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            broker_id: f_broker_id,
+            broker_epoch: f_broker_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -380,7 +397,7 @@ pub struct PartitionData {
     /// The ISR for this partition. Deprecated since version 3.
     ///
     /// Versions 0-2.
-    pub new_isr: Vec<i32>,
+    pub new_isr: PrimitiveVec<i32>,
     /// NewIsrWithEpochs
     ///
     /// Versions 3+.
@@ -402,7 +419,7 @@ impl Default for PartitionData {
         Self {
             partition_index: 0_i32,
             leader_epoch: 0_i32,
-            new_isr: Vec::new(),
+            new_isr: PrimitiveVec::new(),
             new_isr_with_epochs: Vec::new(),
             leader_recovery_state: 0_i8,
             partition_epoch: 0_i32,
@@ -420,7 +437,10 @@ impl crate::testing::Random for PartitionData {
         this.partition_index = rng.gen_i32();
         this.leader_epoch = rng.gen_i32();
         if version <= 2 {
-            this.new_isr = rng.gen_vec(depth, |rng| rng.gen_i32());
+            this.new_isr = rng
+                .gen_vec(depth, |rng| rng.gen_i32())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>();
         }
         if version >= 3 {
             this.new_isr_with_epochs =
@@ -442,30 +462,39 @@ impl PartitionData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "leader_epoch";
-        this.leader_epoch = wire::read_i32(buf)?;
-        if version <= 2 {
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_leader_epoch = {
+            *field = "leader_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_new_isr = if version <= 2 {
             *field = "new_isr";
-            this.new_isr = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-                wire::read_i32(buf)
-            })?)?;
-        }
-        if version >= 3 {
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        } else {
+            PrimitiveVec::new()
+        };
+        let f_new_isr_with_epochs = if version >= 3 {
             *field = "new_isr_with_epochs";
-            this.new_isr_with_epochs =
-                wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-                    BrokerState::decode(buf, version)
-                })?)?;
-        }
-        if version >= 1 {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+                BrokerState::decode(buf, version)
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_leader_recovery_state = if version >= 1 {
             *field = "leader_recovery_state";
-            this.leader_recovery_state = wire::read_i8(buf)?;
-        }
-        *field = "partition_epoch";
-        this.partition_epoch = wire::read_i32(buf)?;
+            wire::read_i8(buf)?
+        } else {
+            0_i8
+        };
+        let f_partition_epoch = {
+            *field = "partition_epoch";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -473,14 +502,21 @@ impl PartitionData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            leader_epoch: f_leader_epoch,
+            new_isr: f_new_isr,
+            new_isr_with_epochs: f_new_isr_with_epochs,
+            leader_recovery_state: f_leader_recovery_state,
+            partition_epoch: f_partition_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -664,19 +700,25 @@ impl TopicData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        if version <= 1 {
+        let f_topic_name = if version <= 1 {
             *field = "topic_name";
-            this.topic_name = wire::read_string(buf, flexible)?;
-        }
-        if version >= 2 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_topic_id = if version >= 2 {
             *field = "topic_id";
-            this.topic_id = wire::read_uuid(buf)?;
-        }
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 14, |buf| {
-            PartitionData::decode(buf, version)
-        })?)?;
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 14, |buf| {
+                PartitionData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -684,14 +726,18 @@ impl TopicData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

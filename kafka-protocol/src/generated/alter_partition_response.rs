@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AlterPartitionResponse `AlterPartitionResponse.json`: Response body of api key 56, versions 0-3, flexible versions 0+.
 ///
@@ -87,15 +87,21 @@ impl AlterPartitionResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            TopicData::decode(buf, version)
-        })?)?;
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                TopicData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -103,14 +109,18 @@ impl AlterPartitionResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -229,7 +239,7 @@ pub struct PartitionData {
     /// The in-sync replica IDs.
     ///
     /// Versions 0+.
-    pub isr: Vec<i32>,
+    pub isr: PrimitiveVec<i32>,
     /// 1 if the partition is recovering from an unclean leader election; 0 otherwise.
     ///
     /// Versions 1+; ignorable.
@@ -249,7 +259,7 @@ impl Default for PartitionData {
             error_code: 0_i16,
             leader_id: 0_i32,
             leader_epoch: 0_i32,
-            isr: Vec::new(),
+            isr: PrimitiveVec::new(),
             leader_recovery_state: 0_i8,
             partition_epoch: 0_i32,
             tagged_fields: TaggedFields::default(),
@@ -267,7 +277,10 @@ impl crate::testing::Random for PartitionData {
         this.error_code = rng.gen_i16();
         this.leader_id = rng.gen_i32();
         this.leader_epoch = rng.gen_i32();
-        this.isr = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.isr = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if version >= 1 {
             this.leader_recovery_state = rng.gen_i8();
         }
@@ -284,25 +297,37 @@ impl PartitionData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "leader_id";
-        this.leader_id = wire::read_i32(buf)?;
-        *field = "leader_epoch";
-        this.leader_epoch = wire::read_i32(buf)?;
-        *field = "isr";
-        this.isr = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
-        if version >= 1 {
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_leader_id = {
+            *field = "leader_id";
+            wire::read_i32(buf)?
+        };
+        let f_leader_epoch = {
+            *field = "leader_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_isr = {
+            *field = "isr";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let f_leader_recovery_state = if version >= 1 {
             *field = "leader_recovery_state";
-            this.leader_recovery_state = wire::read_i8(buf)?;
-        }
-        *field = "partition_epoch";
-        this.partition_epoch = wire::read_i32(buf)?;
+            wire::read_i8(buf)?
+        } else {
+            0_i8
+        };
+        let f_partition_epoch = {
+            *field = "partition_epoch";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -310,14 +335,22 @@ impl PartitionData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            isr: f_isr,
+            leader_recovery_state: f_leader_recovery_state,
+            partition_epoch: f_partition_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -474,19 +507,25 @@ impl TopicData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        if version <= 1 {
+        let f_topic_name = if version <= 1 {
             *field = "topic_name";
-            this.topic_name = wire::read_string(buf, flexible)?;
-        }
-        if version >= 2 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_topic_id = if version >= 2 {
             *field = "topic_id";
-            this.topic_id = wire::read_uuid(buf)?;
-        }
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 20, |buf| {
-            PartitionData::decode(buf, version)
-        })?)?;
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 20, |buf| {
+                PartitionData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -494,14 +533,18 @@ impl TopicData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

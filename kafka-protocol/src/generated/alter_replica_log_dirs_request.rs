@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AlterReplicaLogDirsRequest `AlterReplicaLogDirsRequest.json`: Request body of api key 34, versions 0-2, flexible versions 2+.
 ///
@@ -71,11 +71,13 @@ impl AlterReplicaLogDirsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "dirs";
-        this.dirs = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            AlterReplicaLogDir::decode(buf, version)
-        })?)?;
+        let f_dirs = {
+            *field = "dirs";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                AlterReplicaLogDir::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -83,14 +85,16 @@ impl AlterReplicaLogDirsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            dirs: f_dirs,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -186,7 +190,7 @@ pub struct AlterReplicaLogDirTopic {
     /// The partition indexes.
     ///
     /// Versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -195,7 +199,7 @@ impl Default for AlterReplicaLogDirTopic {
     fn default() -> Self {
         Self {
             name: StrBytes::from_static_str(""),
-            partitions: Vec::new(),
+            partitions: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -208,7 +212,10 @@ impl crate::testing::Random for AlterReplicaLogDirTopic {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.name = rng.gen_string();
-        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partitions = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -221,13 +228,15 @@ impl AlterReplicaLogDirTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -235,14 +244,17 @@ impl AlterReplicaLogDirTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -371,13 +383,17 @@ impl AlterReplicaLogDir {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "path";
-        this.path = wire::read_string(buf, flexible)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            AlterReplicaLogDirTopic::decode(buf, version)
-        })?)?;
+        let f_path = {
+            *field = "path";
+            wire::read_string(buf, flexible)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                AlterReplicaLogDirTopic::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -385,14 +401,17 @@ impl AlterReplicaLogDir {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            path: f_path,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AlterUserScramCredentialsRequest `AlterUserScramCredentialsRequest.json`: Request body of api key 51, versions 0, flexible versions 0+.
 ///
@@ -77,15 +77,19 @@ impl AlterUserScramCredentialsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "deletions";
-        this.deletions = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            ScramCredentialDeletion::decode(buf, version)
-        })?)?;
-        *field = "upsertions";
-        this.upsertions = wire::non_null(wire::read_array(buf, flexible, 9, |buf| {
-            ScramCredentialUpsertion::decode(buf, version)
-        })?)?;
+        let f_deletions = {
+            *field = "deletions";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                ScramCredentialDeletion::decode(buf, version)
+            })?)?
+        };
+        let f_upsertions = {
+            *field = "upsertions";
+            wire::non_null(wire::read_array(buf, flexible, 9, |buf| {
+                ScramCredentialUpsertion::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -93,14 +97,17 @@ impl AlterUserScramCredentialsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            deletions: f_deletions,
+            upsertions: f_upsertions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -244,11 +251,15 @@ impl ScramCredentialDeletion {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "mechanism";
-        this.mechanism = wire::read_i8(buf)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_mechanism = {
+            *field = "mechanism";
+            wire::read_i8(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -256,14 +267,17 @@ impl ScramCredentialDeletion {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            mechanism: f_mechanism,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -402,17 +416,27 @@ impl ScramCredentialUpsertion {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "mechanism";
-        this.mechanism = wire::read_i8(buf)?;
-        *field = "iterations";
-        this.iterations = wire::read_i32(buf)?;
-        *field = "salt";
-        this.salt = wire::read_bytes(buf, flexible)?;
-        *field = "salted_password";
-        this.salted_password = wire::read_bytes(buf, flexible)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_mechanism = {
+            *field = "mechanism";
+            wire::read_i8(buf)?
+        };
+        let f_iterations = {
+            *field = "iterations";
+            wire::read_i32(buf)?
+        };
+        let f_salt = {
+            *field = "salt";
+            wire::read_bytes(buf, flexible)?
+        };
+        let f_salted_password = {
+            *field = "salted_password";
+            wire::read_bytes(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -420,14 +444,20 @@ impl ScramCredentialUpsertion {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            mechanism: f_mechanism,
+            iterations: f_iterations,
+            salt: f_salt,
+            salted_password: f_salted_password,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ApiVersionsResponse `ApiVersionsResponse.json`: Response body of api key 18, versions 0-4, flexible versions 3+.
 ///
@@ -135,17 +135,27 @@ impl ApiVersionsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "api_keys";
-        this.api_keys = wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
-            ApiVersion::decode(buf, version)
-        })?)?;
-        if version >= 1 {
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_api_keys = {
+            *field = "api_keys";
+            wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
+                ApiVersion::decode(buf, version)
+            })?)?
+        };
+        let f_throttle_time_ms = if version >= 1 {
             *field = "throttle_time_ms";
-            this.throttle_time_ms = wire::read_i32(buf)?;
-        }
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let mut f_supported_features = Vec::new();
+        let mut f_finalized_features_epoch = -1_i64;
+        let mut f_finalized_features = Vec::new();
+        let mut f_zk_migration_ready = false;
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -155,12 +165,12 @@ impl ApiVersionsResponse {
                 match tag {
                     0 if version >= 3 => {
                         *field = "supported_features";
-                        this.tagged_fields.mark_present(0);
+                        tagged_fields.mark_present(0);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.supported_features =
+                            f_supported_features =
                                 wire::non_null(wire::read_array(buf, true, 1, |buf| {
                                     SupportedFeatureKey::decode(buf, version)
                                 })?)?;
@@ -169,23 +179,23 @@ impl ApiVersionsResponse {
                     }
                     1 if version >= 3 => {
                         *field = "finalized_features_epoch";
-                        this.tagged_fields.mark_present(1);
+                        tagged_fields.mark_present(1);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.finalized_features_epoch = wire::read_i64(buf)?;
+                            f_finalized_features_epoch = wire::read_i64(buf)?;
                         }
                         wire::expect_end(&sub)?;
                     }
                     2 if version >= 3 => {
                         *field = "finalized_features";
-                        this.tagged_fields.mark_present(2);
+                        tagged_fields.mark_present(2);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.finalized_features =
+                            f_finalized_features =
                                 wire::non_null(wire::read_array(buf, true, 1, |buf| {
                                     FinalizedFeatureKey::decode(buf, version)
                                 })?)?;
@@ -194,23 +204,31 @@ impl ApiVersionsResponse {
                     }
                     3 if version >= 3 => {
                         *field = "zk_migration_ready";
-                        this.tagged_fields.mark_present(3);
+                        tagged_fields.mark_present(3);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.zk_migration_ready = wire::read_bool(buf)?;
+                            f_zk_migration_ready = wire::read_bool(buf)?;
                         }
                         wire::expect_end(&sub)?;
                     }
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            error_code: f_error_code,
+            api_keys: f_api_keys,
+            throttle_time_ms: f_throttle_time_ms,
+            supported_features: f_supported_features,
+            finalized_features_epoch: f_finalized_features_epoch,
+            finalized_features: f_finalized_features,
+            zk_migration_ready: f_zk_migration_ready,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -495,13 +513,19 @@ impl ApiVersion {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        *field = "api_key";
-        this.api_key = wire::read_i16(buf)?;
-        *field = "min_version";
-        this.min_version = wire::read_i16(buf)?;
-        *field = "max_version";
-        this.max_version = wire::read_i16(buf)?;
+        let f_api_key = {
+            *field = "api_key";
+            wire::read_i16(buf)?
+        };
+        let f_min_version = {
+            *field = "min_version";
+            wire::read_i16(buf)?
+        };
+        let f_max_version = {
+            *field = "max_version";
+            wire::read_i16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -509,14 +533,18 @@ impl ApiVersion {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            api_key: f_api_key,
+            min_version: f_min_version,
+            max_version: f_max_version,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -650,19 +678,25 @@ impl SupportedFeatureKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 3 {
+        let f_name = if version >= 3 {
             *field = "name";
-            this.name = wire::read_string(buf, flexible)?;
-        }
-        if version >= 3 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_min_version = if version >= 3 {
             *field = "min_version";
-            this.min_version = wire::read_i16(buf)?;
-        }
-        if version >= 3 {
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let f_max_version = if version >= 3 {
             *field = "max_version";
-            this.max_version = wire::read_i16(buf)?;
-        }
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -670,14 +704,18 @@ impl SupportedFeatureKey {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            min_version: f_min_version,
+            max_version: f_max_version,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -835,19 +873,25 @@ impl FinalizedFeatureKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 3 {
+        let f_name = if version >= 3 {
             *field = "name";
-            this.name = wire::read_string(buf, flexible)?;
-        }
-        if version >= 3 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_max_version_level = if version >= 3 {
             *field = "max_version_level";
-            this.max_version_level = wire::read_i16(buf)?;
-        }
-        if version >= 3 {
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let f_min_version_level = if version >= 3 {
             *field = "min_version_level";
-            this.min_version_level = wire::read_i16(buf)?;
-        }
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -855,14 +899,18 @@ impl FinalizedFeatureKey {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            max_version_level: f_max_version_level,
+            min_version_level: f_min_version_level,
+            tagged_fields,
+        })
     }
 
     #[inline]

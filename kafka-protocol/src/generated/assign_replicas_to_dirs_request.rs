@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AssignReplicasToDirsRequest `AssignReplicasToDirsRequest.json`: Request body of api key 73, versions 0, flexible versions 0+.
 ///
@@ -80,15 +80,21 @@ impl AssignReplicasToDirsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "broker_id";
-        this.broker_id = wire::read_i32(buf)?;
-        *field = "broker_epoch";
-        this.broker_epoch = wire::read_i64(buf)?;
-        *field = "directories";
-        this.directories = wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
-            DirectoryData::decode(buf, version)
-        })?)?;
+        let f_broker_id = {
+            *field = "broker_id";
+            wire::read_i32(buf)?
+        };
+        let f_broker_epoch = {
+            *field = "broker_epoch";
+            wire::read_i64(buf)?
+        };
+        let f_directories = {
+            *field = "directories";
+            wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
+                DirectoryData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -96,14 +102,18 @@ impl AssignReplicasToDirsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            broker_id: f_broker_id,
+            broker_epoch: f_broker_epoch,
+            directories: f_directories,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -233,9 +243,11 @@ impl PartitionData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -243,14 +255,16 @@ impl PartitionData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -365,13 +379,17 @@ impl TopicData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_id";
-        this.topic_id = wire::read_uuid(buf)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
-            PartitionData::decode(buf, version)
-        })?)?;
+        let f_topic_id = {
+            *field = "topic_id";
+            wire::read_uuid(buf)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
+                PartitionData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -379,14 +397,17 @@ impl TopicData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -514,13 +535,17 @@ impl DirectoryData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "id";
-        this.id = wire::read_uuid(buf)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
-            TopicData::decode(buf, version)
-        })?)?;
+        let f_id = {
+            *field = "id";
+            wire::read_uuid(buf)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
+                TopicData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -528,14 +553,17 @@ impl DirectoryData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            id: f_id,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// BeginQuorumEpochRequest `BeginQuorumEpochRequest.json`: Request body of api key 53, versions 0-1, flexible versions 1+.
 ///
@@ -94,23 +94,31 @@ impl BeginQuorumEpochRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "cluster_id";
-        this.cluster_id = wire::read_nullable_string(buf, flexible)?;
-        if version >= 1 {
+        let f_cluster_id = {
+            *field = "cluster_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_voter_id = if version >= 1 {
             *field = "voter_id";
-            this.voter_id = wire::read_i32(buf)?;
-        }
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            TopicData::decode(buf, version)
-        })?)?;
-        if version >= 1 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                TopicData::decode(buf, version)
+            })?)?
+        };
+        let f_leader_endpoints = if version >= 1 {
             *field = "leader_endpoints";
-            this.leader_endpoints = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 LeaderEndpoint::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -118,14 +126,19 @@ impl BeginQuorumEpochRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            cluster_id: f_cluster_id,
+            voter_id: f_voter_id,
+            topics: f_topics,
+            leader_endpoints: f_leader_endpoints,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -299,17 +312,25 @@ impl PartitionData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        if version >= 1 {
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_voter_directory_id = if version >= 1 {
             *field = "voter_directory_id";
-            this.voter_directory_id = wire::read_uuid(buf)?;
-        }
-        *field = "leader_id";
-        this.leader_id = wire::read_i32(buf)?;
-        *field = "leader_epoch";
-        this.leader_epoch = wire::read_i32(buf)?;
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_leader_id = {
+            *field = "leader_id";
+            wire::read_i32(buf)?
+        };
+        let f_leader_epoch = {
+            *field = "leader_epoch";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -317,14 +338,19 @@ impl PartitionData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            voter_directory_id: f_voter_directory_id,
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -452,13 +478,17 @@ impl TopicData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "topic_name";
-        this.topic_name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 12, |buf| {
-            PartitionData::decode(buf, version)
-        })?)?;
+        let f_topic_name = {
+            *field = "topic_name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 12, |buf| {
+                PartitionData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -466,14 +496,17 @@ impl TopicData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -614,19 +647,25 @@ impl LeaderEndpoint {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        if version >= 1 {
+        let f_name = if version >= 1 {
             *field = "name";
-            this.name = wire::read_string(buf, flexible)?;
-        }
-        if version >= 1 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_host = if version >= 1 {
             *field = "host";
-            this.host = wire::read_string(buf, flexible)?;
-        }
-        if version >= 1 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_port = if version >= 1 {
             *field = "port";
-            this.port = wire::read_u16(buf)?;
-        }
+            wire::read_u16(buf)?
+        } else {
+            0_u16
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -634,14 +673,18 @@ impl LeaderEndpoint {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            host: f_host,
+            port: f_port,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// BrokerHeartbeatRequest `BrokerHeartbeatRequest.json`: Request body of api key 63, versions 0-1, flexible versions 0+.
 ///
@@ -103,23 +103,35 @@ impl BrokerHeartbeatRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "broker_id";
-        this.broker_id = wire::read_i32(buf)?;
-        *field = "broker_epoch";
-        this.broker_epoch = wire::read_i64(buf)?;
-        *field = "current_metadata_offset";
-        this.current_metadata_offset = wire::read_i64(buf)?;
-        *field = "want_fence";
-        this.want_fence = wire::read_bool(buf)?;
-        *field = "want_shut_down";
-        this.want_shut_down = wire::read_bool(buf)?;
-        if version >= 1 {
+        let f_broker_id = {
+            *field = "broker_id";
+            wire::read_i32(buf)?
+        };
+        let f_broker_epoch = {
+            *field = "broker_epoch";
+            wire::read_i64(buf)?
+        };
+        let f_current_metadata_offset = {
+            *field = "current_metadata_offset";
+            wire::read_i64(buf)?
+        };
+        let f_want_fence = {
+            *field = "want_fence";
+            wire::read_bool(buf)?
+        };
+        let f_want_shut_down = {
+            *field = "want_shut_down";
+            wire::read_bool(buf)?
+        };
+        let f_offline_log_dirs = if version >= 1 {
             *field = "offline_log_dirs";
-            this.offline_log_dirs = wire::non_null(wire::read_array(buf, flexible, 16, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 16, |buf| {
                 wire::read_uuid(buf)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -127,14 +139,21 @@ impl BrokerHeartbeatRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            broker_id: f_broker_id,
+            broker_epoch: f_broker_epoch,
+            current_metadata_offset: f_current_metadata_offset,
+            want_fence: f_want_fence,
+            want_shut_down: f_want_shut_down,
+            offline_log_dirs: f_offline_log_dirs,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// BrokerHeartbeatResponse `BrokerHeartbeatResponse.json`: Response body of api key 63, versions 0-1, flexible versions 0+.
 ///
@@ -94,17 +94,27 @@ impl BrokerHeartbeatResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "is_caught_up";
-        this.is_caught_up = wire::read_bool(buf)?;
-        *field = "is_fenced";
-        this.is_fenced = wire::read_bool(buf)?;
-        *field = "should_shut_down";
-        this.should_shut_down = wire::read_bool(buf)?;
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_is_caught_up = {
+            *field = "is_caught_up";
+            wire::read_bool(buf)?
+        };
+        let f_is_fenced = {
+            *field = "is_fenced";
+            wire::read_bool(buf)?
+        };
+        let f_should_shut_down = {
+            *field = "should_shut_down";
+            wire::read_bool(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -112,14 +122,20 @@ impl BrokerHeartbeatResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            is_caught_up: f_is_caught_up,
+            is_fenced: f_is_fenced,
+            should_shut_down: f_should_shut_down,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// BrokerRegistrationRequest `BrokerRegistrationRequest.json`: Request body of api key 62, versions 0-4, flexible versions 0+.
 ///
@@ -128,37 +128,55 @@ impl BrokerRegistrationRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "broker_id";
-        this.broker_id = wire::read_i32(buf)?;
-        *field = "cluster_id";
-        this.cluster_id = wire::read_string(buf, flexible)?;
-        *field = "incarnation_id";
-        this.incarnation_id = wire::read_uuid(buf)?;
-        *field = "listeners";
-        this.listeners = wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
-            Listener::decode(buf, version)
-        })?)?;
-        *field = "features";
-        this.features = wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
-            Feature::decode(buf, version)
-        })?)?;
-        *field = "rack";
-        this.rack = wire::read_nullable_string(buf, flexible)?;
-        if version >= 1 {
+        let f_broker_id = {
+            *field = "broker_id";
+            wire::read_i32(buf)?
+        };
+        let f_cluster_id = {
+            *field = "cluster_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_incarnation_id = {
+            *field = "incarnation_id";
+            wire::read_uuid(buf)?
+        };
+        let f_listeners = {
+            *field = "listeners";
+            wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
+                Listener::decode(buf, version)
+            })?)?
+        };
+        let f_features = {
+            *field = "features";
+            wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
+                Feature::decode(buf, version)
+            })?)?
+        };
+        let f_rack = {
+            *field = "rack";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_is_migrating_zk_broker = if version >= 1 {
             *field = "is_migrating_zk_broker";
-            this.is_migrating_zk_broker = wire::read_bool(buf)?;
-        }
-        if version >= 2 {
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let f_log_dirs = if version >= 2 {
             *field = "log_dirs";
-            this.log_dirs = wire::non_null(wire::read_array(buf, flexible, 16, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 16, |buf| {
                 wire::read_uuid(buf)
-            })?)?;
-        }
-        if version >= 3 {
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_previous_broker_epoch = if version >= 3 {
             *field = "previous_broker_epoch";
-            this.previous_broker_epoch = wire::read_i64(buf)?;
-        }
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -166,14 +184,24 @@ impl BrokerRegistrationRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            broker_id: f_broker_id,
+            cluster_id: f_cluster_id,
+            incarnation_id: f_incarnation_id,
+            listeners: f_listeners,
+            features: f_features,
+            rack: f_rack,
+            is_migrating_zk_broker: f_is_migrating_zk_broker,
+            log_dirs: f_log_dirs,
+            previous_broker_epoch: f_previous_broker_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -377,15 +405,23 @@ impl Listener {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "host";
-        this.host = wire::read_string(buf, flexible)?;
-        *field = "port";
-        this.port = wire::read_u16(buf)?;
-        *field = "security_protocol";
-        this.security_protocol = wire::read_i16(buf)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_host = {
+            *field = "host";
+            wire::read_string(buf, flexible)?
+        };
+        let f_port = {
+            *field = "port";
+            wire::read_u16(buf)?
+        };
+        let f_security_protocol = {
+            *field = "security_protocol";
+            wire::read_i16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -393,14 +429,19 @@ impl Listener {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            host: f_host,
+            port: f_port,
+            security_protocol: f_security_protocol,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -531,13 +572,19 @@ impl Feature {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "min_supported_version";
-        this.min_supported_version = wire::read_i16(buf)?;
-        *field = "max_supported_version";
-        this.max_supported_version = wire::read_i16(buf)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_min_supported_version = {
+            *field = "min_supported_version";
+            wire::read_i16(buf)?
+        };
+        let f_max_supported_version = {
+            *field = "max_supported_version";
+            wire::read_i16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -545,14 +592,18 @@ impl Feature {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            min_supported_version: f_min_supported_version,
+            max_supported_version: f_max_supported_version,
+            tagged_fields,
+        })
     }
 
     #[inline]

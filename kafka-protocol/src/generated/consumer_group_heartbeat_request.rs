@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerGroupHeartbeatRequest `ConsumerGroupHeartbeatRequest.json`: Request body of api key 68, versions 0-1, flexible versions 0+.
 ///
@@ -137,32 +137,51 @@ impl ConsumerGroupHeartbeatRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "group_id";
-        this.group_id = wire::read_string(buf, flexible)?;
-        *field = "member_id";
-        this.member_id = wire::read_string(buf, flexible)?;
-        *field = "member_epoch";
-        this.member_epoch = wire::read_i32(buf)?;
-        *field = "instance_id";
-        this.instance_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "rack_id";
-        this.rack_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "rebalance_timeout_ms";
-        this.rebalance_timeout_ms = wire::read_i32(buf)?;
-        *field = "subscribed_topic_names";
-        this.subscribed_topic_names =
-            wire::read_array(buf, flexible, 1, |buf| wire::read_string(buf, flexible))?;
-        if version >= 1 {
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_member_epoch = {
+            *field = "member_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_instance_id = {
+            *field = "instance_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_rack_id = {
+            *field = "rack_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_rebalance_timeout_ms = {
+            *field = "rebalance_timeout_ms";
+            wire::read_i32(buf)?
+        };
+        let f_subscribed_topic_names = {
+            *field = "subscribed_topic_names";
+            wire::read_array(buf, flexible, 1, |buf| wire::read_string(buf, flexible))?
+        };
+        let f_subscribed_topic_regex = if version >= 1 {
             *field = "subscribed_topic_regex";
-            this.subscribed_topic_regex = wire::read_nullable_string(buf, flexible)?;
-        }
-        *field = "server_assignor";
-        this.server_assignor = wire::read_nullable_string(buf, flexible)?;
-        *field = "topic_partitions";
-        this.topic_partitions = wire::read_array(buf, flexible, 18, |buf| {
-            TopicPartitions::decode(buf, version)
-        })?;
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_server_assignor = {
+            *field = "server_assignor";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_topic_partitions = {
+            *field = "topic_partitions";
+            wire::read_array(buf, flexible, 18, |buf| {
+                TopicPartitions::decode(buf, version)
+            })?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -170,14 +189,25 @@ impl ConsumerGroupHeartbeatRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            group_id: f_group_id,
+            member_id: f_member_id,
+            member_epoch: f_member_epoch,
+            instance_id: f_instance_id,
+            rack_id: f_rack_id,
+            rebalance_timeout_ms: f_rebalance_timeout_ms,
+            subscribed_topic_names: f_subscribed_topic_names,
+            subscribed_topic_regex: f_subscribed_topic_regex,
+            server_assignor: f_server_assignor,
+            topic_partitions: f_topic_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -332,7 +362,7 @@ pub struct TopicPartitions {
     /// The partitions.
     ///
     /// Versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -341,7 +371,7 @@ impl Default for TopicPartitions {
     fn default() -> Self {
         Self {
             topic_id: Uuid::ZERO,
-            partitions: Vec::new(),
+            partitions: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -354,7 +384,10 @@ impl crate::testing::Random for TopicPartitions {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.gen_uuid();
-        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partitions = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -367,13 +400,15 @@ impl TopicPartitions {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_id";
-        this.topic_id = wire::read_uuid(buf)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_topic_id = {
+            *field = "topic_id";
+            wire::read_uuid(buf)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -381,14 +416,17 @@ impl TopicPartitions {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerGroupHeartbeatResponse `ConsumerGroupHeartbeatResponse.json`: Response body of api key 68, versions 0-1, flexible versions 0+.
 ///
@@ -121,25 +121,39 @@ impl ConsumerGroupHeartbeatResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "error_message";
-        this.error_message = wire::read_nullable_string(buf, flexible)?;
-        *field = "member_id";
-        this.member_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "member_epoch";
-        this.member_epoch = wire::read_i32(buf)?;
-        *field = "heartbeat_interval_ms";
-        this.heartbeat_interval_ms = wire::read_i32(buf)?;
-        *field = "assignment";
-        this.assignment = if wire::read_i8(buf)? < 0 {
-            None
-        } else {
-            Some(Assignment::decode(buf, version)?)
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
         };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = {
+            *field = "error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_member_epoch = {
+            *field = "member_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_heartbeat_interval_ms = {
+            *field = "heartbeat_interval_ms";
+            wire::read_i32(buf)?
+        };
+        let f_assignment = {
+            *field = "assignment";
+            if wire::read_i8(buf)? < 0 {
+                None
+            } else {
+                Some(Assignment::decode(buf, version)?)
+            }
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -147,14 +161,22 @@ impl ConsumerGroupHeartbeatResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            member_id: f_member_id,
+            member_epoch: f_member_epoch,
+            heartbeat_interval_ms: f_heartbeat_interval_ms,
+            assignment: f_assignment,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -297,11 +319,13 @@ impl Assignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_partitions";
-        this.topic_partitions = wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
-            TopicPartitions::decode(buf, version)
-        })?)?;
+        let f_topic_partitions = {
+            *field = "topic_partitions";
+            wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
+                TopicPartitions::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -309,14 +333,16 @@ impl Assignment {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_partitions: f_topic_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -406,7 +432,7 @@ pub struct TopicPartitions {
     /// The partitions.
     ///
     /// Versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -415,7 +441,7 @@ impl Default for TopicPartitions {
     fn default() -> Self {
         Self {
             topic_id: Uuid::ZERO,
-            partitions: Vec::new(),
+            partitions: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -428,7 +454,10 @@ impl crate::testing::Random for TopicPartitions {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.gen_uuid();
-        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partitions = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -441,13 +470,15 @@ impl TopicPartitions {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_id";
-        this.topic_id = wire::read_uuid(buf)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_topic_id = {
+            *field = "topic_id";
+            wire::read_uuid(buf)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -455,14 +486,17 @@ impl TopicPartitions {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerProtocolAssignment `ConsumerProtocolAssignment.json`: A data schema, versions 0-3, flexible versions none.
 ///
@@ -76,14 +76,20 @@ impl ConsumerProtocolAssignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        *field = "assigned_partitions";
-        this.assigned_partitions = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            TopicPartition::decode(buf, version)
-        })?)?;
-        *field = "user_data";
-        this.user_data = wire::read_nullable_bytes(buf, flexible)?;
-        Ok(this)
+        let f_assigned_partitions = {
+            *field = "assigned_partitions";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                TopicPartition::decode(buf, version)
+            })?)?
+        };
+        let f_user_data = {
+            *field = "user_data";
+            wire::read_nullable_bytes(buf, flexible)?
+        };
+        Ok(Self {
+            assigned_partitions: f_assigned_partitions,
+            user_data: f_user_data,
+        })
     }
 
     #[inline]
@@ -162,14 +168,14 @@ pub struct TopicPartition {
     /// Partitions
     ///
     /// Versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: PrimitiveVec<i32>,
 }
 
 impl Default for TopicPartition {
     fn default() -> Self {
         Self {
             topic: StrBytes::from_static_str(""),
-            partitions: Vec::new(),
+            partitions: PrimitiveVec::new(),
         }
     }
 }
@@ -181,7 +187,10 @@ impl crate::testing::Random for TopicPartition {
         let flexible = false;
         let mut this = Self::default();
         this.topic = rng.gen_string();
-        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partitions = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
 
         this
     }
@@ -191,14 +200,18 @@ impl TopicPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        *field = "topic";
-        this.topic = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
-        Ok(this)
+        let f_topic = {
+            *field = "topic";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        Ok(Self {
+            topic: f_topic,
+            partitions: f_partitions,
+        })
     }
 
     #[inline]

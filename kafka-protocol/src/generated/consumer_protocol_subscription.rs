@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerProtocolSubscription `ConsumerProtocolSubscription.json`: A data schema, versions 0-3, flexible versions none.
 ///
@@ -103,28 +103,43 @@ impl ConsumerProtocolSubscription {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-            wire::read_string(buf, flexible)
-        })?)?;
-        *field = "user_data";
-        this.user_data = wire::read_nullable_bytes(buf, flexible)?;
-        if version >= 1 {
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+                wire::read_string(buf, flexible)
+            })?)?
+        };
+        let f_user_data = {
+            *field = "user_data";
+            wire::read_nullable_bytes(buf, flexible)?
+        };
+        let f_owned_partitions = if version >= 1 {
             *field = "owned_partitions";
-            this.owned_partitions = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 TopicPartition::decode(buf, version)
-            })?)?;
-        }
-        if version >= 2 {
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_generation_id = if version >= 2 {
             *field = "generation_id";
-            this.generation_id = wire::read_i32(buf)?;
-        }
-        if version >= 3 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_rack_id = if version >= 3 {
             *field = "rack_id";
-            this.rack_id = wire::read_nullable_string(buf, flexible)?;
-        }
-        Ok(this)
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        Ok(Self {
+            topics: f_topics,
+            user_data: f_user_data,
+            owned_partitions: f_owned_partitions,
+            generation_id: f_generation_id,
+            rack_id: f_rack_id,
+        })
     }
 
     #[inline]
@@ -236,14 +251,14 @@ pub struct TopicPartition {
     /// Partitions
     ///
     /// Versions 1+.
-    pub partitions: Vec<i32>,
+    pub partitions: PrimitiveVec<i32>,
 }
 
 impl Default for TopicPartition {
     fn default() -> Self {
         Self {
             topic: StrBytes::from_static_str(""),
-            partitions: Vec::new(),
+            partitions: PrimitiveVec::new(),
         }
     }
 }
@@ -258,7 +273,10 @@ impl crate::testing::Random for TopicPartition {
             this.topic = rng.gen_string();
         }
         if version >= 1 {
-            this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+            this.partitions = rng
+                .gen_vec(depth, |rng| rng.gen_i32())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>();
         }
 
         this
@@ -269,18 +287,22 @@ impl TopicPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        if version >= 1 {
+        let f_topic = if version >= 1 {
             *field = "topic";
-            this.topic = wire::read_string(buf, flexible)?;
-        }
-        if version >= 1 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_partitions = if version >= 1 {
             *field = "partitions";
-            this.partitions = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-                wire::read_i32(buf)
-            })?)?;
-        }
-        Ok(this)
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        } else {
+            PrimitiveVec::new()
+        };
+        Ok(Self {
+            topic: f_topic,
+            partitions: f_partitions,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ControlledShutdownRequest `ControlledShutdownRequest.json`: Request body of api key 7, versions 0-3, flexible versions 3+.
 ///
@@ -83,13 +83,17 @@ impl ControlledShutdownRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        *field = "broker_id";
-        this.broker_id = wire::read_i32(buf)?;
-        if version >= 2 {
+        let f_broker_id = {
+            *field = "broker_id";
+            wire::read_i32(buf)?
+        };
+        let f_broker_epoch = if version >= 2 {
             *field = "broker_epoch";
-            this.broker_epoch = wire::read_i64(buf)?;
-        }
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -97,14 +101,17 @@ impl ControlledShutdownRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            broker_id: f_broker_id,
+            broker_epoch: f_broker_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ControllerRegistrationRequest `ControllerRegistrationRequest.json`: Request body of api key 70, versions 0, flexible versions 0+.
 ///
@@ -94,21 +94,31 @@ impl ControllerRegistrationRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "controller_id";
-        this.controller_id = wire::read_i32(buf)?;
-        *field = "incarnation_id";
-        this.incarnation_id = wire::read_uuid(buf)?;
-        *field = "zk_migration_ready";
-        this.zk_migration_ready = wire::read_bool(buf)?;
-        *field = "listeners";
-        this.listeners = wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
-            Listener::decode(buf, version)
-        })?)?;
-        *field = "features";
-        this.features = wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
-            Feature::decode(buf, version)
-        })?)?;
+        let f_controller_id = {
+            *field = "controller_id";
+            wire::read_i32(buf)?
+        };
+        let f_incarnation_id = {
+            *field = "incarnation_id";
+            wire::read_uuid(buf)?
+        };
+        let f_zk_migration_ready = {
+            *field = "zk_migration_ready";
+            wire::read_bool(buf)?
+        };
+        let f_listeners = {
+            *field = "listeners";
+            wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
+                Listener::decode(buf, version)
+            })?)?
+        };
+        let f_features = {
+            *field = "features";
+            wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
+                Feature::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -116,14 +126,20 @@ impl ControllerRegistrationRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            controller_id: f_controller_id,
+            incarnation_id: f_incarnation_id,
+            zk_migration_ready: f_zk_migration_ready,
+            listeners: f_listeners,
+            features: f_features,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -290,15 +306,23 @@ impl Listener {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "host";
-        this.host = wire::read_string(buf, flexible)?;
-        *field = "port";
-        this.port = wire::read_u16(buf)?;
-        *field = "security_protocol";
-        this.security_protocol = wire::read_i16(buf)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_host = {
+            *field = "host";
+            wire::read_string(buf, flexible)?
+        };
+        let f_port = {
+            *field = "port";
+            wire::read_u16(buf)?
+        };
+        let f_security_protocol = {
+            *field = "security_protocol";
+            wire::read_i16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -306,14 +330,19 @@ impl Listener {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            host: f_host,
+            port: f_port,
+            security_protocol: f_security_protocol,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -444,13 +473,19 @@ impl Feature {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "min_supported_version";
-        this.min_supported_version = wire::read_i16(buf)?;
-        *field = "max_supported_version";
-        this.max_supported_version = wire::read_i16(buf)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_min_supported_version = {
+            *field = "min_supported_version";
+            wire::read_i16(buf)?
+        };
+        let f_max_supported_version = {
+            *field = "max_supported_version";
+            wire::read_i16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -458,14 +493,18 @@ impl Feature {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            min_supported_version: f_min_supported_version,
+            max_supported_version: f_max_supported_version,
+            tagged_fields,
+        })
     }
 
     #[inline]

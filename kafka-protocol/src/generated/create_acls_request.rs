@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// CreateAclsRequest `CreateAclsRequest.json`: Request body of api key 30, versions 0-3, flexible versions 2+.
 ///
@@ -70,11 +70,13 @@ impl CreateAclsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "creations";
-        this.creations = wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
-            AclCreation::decode(buf, version)
-        })?)?;
+        let f_creations = {
+            *field = "creations";
+            wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
+                AclCreation::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -82,14 +84,16 @@ impl CreateAclsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            creations: f_creations,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -257,23 +261,37 @@ impl AclCreation {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "resource_type";
-        this.resource_type = wire::read_i8(buf)?;
-        *field = "resource_name";
-        this.resource_name = wire::read_string(buf, flexible)?;
-        if version >= 1 {
+        let f_resource_type = {
+            *field = "resource_type";
+            wire::read_i8(buf)?
+        };
+        let f_resource_name = {
+            *field = "resource_name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_resource_pattern_type = if version >= 1 {
             *field = "resource_pattern_type";
-            this.resource_pattern_type = wire::read_i8(buf)?;
-        }
-        *field = "principal";
-        this.principal = wire::read_string(buf, flexible)?;
-        *field = "host";
-        this.host = wire::read_string(buf, flexible)?;
-        *field = "operation";
-        this.operation = wire::read_i8(buf)?;
-        *field = "permission_type";
-        this.permission_type = wire::read_i8(buf)?;
+            wire::read_i8(buf)?
+        } else {
+            3_i8
+        };
+        let f_principal = {
+            *field = "principal";
+            wire::read_string(buf, flexible)?
+        };
+        let f_host = {
+            *field = "host";
+            wire::read_string(buf, flexible)?
+        };
+        let f_operation = {
+            *field = "operation";
+            wire::read_i8(buf)?
+        };
+        let f_permission_type = {
+            *field = "permission_type";
+            wire::read_i8(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -281,14 +299,22 @@ impl AclCreation {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            resource_type: f_resource_type,
+            resource_name: f_resource_name,
+            resource_pattern_type: f_resource_pattern_type,
+            principal: f_principal,
+            host: f_host,
+            operation: f_operation,
+            permission_type: f_permission_type,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// CreateDelegationTokenRequest `CreateDelegationTokenRequest.json`: Request body of api key 38, versions 0-3, flexible versions 2+.
 ///
@@ -99,21 +99,29 @@ impl CreateDelegationTokenRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        if version >= 3 {
+        let f_owner_principal_type = if version >= 3 {
             *field = "owner_principal_type";
-            this.owner_principal_type = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version >= 3 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            Some(StrBytes::from_static_str(""))
+        };
+        let f_owner_principal_name = if version >= 3 {
             *field = "owner_principal_name";
-            this.owner_principal_name = wire::read_nullable_string(buf, flexible)?;
-        }
-        *field = "renewers";
-        this.renewers = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            CreatableRenewers::decode(buf, version)
-        })?)?;
-        *field = "max_lifetime_ms";
-        this.max_lifetime_ms = wire::read_i64(buf)?;
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            Some(StrBytes::from_static_str(""))
+        };
+        let f_renewers = {
+            *field = "renewers";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                CreatableRenewers::decode(buf, version)
+            })?)?
+        };
+        let f_max_lifetime_ms = {
+            *field = "max_lifetime_ms";
+            wire::read_i64(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -121,14 +129,19 @@ impl CreateDelegationTokenRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            owner_principal_type: f_owner_principal_type,
+            owner_principal_name: f_owner_principal_name,
+            renewers: f_renewers,
+            max_lifetime_ms: f_max_lifetime_ms,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -284,11 +297,15 @@ impl CreatableRenewers {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "principal_type";
-        this.principal_type = wire::read_string(buf, flexible)?;
-        *field = "principal_name";
-        this.principal_name = wire::read_string(buf, flexible)?;
+        let f_principal_type = {
+            *field = "principal_type";
+            wire::read_string(buf, flexible)?
+        };
+        let f_principal_name = {
+            *field = "principal_name";
+            wire::read_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -296,14 +313,17 @@ impl CreatableRenewers {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            principal_type: f_principal_type,
+            principal_name: f_principal_name,
+            tagged_fields,
+        })
     }
 
     #[inline]

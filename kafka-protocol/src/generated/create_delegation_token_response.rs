@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// CreateDelegationTokenResponse `CreateDelegationTokenResponse.json`: Response body of api key 38, versions 0-3, flexible versions 2+.
 ///
@@ -146,33 +146,55 @@ impl CreateDelegationTokenResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "principal_type";
-        this.principal_type = wire::read_string(buf, flexible)?;
-        *field = "principal_name";
-        this.principal_name = wire::read_string(buf, flexible)?;
-        if version >= 3 {
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_principal_type = {
+            *field = "principal_type";
+            wire::read_string(buf, flexible)?
+        };
+        let f_principal_name = {
+            *field = "principal_name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_token_requester_principal_type = if version >= 3 {
             *field = "token_requester_principal_type";
-            this.token_requester_principal_type = wire::read_string(buf, flexible)?;
-        }
-        if version >= 3 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_token_requester_principal_name = if version >= 3 {
             *field = "token_requester_principal_name";
-            this.token_requester_principal_name = wire::read_string(buf, flexible)?;
-        }
-        *field = "issue_timestamp_ms";
-        this.issue_timestamp_ms = wire::read_i64(buf)?;
-        *field = "expiry_timestamp_ms";
-        this.expiry_timestamp_ms = wire::read_i64(buf)?;
-        *field = "max_timestamp_ms";
-        this.max_timestamp_ms = wire::read_i64(buf)?;
-        *field = "token_id";
-        this.token_id = wire::read_string(buf, flexible)?;
-        *field = "hmac";
-        this.hmac = wire::read_bytes(buf, flexible)?;
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_issue_timestamp_ms = {
+            *field = "issue_timestamp_ms";
+            wire::read_i64(buf)?
+        };
+        let f_expiry_timestamp_ms = {
+            *field = "expiry_timestamp_ms";
+            wire::read_i64(buf)?
+        };
+        let f_max_timestamp_ms = {
+            *field = "max_timestamp_ms";
+            wire::read_i64(buf)?
+        };
+        let f_token_id = {
+            *field = "token_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_hmac = {
+            *field = "hmac";
+            wire::read_bytes(buf, flexible)?
+        };
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -180,14 +202,26 @@ impl CreateDelegationTokenResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            error_code: f_error_code,
+            principal_type: f_principal_type,
+            principal_name: f_principal_name,
+            token_requester_principal_type: f_token_requester_principal_type,
+            token_requester_principal_name: f_token_requester_principal_name,
+            issue_timestamp_ms: f_issue_timestamp_ms,
+            expiry_timestamp_ms: f_expiry_timestamp_ms,
+            max_timestamp_ms: f_max_timestamp_ms,
+            token_id: f_token_id,
+            hmac: f_hmac,
+            throttle_time_ms: f_throttle_time_ms,
+            tagged_fields,
+        })
     }
 
     #[inline]

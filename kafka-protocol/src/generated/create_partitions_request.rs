@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// CreatePartitionsRequest `CreatePartitionsRequest.json`: Request body of api key 37, versions 0-3, flexible versions 2+.
 ///
@@ -89,15 +89,21 @@ impl CreatePartitionsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
-            CreatePartitionsTopic::decode(buf, version)
-        })?)?;
-        *field = "timeout_ms";
-        this.timeout_ms = wire::read_i32(buf)?;
-        *field = "validate_only";
-        this.validate_only = wire::read_bool(buf)?;
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
+                CreatePartitionsTopic::decode(buf, version)
+            })?)?
+        };
+        let f_timeout_ms = {
+            *field = "timeout_ms";
+            wire::read_i32(buf)?
+        };
+        let f_validate_only = {
+            *field = "validate_only";
+            wire::read_bool(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -105,14 +111,18 @@ impl CreatePartitionsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topics: f_topics,
+            timeout_ms: f_timeout_ms,
+            validate_only: f_validate_only,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -209,7 +219,7 @@ pub struct CreatePartitionsAssignment {
     /// The assigned broker IDs.
     ///
     /// Versions 0+.
-    pub broker_ids: Vec<i32>,
+    pub broker_ids: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -217,7 +227,7 @@ pub struct CreatePartitionsAssignment {
 impl Default for CreatePartitionsAssignment {
     fn default() -> Self {
         Self {
-            broker_ids: Vec::new(),
+            broker_ids: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -229,7 +239,10 @@ impl crate::testing::Random for CreatePartitionsAssignment {
         use crate::testing::Random;
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.broker_ids = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.broker_ids = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -242,11 +255,11 @@ impl CreatePartitionsAssignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "broker_ids";
-        this.broker_ids = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_broker_ids = {
+            *field = "broker_ids";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -254,14 +267,16 @@ impl CreatePartitionsAssignment {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            broker_ids: f_broker_ids,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -396,15 +411,21 @@ impl CreatePartitionsTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "count";
-        this.count = wire::read_i32(buf)?;
-        *field = "assignments";
-        this.assignments = wire::read_array(buf, flexible, 1, |buf| {
-            CreatePartitionsAssignment::decode(buf, version)
-        })?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_count = {
+            *field = "count";
+            wire::read_i32(buf)?
+        };
+        let f_assignments = {
+            *field = "assignments";
+            wire::read_array(buf, flexible, 1, |buf| {
+                CreatePartitionsAssignment::decode(buf, version)
+            })?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -412,14 +433,18 @@ impl CreatePartitionsTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            count: f_count,
+            assignments: f_assignments,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// CreateTopicsRequest `CreateTopicsRequest.json`: Request body of api key 19, versions 0-7, flexible versions 5+.
 ///
@@ -94,17 +94,23 @@ impl CreateTopicsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 9, |buf| {
-            CreatableTopic::decode(buf, version)
-        })?)?;
-        *field = "timeout_ms";
-        this.timeout_ms = wire::read_i32(buf)?;
-        if version >= 1 {
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 9, |buf| {
+                CreatableTopic::decode(buf, version)
+            })?)?
+        };
+        let f_timeout_ms = {
+            *field = "timeout_ms";
+            wire::read_i32(buf)?
+        };
+        let f_validate_only = if version >= 1 {
             *field = "validate_only";
-            this.validate_only = wire::read_bool(buf)?;
-        }
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -112,14 +118,18 @@ impl CreateTopicsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topics: f_topics,
+            timeout_ms: f_timeout_ms,
+            validate_only: f_validate_only,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -229,7 +239,7 @@ pub struct CreatableReplicaAssignment {
     /// The brokers to place the partition on.
     ///
     /// Versions 0+.
-    pub broker_ids: Vec<i32>,
+    pub broker_ids: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -238,7 +248,7 @@ impl Default for CreatableReplicaAssignment {
     fn default() -> Self {
         Self {
             partition_index: 0_i32,
-            broker_ids: Vec::new(),
+            broker_ids: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -251,7 +261,10 @@ impl crate::testing::Random for CreatableReplicaAssignment {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.partition_index = rng.gen_i32();
-        this.broker_ids = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.broker_ids = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -264,13 +277,15 @@ impl CreatableReplicaAssignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "broker_ids";
-        this.broker_ids = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_broker_ids = {
+            *field = "broker_ids";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -278,14 +293,17 @@ impl CreatableReplicaAssignment {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            broker_ids: f_broker_ids,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -412,11 +430,15 @@ impl CreatableTopicConfig {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "value";
-        this.value = wire::read_nullable_string(buf, flexible)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_value = {
+            *field = "value";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -424,14 +446,17 @@ impl CreatableTopicConfig {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            value: f_value,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -574,21 +599,31 @@ impl CreatableTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "num_partitions";
-        this.num_partitions = wire::read_i32(buf)?;
-        *field = "replication_factor";
-        this.replication_factor = wire::read_i16(buf)?;
-        *field = "assignments";
-        this.assignments = wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
-            CreatableReplicaAssignment::decode(buf, version)
-        })?)?;
-        *field = "configs";
-        this.configs = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            CreatableTopicConfig::decode(buf, version)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_num_partitions = {
+            *field = "num_partitions";
+            wire::read_i32(buf)?
+        };
+        let f_replication_factor = {
+            *field = "replication_factor";
+            wire::read_i16(buf)?
+        };
+        let f_assignments = {
+            *field = "assignments";
+            wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
+                CreatableReplicaAssignment::decode(buf, version)
+            })?)?
+        };
+        let f_configs = {
+            *field = "configs";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                CreatableTopicConfig::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -596,14 +631,20 @@ impl CreatableTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            num_partitions: f_num_partitions,
+            replication_factor: f_replication_factor,
+            assignments: f_assignments,
+            configs: f_configs,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// CreateTopicsResponse `CreateTopicsResponse.json`: Response body of api key 19, versions 0-7, flexible versions 5+.
 ///
@@ -93,15 +93,19 @@ impl CreateTopicsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        if version >= 2 {
+        let f_throttle_time_ms = if version >= 2 {
             *field = "throttle_time_ms";
-            this.throttle_time_ms = wire::read_i32(buf)?;
-        }
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            CreatableTopicResult::decode(buf, version)
-        })?)?;
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                CreatableTopicResult::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -109,14 +113,17 @@ impl CreateTopicsResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -285,27 +292,37 @@ impl CreatableTopicConfigs {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        if version >= 5 {
+        let f_name = if version >= 5 {
             *field = "name";
-            this.name = wire::read_string(buf, flexible)?;
-        }
-        if version >= 5 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_value = if version >= 5 {
             *field = "value";
-            this.value = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version >= 5 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            Some(StrBytes::from_static_str(""))
+        };
+        let f_read_only = if version >= 5 {
             *field = "read_only";
-            this.read_only = wire::read_bool(buf)?;
-        }
-        if version >= 5 {
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let f_config_source = if version >= 5 {
             *field = "config_source";
-            this.config_source = wire::read_i8(buf)?;
-        }
-        if version >= 5 {
+            wire::read_i8(buf)?
+        } else {
+            -1_i8
+        };
+        let f_is_sensitive = if version >= 5 {
             *field = "is_sensitive";
-            this.is_sensitive = wire::read_bool(buf)?;
-        }
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -313,14 +330,20 @@ impl CreatableTopicConfigs {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            value: f_value,
+            read_only: f_read_only,
+            config_source: f_config_source,
+            is_sensitive: f_is_sensitive,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -541,33 +564,48 @@ impl CreatableTopicResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        if version >= 7 {
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_topic_id = if version >= 7 {
             *field = "topic_id";
-            this.topic_id = wire::read_uuid(buf)?;
-        }
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        if version >= 1 {
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = if version >= 1 {
             *field = "error_message";
-            this.error_message = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version >= 5 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            Some(StrBytes::from_static_str(""))
+        };
+        let mut f_topic_config_error_code = 0_i16;
+        let f_num_partitions = if version >= 5 {
             *field = "num_partitions";
-            this.num_partitions = wire::read_i32(buf)?;
-        }
-        if version >= 5 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_replication_factor = if version >= 5 {
             *field = "replication_factor";
-            this.replication_factor = wire::read_i16(buf)?;
-        }
-        if version >= 5 {
+            wire::read_i16(buf)?
+        } else {
+            -1_i16
+        };
+        let f_configs = if version >= 5 {
             *field = "configs";
-            this.configs = wire::read_array(buf, flexible, 1, |buf| {
+            wire::read_array(buf, flexible, 1, |buf| {
                 CreatableTopicConfigs::decode(buf, version)
-            })?;
-        }
+            })?
+        } else {
+            Some(Vec::new())
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -577,23 +615,32 @@ impl CreatableTopicResult {
                 match tag {
                     0 if version >= 5 => {
                         *field = "topic_config_error_code";
-                        this.tagged_fields.mark_present(0);
+                        tagged_fields.mark_present(0);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.topic_config_error_code = wire::read_i16(buf)?;
+                            f_topic_config_error_code = wire::read_i16(buf)?;
                         }
                         wire::expect_end(&sub)?;
                     }
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            topic_id: f_topic_id,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            topic_config_error_code: f_topic_config_error_code,
+            num_partitions: f_num_partitions,
+            replication_factor: f_replication_factor,
+            configs: f_configs,
+            tagged_fields,
+        })
     }
 
     #[inline]

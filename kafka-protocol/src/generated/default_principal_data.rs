@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DefaultPrincipalData `DefaultPrincipalData.json`: A data schema, versions 0, flexible versions 0+.
 ///
@@ -83,13 +83,19 @@ impl DefaultPrincipalData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "r#type";
-        this.r#type = wire::read_string(buf, flexible)?;
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "token_authenticated";
-        this.token_authenticated = wire::read_bool(buf)?;
+        let f_type = {
+            *field = "r#type";
+            wire::read_string(buf, flexible)?
+        };
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_token_authenticated = {
+            *field = "token_authenticated";
+            wire::read_bool(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -97,14 +103,18 @@ impl DefaultPrincipalData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            r#type: f_type,
+            name: f_name,
+            token_authenticated: f_token_authenticated,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DeleteTopicsRequest `DeleteTopicsRequest.json`: Request body of api key 20, versions 0-6, flexible versions 4+.
 ///
@@ -95,21 +95,27 @@ impl DeleteTopicsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 6 {
+        let f_topics = if version >= 6 {
             *field = "topics";
-            this.topics = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 DeleteTopicState::decode(buf, version)
-            })?)?;
-        }
-        if version <= 5 {
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_topic_names = if version <= 5 {
             *field = "topic_names";
-            this.topic_names = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 wire::read_string(buf, flexible)
-            })?)?;
-        }
-        *field = "timeout_ms";
-        this.timeout_ms = wire::read_i32(buf)?;
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_timeout_ms = {
+            *field = "timeout_ms";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -117,14 +123,18 @@ impl DeleteTopicsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topics: f_topics,
+            topic_names: f_topic_names,
+            timeout_ms: f_timeout_ms,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -289,15 +299,19 @@ impl DeleteTopicState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 6 {
+        let f_name = if version >= 6 {
             *field = "name";
-            this.name = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version >= 6 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_topic_id = if version >= 6 {
             *field = "topic_id";
-            this.topic_id = wire::read_uuid(buf)?;
-        }
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -305,14 +319,17 @@ impl DeleteTopicState {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            topic_id: f_topic_id,
+            tagged_fields,
+        })
     }
 
     #[inline]

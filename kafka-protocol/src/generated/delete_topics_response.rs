@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DeleteTopicsResponse `DeleteTopicsResponse.json`: Response body of api key 20, versions 0-6, flexible versions 4+.
 ///
@@ -92,15 +92,19 @@ impl DeleteTopicsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 1 {
+        let f_throttle_time_ms = if version >= 1 {
             *field = "throttle_time_ms";
-            this.throttle_time_ms = wire::read_i32(buf)?;
-        }
-        *field = "responses";
-        this.responses = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            DeletableTopicResult::decode(buf, version)
-        })?)?;
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_responses = {
+            *field = "responses";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                DeletableTopicResult::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -108,14 +112,17 @@ impl DeleteTopicsResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            responses: f_responses,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -275,23 +282,31 @@ impl DeletableTopicResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = if version >= 6 {
+        let f_name = {
+            *field = "name";
+            if version >= 6 {
+                wire::read_nullable_string(buf, flexible)?
+            } else {
+                Some(wire::read_string(buf, flexible)?)
+            }
+        };
+        let f_topic_id = if version >= 6 {
+            *field = "topic_id";
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = if version >= 5 {
+            *field = "error_message";
             wire::read_nullable_string(buf, flexible)?
         } else {
-            Some(wire::read_string(buf, flexible)?)
+            None
         };
-        if version >= 6 {
-            *field = "topic_id";
-            this.topic_id = wire::read_uuid(buf)?;
-        }
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        if version >= 5 {
-            *field = "error_message";
-            this.error_message = wire::read_nullable_string(buf, flexible)?;
-        }
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -299,14 +314,19 @@ impl DeletableTopicResult {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            topic_id: f_topic_id,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            tagged_fields,
+        })
     }
 
     #[inline]

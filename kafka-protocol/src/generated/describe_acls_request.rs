@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeAclsRequest `DescribeAclsRequest.json`: Request body of api key 29, versions 0-3, flexible versions 2+.
 ///
@@ -114,23 +114,37 @@ impl DescribeAclsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "resource_type_filter";
-        this.resource_type_filter = wire::read_i8(buf)?;
-        *field = "resource_name_filter";
-        this.resource_name_filter = wire::read_nullable_string(buf, flexible)?;
-        if version >= 1 {
+        let f_resource_type_filter = {
+            *field = "resource_type_filter";
+            wire::read_i8(buf)?
+        };
+        let f_resource_name_filter = {
+            *field = "resource_name_filter";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_pattern_type_filter = if version >= 1 {
             *field = "pattern_type_filter";
-            this.pattern_type_filter = wire::read_i8(buf)?;
-        }
-        *field = "principal_filter";
-        this.principal_filter = wire::read_nullable_string(buf, flexible)?;
-        *field = "host_filter";
-        this.host_filter = wire::read_nullable_string(buf, flexible)?;
-        *field = "operation";
-        this.operation = wire::read_i8(buf)?;
-        *field = "permission_type";
-        this.permission_type = wire::read_i8(buf)?;
+            wire::read_i8(buf)?
+        } else {
+            3_i8
+        };
+        let f_principal_filter = {
+            *field = "principal_filter";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_host_filter = {
+            *field = "host_filter";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_operation = {
+            *field = "operation";
+            wire::read_i8(buf)?
+        };
+        let f_permission_type = {
+            *field = "permission_type";
+            wire::read_i8(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -138,14 +152,22 @@ impl DescribeAclsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            resource_type_filter: f_resource_type_filter,
+            resource_name_filter: f_resource_name_filter,
+            pattern_type_filter: f_pattern_type_filter,
+            principal_filter: f_principal_filter,
+            host_filter: f_host_filter,
+            operation: f_operation,
+            permission_type: f_permission_type,
+            tagged_fields,
+        })
     }
 
     #[inline]

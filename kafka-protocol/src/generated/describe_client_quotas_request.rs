@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeClientQuotasRequest `DescribeClientQuotasRequest.json`: Request body of api key 48, versions 0-1, flexible versions 1+.
 ///
@@ -75,13 +75,17 @@ impl DescribeClientQuotasRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "components";
-        this.components = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            ComponentData::decode(buf, version)
-        })?)?;
-        *field = "strict";
-        this.strict = wire::read_bool(buf)?;
+        let f_components = {
+            *field = "components";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                ComponentData::decode(buf, version)
+            })?)?
+        };
+        let f_strict = {
+            *field = "strict";
+            wire::read_bool(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -89,14 +93,17 @@ impl DescribeClientQuotasRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            components: f_components,
+            strict: f_strict,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -237,13 +244,19 @@ impl ComponentData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "entity_type";
-        this.entity_type = wire::read_string(buf, flexible)?;
-        *field = "match_type";
-        this.match_type = wire::read_i8(buf)?;
-        *field = "r#match";
-        this.r#match = wire::read_nullable_string(buf, flexible)?;
+        let f_entity_type = {
+            *field = "entity_type";
+            wire::read_string(buf, flexible)?
+        };
+        let f_match_type = {
+            *field = "match_type";
+            wire::read_i8(buf)?
+        };
+        let f_match = {
+            *field = "r#match";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -251,14 +264,18 @@ impl ComponentData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            entity_type: f_entity_type,
+            match_type: f_match_type,
+            r#match: f_match,
+            tagged_fields,
+        })
     }
 
     #[inline]

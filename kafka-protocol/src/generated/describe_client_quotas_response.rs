@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeClientQuotasResponse `DescribeClientQuotasResponse.json`: Response body of api key 48, versions 0-1, flexible versions 1+.
 ///
@@ -90,15 +90,23 @@ impl DescribeClientQuotasResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "error_message";
-        this.error_message = wire::read_nullable_string(buf, flexible)?;
-        *field = "entries";
-        this.entries = wire::read_array(buf, flexible, 2, |buf| EntryData::decode(buf, version))?;
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = {
+            *field = "error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_entries = {
+            *field = "entries";
+            wire::read_array(buf, flexible, 2, |buf| EntryData::decode(buf, version))?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -106,14 +114,19 @@ impl DescribeClientQuotasResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            entries: f_entries,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -259,11 +272,15 @@ impl EntityData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "entity_type";
-        this.entity_type = wire::read_string(buf, flexible)?;
-        *field = "entity_name";
-        this.entity_name = wire::read_nullable_string(buf, flexible)?;
+        let f_entity_type = {
+            *field = "entity_type";
+            wire::read_string(buf, flexible)?
+        };
+        let f_entity_name = {
+            *field = "entity_name";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -271,14 +288,17 @@ impl EntityData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            entity_type: f_entity_type,
+            entity_name: f_entity_name,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -396,11 +416,15 @@ impl ValueData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "key";
-        this.key = wire::read_string(buf, flexible)?;
-        *field = "value";
-        this.value = wire::read_f64(buf)?;
+        let f_key = {
+            *field = "key";
+            wire::read_string(buf, flexible)?
+        };
+        let f_value = {
+            *field = "value";
+            wire::read_f64(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -408,14 +432,17 @@ impl ValueData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            key: f_key,
+            value: f_value,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -533,15 +560,19 @@ impl EntryData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "entity";
-        this.entity = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            EntityData::decode(buf, version)
-        })?)?;
-        *field = "values";
-        this.values = wire::non_null(wire::read_array(buf, flexible, 9, |buf| {
-            ValueData::decode(buf, version)
-        })?)?;
+        let f_entity = {
+            *field = "entity";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                EntityData::decode(buf, version)
+            })?)?
+        };
+        let f_values = {
+            *field = "values";
+            wire::non_null(wire::read_array(buf, flexible, 9, |buf| {
+                ValueData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -549,14 +580,17 @@ impl EntryData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            entity: f_entity,
+            values: f_values,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeClusterRequest `DescribeClusterRequest.json`: Request body of api key 60, versions 0-1, flexible versions 0+.
 ///
@@ -77,13 +77,17 @@ impl DescribeClusterRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "include_cluster_authorized_operations";
-        this.include_cluster_authorized_operations = wire::read_bool(buf)?;
-        if version >= 1 {
+        let f_include_cluster_authorized_operations = {
+            *field = "include_cluster_authorized_operations";
+            wire::read_bool(buf)?
+        };
+        let f_endpoint_type = if version >= 1 {
             *field = "endpoint_type";
-            this.endpoint_type = wire::read_i8(buf)?;
-        }
+            wire::read_i8(buf)?
+        } else {
+            1_i8
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -91,14 +95,17 @@ impl DescribeClusterRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            include_cluster_authorized_operations: f_include_cluster_authorized_operations,
+            endpoint_type: f_endpoint_type,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeClusterResponse `DescribeClusterResponse.json`: Response body of api key 60, versions 0-1, flexible versions 0+.
 ///
@@ -122,27 +122,43 @@ impl DescribeClusterResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "error_message";
-        this.error_message = wire::read_nullable_string(buf, flexible)?;
-        if version >= 1 {
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = {
+            *field = "error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_endpoint_type = if version >= 1 {
             *field = "endpoint_type";
-            this.endpoint_type = wire::read_i8(buf)?;
-        }
-        *field = "cluster_id";
-        this.cluster_id = wire::read_string(buf, flexible)?;
-        *field = "controller_id";
-        this.controller_id = wire::read_i32(buf)?;
-        *field = "brokers";
-        this.brokers = wire::non_null(wire::read_array(buf, flexible, 11, |buf| {
-            DescribeClusterBroker::decode(buf, version)
-        })?)?;
-        *field = "cluster_authorized_operations";
-        this.cluster_authorized_operations = wire::read_i32(buf)?;
+            wire::read_i8(buf)?
+        } else {
+            1_i8
+        };
+        let f_cluster_id = {
+            *field = "cluster_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_controller_id = {
+            *field = "controller_id";
+            wire::read_i32(buf)?
+        };
+        let f_brokers = {
+            *field = "brokers";
+            wire::non_null(wire::read_array(buf, flexible, 11, |buf| {
+                DescribeClusterBroker::decode(buf, version)
+            })?)?
+        };
+        let f_cluster_authorized_operations = {
+            *field = "cluster_authorized_operations";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -150,14 +166,23 @@ impl DescribeClusterResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            endpoint_type: f_endpoint_type,
+            cluster_id: f_cluster_id,
+            controller_id: f_controller_id,
+            brokers: f_brokers,
+            cluster_authorized_operations: f_cluster_authorized_operations,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -331,15 +356,23 @@ impl DescribeClusterBroker {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "broker_id";
-        this.broker_id = wire::read_i32(buf)?;
-        *field = "host";
-        this.host = wire::read_string(buf, flexible)?;
-        *field = "port";
-        this.port = wire::read_i32(buf)?;
-        *field = "rack";
-        this.rack = wire::read_nullable_string(buf, flexible)?;
+        let f_broker_id = {
+            *field = "broker_id";
+            wire::read_i32(buf)?
+        };
+        let f_host = {
+            *field = "host";
+            wire::read_string(buf, flexible)?
+        };
+        let f_port = {
+            *field = "port";
+            wire::read_i32(buf)?
+        };
+        let f_rack = {
+            *field = "rack";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -347,14 +380,19 @@ impl DescribeClusterBroker {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            broker_id: f_broker_id,
+            host: f_host,
+            port: f_port,
+            rack: f_rack,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeConfigsRequest `DescribeConfigsRequest.json`: Request body of api key 32, versions 0-4, flexible versions 4+.
 ///
@@ -90,19 +90,25 @@ impl DescribeConfigsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "resources";
-        this.resources = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            DescribeConfigsResource::decode(buf, version)
-        })?)?;
-        if version >= 1 {
+        let f_resources = {
+            *field = "resources";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                DescribeConfigsResource::decode(buf, version)
+            })?)?
+        };
+        let f_include_synonyms = if version >= 1 {
             *field = "include_synonyms";
-            this.include_synonyms = wire::read_bool(buf)?;
-        }
-        if version >= 3 {
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let f_include_documentation = if version >= 3 {
             *field = "include_documentation";
-            this.include_documentation = wire::read_bool(buf)?;
-        }
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -110,14 +116,18 @@ impl DescribeConfigsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            resources: f_resources,
+            include_synonyms: f_include_synonyms,
+            include_documentation: f_include_documentation,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -277,14 +287,19 @@ impl DescribeConfigsResource {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "resource_type";
-        this.resource_type = wire::read_i8(buf)?;
-        *field = "resource_name";
-        this.resource_name = wire::read_string(buf, flexible)?;
-        *field = "configuration_keys";
-        this.configuration_keys =
-            wire::read_array(buf, flexible, 1, |buf| wire::read_string(buf, flexible))?;
+        let f_resource_type = {
+            *field = "resource_type";
+            wire::read_i8(buf)?
+        };
+        let f_resource_name = {
+            *field = "resource_name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_configuration_keys = {
+            *field = "configuration_keys";
+            wire::read_array(buf, flexible, 1, |buf| wire::read_string(buf, flexible))?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -292,14 +307,18 @@ impl DescribeConfigsResource {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            resource_type: f_resource_type,
+            resource_name: f_resource_name,
+            configuration_keys: f_configuration_keys,
+            tagged_fields,
+        })
     }
 
     #[inline]

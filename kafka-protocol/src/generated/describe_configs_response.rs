@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeConfigsResponse `DescribeConfigsResponse.json`: Response body of api key 32, versions 0-4, flexible versions 4+.
 ///
@@ -79,13 +79,17 @@ impl DescribeConfigsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "results";
-        this.results = wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
-            DescribeConfigsResult::decode(buf, version)
-        })?)?;
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_results = {
+            *field = "results";
+            wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
+                DescribeConfigsResult::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -93,14 +97,17 @@ impl DescribeConfigsResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            results: f_results,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -247,19 +254,25 @@ impl DescribeConfigsSynonym {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 1 {
+        let f_name = if version >= 1 {
             *field = "name";
-            this.name = wire::read_string(buf, flexible)?;
-        }
-        if version >= 1 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_value = if version >= 1 {
             *field = "value";
-            this.value = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version >= 1 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            Some(StrBytes::from_static_str(""))
+        };
+        let f_source = if version >= 1 {
             *field = "source";
-            this.source = wire::read_i8(buf)?;
-        }
+            wire::read_i8(buf)?
+        } else {
+            0_i8
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -267,14 +280,18 @@ impl DescribeConfigsSynonym {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            value: f_value,
+            source: f_source,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -480,37 +497,55 @@ impl DescribeConfigsResourceResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "value";
-        this.value = wire::read_nullable_string(buf, flexible)?;
-        *field = "read_only";
-        this.read_only = wire::read_bool(buf)?;
-        if version <= 0 {
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_value = {
+            *field = "value";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_read_only = {
+            *field = "read_only";
+            wire::read_bool(buf)?
+        };
+        let f_is_default = if version <= 0 {
             *field = "is_default";
-            this.is_default = wire::read_bool(buf)?;
-        }
-        if version >= 1 {
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let f_config_source = if version >= 1 {
             *field = "config_source";
-            this.config_source = wire::read_i8(buf)?;
-        }
-        *field = "is_sensitive";
-        this.is_sensitive = wire::read_bool(buf)?;
-        if version >= 1 {
+            wire::read_i8(buf)?
+        } else {
+            -1_i8
+        };
+        let f_is_sensitive = {
+            *field = "is_sensitive";
+            wire::read_bool(buf)?
+        };
+        let f_synonyms = if version >= 1 {
             *field = "synonyms";
-            this.synonyms = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 DescribeConfigsSynonym::decode(buf, version)
-            })?)?;
-        }
-        if version >= 3 {
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_config_type = if version >= 3 {
             *field = "config_type";
-            this.config_type = wire::read_i8(buf)?;
-        }
-        if version >= 3 {
+            wire::read_i8(buf)?
+        } else {
+            0_i8
+        };
+        let f_documentation = if version >= 3 {
             *field = "documentation";
-            this.documentation = wire::read_nullable_string(buf, flexible)?;
-        }
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            Some(StrBytes::from_static_str(""))
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -518,14 +553,24 @@ impl DescribeConfigsResourceResult {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            value: f_value,
+            read_only: f_read_only,
+            is_default: f_is_default,
+            config_source: f_config_source,
+            is_sensitive: f_is_sensitive,
+            synonyms: f_synonyms,
+            config_type: f_config_type,
+            documentation: f_documentation,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -721,19 +766,29 @@ impl DescribeConfigsResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "error_message";
-        this.error_message = wire::read_nullable_string(buf, flexible)?;
-        *field = "resource_type";
-        this.resource_type = wire::read_i8(buf)?;
-        *field = "resource_name";
-        this.resource_name = wire::read_string(buf, flexible)?;
-        *field = "configs";
-        this.configs = wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
-            DescribeConfigsResourceResult::decode(buf, version)
-        })?)?;
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = {
+            *field = "error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_resource_type = {
+            *field = "resource_type";
+            wire::read_i8(buf)?
+        };
+        let f_resource_name = {
+            *field = "resource_name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_configs = {
+            *field = "configs";
+            wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
+                DescribeConfigsResourceResult::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -741,14 +796,20 @@ impl DescribeConfigsResult {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            error_code: f_error_code,
+            error_message: f_error_message,
+            resource_type: f_resource_type,
+            resource_name: f_resource_name,
+            configs: f_configs,
+            tagged_fields,
+        })
     }
 
     #[inline]

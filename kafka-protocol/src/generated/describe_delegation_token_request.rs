@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeDelegationTokenRequest `DescribeDelegationTokenRequest.json`: Request body of api key 41, versions 0-3, flexible versions 2+.
 ///
@@ -74,11 +74,13 @@ impl DescribeDelegationTokenRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "owners";
-        this.owners = wire::read_array(buf, flexible, 2, |buf| {
-            DescribeDelegationTokenOwner::decode(buf, version)
-        })?;
+        let f_owners = {
+            *field = "owners";
+            wire::read_array(buf, flexible, 2, |buf| {
+                DescribeDelegationTokenOwner::decode(buf, version)
+            })?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -86,14 +88,16 @@ impl DescribeDelegationTokenRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            owners: f_owners,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -230,11 +234,15 @@ impl DescribeDelegationTokenOwner {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "principal_type";
-        this.principal_type = wire::read_string(buf, flexible)?;
-        *field = "principal_name";
-        this.principal_name = wire::read_string(buf, flexible)?;
+        let f_principal_type = {
+            *field = "principal_type";
+            wire::read_string(buf, flexible)?
+        };
+        let f_principal_name = {
+            *field = "principal_name";
+            wire::read_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -242,14 +250,17 @@ impl DescribeDelegationTokenOwner {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            principal_type: f_principal_type,
+            principal_name: f_principal_name,
+            tagged_fields,
+        })
     }
 
     #[inline]

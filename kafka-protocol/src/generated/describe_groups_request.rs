@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeGroupsRequest `DescribeGroupsRequest.json`: Request body of api key 15, versions 0-5, flexible versions 5+.
 ///
@@ -83,15 +83,19 @@ impl DescribeGroupsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        *field = "groups";
-        this.groups = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-            wire::read_string(buf, flexible)
-        })?)?;
-        if version >= 3 {
+        let f_groups = {
+            *field = "groups";
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+                wire::read_string(buf, flexible)
+            })?)?
+        };
+        let f_include_authorized_operations = if version >= 3 {
             *field = "include_authorized_operations";
-            this.include_authorized_operations = wire::read_bool(buf)?;
-        }
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -99,14 +103,17 @@ impl DescribeGroupsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            groups: f_groups,
+            include_authorized_operations: f_include_authorized_operations,
+            tagged_fields,
+        })
     }
 
     #[inline]

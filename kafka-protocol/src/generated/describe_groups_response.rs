@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeGroupsResponse `DescribeGroupsResponse.json`: Response body of api key 15, versions 0-5, flexible versions 5+.
 ///
@@ -85,15 +85,19 @@ impl DescribeGroupsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        if version >= 1 {
+        let f_throttle_time_ms = if version >= 1 {
             *field = "throttle_time_ms";
-            this.throttle_time_ms = wire::read_i32(buf)?;
-        }
-        *field = "groups";
-        this.groups = wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
-            DescribedGroup::decode(buf, version)
-        })?)?;
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_groups = {
+            *field = "groups";
+            wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
+                DescribedGroup::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -101,14 +105,17 @@ impl DescribeGroupsResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            groups: f_groups,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -276,21 +283,33 @@ impl DescribedGroupMember {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        *field = "member_id";
-        this.member_id = wire::read_string(buf, flexible)?;
-        if version >= 4 {
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_group_instance_id = if version >= 4 {
             *field = "group_instance_id";
-            this.group_instance_id = wire::read_nullable_string(buf, flexible)?;
-        }
-        *field = "client_id";
-        this.client_id = wire::read_string(buf, flexible)?;
-        *field = "client_host";
-        this.client_host = wire::read_string(buf, flexible)?;
-        *field = "member_metadata";
-        this.member_metadata = wire::read_bytes(buf, flexible)?;
-        *field = "member_assignment";
-        this.member_assignment = wire::read_bytes(buf, flexible)?;
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_client_id = {
+            *field = "client_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_client_host = {
+            *field = "client_host";
+            wire::read_string(buf, flexible)?
+        };
+        let f_member_metadata = {
+            *field = "member_metadata";
+            wire::read_bytes(buf, flexible)?
+        };
+        let f_member_assignment = {
+            *field = "member_assignment";
+            wire::read_bytes(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -298,14 +317,21 @@ impl DescribedGroupMember {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            client_id: f_client_id,
+            client_host: f_client_host,
+            member_metadata: f_member_metadata,
+            member_assignment: f_member_assignment,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -478,25 +504,39 @@ impl DescribedGroup {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "group_id";
-        this.group_id = wire::read_string(buf, flexible)?;
-        *field = "group_state";
-        this.group_state = wire::read_string(buf, flexible)?;
-        *field = "protocol_type";
-        this.protocol_type = wire::read_string(buf, flexible)?;
-        *field = "protocol_data";
-        this.protocol_data = wire::read_string(buf, flexible)?;
-        *field = "members";
-        this.members = wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
-            DescribedGroupMember::decode(buf, version)
-        })?)?;
-        if version >= 3 {
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_group_state = {
+            *field = "group_state";
+            wire::read_string(buf, flexible)?
+        };
+        let f_protocol_type = {
+            *field = "protocol_type";
+            wire::read_string(buf, flexible)?
+        };
+        let f_protocol_data = {
+            *field = "protocol_data";
+            wire::read_string(buf, flexible)?
+        };
+        let f_members = {
+            *field = "members";
+            wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
+                DescribedGroupMember::decode(buf, version)
+            })?)?
+        };
+        let f_authorized_operations = if version >= 3 {
             *field = "authorized_operations";
-            this.authorized_operations = wire::read_i32(buf)?;
-        }
+            wire::read_i32(buf)?
+        } else {
+            -2147483648_i32
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -504,14 +544,22 @@ impl DescribedGroup {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            error_code: f_error_code,
+            group_id: f_group_id,
+            group_state: f_group_state,
+            protocol_type: f_protocol_type,
+            protocol_data: f_protocol_data,
+            members: f_members,
+            authorized_operations: f_authorized_operations,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeLogDirsRequest `DescribeLogDirsRequest.json`: Request body of api key 35, versions 0-4, flexible versions 2+.
 ///
@@ -75,11 +75,13 @@ impl DescribeLogDirsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "topics";
-        this.topics = wire::read_array(buf, flexible, 2, |buf| {
-            DescribableLogDirTopic::decode(buf, version)
-        })?;
+        let f_topics = {
+            *field = "topics";
+            wire::read_array(buf, flexible, 2, |buf| {
+                DescribableLogDirTopic::decode(buf, version)
+            })?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -87,14 +89,16 @@ impl DescribeLogDirsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -196,7 +200,7 @@ pub struct DescribableLogDirTopic {
     /// The partition indexes.
     ///
     /// Versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -205,7 +209,7 @@ impl Default for DescribableLogDirTopic {
     fn default() -> Self {
         Self {
             topic: StrBytes::from_static_str(""),
-            partitions: Vec::new(),
+            partitions: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -218,7 +222,10 @@ impl crate::testing::Random for DescribableLogDirTopic {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.topic = rng.gen_string();
-        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partitions = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -231,13 +238,15 @@ impl DescribableLogDirTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "topic";
-        this.topic = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_topic = {
+            *field = "topic";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -245,14 +254,17 @@ impl DescribableLogDirTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic: f_topic,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

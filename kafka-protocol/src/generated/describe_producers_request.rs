@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeProducersRequest `DescribeProducersRequest.json`: Request body of api key 61, versions 0, flexible versions 0+.
 ///
@@ -66,11 +66,13 @@ impl DescribeProducersRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            TopicRequest::decode(buf, version)
-        })?)?;
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                TopicRequest::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -78,14 +80,16 @@ impl DescribeProducersRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -181,7 +185,7 @@ pub struct TopicRequest {
     /// The indexes of the partitions to list producers for.
     ///
     /// Versions 0+.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -190,7 +194,7 @@ impl Default for TopicRequest {
     fn default() -> Self {
         Self {
             name: StrBytes::from_static_str(""),
-            partition_indexes: Vec::new(),
+            partition_indexes: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -203,7 +207,10 @@ impl crate::testing::Random for TopicRequest {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.gen_string();
-        this.partition_indexes = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partition_indexes = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -216,13 +223,15 @@ impl TopicRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partition_indexes";
-        this.partition_indexes = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partition_indexes = {
+            *field = "partition_indexes";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -230,14 +239,17 @@ impl TopicRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partition_indexes: f_partition_indexes,
+            tagged_fields,
+        })
     }
 
     #[inline]

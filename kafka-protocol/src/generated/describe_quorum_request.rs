@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeQuorumRequest `DescribeQuorumRequest.json`: Request body of api key 55, versions 0-2, flexible versions 0+.
 ///
@@ -69,11 +69,13 @@ impl DescribeQuorumRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            TopicData::decode(buf, version)
-        })?)?;
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                TopicData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -81,14 +83,16 @@ impl DescribeQuorumRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -212,9 +216,11 @@ impl PartitionData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -222,14 +228,16 @@ impl PartitionData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -344,13 +352,17 @@ impl TopicData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_name";
-        this.topic_name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
-            PartitionData::decode(buf, version)
-        })?)?;
+        let f_topic_name = {
+            *field = "topic_name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
+                PartitionData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -358,14 +370,17 @@ impl TopicData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeTopicPartitionsResponse `DescribeTopicPartitionsResponse.json`: Response body of api key 75, versions 0, flexible versions 0+.
 ///
@@ -82,19 +82,25 @@ impl DescribeTopicPartitionsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 26, |buf| {
-            DescribeTopicPartitionsResponseTopic::decode(buf, version)
-        })?)?;
-        *field = "next_cursor";
-        this.next_cursor = if wire::read_i8(buf)? < 0 {
-            None
-        } else {
-            Some(Cursor::decode(buf, version)?)
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
         };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 26, |buf| {
+                DescribeTopicPartitionsResponseTopic::decode(buf, version)
+            })?)?
+        };
+        let f_next_cursor = {
+            *field = "next_cursor";
+            if wire::read_i8(buf)? < 0 {
+                None
+            } else {
+                Some(Cursor::decode(buf, version)?)
+            }
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -102,14 +108,18 @@ impl DescribeTopicPartitionsResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            topics: f_topics,
+            next_cursor: f_next_cursor,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -239,23 +249,23 @@ pub struct DescribeTopicPartitionsResponsePartition {
     /// The set of all nodes that host this partition.
     ///
     /// Versions 0+.
-    pub replica_nodes: Vec<i32>,
+    pub replica_nodes: PrimitiveVec<i32>,
     /// The set of nodes that are in sync with the leader for this partition.
     ///
     /// Versions 0+.
-    pub isr_nodes: Vec<i32>,
+    pub isr_nodes: PrimitiveVec<i32>,
     /// The new eligible leader replicas otherwise.
     ///
     /// Versions 0+; nullable in 0+.
-    pub eligible_leader_replicas: Option<Vec<i32>>,
+    pub eligible_leader_replicas: Option<PrimitiveVec<i32>>,
     /// The last known ELR.
     ///
     /// Versions 0+; nullable in 0+.
-    pub last_known_elr: Option<Vec<i32>>,
+    pub last_known_elr: Option<PrimitiveVec<i32>>,
     /// The set of offline replicas of this partition.
     ///
     /// Versions 0+; ignorable.
-    pub offline_replicas: Vec<i32>,
+    pub offline_replicas: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -267,11 +277,11 @@ impl Default for DescribeTopicPartitionsResponsePartition {
             partition_index: 0_i32,
             leader_id: 0_i32,
             leader_epoch: -1_i32,
-            replica_nodes: Vec::new(),
-            isr_nodes: Vec::new(),
+            replica_nodes: PrimitiveVec::new(),
+            isr_nodes: PrimitiveVec::new(),
             eligible_leader_replicas: None,
             last_known_elr: None,
-            offline_replicas: Vec::new(),
+            offline_replicas: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -287,11 +297,28 @@ impl crate::testing::Random for DescribeTopicPartitionsResponsePartition {
         this.partition_index = rng.gen_i32();
         this.leader_id = rng.gen_i32();
         this.leader_epoch = rng.gen_i32();
-        this.replica_nodes = rng.gen_vec(depth, |rng| rng.gen_i32());
-        this.isr_nodes = rng.gen_vec(depth, |rng| rng.gen_i32());
-        this.eligible_leader_replicas = rng.maybe(|rng| rng.gen_vec(depth, |rng| rng.gen_i32()));
-        this.last_known_elr = rng.maybe(|rng| rng.gen_vec(depth, |rng| rng.gen_i32()));
-        this.offline_replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.replica_nodes = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
+        this.isr_nodes = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
+        this.eligible_leader_replicas = rng.maybe(|rng| {
+            rng.gen_vec(depth, |rng| rng.gen_i32())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>()
+        });
+        this.last_known_elr = rng.maybe(|rng| {
+            rng.gen_vec(depth, |rng| rng.gen_i32())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>()
+        });
+        this.offline_replicas = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -304,32 +331,43 @@ impl DescribeTopicPartitionsResponsePartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "leader_id";
-        this.leader_id = wire::read_i32(buf)?;
-        *field = "leader_epoch";
-        this.leader_epoch = wire::read_i32(buf)?;
-        *field = "replica_nodes";
-        this.replica_nodes = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
-        *field = "isr_nodes";
-        this.isr_nodes = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
-        *field = "eligible_leader_replicas";
-        this.eligible_leader_replicas =
-            wire::read_array(buf, flexible, 4, |buf| wire::read_i32(buf))?;
-        *field = "last_known_elr";
-        this.last_known_elr = wire::read_array(buf, flexible, 4, |buf| wire::read_i32(buf))?;
-        *field = "offline_replicas";
-        this.offline_replicas = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_leader_id = {
+            *field = "leader_id";
+            wire::read_i32(buf)?
+        };
+        let f_leader_epoch = {
+            *field = "leader_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_replica_nodes = {
+            *field = "replica_nodes";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let f_isr_nodes = {
+            *field = "isr_nodes";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let f_eligible_leader_replicas = {
+            *field = "eligible_leader_replicas";
+            wire::read_i32_array(buf, flexible)?
+        };
+        let f_last_known_elr = {
+            *field = "last_known_elr";
+            wire::read_i32_array(buf, flexible)?
+        };
+        let f_offline_replicas = {
+            *field = "offline_replicas";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -337,14 +375,24 @@ impl DescribeTopicPartitionsResponsePartition {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            error_code: f_error_code,
+            partition_index: f_partition_index,
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            replica_nodes: f_replica_nodes,
+            isr_nodes: f_isr_nodes,
+            eligible_leader_replicas: f_eligible_leader_replicas,
+            last_known_elr: f_last_known_elr,
+            offline_replicas: f_offline_replicas,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -566,21 +614,33 @@ impl DescribeTopicPartitionsResponseTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "name";
-        this.name = wire::read_nullable_string(buf, flexible)?;
-        *field = "topic_id";
-        this.topic_id = wire::read_uuid(buf)?;
-        *field = "is_internal";
-        this.is_internal = wire::read_bool(buf)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 20, |buf| {
-            DescribeTopicPartitionsResponsePartition::decode(buf, version)
-        })?)?;
-        *field = "topic_authorized_operations";
-        this.topic_authorized_operations = wire::read_i32(buf)?;
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_name = {
+            *field = "name";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_topic_id = {
+            *field = "topic_id";
+            wire::read_uuid(buf)?
+        };
+        let f_is_internal = {
+            *field = "is_internal";
+            wire::read_bool(buf)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 20, |buf| {
+                DescribeTopicPartitionsResponsePartition::decode(buf, version)
+            })?)?
+        };
+        let f_topic_authorized_operations = {
+            *field = "topic_authorized_operations";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -588,14 +648,21 @@ impl DescribeTopicPartitionsResponseTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            error_code: f_error_code,
+            name: f_name,
+            topic_id: f_topic_id,
+            is_internal: f_is_internal,
+            partitions: f_partitions,
+            topic_authorized_operations: f_topic_authorized_operations,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -735,11 +802,15 @@ impl Cursor {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_name";
-        this.topic_name = wire::read_string(buf, flexible)?;
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
+        let f_topic_name = {
+            *field = "topic_name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -747,14 +818,17 @@ impl Cursor {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            partition_index: f_partition_index,
+            tagged_fields,
+        })
     }
 
     #[inline]

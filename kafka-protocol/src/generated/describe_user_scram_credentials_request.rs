@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeUserScramCredentialsRequest `DescribeUserScramCredentialsRequest.json`: Request body of api key 50, versions 0, flexible versions 0+.
 ///
@@ -67,9 +67,11 @@ impl DescribeUserScramCredentialsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "users";
-        this.users = wire::read_array(buf, flexible, 2, |buf| UserName::decode(buf, version))?;
+        let f_users = {
+            *field = "users";
+            wire::read_array(buf, flexible, 2, |buf| UserName::decode(buf, version))?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -77,14 +79,16 @@ impl DescribeUserScramCredentialsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            users: f_users,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -214,9 +218,11 @@ impl UserName {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -224,14 +230,16 @@ impl UserName {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            tagged_fields,
+        })
     }
 
     #[inline]

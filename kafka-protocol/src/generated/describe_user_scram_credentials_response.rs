@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeUserScramCredentialsResponse `DescribeUserScramCredentialsResponse.json`: Response body of api key 50, versions 0, flexible versions 0+.
 ///
@@ -89,17 +89,25 @@ impl DescribeUserScramCredentialsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "error_message";
-        this.error_message = wire::read_nullable_string(buf, flexible)?;
-        *field = "results";
-        this.results = wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
-            DescribeUserScramCredentialsResult::decode(buf, version)
-        })?)?;
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = {
+            *field = "error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_results = {
+            *field = "results";
+            wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
+                DescribeUserScramCredentialsResult::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -107,14 +115,19 @@ impl DescribeUserScramCredentialsResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            results: f_results,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -254,11 +267,15 @@ impl CredentialInfo {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "mechanism";
-        this.mechanism = wire::read_i8(buf)?;
-        *field = "iterations";
-        this.iterations = wire::read_i32(buf)?;
+        let f_mechanism = {
+            *field = "mechanism";
+            wire::read_i8(buf)?
+        };
+        let f_iterations = {
+            *field = "iterations";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -266,14 +283,17 @@ impl CredentialInfo {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            mechanism: f_mechanism,
+            iterations: f_iterations,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -406,17 +426,25 @@ impl DescribeUserScramCredentialsResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "user";
-        this.user = wire::read_string(buf, flexible)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "error_message";
-        this.error_message = wire::read_nullable_string(buf, flexible)?;
-        *field = "credential_infos";
-        this.credential_infos = wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
-            CredentialInfo::decode(buf, version)
-        })?)?;
+        let f_user = {
+            *field = "user";
+            wire::read_string(buf, flexible)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = {
+            *field = "error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_credential_infos = {
+            *field = "credential_infos";
+            wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
+                CredentialInfo::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -424,14 +452,19 @@ impl DescribeUserScramCredentialsResult {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            user: f_user,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            credential_infos: f_credential_infos,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ElectLeadersResponse `ElectLeadersResponse.json`: Response body of api key 43, versions 0-2, flexible versions 2+.
 ///
@@ -88,18 +88,23 @@ impl ElectLeadersResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        if version >= 1 {
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = if version >= 1 {
             *field = "error_code";
-            this.error_code = wire::read_i16(buf)?;
-        }
-        *field = "replica_election_results";
-        this.replica_election_results =
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let f_replica_election_results = {
+            *field = "replica_election_results";
             wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
                 ReplicaElectionResult::decode(buf, version)
-            })?)?;
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -107,14 +112,18 @@ impl ElectLeadersResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            replica_election_results: f_replica_election_results,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -266,13 +275,19 @@ impl PartitionResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "partition_id";
-        this.partition_id = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "error_message";
-        this.error_message = wire::read_nullable_string(buf, flexible)?;
+        let f_partition_id = {
+            *field = "partition_id";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = {
+            *field = "error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -280,14 +295,18 @@ impl PartitionResult {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_id: f_partition_id,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -410,13 +429,17 @@ impl ReplicaElectionResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "topic";
-        this.topic = wire::read_string(buf, flexible)?;
-        *field = "partition_result";
-        this.partition_result = wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
-            PartitionResult::decode(buf, version)
-        })?)?;
+        let f_topic = {
+            *field = "topic";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partition_result = {
+            *field = "partition_result";
+            wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
+                PartitionResult::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -424,14 +447,17 @@ impl ReplicaElectionResult {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic: f_topic,
+            partition_result: f_partition_result,
+            tagged_fields,
+        })
     }
 
     #[inline]

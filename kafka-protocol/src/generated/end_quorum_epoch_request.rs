@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// EndQuorumEpochRequest `EndQuorumEpochRequest.json`: Request body of api key 54, versions 0-1, flexible versions 1+.
 ///
@@ -86,19 +86,25 @@ impl EndQuorumEpochRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "cluster_id";
-        this.cluster_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            TopicData::decode(buf, version)
-        })?)?;
-        if version >= 1 {
+        let f_cluster_id = {
+            *field = "cluster_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                TopicData::decode(buf, version)
+            })?)?
+        };
+        let f_leader_endpoints = if version >= 1 {
             *field = "leader_endpoints";
-            this.leader_endpoints = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 LeaderEndpoint::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -106,14 +112,18 @@ impl EndQuorumEpochRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            cluster_id: f_cluster_id,
+            topics: f_topics,
+            leader_endpoints: f_leader_endpoints,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -268,15 +278,19 @@ impl ReplicaInfo {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        if version >= 1 {
+        let f_candidate_id = if version >= 1 {
             *field = "candidate_id";
-            this.candidate_id = wire::read_i32(buf)?;
-        }
-        if version >= 1 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_candidate_directory_id = if version >= 1 {
             *field = "candidate_directory_id";
-            this.candidate_directory_id = wire::read_uuid(buf)?;
-        }
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -284,14 +298,17 @@ impl ReplicaInfo {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            candidate_id: f_candidate_id,
+            candidate_directory_id: f_candidate_directory_id,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -401,7 +418,7 @@ pub struct PartitionData {
     /// A sorted list of preferred successors to start the election
     ///
     /// Versions 0; ignorable.
-    pub preferred_successors: Vec<i32>,
+    pub preferred_successors: PrimitiveVec<i32>,
     /// A sorted list of preferred candidates to start the election
     ///
     /// Versions 1+; ignorable.
@@ -416,7 +433,7 @@ impl Default for PartitionData {
             partition_index: 0_i32,
             leader_id: 0_i32,
             leader_epoch: 0_i32,
-            preferred_successors: Vec::new(),
+            preferred_successors: PrimitiveVec::new(),
             preferred_candidates: Vec::new(),
             tagged_fields: TaggedFields::default(),
         }
@@ -433,7 +450,10 @@ impl crate::testing::Random for PartitionData {
         this.leader_id = rng.gen_i32();
         this.leader_epoch = rng.gen_i32();
         if version <= 0 {
-            this.preferred_successors = rng.gen_vec(depth, |rng| rng.gen_i32());
+            this.preferred_successors = rng
+                .gen_vec(depth, |rng| rng.gen_i32())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>();
         }
         if version >= 1 {
             this.preferred_candidates =
@@ -451,27 +471,33 @@ impl PartitionData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "leader_id";
-        this.leader_id = wire::read_i32(buf)?;
-        *field = "leader_epoch";
-        this.leader_epoch = wire::read_i32(buf)?;
-        if version <= 0 {
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_leader_id = {
+            *field = "leader_id";
+            wire::read_i32(buf)?
+        };
+        let f_leader_epoch = {
+            *field = "leader_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_preferred_successors = if version <= 0 {
             *field = "preferred_successors";
-            this.preferred_successors =
-                wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-                    wire::read_i32(buf)
-                })?)?;
-        }
-        if version >= 1 {
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        } else {
+            PrimitiveVec::new()
+        };
+        let f_preferred_candidates = if version >= 1 {
             *field = "preferred_candidates";
-            this.preferred_candidates =
-                wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-                    ReplicaInfo::decode(buf, version)
-                })?)?;
-        }
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+                ReplicaInfo::decode(buf, version)
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -479,14 +505,20 @@ impl PartitionData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            preferred_successors: f_preferred_successors,
+            preferred_candidates: f_preferred_candidates,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -640,13 +672,17 @@ impl TopicData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "topic_name";
-        this.topic_name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 13, |buf| {
-            PartitionData::decode(buf, version)
-        })?)?;
+        let f_topic_name = {
+            *field = "topic_name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 13, |buf| {
+                PartitionData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -654,14 +690,17 @@ impl TopicData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -802,19 +841,25 @@ impl LeaderEndpoint {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        if version >= 1 {
+        let f_name = if version >= 1 {
             *field = "name";
-            this.name = wire::read_string(buf, flexible)?;
-        }
-        if version >= 1 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_host = if version >= 1 {
             *field = "host";
-            this.host = wire::read_string(buf, flexible)?;
-        }
-        if version >= 1 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_port = if version >= 1 {
             *field = "port";
-            this.port = wire::read_u16(buf)?;
-        }
+            wire::read_u16(buf)?
+        } else {
+            0_u16
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -822,14 +867,18 @@ impl LeaderEndpoint {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            host: f_host,
+            port: f_port,
+            tagged_fields,
+        })
     }
 
     #[inline]

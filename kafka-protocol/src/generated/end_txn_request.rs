@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// EndTxnRequest `EndTxnRequest.json`: Request body of api key 26, versions 0-5, flexible versions 3+.
 ///
@@ -97,15 +97,23 @@ impl EndTxnRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        *field = "transactional_id";
-        this.transactional_id = wire::read_string(buf, flexible)?;
-        *field = "producer_id";
-        this.producer_id = wire::read_i64(buf)?;
-        *field = "producer_epoch";
-        this.producer_epoch = wire::read_i16(buf)?;
-        *field = "committed";
-        this.committed = wire::read_bool(buf)?;
+        let f_transactional_id = {
+            *field = "transactional_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_producer_id = {
+            *field = "producer_id";
+            wire::read_i64(buf)?
+        };
+        let f_producer_epoch = {
+            *field = "producer_epoch";
+            wire::read_i16(buf)?
+        };
+        let f_committed = {
+            *field = "committed";
+            wire::read_bool(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -113,14 +121,19 @@ impl EndTxnRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            transactional_id: f_transactional_id,
+            producer_id: f_producer_id,
+            producer_epoch: f_producer_epoch,
+            committed: f_committed,
+            tagged_fields,
+        })
     }
 
     #[inline]

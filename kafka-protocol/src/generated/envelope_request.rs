@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// EnvelopeRequest `EnvelopeRequest.json`: Request body of api key 58, versions 0, flexible versions 0+.
 ///
@@ -82,13 +82,19 @@ impl EnvelopeRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "request_data";
-        this.request_data = wire::read_bytes(buf, flexible)?;
-        *field = "request_principal";
-        this.request_principal = wire::read_nullable_bytes(buf, flexible)?;
-        *field = "client_host_address";
-        this.client_host_address = wire::read_bytes(buf, flexible)?;
+        let f_request_data = {
+            *field = "request_data";
+            wire::read_bytes(buf, flexible)?
+        };
+        let f_request_principal = {
+            *field = "request_principal";
+            wire::read_nullable_bytes(buf, flexible)?
+        };
+        let f_client_host_address = {
+            *field = "client_host_address";
+            wire::read_bytes(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -96,14 +102,18 @@ impl EnvelopeRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            request_data: f_request_data,
+            request_principal: f_request_principal,
+            client_host_address: f_client_host_address,
+            tagged_fields,
+        })
     }
 
     #[inline]

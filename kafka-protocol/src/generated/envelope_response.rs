@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// EnvelopeResponse `EnvelopeResponse.json`: Response body of api key 58, versions 0, flexible versions 0+.
 ///
@@ -75,11 +75,15 @@ impl EnvelopeResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "response_data";
-        this.response_data = wire::read_nullable_bytes(buf, flexible)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
+        let f_response_data = {
+            *field = "response_data";
+            wire::read_nullable_bytes(buf, flexible)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -87,14 +91,17 @@ impl EnvelopeResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            response_data: f_response_data,
+            error_code: f_error_code,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ExpireDelegationTokenRequest `ExpireDelegationTokenRequest.json`: Request body of api key 40, versions 0-2, flexible versions 2+.
 ///
@@ -76,11 +76,15 @@ impl ExpireDelegationTokenRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "hmac";
-        this.hmac = wire::read_bytes(buf, flexible)?;
-        *field = "expiry_time_period_ms";
-        this.expiry_time_period_ms = wire::read_i64(buf)?;
+        let f_hmac = {
+            *field = "hmac";
+            wire::read_bytes(buf, flexible)?
+        };
+        let f_expiry_time_period_ms = {
+            *field = "expiry_time_period_ms";
+            wire::read_i64(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -88,14 +92,17 @@ impl ExpireDelegationTokenRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            hmac: f_hmac,
+            expiry_time_period_ms: f_expiry_time_period_ms,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// FetchRequest `FetchRequest.json`: Request body of api key 1, versions 0-17, flexible versions 12+.
 ///
@@ -201,46 +201,67 @@ impl FetchRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version <= 14 {
+        let mut f_cluster_id = None;
+        let f_replica_id = if version <= 14 {
             *field = "replica_id";
-            this.replica_id = wire::read_i32(buf)?;
-        }
-        *field = "max_wait_ms";
-        this.max_wait_ms = wire::read_i32(buf)?;
-        *field = "min_bytes";
-        this.min_bytes = wire::read_i32(buf)?;
-        if version >= 3 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let mut f_replica_state = ReplicaState::default();
+        let f_max_wait_ms = {
+            *field = "max_wait_ms";
+            wire::read_i32(buf)?
+        };
+        let f_min_bytes = {
+            *field = "min_bytes";
+            wire::read_i32(buf)?
+        };
+        let f_max_bytes = if version >= 3 {
             *field = "max_bytes";
-            this.max_bytes = wire::read_i32(buf)?;
-        }
-        if version >= 4 {
+            wire::read_i32(buf)?
+        } else {
+            2147483647_i32
+        };
+        let f_isolation_level = if version >= 4 {
             *field = "isolation_level";
-            this.isolation_level = wire::read_i8(buf)?;
-        }
-        if version >= 7 {
+            wire::read_i8(buf)?
+        } else {
+            0_i8
+        };
+        let f_session_id = if version >= 7 {
             *field = "session_id";
-            this.session_id = wire::read_i32(buf)?;
-        }
-        if version >= 7 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_session_epoch = if version >= 7 {
             *field = "session_epoch";
-            this.session_epoch = wire::read_i32(buf)?;
-        }
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            FetchTopic::decode(buf, version)
-        })?)?;
-        if version >= 7 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                FetchTopic::decode(buf, version)
+            })?)?
+        };
+        let f_forgotten_topics_data = if version >= 7 {
             *field = "forgotten_topics_data";
-            this.forgotten_topics_data =
-                wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-                    ForgottenTopic::decode(buf, version)
-                })?)?;
-        }
-        if version >= 11 {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+                ForgottenTopic::decode(buf, version)
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_rack_id = if version >= 11 {
             *field = "rack_id";
-            this.rack_id = wire::read_string(buf, flexible)?;
-        }
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -250,34 +271,47 @@ impl FetchRequest {
                 match tag {
                     0 if version >= 12 => {
                         *field = "cluster_id";
-                        this.tagged_fields.mark_present(0);
+                        tagged_fields.mark_present(0);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.cluster_id = wire::read_nullable_string(buf, true)?;
+                            f_cluster_id = wire::read_nullable_string(buf, true)?;
                         }
                         wire::expect_end(&sub)?;
                     }
                     1 if version >= 15 => {
                         *field = "replica_state";
-                        this.tagged_fields.mark_present(1);
+                        tagged_fields.mark_present(1);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.replica_state = ReplicaState::decode(buf, version)?;
+                            f_replica_state = ReplicaState::decode(buf, version)?;
                         }
                         wire::expect_end(&sub)?;
                     }
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            cluster_id: f_cluster_id,
+            replica_id: f_replica_id,
+            replica_state: f_replica_state,
+            max_wait_ms: f_max_wait_ms,
+            min_bytes: f_min_bytes,
+            max_bytes: f_max_bytes,
+            isolation_level: f_isolation_level,
+            session_id: f_session_id,
+            session_epoch: f_session_epoch,
+            topics: f_topics,
+            forgotten_topics_data: f_forgotten_topics_data,
+            rack_id: f_rack_id,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -538,15 +572,19 @@ impl ReplicaState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version >= 15 {
+        let f_replica_id = if version >= 15 {
             *field = "replica_id";
-            this.replica_id = wire::read_i32(buf)?;
-        }
-        if version >= 15 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_replica_epoch = if version >= 15 {
             *field = "replica_epoch";
-            this.replica_epoch = wire::read_i64(buf)?;
-        }
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -554,14 +592,17 @@ impl ReplicaState {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            replica_id: f_replica_id,
+            replica_epoch: f_replica_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -738,25 +779,38 @@ impl FetchPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        *field = "partition";
-        this.partition = wire::read_i32(buf)?;
-        if version >= 9 {
+        let f_partition = {
+            *field = "partition";
+            wire::read_i32(buf)?
+        };
+        let f_current_leader_epoch = if version >= 9 {
             *field = "current_leader_epoch";
-            this.current_leader_epoch = wire::read_i32(buf)?;
-        }
-        *field = "fetch_offset";
-        this.fetch_offset = wire::read_i64(buf)?;
-        if version >= 12 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_fetch_offset = {
+            *field = "fetch_offset";
+            wire::read_i64(buf)?
+        };
+        let f_last_fetched_epoch = if version >= 12 {
             *field = "last_fetched_epoch";
-            this.last_fetched_epoch = wire::read_i32(buf)?;
-        }
-        if version >= 5 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_log_start_offset = if version >= 5 {
             *field = "log_start_offset";
-            this.log_start_offset = wire::read_i64(buf)?;
-        }
-        *field = "partition_max_bytes";
-        this.partition_max_bytes = wire::read_i32(buf)?;
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let f_partition_max_bytes = {
+            *field = "partition_max_bytes";
+            wire::read_i32(buf)?
+        };
+        let mut f_replica_directory_id = Uuid::ZERO;
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -766,23 +820,31 @@ impl FetchPartition {
                 match tag {
                     0 if version >= 17 => {
                         *field = "replica_directory_id";
-                        this.tagged_fields.mark_present(0);
+                        tagged_fields.mark_present(0);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.replica_directory_id = wire::read_uuid(buf)?;
+                            f_replica_directory_id = wire::read_uuid(buf)?;
                         }
                         wire::expect_end(&sub)?;
                     }
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition: f_partition,
+            current_leader_epoch: f_current_leader_epoch,
+            fetch_offset: f_fetch_offset,
+            last_fetched_epoch: f_last_fetched_epoch,
+            log_start_offset: f_log_start_offset,
+            partition_max_bytes: f_partition_max_bytes,
+            replica_directory_id: f_replica_directory_id,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -964,19 +1026,25 @@ impl FetchTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version <= 12 {
+        let f_topic = if version <= 12 {
             *field = "topic";
-            this.topic = wire::read_string(buf, flexible)?;
-        }
-        if version >= 13 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_topic_id = if version >= 13 {
             *field = "topic_id";
-            this.topic_id = wire::read_uuid(buf)?;
-        }
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 16, |buf| {
-            FetchPartition::decode(buf, version)
-        })?)?;
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 16, |buf| {
+                FetchPartition::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -984,14 +1052,18 @@ impl FetchTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic: f_topic,
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -1100,7 +1172,7 @@ pub struct ForgottenTopic {
     /// The partitions indexes to forget.
     ///
     /// Versions 7+.
-    pub partitions: Vec<i32>,
+    pub partitions: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -1110,7 +1182,7 @@ impl Default for ForgottenTopic {
         Self {
             topic: StrBytes::from_static_str(""),
             topic_id: Uuid::ZERO,
-            partitions: Vec::new(),
+            partitions: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -1129,7 +1201,10 @@ impl crate::testing::Random for ForgottenTopic {
             this.topic_id = rng.gen_uuid();
         }
         if version >= 7 {
-            this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+            this.partitions = rng
+                .gen_vec(depth, |rng| rng.gen_i32())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>();
         }
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
@@ -1143,21 +1218,25 @@ impl ForgottenTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if (7..=12).contains(&version) {
+        let f_topic = if (7..=12).contains(&version) {
             *field = "topic";
-            this.topic = wire::read_string(buf, flexible)?;
-        }
-        if version >= 13 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_topic_id = if version >= 13 {
             *field = "topic_id";
-            this.topic_id = wire::read_uuid(buf)?;
-        }
-        if version >= 7 {
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partitions = if version >= 7 {
             *field = "partitions";
-            this.partitions = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-                wire::read_i32(buf)
-            })?)?;
-        }
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        } else {
+            PrimitiveVec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -1165,14 +1244,18 @@ impl ForgottenTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic: f_topic,
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

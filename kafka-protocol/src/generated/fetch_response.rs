@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// FetchResponse `FetchResponse.json`: Response body of api key 1, versions 0-17, flexible versions 12+.
 ///
@@ -137,23 +137,32 @@ impl FetchResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version >= 1 {
+        let f_throttle_time_ms = if version >= 1 {
             *field = "throttle_time_ms";
-            this.throttle_time_ms = wire::read_i32(buf)?;
-        }
-        if version >= 7 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_error_code = if version >= 7 {
             *field = "error_code";
-            this.error_code = wire::read_i16(buf)?;
-        }
-        if version >= 7 {
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let f_session_id = if version >= 7 {
             *field = "session_id";
-            this.session_id = wire::read_i32(buf)?;
-        }
-        *field = "responses";
-        this.responses = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            FetchableTopicResponse::decode(buf, version)
-        })?)?;
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_responses = {
+            *field = "responses";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                FetchableTopicResponse::decode(buf, version)
+            })?)?
+        };
+        let mut f_node_endpoints = Vec::new();
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -163,26 +172,32 @@ impl FetchResponse {
                 match tag {
                     0 if version >= 16 => {
                         *field = "node_endpoints";
-                        this.tagged_fields.mark_present(0);
+                        tagged_fields.mark_present(0);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.node_endpoints =
+                            f_node_endpoints =
                                 wire::non_null(wire::read_array(buf, true, 1, |buf| {
                                     NodeEndpoint::decode(buf, version)
                                 })?)?;
                         }
                         wire::expect_end(&sub)?;
                     }
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            session_id: f_session_id,
+            responses: f_responses,
+            node_endpoints: f_node_endpoints,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -385,15 +400,19 @@ impl EpochEndOffset {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version >= 12 {
+        let f_epoch = if version >= 12 {
             *field = "epoch";
-            this.epoch = wire::read_i32(buf)?;
-        }
-        if version >= 12 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_end_offset = if version >= 12 {
             *field = "end_offset";
-            this.end_offset = wire::read_i64(buf)?;
-        }
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -401,14 +420,17 @@ impl EpochEndOffset {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            epoch: f_epoch,
+            end_offset: f_end_offset,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -546,15 +568,19 @@ impl LeaderIdAndEpoch {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version >= 12 {
+        let f_leader_id = if version >= 12 {
             *field = "leader_id";
-            this.leader_id = wire::read_i32(buf)?;
-        }
-        if version >= 12 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_leader_epoch = if version >= 12 {
             *field = "leader_epoch";
-            this.leader_epoch = wire::read_i32(buf)?;
-        }
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -562,14 +588,17 @@ impl LeaderIdAndEpoch {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -703,11 +732,15 @@ impl SnapshotId {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        *field = "end_offset";
-        this.end_offset = wire::read_i64(buf)?;
-        *field = "epoch";
-        this.epoch = wire::read_i32(buf)?;
+        let f_end_offset = {
+            *field = "end_offset";
+            wire::read_i64(buf)?
+        };
+        let f_epoch = {
+            *field = "epoch";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -715,14 +748,17 @@ impl SnapshotId {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            end_offset: f_end_offset,
+            epoch: f_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -844,15 +880,19 @@ impl AbortedTransaction {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version >= 4 {
+        let f_producer_id = if version >= 4 {
             *field = "producer_id";
-            this.producer_id = wire::read_i64(buf)?;
-        }
-        if version >= 4 {
+            wire::read_i64(buf)?
+        } else {
+            0_i64
+        };
+        let f_first_offset = if version >= 4 {
             *field = "first_offset";
-            this.first_offset = wire::read_i64(buf)?;
-        }
+            wire::read_i64(buf)?
+        } else {
+            0_i64
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -860,14 +900,17 @@ impl AbortedTransaction {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            producer_id: f_producer_id,
+            first_offset: f_first_offset,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -1082,33 +1125,52 @@ impl PartitionData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "high_watermark";
-        this.high_watermark = wire::read_i64(buf)?;
-        if version >= 4 {
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_high_watermark = {
+            *field = "high_watermark";
+            wire::read_i64(buf)?
+        };
+        let f_last_stable_offset = if version >= 4 {
             *field = "last_stable_offset";
-            this.last_stable_offset = wire::read_i64(buf)?;
-        }
-        if version >= 5 {
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let f_log_start_offset = if version >= 5 {
             *field = "log_start_offset";
-            this.log_start_offset = wire::read_i64(buf)?;
-        }
-        if version >= 4 {
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let mut f_diverging_epoch = EpochEndOffset::default();
+        let mut f_current_leader = LeaderIdAndEpoch::default();
+        let mut f_snapshot_id = SnapshotId::default();
+        let f_aborted_transactions = if version >= 4 {
             *field = "aborted_transactions";
-            this.aborted_transactions = wire::read_array(buf, flexible, 1, |buf| {
+            wire::read_array(buf, flexible, 1, |buf| {
                 AbortedTransaction::decode(buf, version)
-            })?;
-        }
-        if version >= 11 {
+            })?
+        } else {
+            Some(Vec::new())
+        };
+        let f_preferred_read_replica = if version >= 11 {
             *field = "preferred_read_replica";
-            this.preferred_read_replica = wire::read_i32(buf)?;
-        }
-        *field = "records";
-        this.records = wire::read_nullable_bytes(buf, flexible)?;
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_records = {
+            *field = "records";
+            wire::read_nullable_bytes(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -1118,45 +1180,57 @@ impl PartitionData {
                 match tag {
                     0 if version >= 12 => {
                         *field = "diverging_epoch";
-                        this.tagged_fields.mark_present(0);
+                        tagged_fields.mark_present(0);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.diverging_epoch = EpochEndOffset::decode(buf, version)?;
+                            f_diverging_epoch = EpochEndOffset::decode(buf, version)?;
                         }
                         wire::expect_end(&sub)?;
                     }
                     1 if version >= 12 => {
                         *field = "current_leader";
-                        this.tagged_fields.mark_present(1);
+                        tagged_fields.mark_present(1);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.current_leader = LeaderIdAndEpoch::decode(buf, version)?;
+                            f_current_leader = LeaderIdAndEpoch::decode(buf, version)?;
                         }
                         wire::expect_end(&sub)?;
                     }
                     2 if version >= 12 => {
                         *field = "snapshot_id";
-                        this.tagged_fields.mark_present(2);
+                        tagged_fields.mark_present(2);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.snapshot_id = SnapshotId::decode(buf, version)?;
+                            f_snapshot_id = SnapshotId::decode(buf, version)?;
                         }
                         wire::expect_end(&sub)?;
                     }
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            high_watermark: f_high_watermark,
+            last_stable_offset: f_last_stable_offset,
+            log_start_offset: f_log_start_offset,
+            diverging_epoch: f_diverging_epoch,
+            current_leader: f_current_leader,
+            snapshot_id: f_snapshot_id,
+            aborted_transactions: f_aborted_transactions,
+            preferred_read_replica: f_preferred_read_replica,
+            records: f_records,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -1440,19 +1514,25 @@ impl FetchableTopicResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version <= 12 {
+        let f_topic = if version <= 12 {
             *field = "topic";
-            this.topic = wire::read_string(buf, flexible)?;
-        }
-        if version >= 13 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_topic_id = if version >= 13 {
             *field = "topic_id";
-            this.topic_id = wire::read_uuid(buf)?;
-        }
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 15, |buf| {
-            PartitionData::decode(buf, version)
-        })?)?;
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 15, |buf| {
+                PartitionData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -1460,14 +1540,18 @@ impl FetchableTopicResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic: f_topic,
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -1628,23 +1712,31 @@ impl NodeEndpoint {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version >= 16 {
+        let f_node_id = if version >= 16 {
             *field = "node_id";
-            this.node_id = wire::read_i32(buf)?;
-        }
-        if version >= 16 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_host = if version >= 16 {
             *field = "host";
-            this.host = wire::read_string(buf, flexible)?;
-        }
-        if version >= 16 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_port = if version >= 16 {
             *field = "port";
-            this.port = wire::read_i32(buf)?;
-        }
-        if version >= 16 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_rack = if version >= 16 {
             *field = "rack";
-            this.rack = wire::read_nullable_string(buf, flexible)?;
-        }
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -1652,14 +1744,19 @@ impl NodeEndpoint {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            node_id: f_node_id,
+            host: f_host,
+            port: f_port,
+            rack: f_rack,
+            tagged_fields,
+        })
     }
 
     #[inline]

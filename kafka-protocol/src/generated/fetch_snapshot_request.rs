@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// FetchSnapshotRequest `FetchSnapshotRequest.json`: Request body of api key 59, versions 0-1, flexible versions 0+.
 ///
@@ -89,15 +89,22 @@ impl FetchSnapshotRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "replica_id";
-        this.replica_id = wire::read_i32(buf)?;
-        *field = "max_bytes";
-        this.max_bytes = wire::read_i32(buf)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            TopicSnapshot::decode(buf, version)
-        })?)?;
+        let mut f_cluster_id = None;
+        let f_replica_id = {
+            *field = "replica_id";
+            wire::read_i32(buf)?
+        };
+        let f_max_bytes = {
+            *field = "max_bytes";
+            wire::read_i32(buf)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                TopicSnapshot::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -107,23 +114,28 @@ impl FetchSnapshotRequest {
                 match tag {
                     0 => {
                         *field = "cluster_id";
-                        this.tagged_fields.mark_present(0);
+                        tagged_fields.mark_present(0);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.cluster_id = wire::read_nullable_string(buf, true)?;
+                            f_cluster_id = wire::read_nullable_string(buf, true)?;
                         }
                         wire::expect_end(&sub)?;
                     }
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            cluster_id: f_cluster_id,
+            replica_id: f_replica_id,
+            max_bytes: f_max_bytes,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -277,11 +289,15 @@ impl SnapshotId {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "end_offset";
-        this.end_offset = wire::read_i64(buf)?;
-        *field = "epoch";
-        this.epoch = wire::read_i32(buf)?;
+        let f_end_offset = {
+            *field = "end_offset";
+            wire::read_i64(buf)?
+        };
+        let f_epoch = {
+            *field = "epoch";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -289,14 +305,17 @@ impl SnapshotId {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            end_offset: f_end_offset,
+            epoch: f_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -437,15 +456,24 @@ impl PartitionSnapshot {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "partition";
-        this.partition = wire::read_i32(buf)?;
-        *field = "current_leader_epoch";
-        this.current_leader_epoch = wire::read_i32(buf)?;
-        *field = "snapshot_id";
-        this.snapshot_id = SnapshotId::decode(buf, version)?;
-        *field = "position";
-        this.position = wire::read_i64(buf)?;
+        let f_partition = {
+            *field = "partition";
+            wire::read_i32(buf)?
+        };
+        let f_current_leader_epoch = {
+            *field = "current_leader_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_snapshot_id = {
+            *field = "snapshot_id";
+            SnapshotId::decode(buf, version)?
+        };
+        let f_position = {
+            *field = "position";
+            wire::read_i64(buf)?
+        };
+        let mut f_replica_directory_id = Uuid::ZERO;
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -455,23 +483,29 @@ impl PartitionSnapshot {
                 match tag {
                     0 if version >= 1 => {
                         *field = "replica_directory_id";
-                        this.tagged_fields.mark_present(0);
+                        tagged_fields.mark_present(0);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.replica_directory_id = wire::read_uuid(buf)?;
+                            f_replica_directory_id = wire::read_uuid(buf)?;
                         }
                         wire::expect_end(&sub)?;
                     }
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition: f_partition,
+            current_leader_epoch: f_current_leader_epoch,
+            snapshot_id: f_snapshot_id,
+            position: f_position,
+            replica_directory_id: f_replica_directory_id,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -622,13 +656,17 @@ impl TopicSnapshot {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 30, |buf| {
-            PartitionSnapshot::decode(buf, version)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 30, |buf| {
+                PartitionSnapshot::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -636,14 +674,17 @@ impl TopicSnapshot {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// FindCoordinatorRequest `FindCoordinatorRequest.json`: Request body of api key 10, versions 0-6, flexible versions 3+.
 ///
@@ -98,21 +98,27 @@ impl FindCoordinatorRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version <= 3 {
+        let f_key = if version <= 3 {
             *field = "key";
-            this.key = wire::read_string(buf, flexible)?;
-        }
-        if version >= 1 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_key_type = if version >= 1 {
             *field = "key_type";
-            this.key_type = wire::read_i8(buf)?;
-        }
-        if version >= 4 {
+            wire::read_i8(buf)?
+        } else {
+            0_i8
+        };
+        let f_coordinator_keys = if version >= 4 {
             *field = "coordinator_keys";
-            this.coordinator_keys = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 wire::read_string(buf, flexible)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -120,14 +126,18 @@ impl FindCoordinatorRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            key: f_key,
+            key_type: f_key_type,
+            coordinator_keys: f_coordinator_keys,
+            tagged_fields,
+        })
     }
 
     #[inline]

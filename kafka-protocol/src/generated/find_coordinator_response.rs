@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// FindCoordinatorResponse `FindCoordinatorResponse.json`: Response body of api key 10, versions 0-6, flexible versions 3+.
 ///
@@ -135,37 +135,51 @@ impl FindCoordinatorResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 1 {
+        let f_throttle_time_ms = if version >= 1 {
             *field = "throttle_time_ms";
-            this.throttle_time_ms = wire::read_i32(buf)?;
-        }
-        if version <= 3 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_error_code = if version <= 3 {
             *field = "error_code";
-            this.error_code = wire::read_i16(buf)?;
-        }
-        if (1..=3).contains(&version) {
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let f_error_message = if (1..=3).contains(&version) {
             *field = "error_message";
-            this.error_message = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version <= 3 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            Some(StrBytes::from_static_str(""))
+        };
+        let f_node_id = if version <= 3 {
             *field = "node_id";
-            this.node_id = wire::read_i32(buf)?;
-        }
-        if version <= 3 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_host = if version <= 3 {
             *field = "host";
-            this.host = wire::read_string(buf, flexible)?;
-        }
-        if version <= 3 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_port = if version <= 3 {
             *field = "port";
-            this.port = wire::read_i32(buf)?;
-        }
-        if version >= 4 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_coordinators = if version >= 4 {
             *field = "coordinators";
-            this.coordinators = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 Coordinator::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -173,14 +187,22 @@ impl FindCoordinatorResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            node_id: f_node_id,
+            host: f_host,
+            port: f_port,
+            coordinators: f_coordinators,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -417,31 +439,43 @@ impl Coordinator {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 4 {
+        let f_key = if version >= 4 {
             *field = "key";
-            this.key = wire::read_string(buf, flexible)?;
-        }
-        if version >= 4 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_node_id = if version >= 4 {
             *field = "node_id";
-            this.node_id = wire::read_i32(buf)?;
-        }
-        if version >= 4 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_host = if version >= 4 {
             *field = "host";
-            this.host = wire::read_string(buf, flexible)?;
-        }
-        if version >= 4 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_port = if version >= 4 {
             *field = "port";
-            this.port = wire::read_i32(buf)?;
-        }
-        if version >= 4 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_error_code = if version >= 4 {
             *field = "error_code";
-            this.error_code = wire::read_i16(buf)?;
-        }
-        if version >= 4 {
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let f_error_message = if version >= 4 {
             *field = "error_message";
-            this.error_message = wire::read_nullable_string(buf, flexible)?;
-        }
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            Some(StrBytes::from_static_str(""))
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -449,14 +483,21 @@ impl Coordinator {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            key: f_key,
+            node_id: f_node_id,
+            host: f_host,
+            port: f_port,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// GetTelemetrySubscriptionsRequest `GetTelemetrySubscriptionsRequest.json`: Request body of api key 71, versions 0, flexible versions 0+.
 ///
@@ -66,9 +66,11 @@ impl GetTelemetrySubscriptionsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "client_instance_id";
-        this.client_instance_id = wire::read_uuid(buf)?;
+        let f_client_instance_id = {
+            *field = "client_instance_id";
+            wire::read_uuid(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -76,14 +78,16 @@ impl GetTelemetrySubscriptionsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            client_instance_id: f_client_instance_id,
+            tagged_fields,
+        })
     }
 
     #[inline]

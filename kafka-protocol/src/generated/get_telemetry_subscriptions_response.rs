@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// GetTelemetrySubscriptionsResponse `GetTelemetrySubscriptionsResponse.json`: Response body of api key 71, versions 0, flexible versions 0+.
 ///
@@ -57,7 +57,7 @@ pub struct GetTelemetrySubscriptionsResponse {
     /// Compression types that broker accepts for the PushTelemetryRequest.
     ///
     /// Versions 0+.
-    pub accepted_compression_types: Vec<i8>,
+    pub accepted_compression_types: PrimitiveVec<i8>,
     /// Configured push interval, which is the lowest configured interval in the current subscription set.
     ///
     /// Versions 0+.
@@ -85,7 +85,7 @@ impl Default for GetTelemetrySubscriptionsResponse {
             error_code: 0_i16,
             client_instance_id: Uuid::ZERO,
             subscription_id: 0_i32,
-            accepted_compression_types: Vec::new(),
+            accepted_compression_types: PrimitiveVec::new(),
             push_interval_ms: 0_i32,
             telemetry_max_bytes: 0_i32,
             delta_temporality: false,
@@ -105,7 +105,10 @@ impl crate::testing::Random for GetTelemetrySubscriptionsResponse {
         this.error_code = rng.gen_i16();
         this.client_instance_id = rng.gen_uuid();
         this.subscription_id = rng.gen_i32();
-        this.accepted_compression_types = rng.gen_vec(depth, |rng| rng.gen_i8());
+        this.accepted_compression_types = rng
+            .gen_vec(depth, |rng| rng.gen_i8())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         this.push_interval_ms = rng.gen_i32();
         this.telemetry_max_bytes = rng.gen_i32();
         this.delta_temporality = rng.gen_bool();
@@ -122,30 +125,45 @@ impl GetTelemetrySubscriptionsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "client_instance_id";
-        this.client_instance_id = wire::read_uuid(buf)?;
-        *field = "subscription_id";
-        this.subscription_id = wire::read_i32(buf)?;
-        *field = "accepted_compression_types";
-        this.accepted_compression_types =
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_client_instance_id = {
+            *field = "client_instance_id";
+            wire::read_uuid(buf)?
+        };
+        let f_subscription_id = {
+            *field = "subscription_id";
+            wire::read_i32(buf)?
+        };
+        let f_accepted_compression_types = {
+            *field = "accepted_compression_types";
+            wire::non_null(wire::read_i8_array(buf, flexible)?)?
+        };
+        let f_push_interval_ms = {
+            *field = "push_interval_ms";
+            wire::read_i32(buf)?
+        };
+        let f_telemetry_max_bytes = {
+            *field = "telemetry_max_bytes";
+            wire::read_i32(buf)?
+        };
+        let f_delta_temporality = {
+            *field = "delta_temporality";
+            wire::read_bool(buf)?
+        };
+        let f_requested_metrics = {
+            *field = "requested_metrics";
             wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-                wire::read_i8(buf)
-            })?)?;
-        *field = "push_interval_ms";
-        this.push_interval_ms = wire::read_i32(buf)?;
-        *field = "telemetry_max_bytes";
-        this.telemetry_max_bytes = wire::read_i32(buf)?;
-        *field = "delta_temporality";
-        this.delta_temporality = wire::read_bool(buf)?;
-        *field = "requested_metrics";
-        this.requested_metrics = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-            wire::read_string(buf, flexible)
-        })?)?;
+                wire::read_string(buf, flexible)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -153,14 +171,24 @@ impl GetTelemetrySubscriptionsResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            client_instance_id: f_client_instance_id,
+            subscription_id: f_subscription_id,
+            accepted_compression_types: f_accepted_compression_types,
+            push_interval_ms: f_push_interval_ms,
+            telemetry_max_bytes: f_telemetry_max_bytes,
+            delta_temporality: f_delta_temporality,
+            requested_metrics: f_requested_metrics,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// InitProducerIdRequest `InitProducerIdRequest.json`: Request body of api key 22, versions 0-5, flexible versions 2+.
 ///
@@ -101,19 +101,27 @@ impl InitProducerIdRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "transactional_id";
-        this.transactional_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "transaction_timeout_ms";
-        this.transaction_timeout_ms = wire::read_i32(buf)?;
-        if version >= 3 {
+        let f_transactional_id = {
+            *field = "transactional_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_transaction_timeout_ms = {
+            *field = "transaction_timeout_ms";
+            wire::read_i32(buf)?
+        };
+        let f_producer_id = if version >= 3 {
             *field = "producer_id";
-            this.producer_id = wire::read_i64(buf)?;
-        }
-        if version >= 3 {
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let f_producer_epoch = if version >= 3 {
             *field = "producer_epoch";
-            this.producer_epoch = wire::read_i16(buf)?;
-        }
+            wire::read_i16(buf)?
+        } else {
+            -1_i16
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -121,14 +129,19 @@ impl InitProducerIdRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            transactional_id: f_transactional_id,
+            transaction_timeout_ms: f_transaction_timeout_ms,
+            producer_id: f_producer_id,
+            producer_epoch: f_producer_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]

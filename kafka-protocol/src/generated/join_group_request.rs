@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// JoinGroupRequest `JoinGroupRequest.json`: Request body of api key 11, versions 0-9, flexible versions 6+.
 ///
@@ -140,31 +140,47 @@ impl JoinGroupRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        *field = "group_id";
-        this.group_id = wire::read_string(buf, flexible)?;
-        *field = "session_timeout_ms";
-        this.session_timeout_ms = wire::read_i32(buf)?;
-        if version >= 1 {
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_session_timeout_ms = {
+            *field = "session_timeout_ms";
+            wire::read_i32(buf)?
+        };
+        let f_rebalance_timeout_ms = if version >= 1 {
             *field = "rebalance_timeout_ms";
-            this.rebalance_timeout_ms = wire::read_i32(buf)?;
-        }
-        *field = "member_id";
-        this.member_id = wire::read_string(buf, flexible)?;
-        if version >= 5 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_group_instance_id = if version >= 5 {
             *field = "group_instance_id";
-            this.group_instance_id = wire::read_nullable_string(buf, flexible)?;
-        }
-        *field = "protocol_type";
-        this.protocol_type = wire::read_string(buf, flexible)?;
-        *field = "protocols";
-        this.protocols = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            JoinGroupRequestProtocol::decode(buf, version)
-        })?)?;
-        if version >= 8 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_protocol_type = {
+            *field = "protocol_type";
+            wire::read_string(buf, flexible)?
+        };
+        let f_protocols = {
+            *field = "protocols";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                JoinGroupRequestProtocol::decode(buf, version)
+            })?)?
+        };
+        let f_reason = if version >= 8 {
             *field = "reason";
-            this.reason = wire::read_nullable_string(buf, flexible)?;
-        }
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -172,14 +188,23 @@ impl JoinGroupRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            group_id: f_group_id,
+            session_timeout_ms: f_session_timeout_ms,
+            rebalance_timeout_ms: f_rebalance_timeout_ms,
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            protocol_type: f_protocol_type,
+            protocols: f_protocols,
+            reason: f_reason,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -347,11 +372,15 @@ impl JoinGroupRequestProtocol {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "metadata";
-        this.metadata = wire::read_bytes(buf, flexible)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_metadata = {
+            *field = "metadata";
+            wire::read_bytes(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -359,14 +388,17 @@ impl JoinGroupRequestProtocol {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            metadata: f_metadata,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// JoinGroupResponse `JoinGroupResponse.json`: Response body of api key 11, versions 0-9, flexible versions 6+.
 ///
@@ -153,37 +153,55 @@ impl JoinGroupResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 2 {
+        let f_throttle_time_ms = if version >= 2 {
             *field = "throttle_time_ms";
-            this.throttle_time_ms = wire::read_i32(buf)?;
-        }
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "generation_id";
-        this.generation_id = wire::read_i32(buf)?;
-        if version >= 7 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_generation_id = {
+            *field = "generation_id";
+            wire::read_i32(buf)?
+        };
+        let f_protocol_type = if version >= 7 {
             *field = "protocol_type";
-            this.protocol_type = wire::read_nullable_string(buf, flexible)?;
-        }
-        *field = "protocol_name";
-        this.protocol_name = if version >= 7 {
             wire::read_nullable_string(buf, flexible)?
         } else {
-            Some(wire::read_string(buf, flexible)?)
+            None
         };
-        *field = "leader";
-        this.leader = wire::read_string(buf, flexible)?;
-        if version >= 9 {
+        let f_protocol_name = {
+            *field = "protocol_name";
+            if version >= 7 {
+                wire::read_nullable_string(buf, flexible)?
+            } else {
+                Some(wire::read_string(buf, flexible)?)
+            }
+        };
+        let f_leader = {
+            *field = "leader";
+            wire::read_string(buf, flexible)?
+        };
+        let f_skip_assignment = if version >= 9 {
             *field = "skip_assignment";
-            this.skip_assignment = wire::read_bool(buf)?;
-        }
-        *field = "member_id";
-        this.member_id = wire::read_string(buf, flexible)?;
-        *field = "members";
-        this.members = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            JoinGroupResponseMember::decode(buf, version)
-        })?)?;
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_members = {
+            *field = "members";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                JoinGroupResponseMember::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -191,14 +209,24 @@ impl JoinGroupResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            generation_id: f_generation_id,
+            protocol_type: f_protocol_type,
+            protocol_name: f_protocol_name,
+            leader: f_leader,
+            skip_assignment: f_skip_assignment,
+            member_id: f_member_id,
+            members: f_members,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -386,15 +414,21 @@ impl JoinGroupResponseMember {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        *field = "member_id";
-        this.member_id = wire::read_string(buf, flexible)?;
-        if version >= 5 {
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_group_instance_id = if version >= 5 {
             *field = "group_instance_id";
-            this.group_instance_id = wire::read_nullable_string(buf, flexible)?;
-        }
-        *field = "metadata";
-        this.metadata = wire::read_bytes(buf, flexible)?;
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_metadata = {
+            *field = "metadata";
+            wire::read_bytes(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -402,14 +436,18 @@ impl JoinGroupResponseMember {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            metadata: f_metadata,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// LeaderAndIsrRequest `LeaderAndIsrRequest.json`: Request body of api key 4, versions 0-7, flexible versions 4+.
 ///
@@ -145,40 +145,55 @@ impl LeaderAndIsrRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "controller_id";
-        this.controller_id = wire::read_i32(buf)?;
-        if version >= 7 {
+        let f_controller_id = {
+            *field = "controller_id";
+            wire::read_i32(buf)?
+        };
+        let f_is_k_raft_controller = if version >= 7 {
             *field = "is_k_raft_controller";
-            this.is_k_raft_controller = wire::read_bool(buf)?;
-        }
-        *field = "controller_epoch";
-        this.controller_epoch = wire::read_i32(buf)?;
-        if version >= 2 {
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let f_controller_epoch = {
+            *field = "controller_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_broker_epoch = if version >= 2 {
             *field = "broker_epoch";
-            this.broker_epoch = wire::read_i64(buf)?;
-        }
-        if version >= 5 {
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let f_type = if version >= 5 {
             *field = "r#type";
-            this.r#type = wire::read_i8(buf)?;
-        }
-        if version <= 1 {
+            wire::read_i8(buf)?
+        } else {
+            0_i8
+        };
+        let f_ungrouped_partition_states = if version <= 1 {
             *field = "ungrouped_partition_states";
-            this.ungrouped_partition_states =
-                wire::non_null(wire::read_array(buf, flexible, 23, |buf| {
-                    LeaderAndIsrPartitionState::decode(buf, version)
-                })?)?;
-        }
-        if version >= 2 {
+            wire::non_null(wire::read_array(buf, flexible, 23, |buf| {
+                LeaderAndIsrPartitionState::decode(buf, version)
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_topic_states = if version >= 2 {
             *field = "topic_states";
-            this.topic_states = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 LeaderAndIsrTopicState::decode(buf, version)
-            })?)?;
-        }
-        *field = "live_leaders";
-        this.live_leaders = wire::non_null(wire::read_array(buf, flexible, 9, |buf| {
-            LeaderAndIsrLiveLeader::decode(buf, version)
-        })?)?;
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_live_leaders = {
+            *field = "live_leaders";
+            wire::non_null(wire::read_array(buf, flexible, 9, |buf| {
+                LeaderAndIsrLiveLeader::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -186,14 +201,23 @@ impl LeaderAndIsrRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            controller_id: f_controller_id,
+            is_k_raft_controller: f_is_k_raft_controller,
+            controller_epoch: f_controller_epoch,
+            broker_epoch: f_broker_epoch,
+            r#type: f_type,
+            ungrouped_partition_states: f_ungrouped_partition_states,
+            topic_states: f_topic_states,
+            live_leaders: f_live_leaders,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -416,21 +440,27 @@ impl LeaderAndIsrTopicState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 2 {
+        let f_topic_name = if version >= 2 {
             *field = "topic_name";
-            this.topic_name = wire::read_string(buf, flexible)?;
-        }
-        if version >= 5 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_topic_id = if version >= 5 {
             *field = "topic_id";
-            this.topic_id = wire::read_uuid(buf)?;
-        }
-        if version >= 2 {
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partition_states = if version >= 2 {
             *field = "partition_states";
-            this.partition_states = wire::non_null(wire::read_array(buf, flexible, 23, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 23, |buf| {
                 LeaderAndIsrPartitionState::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -438,14 +468,18 @@ impl LeaderAndIsrTopicState {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            topic_id: f_topic_id,
+            partition_states: f_partition_states,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -603,13 +637,19 @@ impl LeaderAndIsrLiveLeader {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "broker_id";
-        this.broker_id = wire::read_i32(buf)?;
-        *field = "host_name";
-        this.host_name = wire::read_string(buf, flexible)?;
-        *field = "port";
-        this.port = wire::read_i32(buf)?;
+        let f_broker_id = {
+            *field = "broker_id";
+            wire::read_i32(buf)?
+        };
+        let f_host_name = {
+            *field = "host_name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_port = {
+            *field = "port";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -617,14 +657,18 @@ impl LeaderAndIsrLiveLeader {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            broker_id: f_broker_id,
+            host_name: f_host_name,
+            port: f_port,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -736,7 +780,7 @@ pub struct LeaderAndIsrPartitionState {
     /// The in-sync replica IDs.
     ///
     /// Versions 0+.
-    pub isr: Vec<i32>,
+    pub isr: PrimitiveVec<i32>,
     /// The current epoch for the partition. The epoch is a monotonically increasing value which is incremented after every partition change. (Since the LeaderAndIsr request is only used by the legacy controller, this corresponds to the zkVersion)
     ///
     /// Versions 0+.
@@ -744,15 +788,15 @@ pub struct LeaderAndIsrPartitionState {
     /// The replica IDs.
     ///
     /// Versions 0+.
-    pub replicas: Vec<i32>,
+    pub replicas: PrimitiveVec<i32>,
     /// The replica IDs that we are adding this partition to, or null if no replicas are being added.
     ///
     /// Versions 3+; ignorable.
-    pub adding_replicas: Vec<i32>,
+    pub adding_replicas: PrimitiveVec<i32>,
     /// The replica IDs that we are removing this partition from, or null if no replicas are being removed.
     ///
     /// Versions 3+; ignorable.
-    pub removing_replicas: Vec<i32>,
+    pub removing_replicas: PrimitiveVec<i32>,
     /// Whether the replica should have existed on the broker or not.
     ///
     /// Versions 1+; ignorable.
@@ -773,11 +817,11 @@ impl Default for LeaderAndIsrPartitionState {
             controller_epoch: 0_i32,
             leader: 0_i32,
             leader_epoch: 0_i32,
-            isr: Vec::new(),
+            isr: PrimitiveVec::new(),
             partition_epoch: 0_i32,
-            replicas: Vec::new(),
-            adding_replicas: Vec::new(),
-            removing_replicas: Vec::new(),
+            replicas: PrimitiveVec::new(),
+            adding_replicas: PrimitiveVec::new(),
+            removing_replicas: PrimitiveVec::new(),
             is_new: false,
             leader_recovery_state: 0_i8,
             tagged_fields: TaggedFields::default(),
@@ -798,14 +842,26 @@ impl crate::testing::Random for LeaderAndIsrPartitionState {
         this.controller_epoch = rng.gen_i32();
         this.leader = rng.gen_i32();
         this.leader_epoch = rng.gen_i32();
-        this.isr = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.isr = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         this.partition_epoch = rng.gen_i32();
-        this.replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.replicas = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if version >= 3 {
-            this.adding_replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+            this.adding_replicas = rng
+                .gen_vec(depth, |rng| rng.gen_i32())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>();
         }
         if version >= 3 {
-            this.removing_replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+            this.removing_replicas = rng
+                .gen_vec(depth, |rng| rng.gen_i32())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>();
         }
         if version >= 1 {
             this.is_new = rng.gen_bool();
@@ -825,49 +881,65 @@ impl LeaderAndIsrPartitionState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version <= 1 {
+        let f_topic_name = if version <= 1 {
             *field = "topic_name";
-            this.topic_name = wire::read_string(buf, flexible)?;
-        }
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "controller_epoch";
-        this.controller_epoch = wire::read_i32(buf)?;
-        *field = "leader";
-        this.leader = wire::read_i32(buf)?;
-        *field = "leader_epoch";
-        this.leader_epoch = wire::read_i32(buf)?;
-        *field = "isr";
-        this.isr = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
-        *field = "partition_epoch";
-        this.partition_epoch = wire::read_i32(buf)?;
-        *field = "replicas";
-        this.replicas = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
-        if version >= 3 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_controller_epoch = {
+            *field = "controller_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_leader = {
+            *field = "leader";
+            wire::read_i32(buf)?
+        };
+        let f_leader_epoch = {
+            *field = "leader_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_isr = {
+            *field = "isr";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let f_partition_epoch = {
+            *field = "partition_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_replicas = {
+            *field = "replicas";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let f_adding_replicas = if version >= 3 {
             *field = "adding_replicas";
-            this.adding_replicas = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-                wire::read_i32(buf)
-            })?)?;
-        }
-        if version >= 3 {
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        } else {
+            PrimitiveVec::new()
+        };
+        let f_removing_replicas = if version >= 3 {
             *field = "removing_replicas";
-            this.removing_replicas = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-                wire::read_i32(buf)
-            })?)?;
-        }
-        if version >= 1 {
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        } else {
+            PrimitiveVec::new()
+        };
+        let f_is_new = if version >= 1 {
             *field = "is_new";
-            this.is_new = wire::read_bool(buf)?;
-        }
-        if version >= 6 {
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let f_leader_recovery_state = if version >= 6 {
             *field = "leader_recovery_state";
-            this.leader_recovery_state = wire::read_i8(buf)?;
-        }
+            wire::read_i8(buf)?
+        } else {
+            0_i8
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -875,14 +947,27 @@ impl LeaderAndIsrPartitionState {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            partition_index: f_partition_index,
+            controller_epoch: f_controller_epoch,
+            leader: f_leader,
+            leader_epoch: f_leader_epoch,
+            isr: f_isr,
+            partition_epoch: f_partition_epoch,
+            replicas: f_replicas,
+            adding_replicas: f_adding_replicas,
+            removing_replicas: f_removing_replicas,
+            is_new: f_is_new,
+            leader_recovery_state: f_leader_recovery_state,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// LeaderAndIsrResponse `LeaderAndIsrResponse.json`: Response body of api key 4, versions 0-7, flexible versions 4+.
 ///
@@ -99,21 +99,27 @@ impl LeaderAndIsrResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        if version <= 4 {
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_partition_errors = if version <= 4 {
             *field = "partition_errors";
-            this.partition_errors = wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
                 LeaderAndIsrPartitionError::decode(buf, version)
-            })?)?;
-        }
-        if version >= 5 {
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_topics = if version >= 5 {
             *field = "topics";
-            this.topics = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 LeaderAndIsrTopicError::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -121,14 +127,18 @@ impl LeaderAndIsrResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            error_code: f_error_code,
+            partition_errors: f_partition_errors,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -297,17 +307,21 @@ impl LeaderAndIsrTopicError {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 5 {
+        let f_topic_id = if version >= 5 {
             *field = "topic_id";
-            this.topic_id = wire::read_uuid(buf)?;
-        }
-        if version >= 5 {
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partition_errors = if version >= 5 {
             *field = "partition_errors";
-            this.partition_errors = wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
                 LeaderAndIsrPartitionError::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -315,14 +329,17 @@ impl LeaderAndIsrTopicError {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_id: f_topic_id,
+            partition_errors: f_partition_errors,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -475,15 +492,21 @@ impl LeaderAndIsrPartitionError {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version <= 4 {
+        let f_topic_name = if version <= 4 {
             *field = "topic_name";
-            this.topic_name = wire::read_string(buf, flexible)?;
-        }
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -491,14 +514,18 @@ impl LeaderAndIsrPartitionError {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            tagged_fields,
+        })
     }
 
     #[inline]

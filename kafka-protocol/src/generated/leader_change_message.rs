@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// LeaderChangeMessage `LeaderChangeMessage.json`: A data schema, versions 0-1, flexible versions 0+.
 ///
@@ -89,19 +89,27 @@ impl LeaderChangeMessage {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "version";
-        this.version = wire::read_i16(buf)?;
-        *field = "leader_id";
-        this.leader_id = wire::read_i32(buf)?;
-        *field = "voters";
-        this.voters = wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
-            Voter::decode(buf, version)
-        })?)?;
-        *field = "granting_voters";
-        this.granting_voters = wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
-            Voter::decode(buf, version)
-        })?)?;
+        let f_version = {
+            *field = "version";
+            wire::read_i16(buf)?
+        };
+        let f_leader_id = {
+            *field = "leader_id";
+            wire::read_i32(buf)?
+        };
+        let f_voters = {
+            *field = "voters";
+            wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
+                Voter::decode(buf, version)
+            })?)?
+        };
+        let f_granting_voters = {
+            *field = "granting_voters";
+            wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
+                Voter::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -109,14 +117,19 @@ impl LeaderChangeMessage {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            version: f_version,
+            leader_id: f_leader_id,
+            voters: f_voters,
+            granting_voters: f_granting_voters,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -268,13 +281,17 @@ impl Voter {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "voter_id";
-        this.voter_id = wire::read_i32(buf)?;
-        if version >= 1 {
+        let f_voter_id = {
+            *field = "voter_id";
+            wire::read_i32(buf)?
+        };
+        let f_voter_directory_id = if version >= 1 {
             *field = "voter_directory_id";
-            this.voter_directory_id = wire::read_uuid(buf)?;
-        }
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -282,14 +299,17 @@ impl Voter {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            voter_id: f_voter_id,
+            voter_directory_id: f_voter_directory_id,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// LeaveGroupRequest `LeaveGroupRequest.json`: Request body of api key 13, versions 0-5, flexible versions 4+.
 ///
@@ -93,19 +93,25 @@ impl LeaveGroupRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "group_id";
-        this.group_id = wire::read_string(buf, flexible)?;
-        if version <= 2 {
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_member_id = if version <= 2 {
             *field = "member_id";
-            this.member_id = wire::read_string(buf, flexible)?;
-        }
-        if version >= 3 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_members = if version >= 3 {
             *field = "members";
-            this.members = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 MemberIdentity::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -113,14 +119,18 @@ impl LeaveGroupRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            group_id: f_group_id,
+            member_id: f_member_id,
+            members: f_members,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -286,19 +296,25 @@ impl MemberIdentity {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 3 {
+        let f_member_id = if version >= 3 {
             *field = "member_id";
-            this.member_id = wire::read_string(buf, flexible)?;
-        }
-        if version >= 3 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_group_instance_id = if version >= 3 {
             *field = "group_instance_id";
-            this.group_instance_id = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version >= 5 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_reason = if version >= 5 {
             *field = "reason";
-            this.reason = wire::read_nullable_string(buf, flexible)?;
-        }
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -306,14 +322,18 @@ impl MemberIdentity {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            reason: f_reason,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// LeaveGroupResponse `LeaveGroupResponse.json`: Response body of api key 13, versions 0-5, flexible versions 4+.
 ///
@@ -95,19 +95,25 @@ impl LeaveGroupResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 1 {
+        let f_throttle_time_ms = if version >= 1 {
             *field = "throttle_time_ms";
-            this.throttle_time_ms = wire::read_i32(buf)?;
-        }
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        if version >= 3 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_members = if version >= 3 {
             *field = "members";
-            this.members = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 MemberResponse::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -115,14 +121,18 @@ impl LeaveGroupResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            members: f_members,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -284,19 +294,25 @@ impl MemberResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 3 {
+        let f_member_id = if version >= 3 {
             *field = "member_id";
-            this.member_id = wire::read_string(buf, flexible)?;
-        }
-        if version >= 3 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_group_instance_id = if version >= 3 {
             *field = "group_instance_id";
-            this.group_instance_id = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version >= 3 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            Some(StrBytes::from_static_str(""))
+        };
+        let f_error_code = if version >= 3 {
             *field = "error_code";
-            this.error_code = wire::read_i16(buf)?;
-        }
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -304,14 +320,18 @@ impl MemberResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            error_code: f_error_code,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ListGroupsRequest `ListGroupsRequest.json`: Request body of api key 16, versions 0-5, flexible versions 3+.
 ///
@@ -85,19 +85,23 @@ impl ListGroupsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 4 {
+        let f_states_filter = if version >= 4 {
             *field = "states_filter";
-            this.states_filter = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 wire::read_string(buf, flexible)
-            })?)?;
-        }
-        if version >= 5 {
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_types_filter = if version >= 5 {
             *field = "types_filter";
-            this.types_filter = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 wire::read_string(buf, flexible)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -105,14 +109,17 @@ impl ListGroupsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            states_filter: f_states_filter,
+            types_filter: f_types_filter,
+            tagged_fields,
+        })
     }
 
     #[inline]

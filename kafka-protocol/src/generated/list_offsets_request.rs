@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ListOffsetsRequest `ListOffsetsRequest.json`: Request body of api key 2, versions 0-10, flexible versions 6+.
 ///
@@ -114,21 +114,29 @@ impl ListOffsetsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        *field = "replica_id";
-        this.replica_id = wire::read_i32(buf)?;
-        if version >= 2 {
+        let f_replica_id = {
+            *field = "replica_id";
+            wire::read_i32(buf)?
+        };
+        let f_isolation_level = if version >= 2 {
             *field = "isolation_level";
-            this.isolation_level = wire::read_i8(buf)?;
-        }
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            ListOffsetsTopic::decode(buf, version)
-        })?)?;
-        if version >= 10 {
+            wire::read_i8(buf)?
+        } else {
+            0_i8
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                ListOffsetsTopic::decode(buf, version)
+            })?)?
+        };
+        let f_timeout_ms = if version >= 10 {
             *field = "timeout_ms";
-            this.timeout_ms = wire::read_i32(buf)?;
-        }
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -136,14 +144,19 @@ impl ListOffsetsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            replica_id: f_replica_id,
+            isolation_level: f_isolation_level,
+            topics: f_topics,
+            timeout_ms: f_timeout_ms,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -313,19 +326,27 @@ impl ListOffsetsPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        if version >= 4 {
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_current_leader_epoch = if version >= 4 {
             *field = "current_leader_epoch";
-            this.current_leader_epoch = wire::read_i32(buf)?;
-        }
-        *field = "timestamp";
-        this.timestamp = wire::read_i64(buf)?;
-        if version <= 0 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_timestamp = {
+            *field = "timestamp";
+            wire::read_i64(buf)?
+        };
+        let f_max_num_offsets = if version <= 0 {
             *field = "max_num_offsets";
-            this.max_num_offsets = wire::read_i32(buf)?;
-        }
+            wire::read_i32(buf)?
+        } else {
+            1_i32
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -333,14 +354,19 @@ impl ListOffsetsPartition {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            current_leader_epoch: f_current_leader_epoch,
+            timestamp: f_timestamp,
+            max_num_offsets: f_max_num_offsets,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -478,13 +504,17 @@ impl ListOffsetsTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 12, |buf| {
-            ListOffsetsPartition::decode(buf, version)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 12, |buf| {
+                ListOffsetsPartition::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -492,14 +522,17 @@ impl ListOffsetsTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ListOffsetsResponse `ListOffsetsResponse.json`: Response body of api key 2, versions 0-10, flexible versions 6+.
 ///
@@ -99,15 +99,19 @@ impl ListOffsetsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 2 {
+        let f_throttle_time_ms = if version >= 2 {
             *field = "throttle_time_ms";
-            this.throttle_time_ms = wire::read_i32(buf)?;
-        }
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            ListOffsetsTopicResponse::decode(buf, version)
-        })?)?;
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                ListOffsetsTopicResponse::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -115,14 +119,17 @@ impl ListOffsetsResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -233,7 +240,7 @@ pub struct ListOffsetsPartitionResponse {
     /// The result offsets.
     ///
     /// Versions 0.
-    pub old_style_offsets: Vec<i64>,
+    pub old_style_offsets: PrimitiveVec<i64>,
     /// The timestamp associated with the returned offset.
     ///
     /// Versions 1+.
@@ -255,7 +262,7 @@ impl Default for ListOffsetsPartitionResponse {
         Self {
             partition_index: 0_i32,
             error_code: 0_i16,
-            old_style_offsets: Vec::new(),
+            old_style_offsets: PrimitiveVec::new(),
             timestamp: -1_i64,
             offset: -1_i64,
             leader_epoch: -1_i32,
@@ -273,7 +280,10 @@ impl crate::testing::Random for ListOffsetsPartitionResponse {
         this.partition_index = rng.gen_i32();
         this.error_code = rng.gen_i16();
         if version <= 0 {
-            this.old_style_offsets = rng.gen_vec(depth, |rng| rng.gen_i64());
+            this.old_style_offsets = rng
+                .gen_vec(depth, |rng| rng.gen_i64())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>();
         }
         if version >= 1 {
             this.timestamp = rng.gen_i64();
@@ -296,29 +306,39 @@ impl ListOffsetsPartitionResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        if version <= 0 {
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_old_style_offsets = if version <= 0 {
             *field = "old_style_offsets";
-            this.old_style_offsets = wire::non_null(wire::read_array(buf, flexible, 8, |buf| {
-                wire::read_i64(buf)
-            })?)?;
-        }
-        if version >= 1 {
+            wire::non_null(wire::read_i64_array(buf, flexible)?)?
+        } else {
+            PrimitiveVec::new()
+        };
+        let f_timestamp = if version >= 1 {
             *field = "timestamp";
-            this.timestamp = wire::read_i64(buf)?;
-        }
-        if version >= 1 {
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let f_offset = if version >= 1 {
             *field = "offset";
-            this.offset = wire::read_i64(buf)?;
-        }
-        if version >= 4 {
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let f_leader_epoch = if version >= 4 {
             *field = "leader_epoch";
-            this.leader_epoch = wire::read_i32(buf)?;
-        }
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -326,14 +346,21 @@ impl ListOffsetsPartitionResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            old_style_offsets: f_old_style_offsets,
+            timestamp: f_timestamp,
+            offset: f_offset,
+            leader_epoch: f_leader_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -506,13 +533,17 @@ impl ListOffsetsTopicResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
-            ListOffsetsPartitionResponse::decode(buf, version)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 7, |buf| {
+                ListOffsetsPartitionResponse::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -520,14 +551,17 @@ impl ListOffsetsTopicResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ListPartitionReassignmentsRequest `ListPartitionReassignmentsRequest.json`: Request body of api key 46, versions 0, flexible versions 0+.
 ///
@@ -77,13 +77,17 @@ impl ListPartitionReassignmentsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "timeout_ms";
-        this.timeout_ms = wire::read_i32(buf)?;
-        *field = "topics";
-        this.topics = wire::read_array(buf, flexible, 3, |buf| {
-            ListPartitionReassignmentsTopics::decode(buf, version)
-        })?;
+        let f_timeout_ms = {
+            *field = "timeout_ms";
+            wire::read_i32(buf)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::read_array(buf, flexible, 3, |buf| {
+                ListPartitionReassignmentsTopics::decode(buf, version)
+            })?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -91,14 +95,17 @@ impl ListPartitionReassignmentsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            timeout_ms: f_timeout_ms,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -203,7 +210,7 @@ pub struct ListPartitionReassignmentsTopics {
     /// The partitions to list partition reassignments for.
     ///
     /// Versions 0+.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -212,7 +219,7 @@ impl Default for ListPartitionReassignmentsTopics {
     fn default() -> Self {
         Self {
             name: StrBytes::from_static_str(""),
-            partition_indexes: Vec::new(),
+            partition_indexes: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -225,7 +232,10 @@ impl crate::testing::Random for ListPartitionReassignmentsTopics {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.gen_string();
-        this.partition_indexes = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partition_indexes = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -238,13 +248,15 @@ impl ListPartitionReassignmentsTopics {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partition_indexes";
-        this.partition_indexes = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partition_indexes = {
+            *field = "partition_indexes";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -252,14 +264,17 @@ impl ListPartitionReassignmentsTopics {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partition_indexes: f_partition_indexes,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ListPartitionReassignmentsResponse `ListPartitionReassignmentsResponse.json`: Response body of api key 46, versions 0, flexible versions 0+.
 ///
@@ -89,17 +89,25 @@ impl ListPartitionReassignmentsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "error_message";
-        this.error_message = wire::read_nullable_string(buf, flexible)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            OngoingTopicReassignment::decode(buf, version)
-        })?)?;
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = {
+            *field = "error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                OngoingTopicReassignment::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -107,14 +115,19 @@ impl ListPartitionReassignmentsResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -221,15 +234,15 @@ pub struct OngoingPartitionReassignment {
     /// The current replica set.
     ///
     /// Versions 0+.
-    pub replicas: Vec<i32>,
+    pub replicas: PrimitiveVec<i32>,
     /// The set of replicas we are currently adding.
     ///
     /// Versions 0+.
-    pub adding_replicas: Vec<i32>,
+    pub adding_replicas: PrimitiveVec<i32>,
     /// The set of replicas we are currently removing.
     ///
     /// Versions 0+.
-    pub removing_replicas: Vec<i32>,
+    pub removing_replicas: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -238,9 +251,9 @@ impl Default for OngoingPartitionReassignment {
     fn default() -> Self {
         Self {
             partition_index: 0_i32,
-            replicas: Vec::new(),
-            adding_replicas: Vec::new(),
-            removing_replicas: Vec::new(),
+            replicas: PrimitiveVec::new(),
+            adding_replicas: PrimitiveVec::new(),
+            removing_replicas: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -253,9 +266,18 @@ impl crate::testing::Random for OngoingPartitionReassignment {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = rng.gen_i32();
-        this.replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
-        this.adding_replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
-        this.removing_replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.replicas = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
+        this.adding_replicas = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
+        this.removing_replicas = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -268,21 +290,23 @@ impl OngoingPartitionReassignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "replicas";
-        this.replicas = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
-        *field = "adding_replicas";
-        this.adding_replicas = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
-        *field = "removing_replicas";
-        this.removing_replicas = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_replicas = {
+            *field = "replicas";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let f_adding_replicas = {
+            *field = "adding_replicas";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let f_removing_replicas = {
+            *field = "removing_replicas";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -290,14 +314,19 @@ impl OngoingPartitionReassignment {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            replicas: f_replicas,
+            adding_replicas: f_adding_replicas,
+            removing_replicas: f_removing_replicas,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -450,13 +479,17 @@ impl OngoingTopicReassignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 8, |buf| {
-            OngoingPartitionReassignment::decode(buf, version)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 8, |buf| {
+                OngoingPartitionReassignment::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -464,14 +497,17 @@ impl OngoingTopicReassignment {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

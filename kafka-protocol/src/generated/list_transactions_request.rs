@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ListTransactionsRequest `ListTransactionsRequest.json`: Request body of api key 66, versions 0-1, flexible versions 0+.
 ///
@@ -41,7 +41,7 @@ pub struct ListTransactionsRequest {
     /// The producerIds to filter by: if empty, all transactions will be returned; if non-empty, only transactions which match one of the filtered producerIds will be returned
     ///
     /// Versions 0+.
-    pub producer_id_filters: Vec<i64>,
+    pub producer_id_filters: PrimitiveVec<i64>,
     /// Duration (in millis) to filter by: if < 0, all transactions will be returned; otherwise, only transactions running longer than this duration will be returned
     ///
     /// Versions 1+.
@@ -54,7 +54,7 @@ impl Default for ListTransactionsRequest {
     fn default() -> Self {
         Self {
             state_filters: Vec::new(),
-            producer_id_filters: Vec::new(),
+            producer_id_filters: PrimitiveVec::new(),
             duration_filter: -1_i64,
             tagged_fields: TaggedFields::default(),
         }
@@ -68,7 +68,10 @@ impl crate::testing::Random for ListTransactionsRequest {
         let flexible = true;
         let mut this = Self::default();
         this.state_filters = rng.gen_vec(depth, |rng| rng.gen_string());
-        this.producer_id_filters = rng.gen_vec(depth, |rng| rng.gen_i64());
+        this.producer_id_filters = rng
+            .gen_vec(depth, |rng| rng.gen_i64())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if version >= 1 {
             this.duration_filter = rng.gen_i64();
         }
@@ -84,19 +87,23 @@ impl ListTransactionsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "state_filters";
-        this.state_filters = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-            wire::read_string(buf, flexible)
-        })?)?;
-        *field = "producer_id_filters";
-        this.producer_id_filters = wire::non_null(wire::read_array(buf, flexible, 8, |buf| {
-            wire::read_i64(buf)
-        })?)?;
-        if version >= 1 {
+        let f_state_filters = {
+            *field = "state_filters";
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+                wire::read_string(buf, flexible)
+            })?)?
+        };
+        let f_producer_id_filters = {
+            *field = "producer_id_filters";
+            wire::non_null(wire::read_i64_array(buf, flexible)?)?
+        };
+        let f_duration_filter = if version >= 1 {
             *field = "duration_filter";
-            this.duration_filter = wire::read_i64(buf)?;
-        }
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -104,14 +111,18 @@ impl ListTransactionsRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            state_filters: f_state_filters,
+            producer_id_filters: f_producer_id_filters,
+            duration_filter: f_duration_filter,
+            tagged_fields,
+        })
     }
 
     #[inline]

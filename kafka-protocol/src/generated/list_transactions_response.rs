@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ListTransactionsResponse `ListTransactionsResponse.json`: Response body of api key 66, versions 0-1, flexible versions 0+.
 ///
@@ -91,19 +91,27 @@ impl ListTransactionsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "unknown_state_filters";
-        this.unknown_state_filters = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-            wire::read_string(buf, flexible)
-        })?)?;
-        *field = "transaction_states";
-        this.transaction_states = wire::non_null(wire::read_array(buf, flexible, 11, |buf| {
-            TransactionState::decode(buf, version)
-        })?)?;
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_unknown_state_filters = {
+            *field = "unknown_state_filters";
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+                wire::read_string(buf, flexible)
+            })?)?
+        };
+        let f_transaction_states = {
+            *field = "transaction_states";
+            wire::non_null(wire::read_array(buf, flexible, 11, |buf| {
+                TransactionState::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -111,14 +119,19 @@ impl ListTransactionsResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            unknown_state_filters: f_unknown_state_filters,
+            transaction_states: f_transaction_states,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -277,13 +290,19 @@ impl TransactionState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "transactional_id";
-        this.transactional_id = wire::read_string(buf, flexible)?;
-        *field = "producer_id";
-        this.producer_id = wire::read_i64(buf)?;
-        *field = "transaction_state";
-        this.transaction_state = wire::read_string(buf, flexible)?;
+        let f_transactional_id = {
+            *field = "transactional_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_producer_id = {
+            *field = "producer_id";
+            wire::read_i64(buf)?
+        };
+        let f_transaction_state = {
+            *field = "transaction_state";
+            wire::read_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -291,14 +310,18 @@ impl TransactionState {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            transactional_id: f_transactional_id,
+            producer_id: f_producer_id,
+            transaction_state: f_transaction_state,
+            tagged_fields,
+        })
     }
 
     #[inline]

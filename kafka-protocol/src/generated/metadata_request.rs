@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// MetadataRequest `MetadataRequest.json`: Request body of api key 3, versions 0-12, flexible versions 9+.
 ///
@@ -103,32 +103,40 @@ impl MetadataRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        *field = "topics";
-        this.topics = if version >= 1 {
-            wire::read_array(buf, flexible, 1, |buf| {
-                MetadataRequestTopic::decode(buf, version)
-            })?
-        } else {
-            Some(wire::non_null(wire::read_array(
-                buf,
-                flexible,
-                1,
-                |buf| MetadataRequestTopic::decode(buf, version),
-            )?)?)
+        let f_topics = {
+            *field = "topics";
+            if version >= 1 {
+                wire::read_array(buf, flexible, 1, |buf| {
+                    MetadataRequestTopic::decode(buf, version)
+                })?
+            } else {
+                Some(wire::non_null(wire::read_array(
+                    buf,
+                    flexible,
+                    1,
+                    |buf| MetadataRequestTopic::decode(buf, version),
+                )?)?)
+            }
         };
-        if version >= 4 {
+        let f_allow_auto_topic_creation = if version >= 4 {
             *field = "allow_auto_topic_creation";
-            this.allow_auto_topic_creation = wire::read_bool(buf)?;
-        }
-        if (8..=10).contains(&version) {
+            wire::read_bool(buf)?
+        } else {
+            true
+        };
+        let f_include_cluster_authorized_operations = if (8..=10).contains(&version) {
             *field = "include_cluster_authorized_operations";
-            this.include_cluster_authorized_operations = wire::read_bool(buf)?;
-        }
-        if version >= 8 {
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let f_include_topic_authorized_operations = if version >= 8 {
             *field = "include_topic_authorized_operations";
-            this.include_topic_authorized_operations = wire::read_bool(buf)?;
-        }
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -136,14 +144,19 @@ impl MetadataRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topics: f_topics,
+            allow_auto_topic_creation: f_allow_auto_topic_creation,
+            include_cluster_authorized_operations: f_include_cluster_authorized_operations,
+            include_topic_authorized_operations: f_include_topic_authorized_operations,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -323,17 +336,21 @@ impl MetadataRequestTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        if version >= 10 {
+        let f_topic_id = if version >= 10 {
             *field = "topic_id";
-            this.topic_id = wire::read_uuid(buf)?;
-        }
-        *field = "name";
-        this.name = if version >= 10 {
-            wire::read_nullable_string(buf, flexible)?
+            wire::read_uuid(buf)?
         } else {
-            Some(wire::read_string(buf, flexible)?)
+            Uuid::ZERO
         };
+        let f_name = {
+            *field = "name";
+            if version >= 10 {
+                wire::read_nullable_string(buf, flexible)?
+            } else {
+                Some(wire::read_string(buf, flexible)?)
+            }
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -341,14 +358,17 @@ impl MetadataRequestTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_id: f_topic_id,
+            name: f_name,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// MetadataResponse `MetadataResponse.json`: Response body of api key 3, versions 0-12, flexible versions 9+.
 ///
@@ -139,31 +139,43 @@ impl MetadataResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        if version >= 3 {
+        let f_throttle_time_ms = if version >= 3 {
             *field = "throttle_time_ms";
-            this.throttle_time_ms = wire::read_i32(buf)?;
-        }
-        *field = "brokers";
-        this.brokers = wire::non_null(wire::read_array(buf, flexible, 9, |buf| {
-            MetadataResponseBroker::decode(buf, version)
-        })?)?;
-        if version >= 2 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_brokers = {
+            *field = "brokers";
+            wire::non_null(wire::read_array(buf, flexible, 9, |buf| {
+                MetadataResponseBroker::decode(buf, version)
+            })?)?
+        };
+        let f_cluster_id = if version >= 2 {
             *field = "cluster_id";
-            this.cluster_id = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version >= 1 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_controller_id = if version >= 1 {
             *field = "controller_id";
-            this.controller_id = wire::read_i32(buf)?;
-        }
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            MetadataResponseTopic::decode(buf, version)
-        })?)?;
-        if (8..=10).contains(&version) {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
+                MetadataResponseTopic::decode(buf, version)
+            })?)?
+        };
+        let f_cluster_authorized_operations = if (8..=10).contains(&version) {
             *field = "cluster_authorized_operations";
-            this.cluster_authorized_operations = wire::read_i32(buf)?;
-        }
+            wire::read_i32(buf)?
+        } else {
+            -2147483648_i32
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -171,14 +183,21 @@ impl MetadataResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            brokers: f_brokers,
+            cluster_id: f_cluster_id,
+            controller_id: f_controller_id,
+            topics: f_topics,
+            cluster_authorized_operations: f_cluster_authorized_operations,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -370,17 +389,25 @@ impl MetadataResponseBroker {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        *field = "node_id";
-        this.node_id = wire::read_i32(buf)?;
-        *field = "host";
-        this.host = wire::read_string(buf, flexible)?;
-        *field = "port";
-        this.port = wire::read_i32(buf)?;
-        if version >= 1 {
+        let f_node_id = {
+            *field = "node_id";
+            wire::read_i32(buf)?
+        };
+        let f_host = {
+            *field = "host";
+            wire::read_string(buf, flexible)?
+        };
+        let f_port = {
+            *field = "port";
+            wire::read_i32(buf)?
+        };
+        let f_rack = if version >= 1 {
             *field = "rack";
-            this.rack = wire::read_nullable_string(buf, flexible)?;
-        }
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -388,14 +415,19 @@ impl MetadataResponseBroker {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            node_id: f_node_id,
+            host: f_host,
+            port: f_port,
+            rack: f_rack,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -505,15 +537,15 @@ pub struct MetadataResponsePartition {
     /// The set of all nodes that host this partition.
     ///
     /// Versions 0+.
-    pub replica_nodes: Vec<i32>,
+    pub replica_nodes: PrimitiveVec<i32>,
     /// The set of nodes that are in sync with the leader for this partition.
     ///
     /// Versions 0+.
-    pub isr_nodes: Vec<i32>,
+    pub isr_nodes: PrimitiveVec<i32>,
     /// The set of offline replicas of this partition.
     ///
     /// Versions 5+; ignorable.
-    pub offline_replicas: Vec<i32>,
+    pub offline_replicas: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -525,9 +557,9 @@ impl Default for MetadataResponsePartition {
             partition_index: 0_i32,
             leader_id: 0_i32,
             leader_epoch: -1_i32,
-            replica_nodes: Vec::new(),
-            isr_nodes: Vec::new(),
-            offline_replicas: Vec::new(),
+            replica_nodes: PrimitiveVec::new(),
+            isr_nodes: PrimitiveVec::new(),
+            offline_replicas: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -545,10 +577,19 @@ impl crate::testing::Random for MetadataResponsePartition {
         if version >= 7 {
             this.leader_epoch = rng.gen_i32();
         }
-        this.replica_nodes = rng.gen_vec(depth, |rng| rng.gen_i32());
-        this.isr_nodes = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.replica_nodes = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
+        this.isr_nodes = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if version >= 5 {
-            this.offline_replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+            this.offline_replicas = rng
+                .gen_vec(depth, |rng| rng.gen_i32())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>();
         }
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
@@ -562,31 +603,39 @@ impl MetadataResponsePartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "leader_id";
-        this.leader_id = wire::read_i32(buf)?;
-        if version >= 7 {
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_leader_id = {
+            *field = "leader_id";
+            wire::read_i32(buf)?
+        };
+        let f_leader_epoch = if version >= 7 {
             *field = "leader_epoch";
-            this.leader_epoch = wire::read_i32(buf)?;
-        }
-        *field = "replica_nodes";
-        this.replica_nodes = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
-        *field = "isr_nodes";
-        this.isr_nodes = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
-        if version >= 5 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_replica_nodes = {
+            *field = "replica_nodes";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let f_isr_nodes = {
+            *field = "isr_nodes";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let f_offline_replicas = if version >= 5 {
             *field = "offline_replicas";
-            this.offline_replicas = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-                wire::read_i32(buf)
-            })?)?;
-        }
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        } else {
+            PrimitiveVec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -594,14 +643,22 @@ impl MetadataResponsePartition {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            error_code: f_error_code,
+            partition_index: f_partition_index,
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            replica_nodes: f_replica_nodes,
+            isr_nodes: f_isr_nodes,
+            offline_replicas: f_offline_replicas,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -809,31 +866,43 @@ impl MetadataResponseTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "name";
-        this.name = if version >= 12 {
-            wire::read_nullable_string(buf, flexible)?
-        } else {
-            Some(wire::read_string(buf, flexible)?)
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
         };
-        if version >= 10 {
+        let f_name = {
+            *field = "name";
+            if version >= 12 {
+                wire::read_nullable_string(buf, flexible)?
+            } else {
+                Some(wire::read_string(buf, flexible)?)
+            }
+        };
+        let f_topic_id = if version >= 10 {
             *field = "topic_id";
-            this.topic_id = wire::read_uuid(buf)?;
-        }
-        if version >= 1 {
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_is_internal = if version >= 1 {
             *field = "is_internal";
-            this.is_internal = wire::read_bool(buf)?;
-        }
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 12, |buf| {
-            MetadataResponsePartition::decode(buf, version)
-        })?)?;
-        if version >= 8 {
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 12, |buf| {
+                MetadataResponsePartition::decode(buf, version)
+            })?)?
+        };
+        let f_topic_authorized_operations = if version >= 8 {
             *field = "topic_authorized_operations";
-            this.topic_authorized_operations = wire::read_i32(buf)?;
-        }
+            wire::read_i32(buf)?
+        } else {
+            -2147483648_i32
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -841,14 +910,21 @@ impl MetadataResponseTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            error_code: f_error_code,
+            name: f_name,
+            topic_id: f_topic_id,
+            is_internal: f_is_internal,
+            partitions: f_partitions,
+            topic_authorized_operations: f_topic_authorized_operations,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetCommitRequest `OffsetCommitRequest.json`: Request body of api key 8, versions 0-9, flexible versions 8+.
 ///
@@ -128,29 +128,41 @@ impl OffsetCommitRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 8;
-        let mut this = Self::default();
-        *field = "group_id";
-        this.group_id = wire::read_string(buf, flexible)?;
-        if version >= 1 {
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_generation_id_or_member_epoch = if version >= 1 {
             *field = "generation_id_or_member_epoch";
-            this.generation_id_or_member_epoch = wire::read_i32(buf)?;
-        }
-        if version >= 1 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_member_id = if version >= 1 {
             *field = "member_id";
-            this.member_id = wire::read_string(buf, flexible)?;
-        }
-        if version >= 7 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_group_instance_id = if version >= 7 {
             *field = "group_instance_id";
-            this.group_instance_id = wire::read_nullable_string(buf, flexible)?;
-        }
-        if (2..=4).contains(&version) {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_retention_time_ms = if (2..=4).contains(&version) {
             *field = "retention_time_ms";
-            this.retention_time_ms = wire::read_i64(buf)?;
-        }
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            OffsetCommitRequestTopic::decode(buf, version)
-        })?)?;
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                OffsetCommitRequestTopic::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -158,14 +170,21 @@ impl OffsetCommitRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            group_id: f_group_id,
+            generation_id_or_member_epoch: f_generation_id_or_member_epoch,
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            retention_time_ms: f_retention_time_ms,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -356,21 +375,31 @@ impl OffsetCommitRequestPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 8;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "committed_offset";
-        this.committed_offset = wire::read_i64(buf)?;
-        if version >= 6 {
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_committed_offset = {
+            *field = "committed_offset";
+            wire::read_i64(buf)?
+        };
+        let f_committed_leader_epoch = if version >= 6 {
             *field = "committed_leader_epoch";
-            this.committed_leader_epoch = wire::read_i32(buf)?;
-        }
-        if version == 1 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_commit_timestamp = if version == 1 {
             *field = "commit_timestamp";
-            this.commit_timestamp = wire::read_i64(buf)?;
-        }
-        *field = "committed_metadata";
-        this.committed_metadata = wire::read_nullable_string(buf, flexible)?;
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let f_committed_metadata = {
+            *field = "committed_metadata";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -378,14 +407,20 @@ impl OffsetCommitRequestPartition {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            committed_offset: f_committed_offset,
+            committed_leader_epoch: f_committed_leader_epoch,
+            commit_timestamp: f_commit_timestamp,
+            committed_metadata: f_committed_metadata,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -526,13 +561,17 @@ impl OffsetCommitRequestTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 8;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 13, |buf| {
-            OffsetCommitRequestPartition::decode(buf, version)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 13, |buf| {
+                OffsetCommitRequestPartition::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -540,14 +579,17 @@ impl OffsetCommitRequestTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetDeleteRequest `OffsetDeleteRequest.json`: Request body of api key 47, versions 0, flexible versions none.
 ///
@@ -68,14 +68,20 @@ impl OffsetDeleteRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        *field = "group_id";
-        this.group_id = wire::read_string(buf, flexible)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            OffsetDeleteRequestTopic::decode(buf, version)
-        })?)?;
-        Ok(this)
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                OffsetDeleteRequestTopic::decode(buf, version)
+            })?)?
+        };
+        Ok(Self {
+            group_id: f_group_id,
+            topics: f_topics,
+        })
     }
 
     #[inline]
@@ -176,10 +182,13 @@ impl OffsetDeleteRequestPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        Ok(this)
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        Ok(Self {
+            partition_index: f_partition_index,
+        })
     }
 
     #[inline]
@@ -270,14 +279,20 @@ impl OffsetDeleteRequestTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            OffsetDeleteRequestPartition::decode(buf, version)
-        })?)?;
-        Ok(this)
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
+                OffsetDeleteRequestPartition::decode(buf, version)
+            })?)?
+        };
+        Ok(Self {
+            name: f_name,
+            partitions: f_partitions,
+        })
     }
 
     #[inline]

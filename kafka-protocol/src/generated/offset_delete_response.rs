@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetDeleteResponse `OffsetDeleteResponse.json`: Response body of api key 47, versions 0, flexible versions none.
 ///
@@ -75,16 +75,25 @@ impl OffsetDeleteResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            OffsetDeleteResponseTopic::decode(buf, version)
-        })?)?;
-        Ok(this)
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                OffsetDeleteResponseTopic::decode(buf, version)
+            })?)?
+        };
+        Ok(Self {
+            error_code: f_error_code,
+            throttle_time_ms: f_throttle_time_ms,
+            topics: f_topics,
+        })
     }
 
     #[inline]
@@ -195,12 +204,18 @@ impl OffsetDeleteResponsePartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        Ok(this)
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        Ok(Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+        })
     }
 
     #[inline]
@@ -294,14 +309,20 @@ impl OffsetDeleteResponseTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
-            OffsetDeleteResponsePartition::decode(buf, version)
-        })?)?;
-        Ok(this)
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
+                OffsetDeleteResponsePartition::decode(buf, version)
+            })?)?
+        };
+        Ok(Self {
+            name: f_name,
+            partitions: f_partitions,
+        })
     }
 
     #[inline]

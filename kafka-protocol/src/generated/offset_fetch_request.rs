@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetFetchRequest `OffsetFetchRequest.json`: Request body of api key 9, versions 0-9, flexible versions 6+.
 ///
@@ -126,14 +126,15 @@ impl OffsetFetchRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version <= 7 {
+        let f_group_id = if version <= 7 {
             *field = "group_id";
-            this.group_id = wire::read_string(buf, flexible)?;
-        }
-        if version <= 7 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_topics = if version <= 7 {
             *field = "topics";
-            this.topics = if version >= 2 {
+            if version >= 2 {
                 wire::read_array(buf, flexible, 1, |buf| {
                     OffsetFetchRequestTopic::decode(buf, version)
                 })?
@@ -144,18 +145,25 @@ impl OffsetFetchRequest {
                     1,
                     |buf| OffsetFetchRequestTopic::decode(buf, version),
                 )?)?)
-            };
-        }
-        if version >= 8 {
+            }
+        } else {
+            Some(Vec::new())
+        };
+        let f_groups = if version >= 8 {
             *field = "groups";
-            this.groups = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 OffsetFetchRequestGroup::decode(buf, version)
-            })?)?;
-        }
-        if version >= 7 {
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_require_stable = if version >= 7 {
             *field = "require_stable";
-            this.require_stable = wire::read_bool(buf)?;
-        }
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -163,14 +171,19 @@ impl OffsetFetchRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            group_id: f_group_id,
+            topics: f_topics,
+            groups: f_groups,
+            require_stable: f_require_stable,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -327,7 +340,7 @@ pub struct OffsetFetchRequestTopic {
     /// The partition indexes we would like to fetch offsets for.
     ///
     /// Versions 0-7.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -336,7 +349,7 @@ impl Default for OffsetFetchRequestTopic {
     fn default() -> Self {
         Self {
             name: StrBytes::from_static_str(""),
-            partition_indexes: Vec::new(),
+            partition_indexes: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -352,7 +365,10 @@ impl crate::testing::Random for OffsetFetchRequestTopic {
             this.name = rng.gen_string();
         }
         if version <= 7 {
-            this.partition_indexes = rng.gen_vec(depth, |rng| rng.gen_i32());
+            this.partition_indexes = rng
+                .gen_vec(depth, |rng| rng.gen_i32())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>();
         }
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
@@ -366,17 +382,19 @@ impl OffsetFetchRequestTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version <= 7 {
+        let f_name = if version <= 7 {
             *field = "name";
-            this.name = wire::read_string(buf, flexible)?;
-        }
-        if version <= 7 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_partition_indexes = if version <= 7 {
             *field = "partition_indexes";
-            this.partition_indexes = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-                wire::read_i32(buf)
-            })?)?;
-        }
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        } else {
+            PrimitiveVec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -384,14 +402,17 @@ impl OffsetFetchRequestTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partition_indexes: f_partition_indexes,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -499,7 +520,7 @@ pub struct OffsetFetchRequestTopics {
     /// The partition indexes we would like to fetch offsets for.
     ///
     /// Versions 8+.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -508,7 +529,7 @@ impl Default for OffsetFetchRequestTopics {
     fn default() -> Self {
         Self {
             name: StrBytes::from_static_str(""),
-            partition_indexes: Vec::new(),
+            partition_indexes: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -524,7 +545,10 @@ impl crate::testing::Random for OffsetFetchRequestTopics {
             this.name = rng.gen_string();
         }
         if version >= 8 {
-            this.partition_indexes = rng.gen_vec(depth, |rng| rng.gen_i32());
+            this.partition_indexes = rng
+                .gen_vec(depth, |rng| rng.gen_i32())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>();
         }
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
@@ -538,17 +562,19 @@ impl OffsetFetchRequestTopics {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 8 {
+        let f_name = if version >= 8 {
             *field = "name";
-            this.name = wire::read_string(buf, flexible)?;
-        }
-        if version >= 8 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_partition_indexes = if version >= 8 {
             *field = "partition_indexes";
-            this.partition_indexes = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-                wire::read_i32(buf)
-            })?)?;
-        }
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        } else {
+            PrimitiveVec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -556,14 +582,17 @@ impl OffsetFetchRequestTopics {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partition_indexes: f_partition_indexes,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -732,25 +761,33 @@ impl OffsetFetchRequestGroup {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 8 {
+        let f_group_id = if version >= 8 {
             *field = "group_id";
-            this.group_id = wire::read_string(buf, flexible)?;
-        }
-        if version >= 9 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_member_id = if version >= 9 {
             *field = "member_id";
-            this.member_id = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version >= 9 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_member_epoch = if version >= 9 {
             *field = "member_epoch";
-            this.member_epoch = wire::read_i32(buf)?;
-        }
-        if version >= 8 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_topics = if version >= 8 {
             *field = "topics";
-            this.topics = wire::read_array(buf, flexible, 1, |buf| {
+            wire::read_array(buf, flexible, 1, |buf| {
                 OffsetFetchRequestTopics::decode(buf, version)
-            })?;
-        }
+            })?
+        } else {
+            Some(Vec::new())
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -758,14 +795,19 @@ impl OffsetFetchRequestGroup {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            group_id: f_group_id,
+            member_id: f_member_id,
+            member_epoch: f_member_epoch,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetFetchResponse `OffsetFetchResponse.json`: Response body of api key 9, versions 0-9, flexible versions 6+.
 ///
@@ -128,27 +128,35 @@ impl OffsetFetchResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 3 {
+        let f_throttle_time_ms = if version >= 3 {
             *field = "throttle_time_ms";
-            this.throttle_time_ms = wire::read_i32(buf)?;
-        }
-        if version <= 7 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_topics = if version <= 7 {
             *field = "topics";
-            this.topics = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 OffsetFetchResponseTopic::decode(buf, version)
-            })?)?;
-        }
-        if (2..=7).contains(&version) {
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_error_code = if (2..=7).contains(&version) {
             *field = "error_code";
-            this.error_code = wire::read_i16(buf)?;
-        }
-        if version >= 8 {
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let f_groups = if version >= 8 {
             *field = "groups";
-            this.groups = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 OffsetFetchResponseGroup::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -156,14 +164,19 @@ impl OffsetFetchResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            topics: f_topics,
+            error_code: f_error_code,
+            groups: f_groups,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -368,27 +381,37 @@ impl OffsetFetchResponsePartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version <= 7 {
+        let f_partition_index = if version <= 7 {
             *field = "partition_index";
-            this.partition_index = wire::read_i32(buf)?;
-        }
-        if version <= 7 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_committed_offset = if version <= 7 {
             *field = "committed_offset";
-            this.committed_offset = wire::read_i64(buf)?;
-        }
-        if (5..=7).contains(&version) {
+            wire::read_i64(buf)?
+        } else {
+            0_i64
+        };
+        let f_committed_leader_epoch = if (5..=7).contains(&version) {
             *field = "committed_leader_epoch";
-            this.committed_leader_epoch = wire::read_i32(buf)?;
-        }
-        if version <= 7 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_metadata = if version <= 7 {
             *field = "metadata";
-            this.metadata = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version <= 7 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            Some(StrBytes::from_static_str(""))
+        };
+        let f_error_code = if version <= 7 {
             *field = "error_code";
-            this.error_code = wire::read_i16(buf)?;
-        }
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -396,14 +419,20 @@ impl OffsetFetchResponsePartition {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            committed_offset: f_committed_offset,
+            committed_leader_epoch: f_committed_leader_epoch,
+            metadata: f_metadata,
+            error_code: f_error_code,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -572,17 +601,21 @@ impl OffsetFetchResponseTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version <= 7 {
+        let f_name = if version <= 7 {
             *field = "name";
-            this.name = wire::read_string(buf, flexible)?;
-        }
-        if version <= 7 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_partitions = if version <= 7 {
             *field = "partitions";
-            this.partitions = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 OffsetFetchResponsePartition::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -590,14 +623,17 @@ impl OffsetFetchResponseTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -772,27 +808,37 @@ impl OffsetFetchResponsePartitions {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 8 {
+        let f_partition_index = if version >= 8 {
             *field = "partition_index";
-            this.partition_index = wire::read_i32(buf)?;
-        }
-        if version >= 8 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_committed_offset = if version >= 8 {
             *field = "committed_offset";
-            this.committed_offset = wire::read_i64(buf)?;
-        }
-        if version >= 8 {
+            wire::read_i64(buf)?
+        } else {
+            0_i64
+        };
+        let f_committed_leader_epoch = if version >= 8 {
             *field = "committed_leader_epoch";
-            this.committed_leader_epoch = wire::read_i32(buf)?;
-        }
-        if version >= 8 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_metadata = if version >= 8 {
             *field = "metadata";
-            this.metadata = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version >= 8 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            Some(StrBytes::from_static_str(""))
+        };
+        let f_error_code = if version >= 8 {
             *field = "error_code";
-            this.error_code = wire::read_i16(buf)?;
-        }
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -800,14 +846,20 @@ impl OffsetFetchResponsePartitions {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            committed_offset: f_committed_offset,
+            committed_leader_epoch: f_committed_leader_epoch,
+            metadata: f_metadata,
+            error_code: f_error_code,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -976,17 +1028,21 @@ impl OffsetFetchResponseTopics {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 8 {
+        let f_name = if version >= 8 {
             *field = "name";
-            this.name = wire::read_string(buf, flexible)?;
-        }
-        if version >= 8 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_partitions = if version >= 8 {
             *field = "partitions";
-            this.partitions = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 OffsetFetchResponsePartitions::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -994,14 +1050,17 @@ impl OffsetFetchResponseTopics {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -1160,21 +1219,27 @@ impl OffsetFetchResponseGroup {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 8 {
+        let f_group_id = if version >= 8 {
             *field = "group_id";
-            this.group_id = wire::read_string(buf, flexible)?;
-        }
-        if version >= 8 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_topics = if version >= 8 {
             *field = "topics";
-            this.topics = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 OffsetFetchResponseTopics::decode(buf, version)
-            })?)?;
-        }
-        if version >= 8 {
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_error_code = if version >= 8 {
             *field = "error_code";
-            this.error_code = wire::read_i16(buf)?;
-        }
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -1182,14 +1247,18 @@ impl OffsetFetchResponseGroup {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            group_id: f_group_id,
+            topics: f_topics,
+            error_code: f_error_code,
+            tagged_fields,
+        })
     }
 
     #[inline]

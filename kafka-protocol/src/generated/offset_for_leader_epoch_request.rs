@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetForLeaderEpochRequest `OffsetForLeaderEpochRequest.json`: Request body of api key 23, versions 0-4, flexible versions 4+.
 ///
@@ -87,15 +87,19 @@ impl OffsetForLeaderEpochRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 3 {
+        let f_replica_id = if version >= 3 {
             *field = "replica_id";
-            this.replica_id = wire::read_i32(buf)?;
-        }
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            OffsetForLeaderTopic::decode(buf, version)
-        })?)?;
+            wire::read_i32(buf)?
+        } else {
+            -2_i32
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                OffsetForLeaderTopic::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -103,14 +107,17 @@ impl OffsetForLeaderEpochRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            replica_id: f_replica_id,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -257,15 +264,21 @@ impl OffsetForLeaderPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "partition";
-        this.partition = wire::read_i32(buf)?;
-        if version >= 2 {
+        let f_partition = {
+            *field = "partition";
+            wire::read_i32(buf)?
+        };
+        let f_current_leader_epoch = if version >= 2 {
             *field = "current_leader_epoch";
-            this.current_leader_epoch = wire::read_i32(buf)?;
-        }
-        *field = "leader_epoch";
-        this.leader_epoch = wire::read_i32(buf)?;
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_leader_epoch = {
+            *field = "leader_epoch";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -273,14 +286,18 @@ impl OffsetForLeaderPartition {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition: f_partition,
+            current_leader_epoch: f_current_leader_epoch,
+            leader_epoch: f_leader_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -407,13 +424,17 @@ impl OffsetForLeaderTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "topic";
-        this.topic = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 8, |buf| {
-            OffsetForLeaderPartition::decode(buf, version)
-        })?)?;
+        let f_topic = {
+            *field = "topic";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 8, |buf| {
+                OffsetForLeaderPartition::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -421,14 +442,17 @@ impl OffsetForLeaderTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic: f_topic,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

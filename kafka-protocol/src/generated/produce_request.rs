@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ProduceRequest `ProduceRequest.json`: Request body of api key 0, versions 0-11, flexible versions 9+.
 ///
@@ -111,19 +111,27 @@ impl ProduceRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        if version >= 3 {
+        let f_transactional_id = if version >= 3 {
             *field = "transactional_id";
-            this.transactional_id = wire::read_nullable_string(buf, flexible)?;
-        }
-        *field = "acks";
-        this.acks = wire::read_i16(buf)?;
-        *field = "timeout_ms";
-        this.timeout_ms = wire::read_i32(buf)?;
-        *field = "topic_data";
-        this.topic_data = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            TopicProduceData::decode(buf, version)
-        })?)?;
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_acks = {
+            *field = "acks";
+            wire::read_i16(buf)?
+        };
+        let f_timeout_ms = {
+            *field = "timeout_ms";
+            wire::read_i32(buf)?
+        };
+        let f_topic_data = {
+            *field = "topic_data";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                TopicProduceData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -131,14 +139,19 @@ impl ProduceRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            transactional_id: f_transactional_id,
+            acks: f_acks,
+            timeout_ms: f_timeout_ms,
+            topic_data: f_topic_data,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -286,11 +299,15 @@ impl PartitionProduceData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        *field = "index";
-        this.index = wire::read_i32(buf)?;
-        *field = "records";
-        this.records = wire::read_nullable_bytes(buf, flexible)?;
+        let f_index = {
+            *field = "index";
+            wire::read_i32(buf)?
+        };
+        let f_records = {
+            *field = "records";
+            wire::read_nullable_bytes(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -298,14 +315,17 @@ impl PartitionProduceData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            index: f_index,
+            records: f_records,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -425,13 +445,17 @@ impl TopicProduceData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partition_data";
-        this.partition_data = wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
-            PartitionProduceData::decode(buf, version)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partition_data = {
+            *field = "partition_data";
+            wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
+                PartitionProduceData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -439,14 +463,17 @@ impl TopicProduceData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partition_data: f_partition_data,
+            tagged_fields,
+        })
     }
 
     #[inline]

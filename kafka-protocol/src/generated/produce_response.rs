@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ProduceResponse `ProduceResponse.json`: Response body of api key 0, versions 0-11, flexible versions 9+.
 ///
@@ -107,15 +107,20 @@ impl ProduceResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        *field = "responses";
-        this.responses = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            TopicProduceResponse::decode(buf, version)
-        })?)?;
-        if version >= 1 {
+        let f_responses = {
+            *field = "responses";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                TopicProduceResponse::decode(buf, version)
+            })?)?
+        };
+        let f_throttle_time_ms = if version >= 1 {
             *field = "throttle_time_ms";
-            this.throttle_time_ms = wire::read_i32(buf)?;
-        }
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let mut f_node_endpoints = Vec::new();
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -125,26 +130,30 @@ impl ProduceResponse {
                 match tag {
                     0 if version >= 10 => {
                         *field = "node_endpoints";
-                        this.tagged_fields.mark_present(0);
+                        tagged_fields.mark_present(0);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.node_endpoints =
+                            f_node_endpoints =
                                 wire::non_null(wire::read_array(buf, true, 1, |buf| {
                                     NodeEndpoint::decode(buf, version)
                                 })?)?;
                         }
                         wire::expect_end(&sub)?;
                     }
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            responses: f_responses,
+            throttle_time_ms: f_throttle_time_ms,
+            node_endpoints: f_node_endpoints,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -329,15 +338,19 @@ impl BatchIndexAndErrorMessage {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        if version >= 8 {
+        let f_batch_index = if version >= 8 {
             *field = "batch_index";
-            this.batch_index = wire::read_i32(buf)?;
-        }
-        if version >= 8 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_batch_index_error_message = if version >= 8 {
             *field = "batch_index_error_message";
-            this.batch_index_error_message = wire::read_nullable_string(buf, flexible)?;
-        }
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -345,14 +358,17 @@ impl BatchIndexAndErrorMessage {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            batch_index: f_batch_index,
+            batch_index_error_message: f_batch_index_error_message,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -490,15 +506,19 @@ impl LeaderIdAndEpoch {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        if version >= 10 {
+        let f_leader_id = if version >= 10 {
             *field = "leader_id";
-            this.leader_id = wire::read_i32(buf)?;
-        }
-        if version >= 10 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_leader_epoch = if version >= 10 {
             *field = "leader_epoch";
-            this.leader_epoch = wire::read_i32(buf)?;
-        }
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -506,14 +526,17 @@ impl LeaderIdAndEpoch {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -701,31 +724,46 @@ impl PartitionProduceResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        *field = "index";
-        this.index = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "base_offset";
-        this.base_offset = wire::read_i64(buf)?;
-        if version >= 2 {
+        let f_index = {
+            *field = "index";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_base_offset = {
+            *field = "base_offset";
+            wire::read_i64(buf)?
+        };
+        let f_log_append_time_ms = if version >= 2 {
             *field = "log_append_time_ms";
-            this.log_append_time_ms = wire::read_i64(buf)?;
-        }
-        if version >= 5 {
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let f_log_start_offset = if version >= 5 {
             *field = "log_start_offset";
-            this.log_start_offset = wire::read_i64(buf)?;
-        }
-        if version >= 8 {
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let f_record_errors = if version >= 8 {
             *field = "record_errors";
-            this.record_errors = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 BatchIndexAndErrorMessage::decode(buf, version)
-            })?)?;
-        }
-        if version >= 8 {
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_error_message = if version >= 8 {
             *field = "error_message";
-            this.error_message = wire::read_nullable_string(buf, flexible)?;
-        }
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let mut f_current_leader = LeaderIdAndEpoch::default();
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -735,23 +773,32 @@ impl PartitionProduceResponse {
                 match tag {
                     0 if version >= 10 => {
                         *field = "current_leader";
-                        this.tagged_fields.mark_present(0);
+                        tagged_fields.mark_present(0);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.current_leader = LeaderIdAndEpoch::decode(buf, version)?;
+                            f_current_leader = LeaderIdAndEpoch::decode(buf, version)?;
                         }
                         wire::expect_end(&sub)?;
                     }
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            index: f_index,
+            error_code: f_error_code,
+            base_offset: f_base_offset,
+            log_append_time_ms: f_log_append_time_ms,
+            log_start_offset: f_log_start_offset,
+            record_errors: f_record_errors,
+            error_message: f_error_message,
+            current_leader: f_current_leader,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -945,13 +992,17 @@ impl TopicProduceResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partition_responses";
-        this.partition_responses = wire::non_null(wire::read_array(buf, flexible, 14, |buf| {
-            PartitionProduceResponse::decode(buf, version)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partition_responses = {
+            *field = "partition_responses";
+            wire::non_null(wire::read_array(buf, flexible, 14, |buf| {
+                PartitionProduceResponse::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -959,14 +1010,17 @@ impl TopicProduceResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partition_responses: f_partition_responses,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -1116,23 +1170,31 @@ impl NodeEndpoint {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        if version >= 10 {
+        let f_node_id = if version >= 10 {
             *field = "node_id";
-            this.node_id = wire::read_i32(buf)?;
-        }
-        if version >= 10 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_host = if version >= 10 {
             *field = "host";
-            this.host = wire::read_string(buf, flexible)?;
-        }
-        if version >= 10 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_port = if version >= 10 {
             *field = "port";
-            this.port = wire::read_i32(buf)?;
-        }
-        if version >= 10 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_rack = if version >= 10 {
             *field = "rack";
-            this.rack = wire::read_nullable_string(buf, flexible)?;
-        }
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -1140,14 +1202,19 @@ impl NodeEndpoint {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            node_id: f_node_id,
+            host: f_host,
+            port: f_port,
+            rack: f_rack,
+            tagged_fields,
+        })
     }
 
     #[inline]

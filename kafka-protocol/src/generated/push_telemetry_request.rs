@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// PushTelemetryRequest `PushTelemetryRequest.json`: Request body of api key 72, versions 0, flexible versions 0+.
 ///
@@ -94,17 +94,27 @@ impl PushTelemetryRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "client_instance_id";
-        this.client_instance_id = wire::read_uuid(buf)?;
-        *field = "subscription_id";
-        this.subscription_id = wire::read_i32(buf)?;
-        *field = "terminating";
-        this.terminating = wire::read_bool(buf)?;
-        *field = "compression_type";
-        this.compression_type = wire::read_i8(buf)?;
-        *field = "metrics";
-        this.metrics = wire::read_bytes(buf, flexible)?;
+        let f_client_instance_id = {
+            *field = "client_instance_id";
+            wire::read_uuid(buf)?
+        };
+        let f_subscription_id = {
+            *field = "subscription_id";
+            wire::read_i32(buf)?
+        };
+        let f_terminating = {
+            *field = "terminating";
+            wire::read_bool(buf)?
+        };
+        let f_compression_type = {
+            *field = "compression_type";
+            wire::read_i8(buf)?
+        };
+        let f_metrics = {
+            *field = "metrics";
+            wire::read_bytes(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -112,14 +122,20 @@ impl PushTelemetryRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            client_instance_id: f_client_instance_id,
+            subscription_id: f_subscription_id,
+            terminating: f_terminating,
+            compression_type: f_compression_type,
+            metrics: f_metrics,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ReadShareGroupStateResponse `ReadShareGroupStateResponse.json`: Response body of api key 84, versions 0, flexible versions 0+.
 ///
@@ -75,11 +75,13 @@ impl ReadShareGroupStateResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "results";
-        this.results = wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
-            ReadStateResult::decode(buf, version)
-        })?)?;
+        let f_results = {
+            *field = "results";
+            wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
+                ReadStateResult::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -87,14 +89,16 @@ impl ReadShareGroupStateResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            results: f_results,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -239,15 +243,23 @@ impl StateBatch {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "first_offset";
-        this.first_offset = wire::read_i64(buf)?;
-        *field = "last_offset";
-        this.last_offset = wire::read_i64(buf)?;
-        *field = "delivery_state";
-        this.delivery_state = wire::read_i8(buf)?;
-        *field = "delivery_count";
-        this.delivery_count = wire::read_i16(buf)?;
+        let f_first_offset = {
+            *field = "first_offset";
+            wire::read_i64(buf)?
+        };
+        let f_last_offset = {
+            *field = "last_offset";
+            wire::read_i64(buf)?
+        };
+        let f_delivery_state = {
+            *field = "delivery_state";
+            wire::read_i8(buf)?
+        };
+        let f_delivery_count = {
+            *field = "delivery_count";
+            wire::read_i16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -255,14 +267,19 @@ impl StateBatch {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            first_offset: f_first_offset,
+            last_offset: f_last_offset,
+            delivery_state: f_delivery_state,
+            delivery_count: f_delivery_count,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -414,21 +431,33 @@ impl PartitionResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "partition";
-        this.partition = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "error_message";
-        this.error_message = wire::read_nullable_string(buf, flexible)?;
-        *field = "state_epoch";
-        this.state_epoch = wire::read_i32(buf)?;
-        *field = "start_offset";
-        this.start_offset = wire::read_i64(buf)?;
-        *field = "state_batches";
-        this.state_batches = wire::non_null(wire::read_array(buf, flexible, 20, |buf| {
-            StateBatch::decode(buf, version)
-        })?)?;
+        let f_partition = {
+            *field = "partition";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = {
+            *field = "error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_state_epoch = {
+            *field = "state_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_start_offset = {
+            *field = "start_offset";
+            wire::read_i64(buf)?
+        };
+        let f_state_batches = {
+            *field = "state_batches";
+            wire::non_null(wire::read_array(buf, flexible, 20, |buf| {
+                StateBatch::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -436,14 +465,21 @@ impl PartitionResult {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition: f_partition,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            state_epoch: f_state_epoch,
+            start_offset: f_start_offset,
+            state_batches: f_state_batches,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -585,13 +621,17 @@ impl ReadStateResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_id";
-        this.topic_id = wire::read_uuid(buf)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 21, |buf| {
-            PartitionResult::decode(buf, version)
-        })?)?;
+        let f_topic_id = {
+            *field = "topic_id";
+            wire::read_uuid(buf)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 21, |buf| {
+                PartitionResult::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -599,14 +639,17 @@ impl ReadStateResult {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

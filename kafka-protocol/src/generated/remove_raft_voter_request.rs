@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// RemoveRaftVoterRequest `RemoveRaftVoterRequest.json`: Request body of api key 81, versions 0, flexible versions 0+.
 ///
@@ -80,13 +80,19 @@ impl RemoveRaftVoterRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "cluster_id";
-        this.cluster_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "voter_id";
-        this.voter_id = wire::read_i32(buf)?;
-        *field = "voter_directory_id";
-        this.voter_directory_id = wire::read_uuid(buf)?;
+        let f_cluster_id = {
+            *field = "cluster_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_voter_id = {
+            *field = "voter_id";
+            wire::read_i32(buf)?
+        };
+        let f_voter_directory_id = {
+            *field = "voter_directory_id";
+            wire::read_uuid(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -94,14 +100,18 @@ impl RemoveRaftVoterRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            cluster_id: f_cluster_id,
+            voter_id: f_voter_id,
+            voter_directory_id: f_voter_directory_id,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// RequestHeader `RequestHeader.json`: A protocol header, versions 0-2, flexible versions 2+.
 ///
@@ -95,17 +95,25 @@ impl RequestHeader {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "request_api_key";
-        this.request_api_key = wire::read_i16(buf)?;
-        *field = "request_api_version";
-        this.request_api_version = wire::read_i16(buf)?;
-        *field = "correlation_id";
-        this.correlation_id = wire::read_i32(buf)?;
-        if version >= 1 {
+        let f_request_api_key = {
+            *field = "request_api_key";
+            wire::read_i16(buf)?
+        };
+        let f_request_api_version = {
+            *field = "request_api_version";
+            wire::read_i16(buf)?
+        };
+        let f_correlation_id = {
+            *field = "correlation_id";
+            wire::read_i32(buf)?
+        };
+        let f_client_id = if version >= 1 {
             *field = "client_id";
-            this.client_id = wire::read_nullable_string(buf, false)?;
-        }
+            wire::read_nullable_string(buf, false)?
+        } else {
+            Some(StrBytes::from_static_str(""))
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -113,14 +121,19 @@ impl RequestHeader {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            request_api_key: f_request_api_key,
+            request_api_version: f_request_api_version,
+            correlation_id: f_correlation_id,
+            client_id: f_client_id,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// SaslAuthenticateRequest `SaslAuthenticateRequest.json`: Request body of api key 36, versions 0-2, flexible versions 2+.
 ///
@@ -69,9 +69,11 @@ impl SaslAuthenticateRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "auth_bytes";
-        this.auth_bytes = wire::read_bytes(buf, flexible)?;
+        let f_auth_bytes = {
+            *field = "auth_bytes";
+            wire::read_bytes(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -79,14 +81,16 @@ impl SaslAuthenticateRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            auth_bytes: f_auth_bytes,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// SaslAuthenticateResponse `SaslAuthenticateResponse.json`: Response body of api key 36, versions 0-2, flexible versions 2+.
 ///
@@ -92,17 +92,25 @@ impl SaslAuthenticateResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "error_message";
-        this.error_message = wire::read_nullable_string(buf, flexible)?;
-        *field = "auth_bytes";
-        this.auth_bytes = wire::read_bytes(buf, flexible)?;
-        if version >= 1 {
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = {
+            *field = "error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_auth_bytes = {
+            *field = "auth_bytes";
+            wire::read_bytes(buf, flexible)?
+        };
+        let f_session_lifetime_ms = if version >= 1 {
             *field = "session_lifetime_ms";
-            this.session_lifetime_ms = wire::read_i64(buf)?;
-        }
+            wire::read_i64(buf)?
+        } else {
+            0_i64
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -110,14 +118,19 @@ impl SaslAuthenticateResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            error_code: f_error_code,
+            error_message: f_error_message,
+            auth_bytes: f_auth_bytes,
+            session_lifetime_ms: f_session_lifetime_ms,
+            tagged_fields,
+        })
     }
 
     #[inline]

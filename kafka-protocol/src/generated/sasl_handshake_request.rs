@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// SaslHandshakeRequest `SaslHandshakeRequest.json`: Request body of api key 17, versions 0-1, flexible versions none.
 ///
@@ -64,10 +64,13 @@ impl SaslHandshakeRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        *field = "mechanism";
-        this.mechanism = wire::read_string(buf, flexible)?;
-        Ok(this)
+        let f_mechanism = {
+            *field = "mechanism";
+            wire::read_string(buf, flexible)?
+        };
+        Ok(Self {
+            mechanism: f_mechanism,
+        })
     }
 
     #[inline]

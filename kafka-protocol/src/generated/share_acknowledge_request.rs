@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareAcknowledgeRequest `ShareAcknowledgeRequest.json`: Request body of api key 79, versions 0, flexible versions 0+.
 ///
@@ -93,17 +93,25 @@ impl ShareAcknowledgeRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "group_id";
-        this.group_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "member_id";
-        this.member_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "share_session_epoch";
-        this.share_session_epoch = wire::read_i32(buf)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
-            AcknowledgeTopic::decode(buf, version)
-        })?)?;
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_share_session_epoch = {
+            *field = "share_session_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
+                AcknowledgeTopic::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -111,14 +119,19 @@ impl ShareAcknowledgeRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            group_id: f_group_id,
+            member_id: f_member_id,
+            share_session_epoch: f_share_session_epoch,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -228,7 +241,7 @@ pub struct AcknowledgementBatch {
     /// Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject.
     ///
     /// Versions 0+.
-    pub acknowledge_types: Vec<i8>,
+    pub acknowledge_types: PrimitiveVec<i8>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -238,7 +251,7 @@ impl Default for AcknowledgementBatch {
         Self {
             first_offset: 0_i64,
             last_offset: 0_i64,
-            acknowledge_types: Vec::new(),
+            acknowledge_types: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -252,7 +265,10 @@ impl crate::testing::Random for AcknowledgementBatch {
         let mut this = Self::default();
         this.first_offset = rng.gen_i64();
         this.last_offset = rng.gen_i64();
-        this.acknowledge_types = rng.gen_vec(depth, |rng| rng.gen_i8());
+        this.acknowledge_types = rng
+            .gen_vec(depth, |rng| rng.gen_i8())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -265,15 +281,19 @@ impl AcknowledgementBatch {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "first_offset";
-        this.first_offset = wire::read_i64(buf)?;
-        *field = "last_offset";
-        this.last_offset = wire::read_i64(buf)?;
-        *field = "acknowledge_types";
-        this.acknowledge_types = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-            wire::read_i8(buf)
-        })?)?;
+        let f_first_offset = {
+            *field = "first_offset";
+            wire::read_i64(buf)?
+        };
+        let f_last_offset = {
+            *field = "last_offset";
+            wire::read_i64(buf)?
+        };
+        let f_acknowledge_types = {
+            *field = "acknowledge_types";
+            wire::non_null(wire::read_i8_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -281,14 +301,18 @@ impl AcknowledgementBatch {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            first_offset: f_first_offset,
+            last_offset: f_last_offset,
+            acknowledge_types: f_acknowledge_types,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -420,14 +444,17 @@ impl AcknowledgePartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "acknowledgement_batches";
-        this.acknowledgement_batches =
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_acknowledgement_batches = {
+            *field = "acknowledgement_batches";
             wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
                 AcknowledgementBatch::decode(buf, version)
-            })?)?;
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -435,14 +462,17 @@ impl AcknowledgePartition {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            acknowledgement_batches: f_acknowledgement_batches,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -572,13 +602,17 @@ impl AcknowledgeTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_id";
-        this.topic_id = wire::read_uuid(buf)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
-            AcknowledgePartition::decode(buf, version)
-        })?)?;
+        let f_topic_id = {
+            *field = "topic_id";
+            wire::read_uuid(buf)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 6, |buf| {
+                AcknowledgePartition::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -586,14 +620,17 @@ impl AcknowledgeTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

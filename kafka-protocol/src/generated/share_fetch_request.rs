@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareFetchRequest `ShareFetchRequest.json`: Request body of api key 78, versions 0, flexible versions 0+.
 ///
@@ -120,27 +120,43 @@ impl ShareFetchRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "group_id";
-        this.group_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "member_id";
-        this.member_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "share_session_epoch";
-        this.share_session_epoch = wire::read_i32(buf)?;
-        *field = "max_wait_ms";
-        this.max_wait_ms = wire::read_i32(buf)?;
-        *field = "min_bytes";
-        this.min_bytes = wire::read_i32(buf)?;
-        *field = "max_bytes";
-        this.max_bytes = wire::read_i32(buf)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
-            FetchTopic::decode(buf, version)
-        })?)?;
-        *field = "forgotten_topics_data";
-        this.forgotten_topics_data = wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
-            ForgottenTopic::decode(buf, version)
-        })?)?;
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_share_session_epoch = {
+            *field = "share_session_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_max_wait_ms = {
+            *field = "max_wait_ms";
+            wire::read_i32(buf)?
+        };
+        let f_min_bytes = {
+            *field = "min_bytes";
+            wire::read_i32(buf)?
+        };
+        let f_max_bytes = {
+            *field = "max_bytes";
+            wire::read_i32(buf)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
+                FetchTopic::decode(buf, version)
+            })?)?
+        };
+        let f_forgotten_topics_data = {
+            *field = "forgotten_topics_data";
+            wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
+                ForgottenTopic::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -148,14 +164,23 @@ impl ShareFetchRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            group_id: f_group_id,
+            member_id: f_member_id,
+            share_session_epoch: f_share_session_epoch,
+            max_wait_ms: f_max_wait_ms,
+            min_bytes: f_min_bytes,
+            max_bytes: f_max_bytes,
+            topics: f_topics,
+            forgotten_topics_data: f_forgotten_topics_data,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -287,7 +312,7 @@ pub struct AcknowledgementBatch {
     /// Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject.
     ///
     /// Versions 0+.
-    pub acknowledge_types: Vec<i8>,
+    pub acknowledge_types: PrimitiveVec<i8>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -297,7 +322,7 @@ impl Default for AcknowledgementBatch {
         Self {
             first_offset: 0_i64,
             last_offset: 0_i64,
-            acknowledge_types: Vec::new(),
+            acknowledge_types: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -311,7 +336,10 @@ impl crate::testing::Random for AcknowledgementBatch {
         let mut this = Self::default();
         this.first_offset = rng.gen_i64();
         this.last_offset = rng.gen_i64();
-        this.acknowledge_types = rng.gen_vec(depth, |rng| rng.gen_i8());
+        this.acknowledge_types = rng
+            .gen_vec(depth, |rng| rng.gen_i8())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -324,15 +352,19 @@ impl AcknowledgementBatch {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "first_offset";
-        this.first_offset = wire::read_i64(buf)?;
-        *field = "last_offset";
-        this.last_offset = wire::read_i64(buf)?;
-        *field = "acknowledge_types";
-        this.acknowledge_types = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-            wire::read_i8(buf)
-        })?)?;
+        let f_first_offset = {
+            *field = "first_offset";
+            wire::read_i64(buf)?
+        };
+        let f_last_offset = {
+            *field = "last_offset";
+            wire::read_i64(buf)?
+        };
+        let f_acknowledge_types = {
+            *field = "acknowledge_types";
+            wire::non_null(wire::read_i8_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -340,14 +372,18 @@ impl AcknowledgementBatch {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            first_offset: f_first_offset,
+            last_offset: f_last_offset,
+            acknowledge_types: f_acknowledge_types,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -486,16 +522,21 @@ impl FetchPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "partition_max_bytes";
-        this.partition_max_bytes = wire::read_i32(buf)?;
-        *field = "acknowledgement_batches";
-        this.acknowledgement_batches =
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_partition_max_bytes = {
+            *field = "partition_max_bytes";
+            wire::read_i32(buf)?
+        };
+        let f_acknowledgement_batches = {
+            *field = "acknowledgement_batches";
             wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
                 AcknowledgementBatch::decode(buf, version)
-            })?)?;
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -503,14 +544,18 @@ impl FetchPartition {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            partition_max_bytes: f_partition_max_bytes,
+            acknowledgement_batches: f_acknowledgement_batches,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -641,13 +686,17 @@ impl FetchTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_id";
-        this.topic_id = wire::read_uuid(buf)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 10, |buf| {
-            FetchPartition::decode(buf, version)
-        })?)?;
+        let f_topic_id = {
+            *field = "topic_id";
+            wire::read_uuid(buf)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 10, |buf| {
+                FetchPartition::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -655,14 +704,17 @@ impl FetchTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -755,7 +807,7 @@ pub struct ForgottenTopic {
     /// The partitions indexes to forget.
     ///
     /// Versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -764,7 +816,7 @@ impl Default for ForgottenTopic {
     fn default() -> Self {
         Self {
             topic_id: Uuid::ZERO,
-            partitions: Vec::new(),
+            partitions: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -777,7 +829,10 @@ impl crate::testing::Random for ForgottenTopic {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.gen_uuid();
-        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partitions = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -790,13 +845,15 @@ impl ForgottenTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_id";
-        this.topic_id = wire::read_uuid(buf)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_topic_id = {
+            *field = "topic_id";
+            wire::read_uuid(buf)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -804,14 +861,17 @@ impl ForgottenTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareFetchResponse `ShareFetchResponse.json`: Response body of api key 78, versions 0, flexible versions 0+.
 ///
@@ -111,21 +111,31 @@ impl ShareFetchResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "error_message";
-        this.error_message = wire::read_nullable_string(buf, flexible)?;
-        *field = "responses";
-        this.responses = wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
-            ShareFetchableTopicResponse::decode(buf, version)
-        })?)?;
-        *field = "node_endpoints";
-        this.node_endpoints = wire::non_null(wire::read_array(buf, flexible, 11, |buf| {
-            NodeEndpoint::decode(buf, version)
-        })?)?;
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = {
+            *field = "error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_responses = {
+            *field = "responses";
+            wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
+                ShareFetchableTopicResponse::decode(buf, version)
+            })?)?
+        };
+        let f_node_endpoints = {
+            *field = "node_endpoints";
+            wire::non_null(wire::read_array(buf, flexible, 11, |buf| {
+                NodeEndpoint::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -133,14 +143,20 @@ impl ShareFetchResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            responses: f_responses,
+            node_endpoints: f_node_endpoints,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -293,11 +309,15 @@ impl LeaderIdAndEpoch {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "leader_id";
-        this.leader_id = wire::read_i32(buf)?;
-        *field = "leader_epoch";
-        this.leader_epoch = wire::read_i32(buf)?;
+        let f_leader_id = {
+            *field = "leader_id";
+            wire::read_i32(buf)?
+        };
+        let f_leader_epoch = {
+            *field = "leader_epoch";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -305,14 +325,17 @@ impl LeaderIdAndEpoch {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -437,13 +460,19 @@ impl AcquiredRecords {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "first_offset";
-        this.first_offset = wire::read_i64(buf)?;
-        *field = "last_offset";
-        this.last_offset = wire::read_i64(buf)?;
-        *field = "delivery_count";
-        this.delivery_count = wire::read_i16(buf)?;
+        let f_first_offset = {
+            *field = "first_offset";
+            wire::read_i64(buf)?
+        };
+        let f_last_offset = {
+            *field = "last_offset";
+            wire::read_i64(buf)?
+        };
+        let f_delivery_count = {
+            *field = "delivery_count";
+            wire::read_i16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -451,14 +480,18 @@ impl AcquiredRecords {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            first_offset: f_first_offset,
+            last_offset: f_last_offset,
+            delivery_count: f_delivery_count,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -623,25 +656,41 @@ impl PartitionData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "error_message";
-        this.error_message = wire::read_nullable_string(buf, flexible)?;
-        *field = "acknowledge_error_code";
-        this.acknowledge_error_code = wire::read_i16(buf)?;
-        *field = "acknowledge_error_message";
-        this.acknowledge_error_message = wire::read_nullable_string(buf, flexible)?;
-        *field = "current_leader";
-        this.current_leader = LeaderIdAndEpoch::decode(buf, version)?;
-        *field = "records";
-        this.records = wire::read_nullable_bytes(buf, flexible)?;
-        *field = "acquired_records";
-        this.acquired_records = wire::non_null(wire::read_array(buf, flexible, 19, |buf| {
-            AcquiredRecords::decode(buf, version)
-        })?)?;
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = {
+            *field = "error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_acknowledge_error_code = {
+            *field = "acknowledge_error_code";
+            wire::read_i16(buf)?
+        };
+        let f_acknowledge_error_message = {
+            *field = "acknowledge_error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_current_leader = {
+            *field = "current_leader";
+            LeaderIdAndEpoch::decode(buf, version)?
+        };
+        let f_records = {
+            *field = "records";
+            wire::read_nullable_bytes(buf, flexible)?
+        };
+        let f_acquired_records = {
+            *field = "acquired_records";
+            wire::non_null(wire::read_array(buf, flexible, 19, |buf| {
+                AcquiredRecords::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -649,14 +698,23 @@ impl PartitionData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            acknowledge_error_code: f_acknowledge_error_code,
+            acknowledge_error_message: f_acknowledge_error_message,
+            current_leader: f_current_leader,
+            records: f_records,
+            acquired_records: f_acquired_records,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -802,13 +860,17 @@ impl ShareFetchableTopicResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_id";
-        this.topic_id = wire::read_uuid(buf)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 22, |buf| {
-            PartitionData::decode(buf, version)
-        })?)?;
+        let f_topic_id = {
+            *field = "topic_id";
+            wire::read_uuid(buf)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 22, |buf| {
+                PartitionData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -816,14 +878,17 @@ impl ShareFetchableTopicResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -965,15 +1030,23 @@ impl NodeEndpoint {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "node_id";
-        this.node_id = wire::read_i32(buf)?;
-        *field = "host";
-        this.host = wire::read_string(buf, flexible)?;
-        *field = "port";
-        this.port = wire::read_i32(buf)?;
-        *field = "rack";
-        this.rack = wire::read_nullable_string(buf, flexible)?;
+        let f_node_id = {
+            *field = "node_id";
+            wire::read_i32(buf)?
+        };
+        let f_host = {
+            *field = "host";
+            wire::read_string(buf, flexible)?
+        };
+        let f_port = {
+            *field = "port";
+            wire::read_i32(buf)?
+        };
+        let f_rack = {
+            *field = "rack";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -981,14 +1054,19 @@ impl NodeEndpoint {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            node_id: f_node_id,
+            host: f_host,
+            port: f_port,
+            rack: f_rack,
+            tagged_fields,
+        })
     }
 
     #[inline]

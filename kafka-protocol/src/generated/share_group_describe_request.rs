@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupDescribeRequest `ShareGroupDescribeRequest.json`: Request body of api key 77, versions 0, flexible versions 0+.
 ///
@@ -77,13 +77,17 @@ impl ShareGroupDescribeRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "group_ids";
-        this.group_ids = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-            wire::read_string(buf, flexible)
-        })?)?;
-        *field = "include_authorized_operations";
-        this.include_authorized_operations = wire::read_bool(buf)?;
+        let f_group_ids = {
+            *field = "group_ids";
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+                wire::read_string(buf, flexible)
+            })?)?
+        };
+        let f_include_authorized_operations = {
+            *field = "include_authorized_operations";
+            wire::read_bool(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -91,14 +95,17 @@ impl ShareGroupDescribeRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            group_ids: f_group_ids,
+            include_authorized_operations: f_include_authorized_operations,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupDescribeResponse `ShareGroupDescribeResponse.json`: Response body of api key 77, versions 0, flexible versions 0+.
 ///
@@ -82,13 +82,17 @@ impl ShareGroupDescribeResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "throttle_time_ms";
-        this.throttle_time_ms = wire::read_i32(buf)?;
-        *field = "groups";
-        this.groups = wire::non_null(wire::read_array(buf, flexible, 20, |buf| {
-            DescribedGroup::decode(buf, version)
-        })?)?;
+        let f_throttle_time_ms = {
+            *field = "throttle_time_ms";
+            wire::read_i32(buf)?
+        };
+        let f_groups = {
+            *field = "groups";
+            wire::non_null(wire::read_array(buf, flexible, 20, |buf| {
+                DescribedGroup::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -96,14 +100,17 @@ impl ShareGroupDescribeResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            groups: f_groups,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -272,23 +279,37 @@ impl Member {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "member_id";
-        this.member_id = wire::read_string(buf, flexible)?;
-        *field = "rack_id";
-        this.rack_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "member_epoch";
-        this.member_epoch = wire::read_i32(buf)?;
-        *field = "client_id";
-        this.client_id = wire::read_string(buf, flexible)?;
-        *field = "client_host";
-        this.client_host = wire::read_string(buf, flexible)?;
-        *field = "subscribed_topic_names";
-        this.subscribed_topic_names = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-            wire::read_string(buf, flexible)
-        })?)?;
-        *field = "assignment";
-        this.assignment = Assignment::decode(buf, version)?;
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_rack_id = {
+            *field = "rack_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_member_epoch = {
+            *field = "member_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_client_id = {
+            *field = "client_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_client_host = {
+            *field = "client_host";
+            wire::read_string(buf, flexible)?
+        };
+        let f_subscribed_topic_names = {
+            *field = "subscribed_topic_names";
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+                wire::read_string(buf, flexible)
+            })?)?
+        };
+        let f_assignment = {
+            *field = "assignment";
+            Assignment::decode(buf, version)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -296,14 +317,22 @@ impl Member {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            member_id: f_member_id,
+            rack_id: f_rack_id,
+            member_epoch: f_member_epoch,
+            client_id: f_client_id,
+            client_host: f_client_host,
+            subscribed_topic_names: f_subscribed_topic_names,
+            assignment: f_assignment,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -497,27 +526,45 @@ impl DescribedGroup {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        *field = "error_message";
-        this.error_message = wire::read_nullable_string(buf, flexible)?;
-        *field = "group_id";
-        this.group_id = wire::read_string(buf, flexible)?;
-        *field = "group_state";
-        this.group_state = wire::read_string(buf, flexible)?;
-        *field = "group_epoch";
-        this.group_epoch = wire::read_i32(buf)?;
-        *field = "assignment_epoch";
-        this.assignment_epoch = wire::read_i32(buf)?;
-        *field = "assignor_name";
-        this.assignor_name = wire::read_string(buf, flexible)?;
-        *field = "members";
-        this.members = wire::non_null(wire::read_array(buf, flexible, 12, |buf| {
-            Member::decode(buf, version)
-        })?)?;
-        *field = "authorized_operations";
-        this.authorized_operations = wire::read_i32(buf)?;
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_error_message = {
+            *field = "error_message";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_group_state = {
+            *field = "group_state";
+            wire::read_string(buf, flexible)?
+        };
+        let f_group_epoch = {
+            *field = "group_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_assignment_epoch = {
+            *field = "assignment_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_assignor_name = {
+            *field = "assignor_name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_members = {
+            *field = "members";
+            wire::non_null(wire::read_array(buf, flexible, 12, |buf| {
+                Member::decode(buf, version)
+            })?)?
+        };
+        let f_authorized_operations = {
+            *field = "authorized_operations";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -525,14 +572,24 @@ impl DescribedGroup {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            error_code: f_error_code,
+            error_message: f_error_message,
+            group_id: f_group_id,
+            group_state: f_group_state,
+            group_epoch: f_group_epoch,
+            assignment_epoch: f_assignment_epoch,
+            assignor_name: f_assignor_name,
+            members: f_members,
+            authorized_operations: f_authorized_operations,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -651,7 +708,7 @@ pub struct TopicPartitions {
     /// The partitions.
     ///
     /// Versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -661,7 +718,7 @@ impl Default for TopicPartitions {
         Self {
             topic_id: Uuid::ZERO,
             topic_name: StrBytes::from_static_str(""),
-            partitions: Vec::new(),
+            partitions: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -675,7 +732,10 @@ impl crate::testing::Random for TopicPartitions {
         let mut this = Self::default();
         this.topic_id = rng.gen_uuid();
         this.topic_name = rng.gen_string();
-        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partitions = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -688,15 +748,19 @@ impl TopicPartitions {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_id";
-        this.topic_id = wire::read_uuid(buf)?;
-        *field = "topic_name";
-        this.topic_name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_topic_id = {
+            *field = "topic_id";
+            wire::read_uuid(buf)?
+        };
+        let f_topic_name = {
+            *field = "topic_name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -704,14 +768,18 @@ impl TopicPartitions {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_id: f_topic_id,
+            topic_name: f_topic_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -836,11 +904,13 @@ impl Assignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_partitions";
-        this.topic_partitions = wire::non_null(wire::read_array(buf, flexible, 19, |buf| {
-            TopicPartitions::decode(buf, version)
-        })?)?;
+        let f_topic_partitions = {
+            *field = "topic_partitions";
+            wire::non_null(wire::read_array(buf, flexible, 19, |buf| {
+                TopicPartitions::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -848,14 +918,16 @@ impl Assignment {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_partitions: f_topic_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

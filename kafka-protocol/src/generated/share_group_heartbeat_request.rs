@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupHeartbeatRequest `ShareGroupHeartbeatRequest.json`: Request body of api key 76, versions 0, flexible versions 0+.
 ///
@@ -98,18 +98,27 @@ impl ShareGroupHeartbeatRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "group_id";
-        this.group_id = wire::read_string(buf, flexible)?;
-        *field = "member_id";
-        this.member_id = wire::read_string(buf, flexible)?;
-        *field = "member_epoch";
-        this.member_epoch = wire::read_i32(buf)?;
-        *field = "rack_id";
-        this.rack_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "subscribed_topic_names";
-        this.subscribed_topic_names =
-            wire::read_array(buf, flexible, 1, |buf| wire::read_string(buf, flexible))?;
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_member_epoch = {
+            *field = "member_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_rack_id = {
+            *field = "rack_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_subscribed_topic_names = {
+            *field = "subscribed_topic_names";
+            wire::read_array(buf, flexible, 1, |buf| wire::read_string(buf, flexible))?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -117,14 +126,20 @@ impl ShareGroupHeartbeatRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            group_id: f_group_id,
+            member_id: f_member_id,
+            member_epoch: f_member_epoch,
+            rack_id: f_rack_id,
+            subscribed_topic_names: f_subscribed_topic_names,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// SnapshotHeaderRecord `SnapshotHeaderRecord.json`: A data schema, versions 0, flexible versions 0+.
 ///
@@ -73,11 +73,15 @@ impl SnapshotHeaderRecord {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "version";
-        this.version = wire::read_i16(buf)?;
-        *field = "last_contained_log_timestamp";
-        this.last_contained_log_timestamp = wire::read_i64(buf)?;
+        let f_version = {
+            *field = "version";
+            wire::read_i16(buf)?
+        };
+        let f_last_contained_log_timestamp = {
+            *field = "last_contained_log_timestamp";
+            wire::read_i64(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -85,14 +89,17 @@ impl SnapshotHeaderRecord {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            version: f_version,
+            last_contained_log_timestamp: f_last_contained_log_timestamp,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// StopReplicaRequest `StopReplicaRequest.json`: Request body of api key 5, versions 0-4, flexible versions 2+.
 ///
@@ -142,42 +142,57 @@ impl StopReplicaRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        *field = "controller_id";
-        this.controller_id = wire::read_i32(buf)?;
-        if version >= 4 {
+        let f_controller_id = {
+            *field = "controller_id";
+            wire::read_i32(buf)?
+        };
+        let f_is_k_raft_controller = if version >= 4 {
             *field = "is_k_raft_controller";
-            this.is_k_raft_controller = wire::read_bool(buf)?;
-        }
-        *field = "controller_epoch";
-        this.controller_epoch = wire::read_i32(buf)?;
-        if version >= 1 {
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let f_controller_epoch = {
+            *field = "controller_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_broker_epoch = if version >= 1 {
             *field = "broker_epoch";
-            this.broker_epoch = wire::read_i64(buf)?;
-        }
-        if version <= 2 {
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let f_delete_partitions = if version <= 2 {
             *field = "delete_partitions";
-            this.delete_partitions = wire::read_bool(buf)?;
-        }
-        if version <= 0 {
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let f_ungrouped_partitions = if version <= 0 {
             *field = "ungrouped_partitions";
-            this.ungrouped_partitions =
-                wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-                    StopReplicaPartitionV0::decode(buf, version)
-                })?)?;
-        }
-        if (1..=2).contains(&version) {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+                StopReplicaPartitionV0::decode(buf, version)
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_topics = if (1..=2).contains(&version) {
             *field = "topics";
-            this.topics = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 StopReplicaTopicV1::decode(buf, version)
-            })?)?;
-        }
-        if version >= 3 {
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_topic_states = if version >= 3 {
             *field = "topic_states";
-            this.topic_states = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 StopReplicaTopicState::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -185,14 +200,23 @@ impl StopReplicaRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            controller_id: f_controller_id,
+            is_k_raft_controller: f_is_k_raft_controller,
+            controller_epoch: f_controller_epoch,
+            broker_epoch: f_broker_epoch,
+            delete_partitions: f_delete_partitions,
+            ungrouped_partitions: f_ungrouped_partitions,
+            topics: f_topics,
+            topic_states: f_topic_states,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -412,15 +436,19 @@ impl StopReplicaPartitionV0 {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        if version <= 0 {
+        let f_topic_name = if version <= 0 {
             *field = "topic_name";
-            this.topic_name = wire::read_string(buf, flexible)?;
-        }
-        if version <= 0 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_partition_index = if version <= 0 {
             *field = "partition_index";
-            this.partition_index = wire::read_i32(buf)?;
-        }
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -428,14 +456,17 @@ impl StopReplicaPartitionV0 {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            partition_index: f_partition_index,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -534,7 +565,7 @@ pub struct StopReplicaTopicV1 {
     /// The partition indexes.
     ///
     /// Versions 1-2.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -543,7 +574,7 @@ impl Default for StopReplicaTopicV1 {
     fn default() -> Self {
         Self {
             name: StrBytes::from_static_str(""),
-            partition_indexes: Vec::new(),
+            partition_indexes: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -559,7 +590,10 @@ impl crate::testing::Random for StopReplicaTopicV1 {
             this.name = rng.gen_string();
         }
         if (1..=2).contains(&version) {
-            this.partition_indexes = rng.gen_vec(depth, |rng| rng.gen_i32());
+            this.partition_indexes = rng
+                .gen_vec(depth, |rng| rng.gen_i32())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>();
         }
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
@@ -573,17 +607,19 @@ impl StopReplicaTopicV1 {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        if (1..=2).contains(&version) {
+        let f_name = if (1..=2).contains(&version) {
             *field = "name";
-            this.name = wire::read_string(buf, flexible)?;
-        }
-        if (1..=2).contains(&version) {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_partition_indexes = if (1..=2).contains(&version) {
             *field = "partition_indexes";
-            this.partition_indexes = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-                wire::read_i32(buf)
-            })?)?;
-        }
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        } else {
+            PrimitiveVec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -591,14 +627,17 @@ impl StopReplicaTopicV1 {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partition_indexes: f_partition_indexes,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -754,19 +793,25 @@ impl StopReplicaPartitionState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        if version >= 3 {
+        let f_partition_index = if version >= 3 {
             *field = "partition_index";
-            this.partition_index = wire::read_i32(buf)?;
-        }
-        if version >= 3 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_leader_epoch = if version >= 3 {
             *field = "leader_epoch";
-            this.leader_epoch = wire::read_i32(buf)?;
-        }
-        if version >= 3 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_delete_partition = if version >= 3 {
             *field = "delete_partition";
-            this.delete_partition = wire::read_bool(buf)?;
-        }
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -774,14 +819,18 @@ impl StopReplicaPartitionState {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            leader_epoch: f_leader_epoch,
+            delete_partition: f_delete_partition,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -932,17 +981,21 @@ impl StopReplicaTopicState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        if version >= 3 {
+        let f_topic_name = if version >= 3 {
             *field = "topic_name";
-            this.topic_name = wire::read_string(buf, flexible)?;
-        }
-        if version >= 3 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_partition_states = if version >= 3 {
             *field = "partition_states";
-            this.partition_states = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 StopReplicaPartitionState::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -950,14 +1003,17 @@ impl StopReplicaTopicState {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            partition_states: f_partition_states,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// SyncGroupRequest `SyncGroupRequest.json`: Request body of api key 14, versions 0-5, flexible versions 4+.
 ///
@@ -126,29 +126,43 @@ impl SyncGroupRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "group_id";
-        this.group_id = wire::read_string(buf, flexible)?;
-        *field = "generation_id";
-        this.generation_id = wire::read_i32(buf)?;
-        *field = "member_id";
-        this.member_id = wire::read_string(buf, flexible)?;
-        if version >= 3 {
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_generation_id = {
+            *field = "generation_id";
+            wire::read_i32(buf)?
+        };
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_group_instance_id = if version >= 3 {
             *field = "group_instance_id";
-            this.group_instance_id = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version >= 5 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_protocol_type = if version >= 5 {
             *field = "protocol_type";
-            this.protocol_type = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version >= 5 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_protocol_name = if version >= 5 {
             *field = "protocol_name";
-            this.protocol_name = wire::read_nullable_string(buf, flexible)?;
-        }
-        *field = "assignments";
-        this.assignments = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            SyncGroupRequestAssignment::decode(buf, version)
-        })?)?;
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_assignments = {
+            *field = "assignments";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                SyncGroupRequestAssignment::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -156,14 +170,22 @@ impl SyncGroupRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            group_id: f_group_id,
+            generation_id: f_generation_id,
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            protocol_type: f_protocol_type,
+            protocol_name: f_protocol_name,
+            assignments: f_assignments,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -328,11 +350,15 @@ impl SyncGroupRequestAssignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "member_id";
-        this.member_id = wire::read_string(buf, flexible)?;
-        *field = "assignment";
-        this.assignment = wire::read_bytes(buf, flexible)?;
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_assignment = {
+            *field = "assignment";
+            wire::read_bytes(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -340,14 +366,17 @@ impl SyncGroupRequestAssignment {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            member_id: f_member_id,
+            assignment: f_assignment,
+            tagged_fields,
+        })
     }
 
     #[inline]

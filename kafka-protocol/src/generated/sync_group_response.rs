@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// SyncGroupResponse `SyncGroupResponse.json`: Response body of api key 14, versions 0-5, flexible versions 4+.
 ///
@@ -111,23 +111,33 @@ impl SyncGroupResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 1 {
+        let f_throttle_time_ms = if version >= 1 {
             *field = "throttle_time_ms";
-            this.throttle_time_ms = wire::read_i32(buf)?;
-        }
-        *field = "error_code";
-        this.error_code = wire::read_i16(buf)?;
-        if version >= 5 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_error_code = {
+            *field = "error_code";
+            wire::read_i16(buf)?
+        };
+        let f_protocol_type = if version >= 5 {
             *field = "protocol_type";
-            this.protocol_type = wire::read_nullable_string(buf, flexible)?;
-        }
-        if version >= 5 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_protocol_name = if version >= 5 {
             *field = "protocol_name";
-            this.protocol_name = wire::read_nullable_string(buf, flexible)?;
-        }
-        *field = "assignment";
-        this.assignment = wire::read_bytes(buf, flexible)?;
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_assignment = {
+            *field = "assignment";
+            wire::read_bytes(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -135,14 +145,20 @@ impl SyncGroupResponse {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            protocol_type: f_protocol_type,
+            protocol_name: f_protocol_name,
+            assignment: f_assignment,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// UpdateFeaturesRequest `UpdateFeaturesRequest.json`: Request body of api key 57, versions 0-2, flexible versions 0+.
 ///
@@ -88,17 +88,23 @@ impl UpdateFeaturesRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "timeout_ms";
-        this.timeout_ms = wire::read_i32(buf)?;
-        *field = "feature_updates";
-        this.feature_updates = wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
-            FeatureUpdateKey::decode(buf, version)
-        })?)?;
-        if version >= 1 {
+        let f_timeout_ms = {
+            *field = "timeout_ms";
+            wire::read_i32(buf)?
+        };
+        let f_feature_updates = {
+            *field = "feature_updates";
+            wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
+                FeatureUpdateKey::decode(buf, version)
+            })?)?
+        };
+        let f_validate_only = if version >= 1 {
             *field = "validate_only";
-            this.validate_only = wire::read_bool(buf)?;
-        }
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -106,14 +112,18 @@ impl UpdateFeaturesRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            timeout_ms: f_timeout_ms,
+            feature_updates: f_feature_updates,
+            validate_only: f_validate_only,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -276,19 +286,27 @@ impl FeatureUpdateKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "feature";
-        this.feature = wire::read_string(buf, flexible)?;
-        *field = "max_version_level";
-        this.max_version_level = wire::read_i16(buf)?;
-        if version <= 0 {
+        let f_feature = {
+            *field = "feature";
+            wire::read_string(buf, flexible)?
+        };
+        let f_max_version_level = {
+            *field = "max_version_level";
+            wire::read_i16(buf)?
+        };
+        let f_allow_downgrade = if version <= 0 {
             *field = "allow_downgrade";
-            this.allow_downgrade = wire::read_bool(buf)?;
-        }
-        if version >= 1 {
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let f_upgrade_type = if version >= 1 {
             *field = "upgrade_type";
-            this.upgrade_type = wire::read_i8(buf)?;
-        }
+            wire::read_i8(buf)?
+        } else {
+            1_i8
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -296,14 +314,19 @@ impl FeatureUpdateKey {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            feature: f_feature,
+            max_version_level: f_max_version_level,
+            allow_downgrade: f_allow_downgrade,
+            upgrade_type: f_upgrade_type,
+            tagged_fields,
+        })
     }
 
     #[inline]

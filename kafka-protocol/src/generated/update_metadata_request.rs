@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// UpdateMetadataRequest `UpdateMetadataRequest.json`: Request body of api key 6, versions 0-8, flexible versions 6+.
 ///
@@ -145,36 +145,50 @@ impl UpdateMetadataRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        *field = "controller_id";
-        this.controller_id = wire::read_i32(buf)?;
-        if version >= 8 {
+        let f_controller_id = {
+            *field = "controller_id";
+            wire::read_i32(buf)?
+        };
+        let f_is_k_raft_controller = if version >= 8 {
             *field = "is_k_raft_controller";
-            this.is_k_raft_controller = wire::read_bool(buf)?;
-        }
-        *field = "controller_epoch";
-        this.controller_epoch = wire::read_i32(buf)?;
-        if version >= 5 {
+            wire::read_bool(buf)?
+        } else {
+            false
+        };
+        let mut f_type = 0_i8;
+        let f_controller_epoch = {
+            *field = "controller_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_broker_epoch = if version >= 5 {
             *field = "broker_epoch";
-            this.broker_epoch = wire::read_i64(buf)?;
-        }
-        if version <= 4 {
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let f_ungrouped_partition_states = if version <= 4 {
             *field = "ungrouped_partition_states";
-            this.ungrouped_partition_states =
-                wire::non_null(wire::read_array(buf, flexible, 23, |buf| {
-                    UpdateMetadataPartitionState::decode(buf, version)
-                })?)?;
-        }
-        if version >= 5 {
+            wire::non_null(wire::read_array(buf, flexible, 23, |buf| {
+                UpdateMetadataPartitionState::decode(buf, version)
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_topic_states = if version >= 5 {
             *field = "topic_states";
-            this.topic_states = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 UpdateMetadataTopicState::decode(buf, version)
-            })?)?;
-        }
-        *field = "live_brokers";
-        this.live_brokers = wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
-            UpdateMetadataBroker::decode(buf, version)
-        })?)?;
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_live_brokers = {
+            *field = "live_brokers";
+            wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
+                UpdateMetadataBroker::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -184,23 +198,32 @@ impl UpdateMetadataRequest {
                 match tag {
                     0 if version >= 8 => {
                         *field = "r#type";
-                        this.tagged_fields.mark_present(0);
+                        tagged_fields.mark_present(0);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.r#type = wire::read_i8(buf)?;
+                            f_type = wire::read_i8(buf)?;
                         }
                         wire::expect_end(&sub)?;
                     }
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            controller_id: f_controller_id,
+            is_k_raft_controller: f_is_k_raft_controller,
+            r#type: f_type,
+            controller_epoch: f_controller_epoch,
+            broker_epoch: f_broker_epoch,
+            ungrouped_partition_states: f_ungrouped_partition_states,
+            topic_states: f_topic_states,
+            live_brokers: f_live_brokers,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -433,21 +456,27 @@ impl UpdateMetadataTopicState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 5 {
+        let f_topic_name = if version >= 5 {
             *field = "topic_name";
-            this.topic_name = wire::read_string(buf, flexible)?;
-        }
-        if version >= 7 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_topic_id = if version >= 7 {
             *field = "topic_id";
-            this.topic_id = wire::read_uuid(buf)?;
-        }
-        if version >= 5 {
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partition_states = if version >= 5 {
             *field = "partition_states";
-            this.partition_states = wire::non_null(wire::read_array(buf, flexible, 23, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 23, |buf| {
                 UpdateMetadataPartitionState::decode(buf, version)
-            })?)?;
-        }
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -455,14 +484,18 @@ impl UpdateMetadataTopicState {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            topic_id: f_topic_id,
+            partition_states: f_partition_states,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -635,23 +668,31 @@ impl UpdateMetadataEndpoint {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 1 {
+        let f_port = if version >= 1 {
             *field = "port";
-            this.port = wire::read_i32(buf)?;
-        }
-        if version >= 1 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_host = if version >= 1 {
             *field = "host";
-            this.host = wire::read_string(buf, flexible)?;
-        }
-        if version >= 3 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_listener = if version >= 3 {
             *field = "listener";
-            this.listener = wire::read_string(buf, flexible)?;
-        }
-        if version >= 1 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_security_protocol = if version >= 1 {
             *field = "security_protocol";
-            this.security_protocol = wire::read_i16(buf)?;
-        }
+            wire::read_i16(buf)?
+        } else {
+            0_i16
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -659,14 +700,19 @@ impl UpdateMetadataEndpoint {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            port: f_port,
+            host: f_host,
+            listener: f_listener,
+            security_protocol: f_security_protocol,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -849,27 +895,37 @@ impl UpdateMetadataBroker {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        *field = "id";
-        this.id = wire::read_i32(buf)?;
-        if version <= 0 {
+        let f_id = {
+            *field = "id";
+            wire::read_i32(buf)?
+        };
+        let f_v0_host = if version <= 0 {
             *field = "v0_host";
-            this.v0_host = wire::read_string(buf, flexible)?;
-        }
-        if version <= 0 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_v0_port = if version <= 0 {
             *field = "v0_port";
-            this.v0_port = wire::read_i32(buf)?;
-        }
-        if version >= 1 {
+            wire::read_i32(buf)?
+        } else {
+            0_i32
+        };
+        let f_endpoints = if version >= 1 {
             *field = "endpoints";
-            this.endpoints = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
                 UpdateMetadataEndpoint::decode(buf, version)
-            })?)?;
-        }
-        if version >= 2 {
+            })?)?
+        } else {
+            Vec::new()
+        };
+        let f_rack = if version >= 2 {
             *field = "rack";
-            this.rack = wire::read_nullable_string(buf, flexible)?;
-        }
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            Some(StrBytes::from_static_str(""))
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -877,14 +933,20 @@ impl UpdateMetadataBroker {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            id: f_id,
+            v0_host: f_v0_host,
+            v0_port: f_v0_port,
+            endpoints: f_endpoints,
+            rack: f_rack,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -1025,7 +1087,7 @@ pub struct UpdateMetadataPartitionState {
     /// The brokers which are in the ISR for this partition.
     ///
     /// Versions 0+.
-    pub isr: Vec<i32>,
+    pub isr: PrimitiveVec<i32>,
     /// The Zookeeper version.
     ///
     /// Versions 0+.
@@ -1033,11 +1095,11 @@ pub struct UpdateMetadataPartitionState {
     /// All the replicas of this partition.
     ///
     /// Versions 0+.
-    pub replicas: Vec<i32>,
+    pub replicas: PrimitiveVec<i32>,
     /// The replicas of this partition which are offline.
     ///
     /// Versions 4+; ignorable.
-    pub offline_replicas: Vec<i32>,
+    pub offline_replicas: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -1050,10 +1112,10 @@ impl Default for UpdateMetadataPartitionState {
             controller_epoch: 0_i32,
             leader: 0_i32,
             leader_epoch: 0_i32,
-            isr: Vec::new(),
+            isr: PrimitiveVec::new(),
             zk_version: 0_i32,
-            replicas: Vec::new(),
-            offline_replicas: Vec::new(),
+            replicas: PrimitiveVec::new(),
+            offline_replicas: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -1072,11 +1134,20 @@ impl crate::testing::Random for UpdateMetadataPartitionState {
         this.controller_epoch = rng.gen_i32();
         this.leader = rng.gen_i32();
         this.leader_epoch = rng.gen_i32();
-        this.isr = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.isr = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         this.zk_version = rng.gen_i32();
-        this.replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.replicas = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if version >= 4 {
-            this.offline_replicas = rng.gen_vec(depth, |rng| rng.gen_i32());
+            this.offline_replicas = rng
+                .gen_vec(depth, |rng| rng.gen_i32())
+                .into_iter()
+                .collect::<PrimitiveVec<_>>();
         }
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
@@ -1090,35 +1161,47 @@ impl UpdateMetadataPartitionState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version <= 4 {
+        let f_topic_name = if version <= 4 {
             *field = "topic_name";
-            this.topic_name = wire::read_string(buf, flexible)?;
-        }
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "controller_epoch";
-        this.controller_epoch = wire::read_i32(buf)?;
-        *field = "leader";
-        this.leader = wire::read_i32(buf)?;
-        *field = "leader_epoch";
-        this.leader_epoch = wire::read_i32(buf)?;
-        *field = "isr";
-        this.isr = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
-        *field = "zk_version";
-        this.zk_version = wire::read_i32(buf)?;
-        *field = "replicas";
-        this.replicas = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
-        if version >= 4 {
+            wire::read_string(buf, flexible)?
+        } else {
+            StrBytes::from_static_str("")
+        };
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_controller_epoch = {
+            *field = "controller_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_leader = {
+            *field = "leader";
+            wire::read_i32(buf)?
+        };
+        let f_leader_epoch = {
+            *field = "leader_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_isr = {
+            *field = "isr";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let f_zk_version = {
+            *field = "zk_version";
+            wire::read_i32(buf)?
+        };
+        let f_replicas = {
+            *field = "replicas";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let f_offline_replicas = if version >= 4 {
             *field = "offline_replicas";
-            this.offline_replicas = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-                wire::read_i32(buf)
-            })?)?;
-        }
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        } else {
+            PrimitiveVec::new()
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -1126,14 +1209,24 @@ impl UpdateMetadataPartitionState {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            partition_index: f_partition_index,
+            controller_epoch: f_controller_epoch,
+            leader: f_leader,
+            leader_epoch: f_leader_epoch,
+            isr: f_isr,
+            zk_version: f_zk_version,
+            replicas: f_replicas,
+            offline_replicas: f_offline_replicas,
+            tagged_fields,
+        })
     }
 
     #[inline]

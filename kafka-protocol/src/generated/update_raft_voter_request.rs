@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// UpdateRaftVoterRequest `UpdateRaftVoterRequest.json`: Request body of api key 82, versions 0, flexible versions 0+.
 ///
@@ -101,21 +101,33 @@ impl UpdateRaftVoterRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "cluster_id";
-        this.cluster_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "current_leader_epoch";
-        this.current_leader_epoch = wire::read_i32(buf)?;
-        *field = "voter_id";
-        this.voter_id = wire::read_i32(buf)?;
-        *field = "voter_directory_id";
-        this.voter_directory_id = wire::read_uuid(buf)?;
-        *field = "listeners";
-        this.listeners = wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
-            Listener::decode(buf, version)
-        })?)?;
-        *field = "k_raft_version_feature";
-        this.k_raft_version_feature = KRaftVersionFeature::decode(buf, version)?;
+        let f_cluster_id = {
+            *field = "cluster_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_current_leader_epoch = {
+            *field = "current_leader_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_voter_id = {
+            *field = "voter_id";
+            wire::read_i32(buf)?
+        };
+        let f_voter_directory_id = {
+            *field = "voter_directory_id";
+            wire::read_uuid(buf)?
+        };
+        let f_listeners = {
+            *field = "listeners";
+            wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
+                Listener::decode(buf, version)
+            })?)?
+        };
+        let f_k_raft_version_feature = {
+            *field = "k_raft_version_feature";
+            KRaftVersionFeature::decode(buf, version)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -123,14 +135,21 @@ impl UpdateRaftVoterRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            cluster_id: f_cluster_id,
+            current_leader_epoch: f_current_leader_epoch,
+            voter_id: f_voter_id,
+            voter_directory_id: f_voter_directory_id,
+            listeners: f_listeners,
+            k_raft_version_feature: f_k_raft_version_feature,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -283,13 +302,19 @@ impl Listener {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "host";
-        this.host = wire::read_string(buf, flexible)?;
-        *field = "port";
-        this.port = wire::read_u16(buf)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_host = {
+            *field = "host";
+            wire::read_string(buf, flexible)?
+        };
+        let f_port = {
+            *field = "port";
+            wire::read_u16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -297,14 +322,18 @@ impl Listener {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            host: f_host,
+            port: f_port,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -425,11 +454,15 @@ impl KRaftVersionFeature {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "min_supported_version";
-        this.min_supported_version = wire::read_i16(buf)?;
-        *field = "max_supported_version";
-        this.max_supported_version = wire::read_i16(buf)?;
+        let f_min_supported_version = {
+            *field = "min_supported_version";
+            wire::read_i16(buf)?
+        };
+        let f_max_supported_version = {
+            *field = "max_supported_version";
+            wire::read_i16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -437,14 +470,17 @@ impl KRaftVersionFeature {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            min_supported_version: f_min_supported_version,
+            max_supported_version: f_max_supported_version,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// VoteRequest `VoteRequest.json`: Request body of api key 52, versions 0-1, flexible versions 0+.
 ///
@@ -84,17 +84,23 @@ impl VoteRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "cluster_id";
-        this.cluster_id = wire::read_nullable_string(buf, flexible)?;
-        if version >= 1 {
+        let f_cluster_id = {
+            *field = "cluster_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_voter_id = if version >= 1 {
             *field = "voter_id";
-            this.voter_id = wire::read_i32(buf)?;
-        }
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            TopicData::decode(buf, version)
-        })?)?;
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                TopicData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -102,14 +108,18 @@ impl VoteRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            cluster_id: f_cluster_id,
+            voter_id: f_voter_id,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -289,25 +299,39 @@ impl PartitionData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "partition_index";
-        this.partition_index = wire::read_i32(buf)?;
-        *field = "candidate_epoch";
-        this.candidate_epoch = wire::read_i32(buf)?;
-        *field = "candidate_id";
-        this.candidate_id = wire::read_i32(buf)?;
-        if version >= 1 {
+        let f_partition_index = {
+            *field = "partition_index";
+            wire::read_i32(buf)?
+        };
+        let f_candidate_epoch = {
+            *field = "candidate_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_candidate_id = {
+            *field = "candidate_id";
+            wire::read_i32(buf)?
+        };
+        let f_candidate_directory_id = if version >= 1 {
             *field = "candidate_directory_id";
-            this.candidate_directory_id = wire::read_uuid(buf)?;
-        }
-        if version >= 1 {
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_voter_directory_id = if version >= 1 {
             *field = "voter_directory_id";
-            this.voter_directory_id = wire::read_uuid(buf)?;
-        }
-        *field = "last_offset_epoch";
-        this.last_offset_epoch = wire::read_i32(buf)?;
-        *field = "last_offset";
-        this.last_offset = wire::read_i64(buf)?;
+            wire::read_uuid(buf)?
+        } else {
+            Uuid::ZERO
+        };
+        let f_last_offset_epoch = {
+            *field = "last_offset_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_last_offset = {
+            *field = "last_offset";
+            wire::read_i64(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -315,14 +339,22 @@ impl PartitionData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            candidate_epoch: f_candidate_epoch,
+            candidate_id: f_candidate_id,
+            candidate_directory_id: f_candidate_directory_id,
+            voter_directory_id: f_voter_directory_id,
+            last_offset_epoch: f_last_offset_epoch,
+            last_offset: f_last_offset,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -463,13 +495,17 @@ impl TopicData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_name";
-        this.topic_name = wire::read_string(buf, flexible)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 25, |buf| {
-            PartitionData::decode(buf, version)
-        })?)?;
+        let f_topic_name = {
+            *field = "topic_name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 25, |buf| {
+                PartitionData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -477,14 +513,17 @@ impl TopicData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_name: f_topic_name,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

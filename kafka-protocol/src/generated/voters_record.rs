@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// VotersRecord `VotersRecord.json`: A data schema, versions 0, flexible versions 0+.
 ///
@@ -73,13 +73,17 @@ impl VotersRecord {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "version";
-        this.version = wire::read_i16(buf)?;
-        *field = "voters";
-        this.voters = wire::non_null(wire::read_array(buf, flexible, 27, |buf| {
-            Voter::decode(buf, version)
-        })?)?;
+        let f_version = {
+            *field = "version";
+            wire::read_i16(buf)?
+        };
+        let f_voters = {
+            *field = "voters";
+            wire::non_null(wire::read_array(buf, flexible, 27, |buf| {
+                Voter::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -87,14 +91,17 @@ impl VotersRecord {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            version: f_version,
+            voters: f_voters,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -235,13 +242,19 @@ impl Endpoint {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "host";
-        this.host = wire::read_string(buf, flexible)?;
-        *field = "port";
-        this.port = wire::read_u16(buf)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_host = {
+            *field = "host";
+            wire::read_string(buf, flexible)?
+        };
+        let f_port = {
+            *field = "port";
+            wire::read_u16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -249,14 +262,18 @@ impl Endpoint {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            host: f_host,
+            port: f_port,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -377,11 +394,15 @@ impl KRaftVersionFeature {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "min_supported_version";
-        this.min_supported_version = wire::read_i16(buf)?;
-        *field = "max_supported_version";
-        this.max_supported_version = wire::read_i16(buf)?;
+        let f_min_supported_version = {
+            *field = "min_supported_version";
+            wire::read_i16(buf)?
+        };
+        let f_max_supported_version = {
+            *field = "max_supported_version";
+            wire::read_i16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -389,14 +410,17 @@ impl KRaftVersionFeature {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            min_supported_version: f_min_supported_version,
+            max_supported_version: f_max_supported_version,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -528,17 +552,25 @@ impl Voter {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "voter_id";
-        this.voter_id = wire::read_i32(buf)?;
-        *field = "voter_directory_id";
-        this.voter_directory_id = wire::read_uuid(buf)?;
-        *field = "endpoints";
-        this.endpoints = wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
-            Endpoint::decode(buf, version)
-        })?)?;
-        *field = "k_raft_version_feature";
-        this.k_raft_version_feature = KRaftVersionFeature::decode(buf, version)?;
+        let f_voter_id = {
+            *field = "voter_id";
+            wire::read_i32(buf)?
+        };
+        let f_voter_directory_id = {
+            *field = "voter_directory_id";
+            wire::read_uuid(buf)?
+        };
+        let f_endpoints = {
+            *field = "endpoints";
+            wire::non_null(wire::read_array(buf, flexible, 5, |buf| {
+                Endpoint::decode(buf, version)
+            })?)?
+        };
+        let f_k_raft_version_feature = {
+            *field = "k_raft_version_feature";
+            KRaftVersionFeature::decode(buf, version)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -546,14 +578,19 @@ impl Voter {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            voter_id: f_voter_id,
+            voter_directory_id: f_voter_directory_id,
+            endpoints: f_endpoints,
+            k_raft_version_feature: f_k_raft_version_feature,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// WriteShareGroupStateRequest `WriteShareGroupStateRequest.json`: Request body of api key 85, versions 0, flexible versions 0+.
 ///
@@ -73,13 +73,17 @@ impl WriteShareGroupStateRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "group_id";
-        this.group_id = wire::read_string(buf, flexible)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
-            WriteStateData::decode(buf, version)
-        })?)?;
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
+                WriteStateData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -87,14 +91,17 @@ impl WriteShareGroupStateRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            group_id: f_group_id,
+            topics: f_topics,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -242,15 +249,23 @@ impl StateBatch {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "first_offset";
-        this.first_offset = wire::read_i64(buf)?;
-        *field = "last_offset";
-        this.last_offset = wire::read_i64(buf)?;
-        *field = "delivery_state";
-        this.delivery_state = wire::read_i8(buf)?;
-        *field = "delivery_count";
-        this.delivery_count = wire::read_i16(buf)?;
+        let f_first_offset = {
+            *field = "first_offset";
+            wire::read_i64(buf)?
+        };
+        let f_last_offset = {
+            *field = "last_offset";
+            wire::read_i64(buf)?
+        };
+        let f_delivery_state = {
+            *field = "delivery_state";
+            wire::read_i8(buf)?
+        };
+        let f_delivery_count = {
+            *field = "delivery_count";
+            wire::read_i16(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -258,14 +273,19 @@ impl StateBatch {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            first_offset: f_first_offset,
+            last_offset: f_last_offset,
+            delivery_state: f_delivery_state,
+            delivery_count: f_delivery_count,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -410,19 +430,29 @@ impl PartitionData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "partition";
-        this.partition = wire::read_i32(buf)?;
-        *field = "state_epoch";
-        this.state_epoch = wire::read_i32(buf)?;
-        *field = "leader_epoch";
-        this.leader_epoch = wire::read_i32(buf)?;
-        *field = "start_offset";
-        this.start_offset = wire::read_i64(buf)?;
-        *field = "state_batches";
-        this.state_batches = wire::non_null(wire::read_array(buf, flexible, 20, |buf| {
-            StateBatch::decode(buf, version)
-        })?)?;
+        let f_partition = {
+            *field = "partition";
+            wire::read_i32(buf)?
+        };
+        let f_state_epoch = {
+            *field = "state_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_leader_epoch = {
+            *field = "leader_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_start_offset = {
+            *field = "start_offset";
+            wire::read_i64(buf)?
+        };
+        let f_state_batches = {
+            *field = "state_batches";
+            wire::non_null(wire::read_array(buf, flexible, 20, |buf| {
+                StateBatch::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -430,14 +460,20 @@ impl PartitionData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            partition: f_partition,
+            state_epoch: f_state_epoch,
+            leader_epoch: f_leader_epoch,
+            start_offset: f_start_offset,
+            state_batches: f_state_batches,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -574,13 +610,17 @@ impl WriteStateData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_id";
-        this.topic_id = wire::read_uuid(buf)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 22, |buf| {
-            PartitionData::decode(buf, version)
-        })?)?;
+        let f_topic_id = {
+            *field = "topic_id";
+            wire::read_uuid(buf)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_array(buf, flexible, 22, |buf| {
+                PartitionData::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -588,14 +628,17 @@ impl WriteStateData {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

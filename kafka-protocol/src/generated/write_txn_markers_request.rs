@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// WriteTxnMarkersRequest `WriteTxnMarkersRequest.json`: Request body of api key 27, versions 0-1, flexible versions 1+.
 ///
@@ -70,11 +70,13 @@ impl WriteTxnMarkersRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "markers";
-        this.markers = wire::non_null(wire::read_array(buf, flexible, 16, |buf| {
-            WritableTxnMarker::decode(buf, version)
-        })?)?;
+        let f_markers = {
+            *field = "markers";
+            wire::non_null(wire::read_array(buf, flexible, 16, |buf| {
+                WritableTxnMarker::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -82,14 +84,16 @@ impl WriteTxnMarkersRequest {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            markers: f_markers,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -185,7 +189,7 @@ pub struct WritableTxnMarkerTopic {
     /// The indexes of the partitions to write transaction markers for.
     ///
     /// Versions 0+.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -194,7 +198,7 @@ impl Default for WritableTxnMarkerTopic {
     fn default() -> Self {
         Self {
             name: StrBytes::from_static_str(""),
-            partition_indexes: Vec::new(),
+            partition_indexes: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -207,7 +211,10 @@ impl crate::testing::Random for WritableTxnMarkerTopic {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.name = rng.gen_string();
-        this.partition_indexes = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partition_indexes = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -220,13 +227,15 @@ impl WritableTxnMarkerTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "partition_indexes";
-        this.partition_indexes = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partition_indexes = {
+            *field = "partition_indexes";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -234,14 +243,17 @@ impl WritableTxnMarkerTopic {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            partition_indexes: f_partition_indexes,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -391,19 +403,29 @@ impl WritableTxnMarker {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "producer_id";
-        this.producer_id = wire::read_i64(buf)?;
-        *field = "producer_epoch";
-        this.producer_epoch = wire::read_i16(buf)?;
-        *field = "transaction_result";
-        this.transaction_result = wire::read_bool(buf)?;
-        *field = "topics";
-        this.topics = wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
-            WritableTxnMarkerTopic::decode(buf, version)
-        })?)?;
-        *field = "coordinator_epoch";
-        this.coordinator_epoch = wire::read_i32(buf)?;
+        let f_producer_id = {
+            *field = "producer_id";
+            wire::read_i64(buf)?
+        };
+        let f_producer_epoch = {
+            *field = "producer_epoch";
+            wire::read_i16(buf)?
+        };
+        let f_transaction_result = {
+            *field = "transaction_result";
+            wire::read_bool(buf)?
+        };
+        let f_topics = {
+            *field = "topics";
+            wire::non_null(wire::read_array(buf, flexible, 2, |buf| {
+                WritableTxnMarkerTopic::decode(buf, version)
+            })?)?
+        };
+        let f_coordinator_epoch = {
+            *field = "coordinator_epoch";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -411,14 +433,20 @@ impl WritableTxnMarker {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            producer_id: f_producer_id,
+            producer_epoch: f_producer_epoch,
+            transaction_result: f_transaction_result,
+            topics: f_topics,
+            coordinator_epoch: f_coordinator_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]

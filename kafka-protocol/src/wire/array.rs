@@ -6,7 +6,7 @@
 
 use bytes::{Buf, BufMut};
 
-use super::{read_i32, read_uvarint32, uvarint_len, write_uvarint};
+use super::{read_i32, read_uvarint32, uvarint_len, write_uvarint, PrimitiveVec};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Reads an array count; `None` is a null array. Fails when the count exceeds the bytes left.
@@ -57,3 +57,47 @@ pub fn array_len_len(n: Option<usize>, compact: bool) -> usize {
         _ => 4,
     }
 }
+
+macro_rules! fixed_array {
+    ($name:ident, $ty:ty, $n:expr, $get:ident) => {
+        #[doc = concat!("Reads an array of `", stringify!($ty), "` in one pass over the input; `None` is a null array.")]
+        #[inline]
+        pub fn $name<B: Buf>(buf: &mut B, compact: bool) -> Result<Option<PrimitiveVec<$ty>>> {
+            let Some(n) = read_array_len(buf, compact)? else {
+                return Ok(None);
+            };
+            let bytes = n.saturating_mul($n);
+            if bytes > buf.remaining() {
+                return Err(Error::new(ErrorKind::LengthExceedsInput {
+                    length: n as u64,
+                    remaining: buf.remaining(),
+                }));
+            }
+            let mut v = PrimitiveVec::with_capacity(n);
+            match buf.chunk().get(..bytes) {
+                Some(all) => {
+                    for c in all.chunks_exact($n) {
+                        let mut a = [0u8; $n];
+                        a.copy_from_slice(c);
+                        v.push(<$ty>::from_be_bytes(a));
+                    }
+                    buf.advance(bytes);
+                }
+                None => {
+                    for _ in 0..n {
+                        v.push(buf.$get());
+                    }
+                }
+            }
+            Ok(Some(v))
+        }
+    };
+}
+
+fixed_array!(read_i8_array, i8, 1, get_i8);
+fixed_array!(read_i16_array, i16, 2, get_i16);
+fixed_array!(read_u16_array, u16, 2, get_u16);
+fixed_array!(read_i32_array, i32, 4, get_i32);
+fixed_array!(read_u32_array, u32, 4, get_u32);
+fixed_array!(read_i64_array, i64, 8, get_i64);
+fixed_array!(read_f64_array, f64, 8, get_f64);

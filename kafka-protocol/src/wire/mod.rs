@@ -25,18 +25,23 @@
 mod array;
 mod bytes;
 mod fixed;
+mod primitive_vec;
 mod str_bytes;
 mod string;
 mod tagged;
 mod uuid;
 mod varint;
 
-pub use self::array::{array_len_len, read_array_len, write_array_len};
+pub use self::array::{
+    array_len_len, read_array_len, read_f64_array, read_i16_array, read_i32_array, read_i64_array,
+    read_i8_array, read_u16_array, read_u32_array, write_array_len,
+};
 pub use self::bytes::{
     bytes_len, nullable_bytes_len, read_bytes, read_nullable_bytes, write_bytes,
     write_nullable_bytes,
 };
 pub use self::fixed::*;
+pub use self::primitive_vec::PrimitiveVec;
 pub use self::str_bytes::StrBytes;
 pub use self::string::{
     nullable_string_len, read_nullable_string, read_string, string_len, write_nullable_string,

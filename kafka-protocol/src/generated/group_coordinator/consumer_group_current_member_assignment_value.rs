@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerGroupCurrentMemberAssignmentValue `ConsumerGroupCurrentMemberAssignmentValue.json`: A data schema, versions 0, flexible versions 0+.
 ///
@@ -98,22 +98,31 @@ impl ConsumerGroupCurrentMemberAssignmentValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "member_epoch";
-        this.member_epoch = wire::read_i32(buf)?;
-        *field = "previous_member_epoch";
-        this.previous_member_epoch = wire::read_i32(buf)?;
-        *field = "state";
-        this.state = wire::read_i8(buf)?;
-        *field = "assigned_partitions";
-        this.assigned_partitions = wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
-            TopicPartitions::decode(buf, version)
-        })?)?;
-        *field = "partitions_pending_revocation";
-        this.partitions_pending_revocation =
+        let f_member_epoch = {
+            *field = "member_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_previous_member_epoch = {
+            *field = "previous_member_epoch";
+            wire::read_i32(buf)?
+        };
+        let f_state = {
+            *field = "state";
+            wire::read_i8(buf)?
+        };
+        let f_assigned_partitions = {
+            *field = "assigned_partitions";
             wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
                 TopicPartitions::decode(buf, version)
-            })?)?;
+            })?)?
+        };
+        let f_partitions_pending_revocation = {
+            *field = "partitions_pending_revocation";
+            wire::non_null(wire::read_array(buf, flexible, 18, |buf| {
+                TopicPartitions::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -121,14 +130,20 @@ impl ConsumerGroupCurrentMemberAssignmentValue {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            member_epoch: f_member_epoch,
+            previous_member_epoch: f_previous_member_epoch,
+            state: f_state,
+            assigned_partitions: f_assigned_partitions,
+            partitions_pending_revocation: f_partitions_pending_revocation,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -246,7 +261,7 @@ pub struct TopicPartitions {
     /// The partition Ids.
     ///
     /// Versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -255,7 +270,7 @@ impl Default for TopicPartitions {
     fn default() -> Self {
         Self {
             topic_id: Uuid::ZERO,
-            partitions: Vec::new(),
+            partitions: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -268,7 +283,10 @@ impl crate::testing::Random for TopicPartitions {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.gen_uuid();
-        this.partitions = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partitions = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -281,13 +299,15 @@ impl TopicPartitions {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "topic_id";
-        this.topic_id = wire::read_uuid(buf)?;
-        *field = "partitions";
-        this.partitions = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_topic_id = {
+            *field = "topic_id";
+            wire::read_uuid(buf)?
+        };
+        let f_partitions = {
+            *field = "partitions";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -295,14 +315,17 @@ impl TopicPartitions {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            tagged_fields,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerGroupMemberMetadataKey `ConsumerGroupMemberMetadataKey.json`: A data schema, versions 5, flexible versions none.
 ///
@@ -66,12 +66,18 @@ impl ConsumerGroupMemberMetadataKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        *field = "group_id";
-        this.group_id = wire::read_string(buf, flexible)?;
-        *field = "member_id";
-        this.member_id = wire::read_string(buf, flexible)?;
-        Ok(this)
+        let f_group_id = {
+            *field = "group_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_string(buf, flexible)?
+        };
+        Ok(Self {
+            group_id: f_group_id,
+            member_id: f_member_id,
+        })
     }
 
     #[inline]

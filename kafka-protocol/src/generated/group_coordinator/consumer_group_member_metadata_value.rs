@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerGroupMemberMetadataValue `ConsumerGroupMemberMetadataValue.json`: A data schema, versions 0, flexible versions 0+.
 ///
@@ -123,25 +123,42 @@ impl ConsumerGroupMemberMetadataValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "instance_id";
-        this.instance_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "rack_id";
-        this.rack_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "client_id";
-        this.client_id = wire::read_string(buf, flexible)?;
-        *field = "client_host";
-        this.client_host = wire::read_string(buf, flexible)?;
-        *field = "subscribed_topic_names";
-        this.subscribed_topic_names = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-            wire::read_string(buf, flexible)
-        })?)?;
-        *field = "subscribed_topic_regex";
-        this.subscribed_topic_regex = wire::read_nullable_string(buf, flexible)?;
-        *field = "rebalance_timeout_ms";
-        this.rebalance_timeout_ms = wire::read_i32(buf)?;
-        *field = "server_assignor";
-        this.server_assignor = wire::read_nullable_string(buf, flexible)?;
+        let f_instance_id = {
+            *field = "instance_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_rack_id = {
+            *field = "rack_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_client_id = {
+            *field = "client_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_client_host = {
+            *field = "client_host";
+            wire::read_string(buf, flexible)?
+        };
+        let f_subscribed_topic_names = {
+            *field = "subscribed_topic_names";
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+                wire::read_string(buf, flexible)
+            })?)?
+        };
+        let f_subscribed_topic_regex = {
+            *field = "subscribed_topic_regex";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_rebalance_timeout_ms = {
+            *field = "rebalance_timeout_ms";
+            wire::read_i32(buf)?
+        };
+        let f_server_assignor = {
+            *field = "server_assignor";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let mut f_classic_member_metadata = None;
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -151,12 +168,12 @@ impl ConsumerGroupMemberMetadataValue {
                 match tag {
                     0 => {
                         *field = "classic_member_metadata";
-                        this.tagged_fields.mark_present(0);
+                        tagged_fields.mark_present(0);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.classic_member_metadata = if wire::read_i8(buf)? < 0 {
+                            f_classic_member_metadata = if wire::read_i8(buf)? < 0 {
                                 None
                             } else {
                                 Some(ClassicMemberMetadata::decode(buf, version)?)
@@ -164,14 +181,24 @@ impl ConsumerGroupMemberMetadataValue {
                         }
                         wire::expect_end(&sub)?;
                     }
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            instance_id: f_instance_id,
+            rack_id: f_rack_id,
+            client_id: f_client_id,
+            client_host: f_client_host,
+            subscribed_topic_names: f_subscribed_topic_names,
+            subscribed_topic_regex: f_subscribed_topic_regex,
+            rebalance_timeout_ms: f_rebalance_timeout_ms,
+            server_assignor: f_server_assignor,
+            classic_member_metadata: f_classic_member_metadata,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -354,11 +381,15 @@ impl ClassicProtocol {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "name";
-        this.name = wire::read_string(buf, flexible)?;
-        *field = "metadata";
-        this.metadata = wire::read_bytes(buf, flexible)?;
+        let f_name = {
+            *field = "name";
+            wire::read_string(buf, flexible)?
+        };
+        let f_metadata = {
+            *field = "metadata";
+            wire::read_bytes(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -366,14 +397,17 @@ impl ClassicProtocol {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            name: f_name,
+            metadata: f_metadata,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -493,13 +527,17 @@ impl ClassicMemberMetadata {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "session_timeout_ms";
-        this.session_timeout_ms = wire::read_i32(buf)?;
-        *field = "supported_protocols";
-        this.supported_protocols = wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
-            ClassicProtocol::decode(buf, version)
-        })?)?;
+        let f_session_timeout_ms = {
+            *field = "session_timeout_ms";
+            wire::read_i32(buf)?
+        };
+        let f_supported_protocols = {
+            *field = "supported_protocols";
+            wire::non_null(wire::read_array(buf, flexible, 3, |buf| {
+                ClassicProtocol::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -507,14 +545,17 @@ impl ClassicMemberMetadata {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            session_timeout_ms: f_session_timeout_ms,
+            supported_protocols: f_supported_protocols,
+            tagged_fields,
+        })
     }
 
     #[inline]

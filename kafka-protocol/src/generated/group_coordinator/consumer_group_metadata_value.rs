@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerGroupMetadataValue `ConsumerGroupMetadataValue.json`: A data schema, versions 0, flexible versions 0+.
 ///
@@ -66,9 +66,11 @@ impl ConsumerGroupMetadataValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "epoch";
-        this.epoch = wire::read_i32(buf)?;
+        let f_epoch = {
+            *field = "epoch";
+            wire::read_i32(buf)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -76,14 +78,16 @@ impl ConsumerGroupMetadataValue {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            epoch: f_epoch,
+            tagged_fields,
+        })
     }
 
     #[inline]

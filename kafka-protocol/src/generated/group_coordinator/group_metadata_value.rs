@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// GroupMetadataValue `GroupMetadataValue.json`: A data schema, versions 0-4, flexible versions 4+.
 ///
@@ -107,23 +107,35 @@ impl GroupMetadataValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "protocol_type";
-        this.protocol_type = wire::read_string(buf, flexible)?;
-        *field = "generation";
-        this.generation = wire::read_i32(buf)?;
-        *field = "protocol";
-        this.protocol = wire::read_nullable_string(buf, flexible)?;
-        *field = "leader";
-        this.leader = wire::read_nullable_string(buf, flexible)?;
-        if version >= 2 {
+        let f_protocol_type = {
+            *field = "protocol_type";
+            wire::read_string(buf, flexible)?
+        };
+        let f_generation = {
+            *field = "generation";
+            wire::read_i32(buf)?
+        };
+        let f_protocol = {
+            *field = "protocol";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_leader = {
+            *field = "leader";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_current_state_timestamp = if version >= 2 {
             *field = "current_state_timestamp";
-            this.current_state_timestamp = wire::read_i64(buf)?;
-        }
-        *field = "members";
-        this.members = wire::non_null(wire::read_array(buf, flexible, 9, |buf| {
-            MemberMetadata::decode(buf, version)
-        })?)?;
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let f_members = {
+            *field = "members";
+            wire::non_null(wire::read_array(buf, flexible, 9, |buf| {
+                MemberMetadata::decode(buf, version)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -131,14 +143,21 @@ impl GroupMetadataValue {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            protocol_type: f_protocol_type,
+            generation: f_generation,
+            protocol: f_protocol,
+            leader: f_leader,
+            current_state_timestamp: f_current_state_timestamp,
+            members: f_members,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -334,27 +353,43 @@ impl MemberMetadata {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "member_id";
-        this.member_id = wire::read_string(buf, flexible)?;
-        if version >= 3 {
+        let f_member_id = {
+            *field = "member_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_group_instance_id = if version >= 3 {
             *field = "group_instance_id";
-            this.group_instance_id = wire::read_nullable_string(buf, flexible)?;
-        }
-        *field = "client_id";
-        this.client_id = wire::read_string(buf, flexible)?;
-        *field = "client_host";
-        this.client_host = wire::read_string(buf, flexible)?;
-        if version >= 1 {
+            wire::read_nullable_string(buf, flexible)?
+        } else {
+            None
+        };
+        let f_client_id = {
+            *field = "client_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_client_host = {
+            *field = "client_host";
+            wire::read_string(buf, flexible)?
+        };
+        let f_rebalance_timeout = if version >= 1 {
             *field = "rebalance_timeout";
-            this.rebalance_timeout = wire::read_i32(buf)?;
-        }
-        *field = "session_timeout";
-        this.session_timeout = wire::read_i32(buf)?;
-        *field = "subscription";
-        this.subscription = wire::read_bytes(buf, flexible)?;
-        *field = "assignment";
-        this.assignment = wire::read_bytes(buf, flexible)?;
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_session_timeout = {
+            *field = "session_timeout";
+            wire::read_i32(buf)?
+        };
+        let f_subscription = {
+            *field = "subscription";
+            wire::read_bytes(buf, flexible)?
+        };
+        let f_assignment = {
+            *field = "assignment";
+            wire::read_bytes(buf, flexible)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -362,14 +397,23 @@ impl MemberMetadata {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            client_id: f_client_id,
+            client_host: f_client_host,
+            rebalance_timeout: f_rebalance_timeout,
+            session_timeout: f_session_timeout,
+            subscription: f_subscription,
+            assignment: f_assignment,
+            tagged_fields,
+        })
     }
 
     #[inline]

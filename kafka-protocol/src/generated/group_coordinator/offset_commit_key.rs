@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetCommitKey `OffsetCommitKey.json`: A data schema, versions 0-1, flexible versions none.
 ///
@@ -73,14 +73,23 @@ impl OffsetCommitKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        *field = "group";
-        this.group = wire::read_string(buf, flexible)?;
-        *field = "topic";
-        this.topic = wire::read_string(buf, flexible)?;
-        *field = "partition";
-        this.partition = wire::read_i32(buf)?;
-        Ok(this)
+        let f_group = {
+            *field = "group";
+            wire::read_string(buf, flexible)?
+        };
+        let f_topic = {
+            *field = "topic";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partition = {
+            *field = "partition";
+            wire::read_i32(buf)?
+        };
+        Ok(Self {
+            group: f_group,
+            topic: f_topic,
+            partition: f_partition,
+        })
     }
 
     #[inline]

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetCommitValue `OffsetCommitValue.json`: A data schema, versions 0-4, flexible versions 4+.
 ///
@@ -102,21 +102,31 @@ impl OffsetCommitValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        *field = "offset";
-        this.offset = wire::read_i64(buf)?;
-        if version >= 3 {
+        let f_offset = {
+            *field = "offset";
+            wire::read_i64(buf)?
+        };
+        let f_leader_epoch = if version >= 3 {
             *field = "leader_epoch";
-            this.leader_epoch = wire::read_i32(buf)?;
-        }
-        *field = "metadata";
-        this.metadata = wire::read_string(buf, flexible)?;
-        *field = "commit_timestamp";
-        this.commit_timestamp = wire::read_i64(buf)?;
-        if version == 1 {
+            wire::read_i32(buf)?
+        } else {
+            -1_i32
+        };
+        let f_metadata = {
+            *field = "metadata";
+            wire::read_string(buf, flexible)?
+        };
+        let f_commit_timestamp = {
+            *field = "commit_timestamp";
+            wire::read_i64(buf)?
+        };
+        let f_expire_timestamp = if version == 1 {
             *field = "expire_timestamp";
-            this.expire_timestamp = wire::read_i64(buf)?;
-        }
+            wire::read_i64(buf)?
+        } else {
+            -1_i64
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -124,14 +134,20 @@ impl OffsetCommitValue {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            offset: f_offset,
+            leader_epoch: f_leader_epoch,
+            metadata: f_metadata,
+            commit_timestamp: f_commit_timestamp,
+            expire_timestamp: f_expire_timestamp,
+            tagged_fields,
+        })
     }
 
     #[inline]

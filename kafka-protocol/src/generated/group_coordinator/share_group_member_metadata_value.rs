@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupMemberMetadataValue `ShareGroupMemberMetadataValue.json`: A data schema, versions 0, flexible versions 0+.
 ///
@@ -87,17 +87,25 @@ impl ShareGroupMemberMetadataValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = true;
-        let mut this = Self::default();
-        *field = "rack_id";
-        this.rack_id = wire::read_nullable_string(buf, flexible)?;
-        *field = "client_id";
-        this.client_id = wire::read_string(buf, flexible)?;
-        *field = "client_host";
-        this.client_host = wire::read_string(buf, flexible)?;
-        *field = "subscribed_topic_names";
-        this.subscribed_topic_names = wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
-            wire::read_string(buf, flexible)
-        })?)?;
+        let f_rack_id = {
+            *field = "rack_id";
+            wire::read_nullable_string(buf, flexible)?
+        };
+        let f_client_id = {
+            *field = "client_id";
+            wire::read_string(buf, flexible)?
+        };
+        let f_client_host = {
+            *field = "client_host";
+            wire::read_string(buf, flexible)?
+        };
+        let f_subscribed_topic_names = {
+            *field = "subscribed_topic_names";
+            wire::non_null(wire::read_array(buf, flexible, 1, |buf| {
+                wire::read_string(buf, flexible)
+            })?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -105,14 +113,19 @@ impl ShareGroupMemberMetadataValue {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            rack_id: f_rack_id,
+            client_id: f_client_id,
+            client_host: f_client_host,
+            subscribed_topic_names: f_subscribed_topic_names,
+            tagged_fields,
+        })
     }
 
     #[inline]

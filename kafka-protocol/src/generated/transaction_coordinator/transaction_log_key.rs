@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// TransactionLogKey `TransactionLogKey.json`: A data schema, versions 0, flexible versions none.
 ///
@@ -59,10 +59,13 @@ impl TransactionLogKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = false;
-        let mut this = Self::default();
-        *field = "transactional_id";
-        this.transactional_id = wire::read_string(buf, flexible)?;
-        Ok(this)
+        let f_transactional_id = {
+            *field = "transactional_id";
+            wire::read_string(buf, flexible)?
+        };
+        Ok(Self {
+            transactional_id: f_transactional_id,
+        })
     }
 
     #[inline]

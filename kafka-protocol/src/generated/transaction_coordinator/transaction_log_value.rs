@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{Message, VersionRange};
-use crate::wire::{self, StrBytes, TaggedFields, Uuid};
+use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// TransactionLogValue `TransactionLogValue.json`: A data schema, versions 0-1, flexible versions 1+.
 ///
@@ -143,23 +143,40 @@ impl TransactionLogValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "producer_id";
-        this.producer_id = wire::read_i64(buf)?;
-        *field = "producer_epoch";
-        this.producer_epoch = wire::read_i16(buf)?;
-        *field = "transaction_timeout_ms";
-        this.transaction_timeout_ms = wire::read_i32(buf)?;
-        *field = "transaction_status";
-        this.transaction_status = wire::read_i8(buf)?;
-        *field = "transaction_partitions";
-        this.transaction_partitions = wire::read_array(buf, flexible, 2, |buf| {
-            PartitionsSchema::decode(buf, version)
-        })?;
-        *field = "transaction_last_update_timestamp_ms";
-        this.transaction_last_update_timestamp_ms = wire::read_i64(buf)?;
-        *field = "transaction_start_timestamp_ms";
-        this.transaction_start_timestamp_ms = wire::read_i64(buf)?;
+        let f_producer_id = {
+            *field = "producer_id";
+            wire::read_i64(buf)?
+        };
+        let mut f_previous_producer_id = -1_i64;
+        let mut f_next_producer_id = -1_i64;
+        let f_producer_epoch = {
+            *field = "producer_epoch";
+            wire::read_i16(buf)?
+        };
+        let f_transaction_timeout_ms = {
+            *field = "transaction_timeout_ms";
+            wire::read_i32(buf)?
+        };
+        let f_transaction_status = {
+            *field = "transaction_status";
+            wire::read_i8(buf)?
+        };
+        let f_transaction_partitions = {
+            *field = "transaction_partitions";
+            wire::read_array(buf, flexible, 2, |buf| {
+                PartitionsSchema::decode(buf, version)
+            })?
+        };
+        let f_transaction_last_update_timestamp_ms = {
+            *field = "transaction_last_update_timestamp_ms";
+            wire::read_i64(buf)?
+        };
+        let f_transaction_start_timestamp_ms = {
+            *field = "transaction_start_timestamp_ms";
+            wire::read_i64(buf)?
+        };
+        let mut f_client_transaction_version = 0_i16;
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -169,45 +186,56 @@ impl TransactionLogValue {
                 match tag {
                     0 if version >= 1 => {
                         *field = "previous_producer_id";
-                        this.tagged_fields.mark_present(0);
+                        tagged_fields.mark_present(0);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.previous_producer_id = wire::read_i64(buf)?;
+                            f_previous_producer_id = wire::read_i64(buf)?;
                         }
                         wire::expect_end(&sub)?;
                     }
                     1 if version >= 1 => {
                         *field = "next_producer_id";
-                        this.tagged_fields.mark_present(1);
+                        tagged_fields.mark_present(1);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.next_producer_id = wire::read_i64(buf)?;
+                            f_next_producer_id = wire::read_i64(buf)?;
                         }
                         wire::expect_end(&sub)?;
                     }
                     2 if version >= 1 => {
                         *field = "client_transaction_version";
-                        this.tagged_fields.mark_present(2);
+                        tagged_fields.mark_present(2);
                         wire::need(buf, size)?;
                         let mut sub = buf.copy_to_bytes(size);
                         {
                             let buf = &mut sub;
-                            this.client_transaction_version = wire::read_i16(buf)?;
+                            f_client_transaction_version = wire::read_i16(buf)?;
                         }
                         wire::expect_end(&sub)?;
                     }
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            producer_id: f_producer_id,
+            previous_producer_id: f_previous_producer_id,
+            next_producer_id: f_next_producer_id,
+            producer_epoch: f_producer_epoch,
+            transaction_timeout_ms: f_transaction_timeout_ms,
+            transaction_status: f_transaction_status,
+            transaction_partitions: f_transaction_partitions,
+            transaction_last_update_timestamp_ms: f_transaction_last_update_timestamp_ms,
+            transaction_start_timestamp_ms: f_transaction_start_timestamp_ms,
+            client_transaction_version: f_client_transaction_version,
+            tagged_fields,
+        })
     }
 
     #[inline]
@@ -416,7 +444,7 @@ pub struct PartitionsSchema {
     /// PartitionIds
     ///
     /// Versions 0+.
-    pub partition_ids: Vec<i32>,
+    pub partition_ids: PrimitiveVec<i32>,
     /// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.
     pub tagged_fields: TaggedFields,
 }
@@ -425,7 +453,7 @@ impl Default for PartitionsSchema {
     fn default() -> Self {
         Self {
             topic: StrBytes::from_static_str(""),
-            partition_ids: Vec::new(),
+            partition_ids: PrimitiveVec::new(),
             tagged_fields: TaggedFields::default(),
         }
     }
@@ -438,7 +466,10 @@ impl crate::testing::Random for PartitionsSchema {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.topic = rng.gen_string();
-        this.partition_ids = rng.gen_vec(depth, |rng| rng.gen_i32());
+        this.partition_ids = rng
+            .gen_vec(depth, |rng| rng.gen_i32())
+            .into_iter()
+            .collect::<PrimitiveVec<_>>();
         if flexible {
             this.tagged_fields.unknown = rng.gen_unknown_tags();
         }
@@ -451,13 +482,15 @@ impl PartitionsSchema {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        *field = "topic";
-        this.topic = wire::read_string(buf, flexible)?;
-        *field = "partition_ids";
-        this.partition_ids = wire::non_null(wire::read_array(buf, flexible, 4, |buf| {
-            wire::read_i32(buf)
-        })?)?;
+        let f_topic = {
+            *field = "topic";
+            wire::read_string(buf, flexible)?
+        };
+        let f_partition_ids = {
+            *field = "partition_ids";
+            wire::non_null(wire::read_i32_array(buf, flexible)?)?
+        };
+        let mut tagged_fields = TaggedFields::default();
         if flexible {
             *field = "_tagged_fields";
             let n = wire::read_uvarint32(buf)?;
@@ -465,14 +498,17 @@ impl PartitionsSchema {
                 let tag = wire::read_uvarint32(buf)?;
                 let size = wire::read_uvarint32(buf)? as usize;
                 match tag {
-                    _ => this
-                        .tagged_fields
+                    _ => tagged_fields
                         .unknown
                         .push(wire::read_unknown_tagged(buf, tag, size)?),
                 }
             }
         }
-        Ok(this)
+        Ok(Self {
+            topic: f_topic,
+            partition_ids: f_partition_ids,
+            tagged_fields,
+        })
     }
 
     #[inline]
