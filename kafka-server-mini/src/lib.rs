@@ -1,6 +1,34 @@
 //! # kafka-server-mini
 //!
-//! A Kafka broker usable as a library in tests. Filled by the broker issue; for now it
-//! re-exports the codec it is built on.
+//! A small single-node Kafka broker, usable as a library in tests and as a binary.
+//!
+//! - [`config`]: Kafka's broker config names and defaults.
+//! - [`broker`]: [`Broker::start`] / [`BrokerHandle`], topics, startup recovery, shutdown.
+//! - [`net`]: listener, connection (ordered, pipelined responses), dispatch.
+//! - [`handlers`]: one module per API family.
+//! - [`log`]: segments, indexes, recovery, retention, checkpoints.
+//! - [`partition`]: per-partition state (log, idempotent producer state).
+//! - [`group`]: the classic group coordinator (offsets persisted in `__consumer_offsets`).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), kafka_server_mini::BrokerError> {
+//! use kafka_server_mini::{Broker, BrokerConfig};
+//! let handle = Broker::start(BrokerConfig::new(([127, 0, 0, 1], 0).into(), "/tmp/data")).await?;
+//! println!("listening on {}", handle.local_addr());
+//! handle.shutdown().await?;
+//! # Ok(()) }
+//! ```
 
+pub mod broker;
+pub mod config;
+pub mod error;
+pub mod group;
+pub mod handlers;
+pub mod log;
+pub mod net;
+pub mod partition;
+
+pub use broker::{Broker, BrokerHandle};
+pub use config::BrokerConfig;
+pub use error::BrokerError;
 pub use kafka_protocol as protocol;

@@ -1,0 +1,264 @@
+//! Broker configuration: Kafka's broker config names, their defaults and parsing.
+//!
+//! Owns: [`BrokerConfig`] and the `key=value` table. Must not: open sockets or files.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{BrokerError, Result};
+
+/// Everything the broker is configured with.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Address to bind (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// Directory holding the partition logs and checkpoints.
+    pub data_dir: PathBuf,
+    /// `node.id`.
+    pub node_id: i32,
+    /// `advertised.listeners` (`PLAINTEXT://host:port` or `host:port`); `None` advertises
+    /// the bound address.
+    pub advertised_listener: Option<(String, u16)>,
+    /// `log.segment.bytes`.
+    pub log_segment_bytes: u64,
+    /// `log.roll.ms`.
+    pub log_roll_ms: i64,
+    /// `log.retention.ms` (-1 keeps forever).
+    pub log_retention_ms: i64,
+    /// `log.retention.bytes` (-1 keeps everything).
+    pub log_retention_bytes: i64,
+    /// `log.retention.check.interval.ms`.
+    pub log_retention_check_interval_ms: u64,
+    /// `log.index.interval.bytes`.
+    pub log_index_interval_bytes: u64,
+    /// `log.flush.interval.messages`.
+    pub log_flush_interval_messages: i64,
+    /// `log.flush.interval.ms` (-1 never flushes on a timer).
+    pub log_flush_interval_ms: i64,
+    /// `num.partitions` for auto-created topics.
+    pub num_partitions: i32,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics_enable: bool,
+    /// `message.max.bytes`: the largest batch accepted.
+    pub message_max_bytes: usize,
+    /// `socket.request.max.bytes`: the largest request frame accepted.
+    pub socket_request_max_bytes: usize,
+    /// `group.initial.rebalance.delay.ms`.
+    pub group_initial_rebalance_delay_ms: u64,
+    /// `group.min.session.timeout.ms`.
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub group_max_session_timeout_ms: i32,
+    /// `offsets.retention.minutes`.
+    pub offsets_retention_minutes: i64,
+    /// `log.message.timestamp.type`: `true` for LogAppendTime (the broker stamps batches),
+    /// `false` for CreateTime.
+    pub log_append_time: bool,
+}
+
+/// The config keys accepted by [`BrokerConfig::set`], with their defaults as text.
+pub const KEYS: &[(&str, &str)] = &[
+    ("node.id", "1"),
+    ("advertised.listeners", ""),
+    ("log.segment.bytes", "1073741824"),
+    ("log.roll.ms", "604800000"),
+    ("log.retention.ms", "604800000"),
+    ("log.retention.bytes", "-1"),
+    ("log.retention.check.interval.ms", "300000"),
+    ("log.index.interval.bytes", "4096"),
+    ("log.flush.interval.messages", "9223372036854775807"),
+    ("log.flush.interval.ms", "-1"),
+    ("num.partitions", "1"),
+    ("auto.create.topics.enable", "true"),
+    ("message.max.bytes", "1048588"),
+    ("socket.request.max.bytes", "104857600"),
+    ("group.initial.rebalance.delay.ms", "3000"),
+    ("group.min.session.timeout.ms", "6000"),
+    ("group.max.session.timeout.ms", "1800000"),
+    ("offsets.retention.minutes", "10080"),
+    ("log.message.timestamp.type", "CreateTime"),
+];
+
+impl BrokerConfig {
+    /// A configuration with Kafka's defaults.
+    pub fn new(listen: SocketAddr, data_dir: impl Into<PathBuf>) -> Self {
+        BrokerConfig {
+            listen,
+            data_dir: data_dir.into(),
+            node_id: 1,
+            advertised_listener: None,
+            log_segment_bytes: 1 << 30,
+            log_roll_ms: 7 * 24 * 3_600_000,
+            log_retention_ms: 7 * 24 * 3_600_000,
+            log_retention_bytes: -1,
+            log_retention_check_interval_ms: 300_000,
+            log_index_interval_bytes: 4096,
+            log_flush_interval_messages: i64::MAX,
+            log_flush_interval_ms: -1,
+            num_partitions: 1,
+            auto_create_topics_enable: true,
+            message_max_bytes: 1_048_588,
+            socket_request_max_bytes: 100 * 1024 * 1024,
+            group_initial_rebalance_delay_ms: 3000,
+            group_min_session_timeout_ms: 6000,
+            group_max_session_timeout_ms: 1_800_000,
+            offsets_retention_minutes: 10080,
+            log_append_time: false,
+        }
+    }
+
+    /// Sets one Kafka broker config by name; an unknown key or a bad value is an error.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let v = value.trim();
+        match key {
+            "node.id" => self.node_id = num(key, v)?,
+            "advertised.listeners" => self.advertised_listener = parse_listener(v)?,
+            "log.segment.bytes" => self.log_segment_bytes = positive(key, v)?,
+            "log.roll.ms" => self.log_roll_ms = positive::<i64>(key, v)?,
+            "log.retention.ms" => self.log_retention_ms = num(key, v)?,
+            "log.retention.bytes" => self.log_retention_bytes = num(key, v)?,
+            "log.retention.check.interval.ms" => {
+                self.log_retention_check_interval_ms = positive(key, v)?;
+            }
+            "log.index.interval.bytes" => self.log_index_interval_bytes = num(key, v)?,
+            "log.flush.interval.messages" => {
+                self.log_flush_interval_messages = positive::<i64>(key, v)?;
+            }
+            "log.flush.interval.ms" => self.log_flush_interval_ms = num(key, v)?,
+            "num.partitions" => self.num_partitions = positive::<i32>(key, v)?,
+            "auto.create.topics.enable" => self.auto_create_topics_enable = boolean(key, v)?,
+            "message.max.bytes" => self.message_max_bytes = positive(key, v)?,
+            "socket.request.max.bytes" => self.socket_request_max_bytes = positive(key, v)?,
+            "group.initial.rebalance.delay.ms" => {
+                self.group_initial_rebalance_delay_ms = num(key, v)?;
+            }
+            "group.min.session.timeout.ms" => self.group_min_session_timeout_ms = num(key, v)?,
+            "group.max.session.timeout.ms" => self.group_max_session_timeout_ms = num(key, v)?,
+            "offsets.retention.minutes" => self.offsets_retention_minutes = positive(key, v)?,
+            "log.message.timestamp.type" => {
+                self.log_append_time = match v {
+                    "CreateTime" => false,
+                    "LogAppendTime" => true,
+                    _ => {
+                        return Err(BrokerError::Config(format!(
+                            "`{key}` must be CreateTime or LogAppendTime, got `{v}`"
+                        )))
+                    }
+                };
+            }
+            _ => return Err(BrokerError::Config(format!("unknown config key `{key}`"))),
+        }
+        Ok(())
+    }
+
+    /// Applies a `key=value` string.
+    pub fn set_pair(&mut self, pair: &str) -> Result<()> {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| BrokerError::Config(format!("expected key=value, got `{pair}`")))?;
+        self.set(k.trim(), v)
+    }
+
+    /// The current value of a key as text (for DescribeConfigs), if the key is known.
+    pub fn get(&self, key: &str) -> Option<String> {
+        Some(match key {
+            "node.id" => self.node_id.to_string(),
+            "advertised.listeners" => self
+                .advertised_listener
+                .as_ref()
+                .map(|(h, p)| format!("PLAINTEXT://{h}:{p}"))
+                .unwrap_or_default(),
+            "log.segment.bytes" => self.log_segment_bytes.to_string(),
+            "log.roll.ms" => self.log_roll_ms.to_string(),
+            "log.retention.ms" => self.log_retention_ms.to_string(),
+            "log.retention.bytes" => self.log_retention_bytes.to_string(),
+            "log.retention.check.interval.ms" => self.log_retention_check_interval_ms.to_string(),
+            "log.index.interval.bytes" => self.log_index_interval_bytes.to_string(),
+            "log.flush.interval.messages" => self.log_flush_interval_messages.to_string(),
+            "log.flush.interval.ms" => self.log_flush_interval_ms.to_string(),
+            "num.partitions" => self.num_partitions.to_string(),
+            "auto.create.topics.enable" => self.auto_create_topics_enable.to_string(),
+            "message.max.bytes" => self.message_max_bytes.to_string(),
+            "socket.request.max.bytes" => self.socket_request_max_bytes.to_string(),
+            "group.initial.rebalance.delay.ms" => self.group_initial_rebalance_delay_ms.to_string(),
+            "group.min.session.timeout.ms" => self.group_min_session_timeout_ms.to_string(),
+            "group.max.session.timeout.ms" => self.group_max_session_timeout_ms.to_string(),
+            "offsets.retention.minutes" => self.offsets_retention_minutes.to_string(),
+            "log.message.timestamp.type" => if self.log_append_time {
+                "LogAppendTime"
+            } else {
+                "CreateTime"
+            }
+            .to_string(),
+            _ => return None,
+        })
+    }
+
+    /// `group.initial.rebalance.delay.ms` as a duration.
+    pub fn initial_rebalance_delay(&self) -> Duration {
+        Duration::from_millis(self.group_initial_rebalance_delay_ms)
+    }
+}
+
+fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T> {
+    v.parse()
+        .map_err(|_| BrokerError::Config(format!("invalid value `{v}` for `{key}`")))
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(key: &str, v: &str) -> Result<T> {
+    let n: T = num(key, v)?;
+    if n <= T::default() {
+        return Err(BrokerError::Config(format!(
+            "`{key}` must be positive, got `{v}`"
+        )));
+    }
+    Ok(n)
+}
+
+fn boolean(key: &str, v: &str) -> Result<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(BrokerError::Config(format!(
+            "invalid boolean `{v}` for `{key}`"
+        ))),
+    }
+}
+
+fn parse_listener(v: &str) -> Result<Option<(String, u16)>> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let first = v.split(',').next().unwrap_or(v).trim();
+    let addr = first.split_once("://").map_or(first, |(_, rest)| rest);
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| BrokerError::Config(format!("advertised.listeners `{v}` lacks a port")))?;
+    let port = num("advertised.listeners", port)?;
+    Ok(Some((host.trim_matches(['[', ']']).to_string(), port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_defaults_and_errors() {
+        let mut c = BrokerConfig::new(([127, 0, 0, 1], 0).into(), "/tmp/x");
+        for (k, v) in KEYS {
+            if !v.is_empty() {
+                assert!(c.set(k, v).is_ok(), "{k}");
+                assert_eq!(c.get(k).as_deref(), Some(*v), "{k}");
+            }
+        }
+        assert!(c.set("no.such.key", "1").is_err());
+        assert!(c.set("num.partitions", "x").is_err());
+        assert!(c.set_pair("group.initial.rebalance.delay.ms=0").is_ok());
+        assert_eq!(c.group_initial_rebalance_delay_ms, 0);
+        assert!(c
+            .set_pair("advertised.listeners=PLAINTEXT://h:9093")
+            .is_ok());
+        assert_eq!(c.advertised_listener, Some(("h".to_string(), 9093)));
+    }
+}

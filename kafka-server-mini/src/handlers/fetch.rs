@@ -1,0 +1,198 @@
+//! Fetch (key 1), versions 0-17: reads stored bytes through the offset index without
+//! re-encoding (down-converted to magic 0/1 for versions 0-3), honours partition and
+//! response max bytes (always the whole first batch, KIP-74), and long-polls up to
+//! `max_wait_ms` until `min_bytes` arrive, woken by appends. Fetch sessions (KIP-227) are
+//! answered sessionless: session id 0, every request a full fetch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::generated::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::generated::{FetchRequest, FetchResponse};
+use kafka_protocol::records::{down_convert, DecodeOptions, MAGIC_V0, MAGIC_V1};
+use kafka_protocol::wire::{StrBytes, Uuid};
+
+use super::Ctx;
+use crate::broker::BrokerState;
+use crate::error::code;
+use crate::net::Pending;
+
+/// Kafka's broker-side `fetch.max.bytes` default (55 MiB): no response carries more, so no
+/// client-chosen size makes the broker read more into memory.
+pub const FETCH_MAX_BYTES: usize = 55 * 1024 * 1024;
+
+/// Kafka's FETCH_SESSION_ID_NOT_FOUND.
+const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+/// Kafka's UNSUPPORTED_COMPRESSION_TYPE.
+const UNSUPPORTED_COMPRESSION_TYPE: i16 = 76;
+
+#[derive(Debug, Clone)]
+struct Wanted {
+    name: StrBytes,
+    id: Uuid,
+    partitions: Vec<(i32, i64, i32)>,
+}
+
+fn read_all(
+    state: &BrokerState,
+    version: i16,
+    wanted: &[Wanted],
+    max_bytes: i32,
+) -> (FetchResponse, usize, bool) {
+    let mut remaining = usize::try_from(max_bytes).unwrap_or(0).min(FETCH_MAX_BYTES);
+    let mut total = 0usize;
+    let mut any_error = false;
+    let mut responses = Vec::with_capacity(wanted.len());
+    for w in wanted {
+        let topic = if version >= 13 {
+            state.topic_by_id(&w.id)
+        } else {
+            state.topic(&w.name)
+        };
+        let mut parts = Vec::with_capacity(w.partitions.len());
+        for &(index, offset, pmax) in &w.partitions {
+            let mut pd = PartitionData {
+                partition_index: index,
+                high_watermark: -1,
+                last_stable_offset: -1,
+                log_start_offset: -1,
+                records: Some(Bytes::new()),
+                ..Default::default()
+            };
+            if version >= 4 {
+                pd.aborted_transactions = Some(Vec::new());
+            }
+            let partition = topic.as_ref().and_then(|t| {
+                usize::try_from(index)
+                    .ok()
+                    .and_then(|i| t.partitions.get(i))
+            });
+            let Some(partition) = partition else {
+                pd.error_code = if version >= 13 && topic.is_none() {
+                    code::UNKNOWN_TOPIC_ID
+                } else {
+                    code::UNKNOWN_TOPIC_OR_PARTITION
+                };
+                any_error = true;
+                parts.push(pd);
+                continue;
+            };
+            let st = partition.lock();
+            let hw = st.high_watermark();
+            pd.high_watermark = hw;
+            pd.last_stable_offset = hw;
+            pd.log_start_offset = st.log.log_start_offset();
+            let limit = usize::try_from(pmax).unwrap_or(0).min(remaining);
+            match st.log.read(offset, limit, total == 0) {
+                Ok(Some(bytes)) => {
+                    drop(st);
+                    let bytes = if version <= 3 && !bytes.is_empty() {
+                        let magic = if version <= 1 { MAGIC_V0 } else { MAGIC_V1 };
+                        match down_convert(&bytes, magic, &DecodeOptions::default()) {
+                            Ok(b) => b,
+                            Err(e) => {
+                                tracing::info!(error = ?e, "down-conversion failed");
+                                pd.error_code = UNSUPPORTED_COMPRESSION_TYPE;
+                                any_error = true;
+                                Bytes::new()
+                            }
+                        }
+                    } else {
+                        bytes
+                    };
+                    remaining = remaining.saturating_sub(bytes.len());
+                    total += bytes.len();
+                    pd.records = Some(bytes);
+                }
+                Ok(None) => {
+                    pd.error_code = code::OFFSET_OUT_OF_RANGE;
+                    any_error = true;
+                }
+                Err(e) => {
+                    tracing::error!(topic = %partition.topic, partition = index, error = %e, "read failed");
+                    pd.error_code = code::UNKNOWN_SERVER_ERROR;
+                    any_error = true;
+                }
+            }
+            parts.push(pd);
+        }
+        responses.push(FetchableTopicResponse {
+            topic: if version >= 13 {
+                StrBytes::from("")
+            } else {
+                w.name.clone()
+            },
+            topic_id: if version >= 13 { w.id } else { Uuid::ZERO },
+            partitions: parts,
+            ..Default::default()
+        });
+    }
+    (
+        FetchResponse {
+            responses,
+            ..Default::default()
+        },
+        total,
+        any_error,
+    )
+}
+
+/// Answers Fetch.
+pub fn handle(ctx: &Ctx, req: FetchRequest) -> Pending {
+    if req.session_id != 0 {
+        return ctx.ready(&FetchResponse {
+            error_code: FETCH_SESSION_ID_NOT_FOUND,
+            ..Default::default()
+        });
+    }
+    let wanted: Vec<Wanted> = req
+        .topics
+        .iter()
+        .map(|t| Wanted {
+            name: t.topic.clone(),
+            id: t.topic_id,
+            partitions: t
+                .partitions
+                .iter()
+                .map(|p| (p.partition, p.fetch_offset, p.partition_max_bytes))
+                .collect(),
+        })
+        .collect();
+    let version = ctx.version;
+    let max_bytes = if version >= 3 {
+        req.max_bytes
+    } else {
+        i32::MAX
+    };
+    let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
+    let (resp, bytes, err) = read_all(&ctx.state, version, &wanted, max_bytes);
+    if bytes >= min_bytes.max(1) || err || req.max_wait_ms <= 0 || wanted.is_empty() {
+        return ctx.ready(&resp);
+    }
+    let state: Arc<BrokerState> = ctx.state.clone();
+    let ctx = ctx.clone();
+    let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
+    Pending::Later(Box::pin(async move {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut shutdown = state.shutdown.clone();
+        loop {
+            let notified = state.data_arrived.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let (resp, bytes, err) = read_all(&state, version, &wanted, max_bytes);
+            if bytes >= min_bytes.max(1) || err || tokio::time::Instant::now() >= deadline {
+                return ctx.encode(&resp);
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() {
+                let (resp, _, _) = read_all(&state, version, &wanted, max_bytes);
+                return ctx.encode(&resp);
+            }
+        }
+    }))
+}

@@ -1,0 +1,15 @@
+//! Partition logs on disk.
+//!
+//! A partition's directory `<data-dir>/<topic>-<partition>/` holds segments named by their
+//! 20-digit base offset: `.log` (v2 batches exactly as stored), `.index` (offset index) and
+//! `.timeindex` (time index). The data directory holds the checkpoint files.
+
+pub mod checkpoint;
+pub mod index;
+#[allow(clippy::module_inception)]
+pub mod log;
+pub mod recovery;
+pub mod segment;
+pub mod time_index;
+
+pub use self::log::{Log, LogConfig};

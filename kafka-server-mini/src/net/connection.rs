@@ -1,0 +1,121 @@
+//! One client connection.
+//!
+//! Owns: reading size-prefixed frames (checked against `socket.request.max.bytes` before any
+//! allocation), handing each to dispatch **in order**, and writing responses in request
+//! order even when a handler waits (a per-connection queue of pending responses, drained by
+//! a writer task that batches socket writes). Must not: interpret request bodies.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use kafka_protocol::frame::split_frame;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::broker::BrokerState;
+
+/// What a handler produced for one request.
+#[derive(Debug)]
+pub enum Reply {
+    /// A whole response frame (size prefix included).
+    Frame(BytesMut),
+    /// No response (Produce with acks=0).
+    Nothing,
+    /// Close the connection (after the responses before this one).
+    Close,
+}
+
+/// A response that is ready or still being computed (long-poll fetch, join group).
+pub enum Pending {
+    /// Ready now.
+    Ready(Reply),
+    /// Ready when the future completes.
+    Later(Pin<Box<dyn Future<Output = Reply> + Send>>),
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pending::Ready(r) => f.debug_tuple("Ready").field(r).finish(),
+            Pending::Later(_) => f.write_str("Later(..)"),
+        }
+    }
+}
+
+/// Pending responses queued per connection before the reader waits for the writer.
+const MAX_IN_FLIGHT: usize = 128;
+
+/// Serves one connection until the peer closes it, it misbehaves or the broker stops.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Pending>(MAX_IN_FLIGHT);
+    let writer = tokio::spawn(async move {
+        let mut out = BytesMut::with_capacity(64 * 1024);
+        while let Some(p) = rx.recv().await {
+            let reply = match p {
+                Pending::Ready(r) => r,
+                Pending::Later(f) => f.await,
+            };
+            match reply {
+                Reply::Frame(b) => out.extend_from_slice(&b),
+                Reply::Nothing => {}
+                Reply::Close => break,
+            }
+            // batch: only hit the socket when nothing else is queued
+            if rx.is_empty() && !out.is_empty() {
+                if let Err(e) = wr.write_all(&out).await {
+                    tracing::debug!(%peer, error = %e, "write failed");
+                    return;
+                }
+                out.clear();
+            }
+        }
+        if !out.is_empty() {
+            let _ = wr.write_all(&out).await;
+        }
+        let _ = wr.shutdown().await;
+    });
+    let max = state.config.socket_request_max_bytes;
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut shutdown = state.shutdown.clone();
+    'conn: loop {
+        loop {
+            match split_frame(&mut buf, max) {
+                Ok(Some(frame)) => {
+                    let pending = super::dispatch::dispatch(&state, frame.freeze(), peer);
+                    let close = matches!(pending, Pending::Ready(Reply::Close));
+                    if tx.send(pending).await.is_err() || close {
+                        break 'conn;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(%peer, error = ?e.kind(), "rejecting frame; closing connection");
+                    let _ = tx.send(Pending::Ready(Reply::Close)).await;
+                    break 'conn;
+                }
+            }
+        }
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(64 * 1024);
+        }
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            n = rd.read_buf(&mut buf) => match n {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "read failed");
+                    break;
+                }
+            }
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+    tracing::debug!(%peer, "connection closed");
+}

@@ -1,0 +1,169 @@
+//! Request dispatch: header checks, version gating, decoding and routing to a handler.
+//!
+//! Owns: the table of served APIs and versions ([`served_versions`]), the ApiVersions
+//! fallback for unsupported versions (error 35 in a v0 response) and closing connections on
+//! malformed or unserved requests with a log line. Must not: implement any API.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::frame::{peek_request_header, request_header_version, RequestFrame};
+use kafka_protocol::generated::RequestHeader;
+use kafka_protocol::generated::{ApiKey, RequestBody};
+use kafka_protocol::message::Message;
+use kafka_protocol::message::VersionRange;
+use tracing::Instrument;
+
+use super::connection::{Pending, Reply};
+use crate::broker::BrokerState;
+use crate::handlers::{self, Ctx};
+
+/// The APIs this broker serves, with the versions it serves (within the codec's).
+pub fn served_versions(api: ApiKey) -> Option<VersionRange> {
+    let ours = match api {
+        ApiKey::Produce
+        | ApiKey::Fetch
+        | ApiKey::ListOffsets
+        | ApiKey::Metadata
+        | ApiKey::OffsetCommit
+        | ApiKey::OffsetFetch
+        | ApiKey::FindCoordinator
+        | ApiKey::JoinGroup
+        | ApiKey::Heartbeat
+        | ApiKey::LeaveGroup
+        | ApiKey::SyncGroup
+        | ApiKey::DescribeGroups
+        | ApiKey::ListGroups
+        | ApiKey::CreateTopics
+        | ApiKey::DeleteTopics
+        | ApiKey::InitProducerId
+        | ApiKey::CreatePartitions
+        | ApiKey::DescribeCluster
+        | ApiKey::DescribeConfigs
+        | ApiKey::DeleteGroups => api.valid_versions(),
+        ApiKey::ApiVersions => VersionRange { min: 0, max: 4 },
+        _ => return None,
+    };
+    ours.intersect(&api.valid_versions())
+}
+
+/// Every served API with its versions, by api key.
+pub fn served_apis() -> Vec<(ApiKey, VersionRange)> {
+    (0..=i16::MAX)
+        .take(2000)
+        .filter_map(ApiKey::from_i16)
+        .filter_map(|k| served_versions(k).map(|r| (k, r)))
+        .collect()
+}
+
+/// Decodes and routes one request frame (without its size prefix).
+pub fn dispatch(state: &Arc<BrokerState>, frame: Bytes, peer: SocketAddr) -> Pending {
+    let (key, version, correlation_id) = match peek_request_header(&frame) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(%peer, error = ?e.kind(), "request shorter than its header; closing");
+            return Pending::Ready(Reply::Close);
+        }
+    };
+    if key == ApiKey::ApiVersions.key()
+        && !served_versions(ApiKey::ApiVersions).is_some_and(|r| r.contains(version))
+    {
+        tracing::info!(%peer, version, "unsupported ApiVersions version; answering v0 with error 35");
+        return Pending::Ready(handlers::api_versions::unsupported(correlation_id));
+    }
+    let Some(api) = ApiKey::from_i16(key) else {
+        tracing::warn!(%peer, api_key = key, "unknown api key; closing");
+        return Pending::Ready(Reply::Close);
+    };
+    let Some(range) = served_versions(api) else {
+        tracing::warn!(%peer, api = api.name(), "api not served; closing");
+        return Pending::Ready(Reply::Close);
+    };
+    if !range.contains(version) {
+        tracing::warn!(%peer, api = api.name(), version, "unsupported version; closing");
+        return Pending::Ready(Reply::Close);
+    }
+    let head: String = frame.iter().take(64).map(|b| format!("{b:02x}")).collect();
+    let req = match decode_request_lenient(frame) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(%peer, api = api.name(), version, error = ?e, frame_head = %head, "malformed request; closing");
+            return Pending::Ready(Reply::Close);
+        }
+    };
+    let client_id = req.header.client_id.as_deref().unwrap_or("").to_string();
+    let span = tracing::debug_span!(
+        "request",
+        api = api.name(),
+        version,
+        client_id = %client_id,
+        correlation_id
+    );
+    let ctx = Ctx {
+        state: state.clone(),
+        version,
+        correlation_id,
+        client_id,
+        peer,
+    };
+    let pending = span.in_scope(|| {
+        tracing::trace!("handling");
+        route(&ctx, req.body)
+    });
+    match pending {
+        Pending::Later(f) => Pending::Later(Box::pin(f.instrument(span))),
+        ready => ready,
+    }
+}
+
+/// Decodes a request like [`kafka_protocol::frame::decode_request`] but, as Apache Kafka
+/// does, ignores bytes left after the body (librdkafka 2.x pads some Metadata v12 requests
+/// with 3 bytes after the tagged fields).
+fn decode_request_lenient(mut frame: Bytes) -> kafka_protocol::Result<RequestFrame> {
+    let (key, version, _) = peek_request_header(&frame)?;
+    let api_key = ApiKey::from_i16(key)
+        .ok_or_else(|| kafka_protocol::Error::new(kafka_protocol::ErrorKind::UnknownApiKey(key)))?;
+    let header = RequestHeader::decode(&mut frame, request_header_version(api_key, version))?;
+    let body = RequestBody::decode(api_key, &mut frame, version)?;
+    if !frame.is_empty() {
+        tracing::debug!(
+            api = api_key.name(),
+            version,
+            trailing = frame.len(),
+            "ignoring trailing request bytes"
+        );
+    }
+    Ok(RequestFrame { header, body })
+}
+
+fn route(ctx: &Ctx, body: RequestBody) -> Pending {
+    use handlers::*;
+    match body {
+        RequestBody::ApiVersions(r) => api_versions::handle(ctx, r),
+        RequestBody::Metadata(r) => metadata::handle(ctx, r),
+        RequestBody::Produce(r) => produce::handle(ctx, r),
+        RequestBody::Fetch(r) => fetch::handle(ctx, r),
+        RequestBody::ListOffsets(r) => list_offsets::handle(ctx, r),
+        RequestBody::CreateTopics(r) => topics::create_topics(ctx, r),
+        RequestBody::DeleteTopics(r) => topics::delete_topics(ctx, r),
+        RequestBody::CreatePartitions(r) => topics::create_partitions(ctx, r),
+        RequestBody::DescribeCluster(r) => cluster::describe_cluster(ctx, r),
+        RequestBody::DescribeConfigs(r) => configs::describe_configs(ctx, r),
+        RequestBody::InitProducerId(r) => producer_id::handle(ctx, r),
+        RequestBody::FindCoordinator(r) => coordinator::handle(ctx, r),
+        RequestBody::JoinGroup(r) => groups::join_group(ctx, r),
+        RequestBody::SyncGroup(r) => groups::sync_group(ctx, r),
+        RequestBody::Heartbeat(r) => groups::heartbeat(ctx, r),
+        RequestBody::LeaveGroup(r) => groups::leave_group(ctx, r),
+        RequestBody::ListGroups(r) => groups::list_groups(ctx, r),
+        RequestBody::DescribeGroups(r) => groups::describe_groups(ctx, r),
+        RequestBody::DeleteGroups(r) => groups::delete_groups(ctx, r),
+        RequestBody::OffsetCommit(r) => offsets::offset_commit(ctx, r),
+        RequestBody::OffsetFetch(r) => offsets::offset_fetch(ctx, r),
+        other => {
+            tracing::warn!(api = other.api_key().name(), "no handler; closing");
+            Pending::Ready(Reply::Close)
+        }
+    }
+}

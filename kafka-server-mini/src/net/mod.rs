@@ -1,0 +1,7 @@
+//! Networking: accepting connections, framing, ordering responses and dispatching requests.
+
+pub mod connection;
+pub mod dispatch;
+pub mod listener;
+
+pub use connection::{Pending, Reply};

@@ -1,0 +1,105 @@
+//! Per-partition state: the log, the producer state and the high watermark.
+//!
+//! Owns: serializing appends (one lock per partition), the sequence checks before them and
+//! waking long-polling fetchers afterwards. With a single replica the high watermark is the
+//! log end offset; followers would move it later. Must not: parse requests.
+
+pub mod producer_state;
+
+use std::sync::{Mutex, MutexGuard};
+
+use kafka_protocol::records::RecordBatchHeader;
+
+use crate::log::Log;
+use producer_state::{ProducerStateMap, SequenceCheck};
+
+/// State guarded by the partition lock.
+#[derive(Debug)]
+pub struct PartitionState {
+    /// The log.
+    pub log: Log,
+    /// Idempotent producers' sequence state.
+    pub producers: ProducerStateMap,
+}
+
+impl PartitionState {
+    /// The high watermark: the log end offset while there are no followers.
+    pub fn high_watermark(&self) -> i64 {
+        self.log.log_end_offset()
+    }
+}
+
+/// One partition of a topic.
+#[derive(Debug)]
+pub struct Partition {
+    /// The topic name.
+    pub topic: String,
+    /// The partition index.
+    pub index: i32,
+    state: Mutex<PartitionState>,
+}
+
+/// The outcome of appending one produce request's batches to a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// The base offset of the first batch (for a duplicate, its original offset).
+    pub base_offset: i64,
+    /// The log start offset after the append.
+    pub log_start_offset: i64,
+    /// The broker's append time with LogAppendTime, else -1.
+    pub log_append_time: i64,
+}
+
+impl Partition {
+    /// A partition over an opened log; producer state is rebuilt from the stored headers.
+    pub fn new(topic: String, index: i32, log: Log) -> Self {
+        let mut producers = ProducerStateMap::default();
+        match log.batch_headers() {
+            Ok(headers) => headers.iter().for_each(|h| producers.record(h)),
+            Err(e) => tracing::warn!(%topic, index, error = %e, "could not rebuild producer state"),
+        }
+        Partition {
+            topic,
+            index,
+            state: Mutex::new(PartitionState { log, producers }),
+        }
+    }
+
+    /// Locks the partition state (a poisoned lock is recovered: state stays consistent
+    /// because every mutation is applied only after its checks).
+    pub fn lock(&self) -> MutexGuard<'_, PartitionState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends validated v2 batches (each a whole batch) after the sequence checks. Either
+    /// every batch is appended or, on the first rejection, the error code is returned for
+    /// that batch and later ones are not appended.
+    pub fn append(&self, batches: Vec<Vec<u8>>) -> Result<AppendOutcome, i16> {
+        let mut st = self.lock();
+        let mut first: Option<i64> = None;
+        let now = crate::broker::now_ms();
+        for mut batch in batches {
+            let h = RecordBatchHeader::parse(&batch)
+                .map_err(|_| crate::error::code::CORRUPT_MESSAGE)?;
+            match st.producers.check(&h) {
+                SequenceCheck::Reject(code) => return Err(code),
+                SequenceCheck::Duplicate(offset) => {
+                    first.get_or_insert(offset);
+                }
+                SequenceCheck::Append => {
+                    let stored = st.log.append(&mut batch, now).map_err(|e| {
+                        tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
+                        crate::error::code::UNKNOWN_SERVER_ERROR
+                    })?;
+                    st.producers.record(&stored);
+                    first.get_or_insert(stored.base_offset);
+                }
+            }
+        }
+        Ok(AppendOutcome {
+            base_offset: first.unwrap_or(-1),
+            log_start_offset: st.log.log_start_offset(),
+            log_append_time: if st.log.log_append_time() { now } else { -1 },
+        })
+    }
+}

@@ -1,0 +1,313 @@
+//! Interop with real Kafka clients, against the **binary** on a free port: the shared smoke
+//! scripts (every codec each client supports), the protocol probes, and a kill -9 crash test.
+//!
+//! Peer tests skip with a printed reason when `shared/peers` or a peer is missing (a smoke
+//! script exits 77 then); they never pass without running.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+/// Records per smoke run (kept small: the whole CI must stay fast on 2 cores).
+const SMOKE_N: &str = "40";
+
+struct BrokerProc {
+    child: Child,
+    port: u16,
+    _stderr_path: PathBuf,
+}
+
+impl BrokerProc {
+    fn start(data_dir: &Path) -> Self {
+        let log = data_dir.with_extension("stderr.log");
+        let stderr = std::fs::File::create(&log).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kafka-server-mini"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args([
+                "--set",
+                "group.initial.rebalance.delay.ms=0",
+                "--log-level",
+                "info",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("start kafka-server-mini");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|a| a.rsplit_once(':'))
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        BrokerProc {
+            child,
+            port,
+            _stderr_path: log,
+        }
+    }
+
+    fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.child.kill().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for BrokerProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn shared_peers() -> Option<PathBuf> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [
+        manifest.join("../../shared/peers"),
+        manifest.join("../shared/peers"),
+    ]
+    .into_iter()
+    .find(|p| p.join("env.sh").exists())
+}
+
+/// Runs `cmd` with the peers' environment sourced; returns (exit code, output).
+fn run_with_env(peers: &Path, cmd: &str) -> (i32, String) {
+    let script = format!(
+        "source '{}' >/dev/null 2>&1; {cmd}",
+        peers.join("env.sh").display()
+    );
+    let out = Command::new("timeout")
+        .args(["300", "bash", "-c", &script])
+        .output()
+        .expect("run bash");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn smoke(client: &str, codecs: &[&str]) {
+    let Some(peers) = shared_peers() else {
+        eprintln!("SKIP {client}: shared/peers not found next to the workspace");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = BrokerProc::start(&dir.path().join("data"));
+    let mut failures = Vec::new();
+    for codec in codecs {
+        let cmd = format!(
+            "'{}' {} --compression {codec} -n {SMOKE_N}",
+            peers.join(format!("smoke/smoke_{client}.sh")).display(),
+            broker.bootstrap()
+        );
+        let (code, out) = run_with_env(&peers, &cmd);
+        let last = out
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .to_string();
+        match code {
+            0 => eprintln!("{client} {codec}: {last}"),
+            77 => {
+                eprintln!("SKIP {client}: peer not installed ({last})");
+                return;
+            }
+            _ => {
+                eprintln!("{client} {codec}: exit {code}\n{out}");
+                failures.push(format!("{codec}: exit {code}: {last}"));
+            }
+        }
+    }
+    assert!(broker.terminate().success(), "clean exit on SIGTERM");
+    assert!(failures.is_empty(), "{client} failures: {failures:#?}");
+}
+
+#[test]
+fn peer_smoke_kcat() {
+    smoke("kcat", &["none", "gzip", "snappy", "lz4", "zstd"]);
+}
+
+#[test]
+fn peer_smoke_confluent() {
+    smoke("confluent", &["none", "gzip", "snappy", "lz4", "zstd"]);
+}
+
+#[test]
+fn peer_smoke_kafka_python() {
+    smoke("kafka_python", &["none", "gzip", "snappy", "lz4", "zstd"]);
+}
+
+#[test]
+fn peer_smoke_kafkajs() {
+    smoke("kafkajs", &["none", "gzip", "snappy"]);
+}
+
+#[test]
+fn peer_smoke_sarama() {
+    smoke("sarama", &["none", "gzip", "snappy", "lz4", "zstd"]);
+}
+
+#[test]
+fn peer_smoke_old_protocol_versions() {
+    // magic 0/1 message sets and Fetch v0-3 down-conversion, from real clients
+    let Some(peers) = shared_peers() else {
+        eprintln!("SKIP old versions: shared/peers not found");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = BrokerProc::start(&dir.path().join("data"));
+    let runs = [
+        ("kafka_python", "--api-version 0.10"),
+        ("kafka_python", "--api-version 0.10 --compression gzip"),
+        ("sarama", "--version 0.10.2.0"),
+        ("sarama", "--version 0.10.2.0 --compression lz4"),
+    ];
+    let mut failures = Vec::new();
+    for (client, args) in runs {
+        let cmd = format!(
+            "'{}' {} -n {SMOKE_N} {args}",
+            peers.join(format!("smoke/smoke_{client}.sh")).display(),
+            broker.bootstrap()
+        );
+        let (code, out) = run_with_env(&peers, &cmd);
+        match code {
+            0 => eprintln!("{client} {args}: ok"),
+            77 => eprintln!("SKIP {client} {args}: peer not installed"),
+            _ => failures.push(format!("{client} {args}: exit {code}: {out}")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn peer_protocol_probes() {
+    let Some(peers) = shared_peers() else {
+        eprintln!("SKIP probes: shared/peers not found");
+        return;
+    };
+    let (code, _) = run_with_env(&peers, "command -v python >/dev/null");
+    if code != 0 {
+        eprintln!("SKIP probes: no python in the peers environment");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broker = BrokerProc::start(&dir.path().join("data"));
+    let cmd = format!(
+        "python '{}' {}",
+        peers.join("probes/protocol_probes.py").display(),
+        broker.bootstrap()
+    );
+    let (code, out) = run_with_env(&peers, &cmd);
+    eprintln!("{out}");
+    let failed: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert!(failed.is_empty(), "probe failures: {failed:#?}");
+    assert_eq!(code, 0, "probe exit status is the number of failures");
+    assert!(
+        out.contains("PASS pipelined_correlation_order"),
+        "probes ran"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_loses_no_acknowledged_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let broker = BrokerProc::start(&data);
+    let mut c = Client::connect(broker.addr()).await;
+    let mut acked = Vec::new();
+    for i in 0..60 {
+        let (err, base) = produce(&mut c, "crash", 0, batch(10, &format!("b{i}"))).await;
+        if i == 0 {
+            assert_eq!(err, 3, "produce does not auto-create");
+            let m = c
+                .call(
+                    9,
+                    &kafka_protocol::generated::MetadataRequest {
+                        topics: Some(vec![
+                            kafka_protocol::generated::metadata_request::MetadataRequestTopic {
+                                name: Some(kafka_protocol::wire::StrBytes::from("crash")),
+                                ..Default::default()
+                            },
+                        ]),
+                        allow_auto_topic_creation: true,
+                        ..Default::default()
+                    },
+                )
+                .await;
+            assert_eq!(m.topics[0].error_code, 0);
+            continue;
+        }
+        assert_eq!(err, 0);
+        for j in 0..10 {
+            acked.push((base + j, format!("b{i}-{j}")));
+        }
+    }
+    drop(c);
+    broker.kill9();
+    // a torn write on top of the crash: half a batch of junk at the end of the segment
+    let seg = data.join("crash-0").join(format!("{:020}.log", 0));
+    let mut raw = std::fs::read(&seg).unwrap();
+    let len = raw.len();
+    let junk = raw[..40].to_vec();
+    raw.extend_from_slice(&junk);
+    raw[len + 8..len + 12].copy_from_slice(&500i32.to_be_bytes());
+    std::fs::write(&seg, &raw).unwrap();
+    let broker = BrokerProc::start(&data);
+    let mut c = Client::connect(broker.addr()).await;
+    let got = fetch_all(&mut c, "crash", 0, 12).await;
+    assert_eq!(
+        got, acked,
+        "every acknowledged record survives kill -9, in order"
+    );
+    let (err, base) = produce(&mut c, "crash", 0, batch(1, "after")).await;
+    assert_eq!((err, base), (0, acked.len() as i64));
+    assert!(broker.terminate().success());
+}
+
+#[test]
+fn binary_rejects_unknown_config_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kafka-server-mini"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--set", "no.such.key=1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown config key"));
+    assert!(out.stdout.is_empty(), "never printed `listening on`");
+}
