@@ -112,8 +112,23 @@ impl RequestFrame {
 }
 
 /// Decodes a request frame (without its size prefix). Bytes left over after the body are
-/// [`ErrorKind::TrailingBytes`].
-pub fn decode_request(mut frame: Bytes) -> Result<RequestFrame> {
+/// [`ErrorKind::TrailingBytes`]; a broker wants [`decode_request_lenient`].
+pub fn decode_request(frame: Bytes) -> Result<RequestFrame> {
+    let (req, trailing) = decode_request_lenient(frame)?;
+    if trailing > 0 {
+        return Err(Error::new(ErrorKind::TrailingBytes(trailing)).context(
+            req.api_key().name(),
+            "",
+            req.header.request_api_version,
+        ));
+    }
+    Ok(req)
+}
+
+/// Decodes a request frame (without its size prefix) as Apache Kafka's broker does:
+/// bytes left after the body are ignored (librdkafka 2.x pads some Metadata v12 requests with
+/// three bytes after the tagged fields) and their count is returned beside the request.
+pub fn decode_request_lenient(mut frame: Bytes) -> Result<(RequestFrame, usize)> {
     let (key, version, _) = peek_request_header(&frame)?;
     let api_key = ApiKey::from_i16(key).ok_or_else(|| {
         Error::new(ErrorKind::UnknownApiKey(key)).context("RequestHeader", "request_api_key", -1)
@@ -127,8 +142,7 @@ pub fn decode_request(mut frame: Bytes) -> Result<RequestFrame> {
     }
     let header = RequestHeader::decode(&mut frame, request_header_version(api_key, version))?;
     let body = RequestBody::decode(api_key, &mut frame, version)?;
-    crate::wire::expect_end(&frame).map_err(|e| e.context(api_key.name(), "", version))?;
-    Ok(RequestFrame { header, body })
+    Ok((RequestFrame { header, body }, frame.len()))
 }
 
 /// Decodes a response frame (without its size prefix) to a request of `api_key` at

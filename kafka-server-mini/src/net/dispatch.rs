@@ -8,10 +8,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafka_protocol::frame::{peek_request_header, request_header_version, RequestFrame};
-use kafka_protocol::generated::RequestHeader;
+use kafka_protocol::frame::{peek_request_header, RequestFrame};
 use kafka_protocol::generated::{ApiKey, RequestBody};
-use kafka_protocol::message::Message;
 use kafka_protocol::message::VersionRange;
 use tracing::Instrument;
 
@@ -117,24 +115,19 @@ pub fn dispatch(state: &Arc<BrokerState>, frame: Bytes, peer: SocketAddr) -> Pen
     }
 }
 
-/// Decodes a request like [`kafka_protocol::frame::decode_request`] but, as Apache Kafka
-/// does, ignores bytes left after the body (librdkafka 2.x pads some Metadata v12 requests
-/// with 3 bytes after the tagged fields).
-fn decode_request_lenient(mut frame: Bytes) -> kafka_protocol::Result<RequestFrame> {
-    let (key, version, _) = peek_request_header(&frame)?;
-    let api_key = ApiKey::from_i16(key)
-        .ok_or_else(|| kafka_protocol::Error::new(kafka_protocol::ErrorKind::UnknownApiKey(key)))?;
-    let header = RequestHeader::decode(&mut frame, request_header_version(api_key, version))?;
-    let body = RequestBody::decode(api_key, &mut frame, version)?;
-    if !frame.is_empty() {
+/// Decodes a request as Apache Kafka does, ignoring bytes left after the body (librdkafka
+/// 2.x pads some Metadata v12 requests with 3 bytes after the tagged fields).
+fn decode_request_lenient(frame: Bytes) -> kafka_protocol::Result<RequestFrame> {
+    let (req, trailing) = kafka_protocol::frame::decode_request_lenient(frame)?;
+    if trailing > 0 {
         tracing::debug!(
-            api = api_key.name(),
-            version,
-            trailing = frame.len(),
+            api = req.api_key().name(),
+            version = req.header.request_api_version,
+            trailing,
             "ignoring trailing request bytes"
         );
     }
-    Ok(RequestFrame { header, body })
+    Ok(req)
 }
 
 fn route(ctx: &Ctx, body: RequestBody) -> Pending {
