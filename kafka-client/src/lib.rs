@@ -1,6 +1,41 @@
 //! # kafka-client
 //!
-//! Async (tokio) Kafka client: producer, group-aware consumer and admin client. Filled by
-//! the client issue; for now it re-exports the codec it is built on.
+//! An async (tokio) Kafka client built on the [`kafka_protocol`] codec.
+//!
+//! - [`config`]: typed configuration with the Java client's key names
+//!   (`cfg.set("linger.ms", "10")`) and its defaults.
+//! - [`net`]: one [`net::Connection`] per broker (pipelined requests matched by correlation
+//!   id, ApiVersions negotiation), a [`net::Pool`] that reconnects with backoff, and the
+//!   [`net::Metadata`] cache.
+//! - [`producer`]: [`Producer`] — murmur2 and sticky partitioning, a per-partition
+//!   accumulator of record batches, a sender task, idempotence on by default.
+//! - [`consumer`]: [`Consumer`] — `assign` or group `subscribe` (classic protocol, range and
+//!   roundrobin assignors), background prefetch, seek/position, commits and auto-commit.
+//! - [`admin`]: [`Admin`] — create/delete/list/describe topics, create partitions, describe
+//!   cluster.
+//! - [`error`]: [`Error`] and [`KafkaCode`], every Kafka error code with its retriable flag.
+//!
+//! ```no_run
+//! # async fn demo() -> kafka_client::Result<()> {
+//! use kafka_client::{Producer, ProducerConfig, ProducerRecord};
+//! let producer = Producer::new(ProducerConfig::new("localhost:9092")?)?;
+//! let meta = producer.send(ProducerRecord::new("t").key("k").value("v")).await?.await?;
+//! println!("written at {}:{}", meta.partition, meta.offset);
+//! producer.close().await?;
+//! # Ok(()) }
+//! ```
 
+pub mod admin;
+pub mod config;
+pub mod consumer;
+pub mod error;
+pub mod net;
+pub mod producer;
+mod types;
+
+pub use admin::{Admin, NewTopic};
+pub use config::{AdminConfig, ConsumerConfig, ProducerConfig};
+pub use consumer::{Consumer, ConsumerRecord, TopicPartition};
+pub use error::{ConfigError, Error, KafkaCode, Result};
 pub use kafka_protocol as protocol;
+pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};

@@ -1,0 +1,501 @@
+//! The classic consumer group protocol, client side.
+//!
+//! Owns: finding the group coordinator (FindCoordinator), membership (JoinGroup with the
+//! KIP-394 member-id round trip: a first join without a member id gets MEMBER_ID_REQUIRED
+//! and the id to rejoin with; SyncGroup, with the leader computing the assignment),
+//! heartbeats (their errors flag a rejoin), LeaveGroup, and committed offsets (OffsetCommit,
+//! OffsetFetch). Must not: fetch records or track positions (the consumer does).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kafka_protocol::generated::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::generated::leave_group_request::MemberIdentity;
+use kafka_protocol::generated::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::generated::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::generated::{
+    ApiKey, FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
+    OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
+};
+use kafka_protocol::wire::StrBytes;
+use tokio::time::Instant;
+
+use super::assignor::{self, Assignor};
+use crate::config::ConsumerConfig;
+use crate::error::{Error, KafkaCode, Result};
+use crate::net::{Connection, Metadata};
+use crate::types::TopicPartition;
+
+/// Membership state.
+#[derive(Debug, Default, Clone)]
+struct Member {
+    member_id: String,
+    generation: i32,
+    coordinator: Option<Connection>,
+}
+
+/// The group membership of one consumer.
+pub(crate) struct Coordinator {
+    group_id: String,
+    cfg: ConsumerConfig,
+    metadata: Arc<Metadata>,
+    member: Mutex<Member>,
+    /// Set by heartbeats (and errors) when the consumer must rejoin.
+    pub rejoin_needed: AtomicBool,
+}
+
+impl std::fmt::Debug for Coordinator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Coordinator({})", self.group_id)
+    }
+}
+
+fn code_of(code: i16) -> KafkaCode {
+    KafkaCode::from_code(code)
+}
+
+fn ms(d: Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
+impl Coordinator {
+    pub fn new(group_id: String, cfg: ConsumerConfig, metadata: Arc<Metadata>) -> Arc<Coordinator> {
+        Arc::new(Coordinator {
+            group_id,
+            cfg,
+            metadata,
+            member: Mutex::new(Member {
+                generation: -1,
+                ..Default::default()
+            }),
+            rejoin_needed: AtomicBool::new(true),
+        })
+    }
+
+    fn member(&self) -> Member {
+        self.member.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Member)) {
+        if let Ok(mut m) = self.member.lock() {
+            f(&mut m);
+        }
+    }
+
+    fn group(&self) -> StrBytes {
+        StrBytes::from(self.group_id.clone())
+    }
+
+    /// Forgets the coordinator (after NOT_COORDINATOR or a disconnect).
+    fn lose_coordinator(&self) {
+        self.update(|m| m.coordinator = None);
+    }
+
+    /// The coordinator connection, found with FindCoordinator when unknown.
+    async fn coordinator(&self) -> Result<Connection> {
+        if let Some(c) = self.member().coordinator.filter(|c| !c.is_closed()) {
+            return Ok(c);
+        }
+        let conn = self.metadata.pool().any().await?;
+        let resp = conn
+            .send(&FindCoordinatorRequest {
+                key: self.group(),
+                key_type: 0,
+                ..Default::default()
+            })
+            .await?;
+        if resp.error_code != 0 {
+            return Err(Error::broker(
+                resp.error_code,
+                format!("FindCoordinator {}", self.group_id),
+            ));
+        }
+        let port = u16::try_from(resp.port)
+            .map_err(|_| Error::InvalidResponse(format!("coordinator port {}", resp.port)))?;
+        let c = self
+            .metadata
+            .pool()
+            .get_addr(&(resp.host.to_string(), port))
+            .await?;
+        tracing::debug!(group = %self.group_id, coordinator = %c.addr(), "found coordinator");
+        self.update(|m| m.coordinator = Some(c.clone()));
+        Ok(c)
+    }
+
+    /// Handles a group error: coordinator errors forget the coordinator; returns whether
+    /// the operation may be retried at once.
+    fn on_error(&self, code: KafkaCode) -> bool {
+        match code {
+            KafkaCode::NotCoordinator | KafkaCode::CoordinatorNotAvailable => {
+                self.lose_coordinator();
+                true
+            }
+            KafkaCode::CoordinatorLoadInProgress | KafkaCode::RebalanceInProgress => true,
+            KafkaCode::UnknownMemberId
+            | KafkaCode::IllegalGeneration
+            | KafkaCode::FencedInstanceId => {
+                self.update(|m| {
+                    m.member_id.clear();
+                    m.generation = -1;
+                });
+                self.rejoin_needed.store(true, Ordering::SeqCst);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Joins (or rejoins) the group subscribed to `topics` and returns this member's
+    /// assignment. Retries retriable errors until `deadline`.
+    pub async fn join(&self, topics: &[String], deadline: Instant) -> Result<Vec<TopicPartition>> {
+        let assignors: Vec<Box<dyn Assignor>> = self
+            .cfg
+            .assignors
+            .iter()
+            .filter_map(|n| assignor::by_name(n))
+            .collect();
+        let metadata = assignor::encode_subscription(topics)?;
+        loop {
+            match self.join_once(&assignors, &metadata).await {
+                Ok(assignment) => {
+                    self.rejoin_needed.store(false, Ordering::SeqCst);
+                    return Ok(assignment);
+                }
+                Err(e) => {
+                    let retry = match &e {
+                        Error::Broker { code, .. } => self.on_error(*code) || code.is_retriable(),
+                        other => {
+                            self.lose_coordinator();
+                            other.is_retriable()
+                        }
+                    };
+                    if !retry || Instant::now() >= deadline {
+                        return Err(e);
+                    }
+                    tracing::debug!(group = %self.group_id, error = %e, "join failed, retrying");
+                    tokio::time::sleep(self.cfg.common.retry_backoff).await;
+                }
+            }
+        }
+    }
+
+    async fn join_once(
+        &self,
+        assignors: &[Box<dyn Assignor>],
+        metadata: &bytes::Bytes,
+    ) -> Result<Vec<TopicPartition>> {
+        let conn = self.coordinator().await?;
+        let mut req = JoinGroupRequest {
+            group_id: self.group(),
+            session_timeout_ms: ms(self.cfg.session_timeout),
+            rebalance_timeout_ms: ms(self.cfg.max_poll_interval),
+            member_id: StrBytes::from(self.member().member_id),
+            group_instance_id: None,
+            protocol_type: StrBytes::from_static_str("consumer"),
+            protocols: assignors
+                .iter()
+                .map(|a| JoinGroupRequestProtocol {
+                    name: StrBytes::from_static_str(a.name()),
+                    metadata: metadata.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+            reason: None,
+            ..Default::default()
+        };
+        let version = conn.version(ApiKey::JoinGroup)?;
+        // JoinGroup waits for the whole group: allow the rebalance timeout, not just the
+        // request timeout.
+        let join_timeout = self.cfg.max_poll_interval + Duration::from_secs(5);
+        let mut resp = tokio::time::timeout(join_timeout, conn.enqueue_raw(version, &req)?.wait())
+            .await
+            .map_err(|_| Error::Timeout("JoinGroup".into()))??;
+        tracing::debug!(code = resp.error_code, member_id = %resp.member_id, version, "JoinGroup answered");
+        if code_of(resp.error_code) == KafkaCode::MemberIdRequired {
+            // KIP-394: rejoin with the member id the coordinator assigned.
+            req.member_id = resp.member_id.clone();
+            self.update(|m| m.member_id = resp.member_id.to_string());
+            resp = tokio::time::timeout(join_timeout, conn.enqueue_raw(version, &req)?.wait())
+                .await
+                .map_err(|_| Error::Timeout("JoinGroup".into()))??;
+        }
+        if resp.error_code != 0 {
+            return Err(Error::broker(
+                resp.error_code,
+                format!("JoinGroup {}", self.group_id),
+            ));
+        }
+        let member_id = resp.member_id.to_string();
+        let generation = resp.generation_id;
+        self.update(|m| {
+            m.member_id = member_id.clone();
+            m.generation = generation;
+        });
+        let protocol = resp
+            .protocol_name
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        tracing::info!(group = %self.group_id, %member_id, generation, %protocol, leader = %resp.leader, "joined group");
+        let assignments = if resp.leader == member_id.as_str() {
+            self.lead(&protocol, assignors, &resp.members).await?
+        } else {
+            Vec::new()
+        };
+        let sync = SyncGroupRequest {
+            group_id: self.group(),
+            generation_id: generation,
+            member_id: StrBytes::from(member_id),
+            group_instance_id: None,
+            protocol_type: Some(StrBytes::from_static_str("consumer")),
+            protocol_name: resp.protocol_name.clone(),
+            assignments,
+            ..Default::default()
+        };
+        let sync_resp = tokio::time::timeout(join_timeout, conn.enqueue(&sync)?.wait())
+            .await
+            .map_err(|_| Error::Timeout("SyncGroup".into()))??;
+        if sync_resp.error_code != 0 {
+            return Err(Error::broker(
+                sync_resp.error_code,
+                format!("SyncGroup {}", self.group_id),
+            ));
+        }
+        let parts = assignor::decode_assignment(sync_resp.assignment)?;
+        Ok(parts
+            .into_iter()
+            .map(|(t, p)| TopicPartition::new(t, p))
+            .collect())
+    }
+
+    /// The leader's job: assign the partitions of every member's topics.
+    async fn lead(
+        &self,
+        protocol: &str,
+        assignors: &[Box<dyn Assignor>],
+        members: &[kafka_protocol::generated::join_group_response::JoinGroupResponseMember],
+    ) -> Result<Vec<SyncGroupRequestAssignment>> {
+        let assignor = assignors
+            .iter()
+            .find(|a| a.name() == protocol)
+            .ok_or_else(|| {
+                Error::InvalidResponse(format!("group chose unknown protocol `{protocol}`"))
+            })?;
+        let mut subscriptions = BTreeMap::new();
+        for m in members {
+            let topics = assignor::decode_subscription(m.metadata.clone())?;
+            subscriptions.insert(m.member_id.to_string(), topics);
+        }
+        let mut counts = BTreeMap::new();
+        let deadline = Instant::now() + self.cfg.common.request_timeout;
+        for topic in subscriptions.values().flatten() {
+            if counts.contains_key(topic) {
+                continue;
+            }
+            match self.metadata.topic(topic, deadline).await {
+                Ok(t) => {
+                    counts.insert(
+                        topic.clone(),
+                        i32::try_from(t.partitions.len()).unwrap_or(i32::MAX),
+                    );
+                }
+                Err(e) => tracing::warn!(%topic, error = %e, "subscribed topic has no metadata"),
+            }
+        }
+        let plan = assignor.assign(&subscriptions, &counts);
+        plan.into_iter()
+            .map(|(member, parts)| {
+                Ok(SyncGroupRequestAssignment {
+                    member_id: StrBytes::from(member),
+                    assignment: assignor::encode_assignment(&parts.into_iter().collect())?,
+                    ..Default::default()
+                })
+            })
+            .collect()
+    }
+
+    /// Sends one heartbeat; errors that need a rejoin set [`Self::rejoin_needed`].
+    pub async fn heartbeat(&self) -> Result<()> {
+        let m = self.member();
+        if m.generation < 0 || m.member_id.is_empty() {
+            return Ok(());
+        }
+        let conn = self.coordinator().await?;
+        let resp = conn
+            .send(&HeartbeatRequest {
+                group_id: self.group(),
+                generation_id: m.generation,
+                member_id: StrBytes::from(m.member_id),
+                group_instance_id: None,
+                ..Default::default()
+            })
+            .await?;
+        match code_of(resp.error_code) {
+            KafkaCode::None => Ok(()),
+            KafkaCode::RebalanceInProgress => {
+                self.rejoin_needed.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            code => {
+                self.on_error(code);
+                Err(Error::broker(
+                    resp.error_code,
+                    format!("Heartbeat {}", self.group_id),
+                ))
+            }
+        }
+    }
+
+    /// Commits `offsets` (the next offset to consume, per partition).
+    pub async fn commit(&self, offsets: &[(TopicPartition, i64)]) -> Result<()> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let m = self.member();
+        let conn = self.coordinator().await?;
+        let mut topics: BTreeMap<Arc<str>, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
+        for (tp, offset) in offsets {
+            topics
+                .entry(tp.topic.clone())
+                .or_default()
+                .push(OffsetCommitRequestPartition {
+                    partition_index: tp.partition,
+                    committed_offset: *offset,
+                    committed_leader_epoch: -1,
+                    commit_timestamp: -1,
+                    committed_metadata: Some(StrBytes::from_static_str("")),
+                    ..Default::default()
+                });
+        }
+        let req = OffsetCommitRequest {
+            group_id: self.group(),
+            generation_id_or_member_epoch: m.generation,
+            member_id: StrBytes::from(m.member_id),
+            group_instance_id: None,
+            retention_time_ms: -1,
+            topics: topics
+                .into_iter()
+                .map(|(t, partitions)| OffsetCommitRequestTopic {
+                    name: StrBytes::from(t.to_string()),
+                    partitions,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let resp = conn.send(&req).await?;
+        for t in resp.topics {
+            for p in t.partitions {
+                if p.error_code != 0 {
+                    self.on_error(code_of(p.error_code));
+                    return Err(Error::broker(
+                        p.error_code,
+                        format!("OffsetCommit {}-{}", t.name, p.partition_index),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Committed offsets of `partitions` (absent: none committed).
+    pub async fn committed(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>> {
+        let conn = self.coordinator().await?;
+        let mut topics: BTreeMap<Arc<str>, Vec<i32>> = BTreeMap::new();
+        for tp in partitions {
+            topics
+                .entry(tp.topic.clone())
+                .or_default()
+                .push(tp.partition);
+        }
+        let req = OffsetFetchRequest {
+            group_id: self.group(),
+            topics: Some(
+                topics
+                    .into_iter()
+                    .map(|(t, partition_indexes)| OffsetFetchRequestTopic {
+                        name: StrBytes::from(t.to_string()),
+                        partition_indexes: partition_indexes.into_iter().collect(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            require_stable: false,
+            ..Default::default()
+        };
+        let resp = conn.send(&req).await?;
+        if resp.error_code != 0 {
+            self.on_error(code_of(resp.error_code));
+            return Err(Error::broker(
+                resp.error_code,
+                format!("OffsetFetch {}", self.group_id),
+            ));
+        }
+        let mut out = HashMap::new();
+        for t in resp.topics {
+            for p in t.partitions {
+                if p.error_code != 0 {
+                    return Err(Error::broker(
+                        p.error_code,
+                        format!("OffsetFetch {}-{}", t.name, p.partition_index),
+                    ));
+                }
+                if p.committed_offset >= 0 {
+                    out.insert(
+                        TopicPartition::new(&*t.name, p.partition_index),
+                        p.committed_offset,
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Leaves the group (best effort).
+    pub async fn leave(&self) -> Result<()> {
+        let m = self.member();
+        if m.member_id.is_empty() {
+            return Ok(());
+        }
+        let conn = self.coordinator().await?;
+        let version = conn.version(ApiKey::LeaveGroup)?;
+        let req = if version >= 3 {
+            LeaveGroupRequest {
+                group_id: self.group(),
+                members: vec![MemberIdentity {
+                    member_id: StrBytes::from(m.member_id),
+                    group_instance_id: None,
+                    reason: None,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }
+        } else {
+            LeaveGroupRequest {
+                group_id: self.group(),
+                member_id: StrBytes::from(m.member_id),
+                ..Default::default()
+            }
+        };
+        let resp = conn.enqueue_raw(version, &req)?.wait().await?;
+        self.update(|m| {
+            m.member_id.clear();
+            m.generation = -1;
+        });
+        if resp.error_code != 0 {
+            return Err(Error::broker(
+                resp.error_code,
+                format!("LeaveGroup {}", self.group_id),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,4 @@
+//! Consumer groups (classic protocol): membership and assignors.
+
+pub mod assignor;
+pub(crate) mod coordinator;

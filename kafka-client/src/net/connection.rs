@@ -1,0 +1,356 @@
+//! One TCP connection to one broker: pipelined requests matched to responses by
+//! correlation id.
+//!
+//! Owns: the socket, split into a writer task (frames are queued and written in queue
+//! order, so callers that enqueue in order get their requests on the wire in order) and a
+//! reader task (frames are split off the stream with the size limit checked before any
+//! allocation and handed to the waiter registered under their correlation id), the
+//! negotiated [`ApiVersions`], and `request.timeout.ms`. A request that times out closes
+//! the connection (as the Java client does), failing every other in-flight request with
+//! [`Error::Disconnected`]. Must not: retry, reconnect or know about topics.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::frame::{decode_typed_response, split_frame, write_typed_request};
+use kafka_protocol::generated::ApiKey;
+use kafka_protocol::message::Request;
+use kafka_protocol::wire::StrBytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+
+use super::versions::{negotiate, ApiVersions};
+use crate::error::{Error, Result};
+
+/// Largest response frame accepted: Kafka's `socket.request.max.bytes` default (100 MiB).
+pub const MAX_RESPONSE_SIZE: usize = kafka_protocol::frame::DEFAULT_MAX_FRAME_SIZE;
+
+type Waiter = oneshot::Sender<Result<Bytes>>;
+
+/// State shared by the handle, the writer and the reader.
+struct Shared {
+    addr: String,
+    pending: Mutex<HashMap<i32, Waiter>>,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    /// Marks the connection closed and fails every waiter.
+    fn close(&self, why: &str) {
+        let waiters: Vec<Waiter> = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if self.closed.swap(true, Ordering::SeqCst) && pending.is_empty() {
+                return;
+            }
+            pending.drain().map(|(_, w)| w).collect()
+        };
+        if !waiters.is_empty() {
+            tracing::debug!(addr = %self.addr, why, n = waiters.len(), "connection closed");
+        }
+        for w in waiters {
+            let _ = w.send(Err(Error::Disconnected(format!("{}: {why}", self.addr))));
+        }
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<Bytes>,
+    next_id: AtomicI32,
+    client_id: Option<StrBytes>,
+    request_timeout: Duration,
+    versions: OnceLock<ApiVersions>,
+    reader: AbortHandle,
+    writer: AbortHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shared.close("connection dropped");
+        self.reader.abort();
+        self.writer.abort();
+    }
+}
+
+/// A connection to one broker; cheap to clone (clones share the socket).
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Connection({})", self.inner.shared.addr)
+    }
+}
+
+/// A response not yet received; see [`Connection::enqueue`].
+#[derive(Debug)]
+pub struct PendingResponse<R> {
+    rx: oneshot::Receiver<Result<Bytes>>,
+    version: i16,
+    correlation_id: i32,
+    conn: Connection,
+    _marker: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: kafka_protocol::message::Message> PendingResponse<R> {
+    /// The raw response frame (header included), within `request.timeout.ms`.
+    pub async fn wait_bytes(self) -> Result<Bytes> {
+        let timeout = self.conn.inner.request_timeout;
+        match tokio::time::timeout(timeout, self.rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::Disconnected(self.conn.addr().to_string())),
+            Err(_) => {
+                self.conn.forget(self.correlation_id);
+                self.conn.close("request timed out");
+                Err(Error::Timeout(format!(
+                    "no response from {} within request.timeout.ms ({} ms)",
+                    self.conn.addr(),
+                    timeout.as_millis()
+                )))
+            }
+        }
+    }
+}
+
+impl<R: kafka_protocol::message::Response> PendingResponse<R> {
+    /// The decoded response.
+    pub async fn wait(self) -> Result<R> {
+        let version = self.version;
+        let bytes = self.wait_bytes().await?;
+        Connection::decode::<R>(bytes, version)
+    }
+}
+
+/// Settings of one connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// `client.id`.
+    pub client_id: String,
+    /// `request.timeout.ms`.
+    pub request_timeout: Duration,
+    /// `socket.connection.setup.timeout.ms` (TCP connect plus ApiVersions).
+    pub setup_timeout: Duration,
+}
+
+impl Connection {
+    /// Connects to `host:port` and negotiates API versions, all within the setup timeout.
+    pub async fn connect(host: &str, port: u16, cfg: &ConnectionConfig) -> Result<Connection> {
+        let addr = format!("{host}:{port}");
+        let setup = async {
+            let stream = TcpStream::connect((host, port)).await?;
+            stream.set_nodelay(true)?;
+            let conn = Connection::from_stream(stream, addr.clone(), cfg);
+            let versions = negotiate(&conn).await?;
+            let _ = conn.inner.versions.set(versions);
+            Ok::<_, Error>(conn)
+        };
+        match tokio::time::timeout(cfg.setup_timeout, setup).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Timeout(format!(
+                "connecting to {addr} (socket.connection.setup.timeout.ms)"
+            ))),
+        }
+    }
+
+    fn from_stream(stream: TcpStream, addr: String, cfg: &ConnectionConfig) -> Connection {
+        let (read, write) = stream.into_split();
+        let shared = Arc::new(Shared {
+            addr,
+            pending: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_loop(write, rx, shared.clone())).abort_handle();
+        let reader = tokio::spawn(read_loop(read, shared.clone())).abort_handle();
+        Connection {
+            inner: Arc::new(Inner {
+                shared,
+                tx,
+                next_id: AtomicI32::new(0),
+                client_id: Some(StrBytes::from(cfg.client_id.clone())),
+                request_timeout: cfg.request_timeout,
+                versions: OnceLock::new(),
+                reader,
+                writer,
+            }),
+        }
+    }
+
+    /// `host:port` of the broker.
+    pub fn addr(&self) -> &str {
+        &self.inner.shared.addr
+    }
+
+    /// Whether the connection is closed (then every request fails).
+    pub fn is_closed(&self) -> bool {
+        self.inner.shared.closed.load(Ordering::SeqCst)
+    }
+
+    /// Closes the connection, failing in-flight requests.
+    pub fn close(&self, why: &str) {
+        self.inner.shared.close(why);
+        self.inner.writer.abort();
+        self.inner.reader.abort();
+    }
+
+    fn forget(&self, correlation_id: i32) {
+        if let Ok(mut p) = self.inner.shared.pending.lock() {
+            p.remove(&correlation_id);
+        }
+    }
+
+    /// The negotiated versions (empty before the handshake finished).
+    pub fn api_versions(&self) -> Option<&ApiVersions> {
+        self.inner.versions.get()
+    }
+
+    /// The version of `api` to use with this broker.
+    pub fn version(&self, api: ApiKey) -> Result<i16> {
+        self.api_versions()
+            .ok_or(Error::UnsupportedApi(api.name()))?
+            .pick(api)
+    }
+
+    /// Decodes a response frame (header included) of `version`.
+    pub fn decode<R: kafka_protocol::message::Response>(frame: Bytes, version: i16) -> Result<R> {
+        Ok(decode_typed_response::<R>(frame, version)?.1)
+    }
+
+    fn encode<R: Request>(&self, version: i16, body: &R) -> Result<(i32, Bytes)> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed) & i32::MAX;
+        let mut out = BytesMut::with_capacity(64 + body.encoded_len(version));
+        write_typed_request(&mut out, id, self.inner.client_id.as_ref(), version, body)?;
+        Ok((id, out.freeze()))
+    }
+
+    /// Queues a request at `version` for writing (requests queued one after the other are
+    /// written in that order) and returns its pending response.
+    pub fn enqueue_raw<R: Request>(
+        &self,
+        version: i16,
+        body: &R,
+    ) -> Result<PendingResponse<R::Response>> {
+        let (id, frame) = self.encode(version, body)?;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut pending = self
+                .inner
+                .shared
+                .pending
+                .lock()
+                .map_err(|_| Error::Disconnected(self.addr().to_string()))?;
+            if self.is_closed() {
+                return Err(Error::Disconnected(self.addr().to_string()));
+            }
+            pending.insert(id, tx);
+        }
+        if self.inner.tx.send(frame).is_err() {
+            self.forget(id);
+            return Err(Error::Disconnected(self.addr().to_string()));
+        }
+        Ok(PendingResponse {
+            rx,
+            version,
+            correlation_id: id,
+            conn: self.clone(),
+            _marker: std::marker::PhantomData,
+        })
+    }
+
+    /// Queues a request at the negotiated version; see [`enqueue_raw`](Self::enqueue_raw).
+    pub fn enqueue<R: Request>(&self, body: &R) -> Result<PendingResponse<R::Response>> {
+        let version = self.version(R::API_KEY)?;
+        self.enqueue_raw(version, body)
+    }
+
+    /// Queues a request that gets no response (Produce with acks=0).
+    pub fn send_oneway<R: Request>(&self, version: i16, body: &R) -> Result<()> {
+        if self.is_closed() {
+            return Err(Error::Disconnected(self.addr().to_string()));
+        }
+        let (_, frame) = self.encode(version, body)?;
+        self.inner
+            .tx
+            .send(frame)
+            .map_err(|_| Error::Disconnected(self.addr().to_string()))
+    }
+
+    /// Sends a request at the negotiated version and waits for its response.
+    pub async fn send<R: Request>(&self, body: &R) -> Result<R::Response> {
+        self.enqueue(body)?.wait().await
+    }
+}
+
+async fn write_loop(
+    mut w: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Bytes>,
+    shared: Arc<Shared>,
+) {
+    let mut buf = BytesMut::new();
+    while let Some(frame) = rx.recv().await {
+        buf.clear();
+        buf.extend_from_slice(&frame);
+        // Coalesce what is already queued into one write.
+        while buf.len() < 256 * 1024 {
+            match rx.try_recv() {
+                Ok(more) => buf.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = w.write_all(&buf).await {
+            shared.close(&format!("write failed: {e}"));
+            return;
+        }
+    }
+    let _ = w.shutdown().await;
+}
+
+async fn read_loop(mut r: OwnedReadHalf, shared: Arc<Shared>) {
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        loop {
+            match split_frame(&mut buf, MAX_RESPONSE_SIZE) {
+                Ok(Some(frame)) => {
+                    let Some(id) = frame.first_chunk::<4>().map(|b| i32::from_be_bytes(*b)) else {
+                        shared.close("response frame shorter than its header");
+                        return;
+                    };
+                    let waiter = shared.pending.lock().ok().and_then(|mut p| p.remove(&id));
+                    match waiter {
+                        Some(w) => {
+                            let _ = w.send(Ok(frame.freeze()));
+                        }
+                        None => tracing::debug!(addr = %shared.addr, id, "response without waiter"),
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    shared.close(&format!("bad frame: {e}"));
+                    return;
+                }
+            }
+        }
+        if buf.capacity() - buf.len() < 8192 {
+            buf.reserve(64 * 1024);
+        }
+        match r.read_buf(&mut buf).await {
+            Ok(0) => {
+                shared.close("closed by broker");
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                shared.close(&format!("read failed: {e}"));
+                return;
+            }
+        }
+    }
+}

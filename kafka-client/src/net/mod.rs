@@ -1,0 +1,12 @@
+//! Networking: connections, version negotiation, the connection pool and the metadata
+//! cache. Everything above (producer, consumer, admin) talks to brokers through here.
+
+pub mod connection;
+pub mod metadata;
+pub mod pool;
+pub mod versions;
+
+pub use connection::{Connection, ConnectionConfig, PendingResponse};
+pub use metadata::{BrokerInfo, ClusterSnapshot, Metadata, PartitionInfo, TopicInfo};
+pub use pool::Pool;
+pub use versions::ApiVersions;

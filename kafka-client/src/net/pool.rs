@@ -1,0 +1,161 @@
+//! Connections per broker, opened lazily and reopened with exponential backoff.
+//!
+//! Owns: the map from broker address to its [`Connection`], the broker id to address map
+//! (filled from metadata), the bootstrap list, and `reconnect.backoff.ms` /
+//! `reconnect.backoff.max.ms`. Must not: decide what to send.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::connection::{Connection, ConnectionConfig};
+use crate::config::CommonConfig;
+use crate::error::{Error, Result};
+
+type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
+
+#[derive(Default)]
+struct Slot {
+    conn: Option<Connection>,
+    backoff: Duration,
+    next_attempt: Option<Instant>,
+}
+
+/// Connections to the brokers of one cluster.
+pub struct Pool {
+    cfg: CommonConfig,
+    conn_cfg: ConnectionConfig,
+    brokers: Mutex<HashMap<i32, (String, u16)>>,
+    slots: Mutex<HashMap<(String, u16), SharedSlot>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pool({:?})", self.cfg.bootstrap_servers)
+    }
+}
+
+impl Pool {
+    /// A pool for the cluster `cfg` bootstraps from; connects nothing yet.
+    pub fn new(cfg: &CommonConfig) -> Pool {
+        Pool {
+            conn_cfg: ConnectionConfig {
+                client_id: cfg.client_id.clone(),
+                request_timeout: cfg.request_timeout,
+                setup_timeout: cfg.connection_setup_timeout,
+            },
+            cfg: cfg.clone(),
+            brokers: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Replaces the broker id to address map (from a Metadata response).
+    pub fn set_brokers(&self, brokers: HashMap<i32, (String, u16)>) {
+        if let Ok(mut b) = self.brokers.lock() {
+            *b = brokers;
+        }
+    }
+
+    /// The address of broker `node_id`, if metadata named it.
+    pub fn broker_addr(&self, node_id: i32) -> Option<(String, u16)> {
+        self.brokers.lock().ok()?.get(&node_id).cloned()
+    }
+
+    fn slot(&self, addr: &(String, u16)) -> Arc<tokio::sync::Mutex<Slot>> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.entry(addr.clone()).or_default().clone()
+    }
+
+    /// The open connection to `host:port`, connecting (after any backoff left from the last
+    /// failure) when there is none.
+    pub async fn get_addr(&self, addr: &(String, u16)) -> Result<Connection> {
+        let slot = self.slot(addr);
+        let mut slot = slot.lock().await;
+        if let Some(conn) = &slot.conn {
+            if !conn.is_closed() {
+                return Ok(conn.clone());
+            }
+        }
+        slot.conn = None;
+        if let Some(at) = slot.next_attempt {
+            tokio::time::sleep_until(at).await;
+        }
+        match Connection::connect(&addr.0, addr.1, &self.conn_cfg).await {
+            Ok(conn) => {
+                tracing::debug!(addr = %conn.addr(), "connected");
+                slot.conn = Some(conn.clone());
+                slot.backoff = Duration::ZERO;
+                slot.next_attempt = None;
+                Ok(conn)
+            }
+            Err(e) => {
+                slot.backoff = if slot.backoff.is_zero() {
+                    self.cfg.reconnect_backoff
+                } else {
+                    (slot.backoff * 2).min(self.cfg.reconnect_backoff_max)
+                };
+                slot.next_attempt = Some(Instant::now() + slot.backoff);
+                tracing::debug!(addr = %format!("{}:{}", addr.0, addr.1), error = %e, "connect failed");
+                Err(e)
+            }
+        }
+    }
+
+    /// The connection to broker `node_id`.
+    pub async fn get(&self, node_id: i32) -> Result<Connection> {
+        let addr = self.broker_addr(node_id).ok_or_else(|| {
+            Error::NoBrokerAvailable(format!("broker {node_id} is not in metadata"))
+        })?;
+        self.get_addr(&addr).await
+    }
+
+    /// Any reachable broker: an open connection if there is one, else the known brokers,
+    /// else the bootstrap servers, in order.
+    pub async fn any(&self) -> Result<Connection> {
+        let open: Vec<Arc<tokio::sync::Mutex<Slot>>> = self
+            .slots
+            .lock()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default();
+        for slot in open {
+            if let Ok(slot) = slot.try_lock() {
+                if let Some(c) = slot.conn.as_ref().filter(|c| !c.is_closed()) {
+                    return Ok(c.clone());
+                }
+            }
+        }
+        let mut candidates: Vec<(String, u16)> = self
+            .brokers
+            .lock()
+            .map(|b| b.values().cloned().collect())
+            .unwrap_or_default();
+        candidates.extend(self.cfg.bootstrap_servers.iter().cloned());
+        let mut last = Error::NoBrokerAvailable("no bootstrap servers".to_string());
+        for addr in candidates {
+            match self.get_addr(&addr).await {
+                Ok(c) => return Ok(c),
+                Err(e) => last = e,
+            }
+        }
+        Err(Error::NoBrokerAvailable(last.to_string()))
+    }
+
+    /// Closes every connection.
+    pub fn close_all(&self) {
+        let slots: Vec<Arc<tokio::sync::Mutex<Slot>>> = self
+            .slots
+            .lock()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default();
+        for slot in slots {
+            if let Ok(mut s) = slot.try_lock() {
+                if let Some(c) = s.conn.take() {
+                    c.close("client closed");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The producer: `send` records, get their offsets back.
+//!
+//! Owns: [`Producer`], which picks a partition ([`partitioner`]), appends to the
+//! [`accumulator`] and lets the `sender` task deliver batches. Must not: block the caller
+//! beyond `max.block.ms` (metadata of a new topic, or `buffer.memory` full).
+//!
+//! `send` is a two-step future: awaiting `send` appends the record (this is where
+//! backpressure applies) and yields a [`DeliveryFuture`]; awaiting that yields the
+//! [`RecordMetadata`] once the broker acknowledged the batch. Dropping the
+//! `DeliveryFuture` is the fire-and-forget path.
+
+pub mod accumulator;
+pub mod partitioner;
+mod record;
+mod sender;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use self::accumulator::{Accumulator, AccumulatorConfig};
+pub use self::partitioner::{murmur2, Partitioner, StickyPartitioner};
+pub use self::record::{DeliveryFuture, ProducerRecord, RecordMetadata};
+use self::sender::Sender;
+use crate::config::ProducerConfig;
+use crate::error::{Error, Result};
+use crate::net::{Metadata, Pool};
+use crate::types::{now_ms, TopicPartition};
+
+/// An asynchronous Kafka producer. Cheap to share behind an `Arc`; all methods take `&self`.
+#[derive(Debug)]
+pub struct Producer {
+    cfg: ProducerConfig,
+    acc: Arc<Accumulator>,
+    metadata: Arc<Metadata>,
+    sticky: StickyPartitioner,
+    custom: Option<Box<dyn Partitioner>>,
+    sender: Arc<Sender>,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sender")
+    }
+}
+
+impl Producer {
+    /// Starts a producer (its sender task runs on the current tokio runtime). Connects
+    /// lazily, on the first send.
+    pub fn new(cfg: ProducerConfig) -> Result<Producer> {
+        Self::with_partitioner(cfg, None)
+    }
+
+    /// Starts a producer with a custom partitioner, consulted for records without an
+    /// explicit partition.
+    pub fn with_partitioner(
+        cfg: ProducerConfig,
+        custom: Option<Box<dyn Partitioner>>,
+    ) -> Result<Producer> {
+        let cfg = cfg.validate()?;
+        let pool = Arc::new(Pool::new(&cfg.common));
+        let metadata = Arc::new(Metadata::new(pool, &cfg.common, true));
+        let acc = Arc::new(Accumulator::new(AccumulatorConfig {
+            batch_size: cfg.batch_size,
+            linger: cfg.linger,
+            buffer_memory: cfg.buffer_memory,
+            max_request_size: cfg.max_request_size,
+            compression: cfg.compression,
+            delivery_timeout: cfg.delivery_timeout,
+        }));
+        let sender = Sender::new(acc.clone(), metadata.clone(), cfg.clone());
+        let task = tokio::spawn(sender.clone().run());
+        Ok(Producer {
+            sticky: StickyPartitioner::new(cfg.batch_size),
+            cfg,
+            acc,
+            metadata,
+            custom,
+            sender,
+            task: std::sync::Mutex::new(Some(task)),
+        })
+    }
+
+    /// The effective configuration (after [`ProducerConfig::validate`]).
+    pub fn config(&self) -> &ProducerConfig {
+        &self.cfg
+    }
+
+    /// Appends a record to its partition's batch and returns its [`DeliveryFuture`].
+    ///
+    /// Waits up to `max.block.ms` for the topic's metadata and for buffer memory.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        if self.sender.stop.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        let deadline = Instant::now() + self.cfg.max_block;
+        let topic = self.metadata.topic(&record.topic, deadline).await?;
+        let n = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+        let partition = match record.partition {
+            Some(p) if (0..n).contains(&p) => p,
+            Some(p) => {
+                return Err(Error::InvalidPartition {
+                    topic: record.topic,
+                    partition: p,
+                })
+            }
+            None => self.choose_partition(&record, n)?,
+        };
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let tp = TopicPartition::new(&record.topic, partition);
+        self.acc
+            .append(
+                &tp,
+                timestamp,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                &record.headers,
+                deadline,
+            )
+            .await
+    }
+
+    fn choose_partition(&self, record: &ProducerRecord, n: i32) -> Result<i32> {
+        if let Some(custom) = &self.custom {
+            if let Some(p) = custom.partition(&record.topic, record.key.as_deref(), n) {
+                if (0..n).contains(&p) {
+                    return Ok(p);
+                }
+                return Err(Error::InvalidPartition {
+                    topic: record.topic.clone(),
+                    partition: p,
+                });
+            }
+        }
+        match (&record.key, self.cfg.partitioner_ignore_keys) {
+            (Some(key), false) => Ok(partitioner::default_partition(key, n)),
+            _ => {
+                let size = accumulator::record_size_upper_bound(
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                    &record.headers,
+                );
+                Ok(self.sticky.partition(&record.topic, n, size))
+            }
+        }
+    }
+
+    /// Sends a record and waits for its acknowledgement.
+    pub async fn send_and_wait(&self, record: ProducerRecord) -> Result<RecordMetadata> {
+        self.send(record).await?.await
+    }
+
+    /// Makes every buffered record ready now and waits until all records sent before the
+    /// call completed (successfully or not).
+    pub async fn flush(&self) {
+        let waits = self.acc.begin_flush();
+        for mut rx in waits {
+            let _ = rx.wait_for(Option::is_some).await;
+        }
+        self.acc.end_flush();
+    }
+
+    /// Number of partitions of `topic` (fetching metadata if needed).
+    pub async fn partitions_for(&self, topic: &str) -> Result<usize> {
+        let deadline = Instant::now() + self.cfg.max_block;
+        Ok(self.metadata.topic(topic, deadline).await?.partitions.len())
+    }
+
+    /// Stops accepting records, delivers everything buffered (each batch still bounded by
+    /// `delivery.timeout.ms`), then stops the sender and closes connections.
+    pub async fn close(&self) -> Result<()> {
+        self.acc.close();
+        self.flush().await;
+        self.sender.stop.store(true, Ordering::SeqCst);
+        self.acc.wake.notify_one();
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        self.metadata.pool().close_all();
+        Ok(())
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        self.sender.stop.store(true, Ordering::SeqCst);
+        self.acc.close();
+        if let Some(task) = self.task.lock().ok().and_then(|mut t| t.take()) {
+            task.abort();
+        }
+        self.acc.abort_all(&Error::Closed);
+    }
+}

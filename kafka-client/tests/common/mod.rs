@@ -1,0 +1,204 @@
+//! Shared helpers of the integration tests: a private Tansu broker per test binary.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The `shared/` folder next to the repository.
+pub fn shared_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+}
+
+/// The peers' install folder.
+pub fn peers_home() -> PathBuf {
+    std::env::var_os("KAFKA_PEERS_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/kafka-peers")
+        })
+}
+
+/// A Tansu broker on a free port, stopped on drop.
+pub struct Tansu {
+    pub port: u16,
+}
+
+impl Tansu {
+    /// Starts Tansu, or returns `None` (after printing why) when it is not installed.
+    pub fn start() -> Option<Tansu> {
+        Self::start_advertising(None)
+    }
+
+    /// Starts Tansu advertising `advertised` (a proxy's port) instead of its own port.
+    pub fn start_advertising(advertised: Option<u16>) -> Option<Tansu> {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let script = shared_dir().join("peers/start-tansu.sh");
+        if !script.exists() || !peers_home().join("bin/tansu").exists() {
+            eprintln!("SKIP: Tansu is not installed (run ../shared/peers/install.sh)");
+            return None;
+        }
+        for _ in 0..3 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .ok()?
+                .local_addr()
+                .ok()?
+                .port();
+            let mut cmd = Command::new("bash");
+            cmd.arg(&script).arg(port.to_string());
+            if let Some(a) = advertised {
+                cmd.arg(a.to_string());
+            }
+            let out = cmd.output().ok()?;
+            if out.status.success() {
+                return Some(Tansu { port });
+            }
+            eprintln!(
+                "tansu failed to start on {port}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        eprintln!("SKIP: Tansu would not start");
+        None
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let script = shared_dir().join("peers/start-tansu.sh");
+        let _ = Command::new("bash")
+            .arg(script)
+            .arg("stop")
+            .arg(self.port.to_string())
+            .output();
+    }
+}
+
+/// The path of a peer tool (`kcat`, ...) if installed.
+pub fn peer_bin(name: &str) -> Option<PathBuf> {
+    let p = peers_home().join("bin").join(name);
+    p.exists().then_some(p)
+}
+
+/// A unique topic name.
+pub fn topic(prefix: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{n}")
+}
+
+/// A kafka-server-mini broker run from its built binary (`cargo build -p
+/// kafka-server-mini`), killed on drop.
+pub struct Mini {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Mini {
+    /// Starts the broker, or returns `None` (after printing why) when its binary is not
+    /// built or does not start.
+    pub fn start() -> Option<Mini> {
+        use std::io::BufRead;
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        let bin = target.join("debug/kafka-server-mini");
+        if !bin.exists() {
+            eprintln!(
+                "SKIP: {} not built (cargo build -p kafka-server-mini)",
+                bin.display()
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().ok()?;
+        let mut child = Command::new(&bin)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--log-level",
+                "warn",
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let stdout = child.stdout.take()?;
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let Some(addr) = line
+            .trim()
+            .strip_prefix("listening on ")
+            .map(str::to_string)
+        else {
+            eprintln!("SKIP: kafka-server-mini did not start: {line:?}");
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        };
+        Some(Mini {
+            child,
+            addr,
+            _dir: dir,
+        })
+    }
+
+    /// `host:port`.
+    pub fn bootstrap(&self) -> String {
+        self.addr.clone()
+    }
+}
+
+impl Drop for Mini {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running broker of either kind.
+pub enum TestBroker {
+    /// Tansu.
+    Tansu(Tansu),
+    /// kafka-server-mini.
+    Mini(Mini),
+}
+
+impl TestBroker {
+    /// `host:port`.
+    pub fn bootstrap(&self) -> String {
+        match self {
+            TestBroker::Tansu(t) => t.bootstrap(),
+            TestBroker::Mini(m) => m.bootstrap(),
+        }
+    }
+
+    /// Whether this is Tansu (whose known deviations some tests tolerate).
+    pub fn is_tansu(&self) -> bool {
+        matches!(self, TestBroker::Tansu(_))
+    }
+
+    /// Starts the named broker (`tansu` or `mini`).
+    pub fn start(kind: &str) -> Option<TestBroker> {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        match kind {
+            "tansu" => Tansu::start().map(TestBroker::Tansu),
+            _ => Mini::start().map(TestBroker::Mini),
+        }
+    }
+}
