@@ -22,7 +22,9 @@ use kafka_protocol::generated::{
     MetadataResponse, ProduceRequest,
 };
 use kafka_protocol::message::Message;
-use kafka_protocol::records::{BatchIter, Compression, DecodeOptions, RawBatch, RecordBatchBuilder};
+use kafka_protocol::records::{
+    BatchIter, Compression, DecodeOptions, RawBatch, RecordBatchBuilder,
+};
 use kafka_protocol::wire::{StrBytes, Uuid};
 use kprs::protocol::{Decodable as _, Encodable as _};
 
@@ -36,8 +38,13 @@ fn produce_request() -> ProduceRequest {
             let mut b = RecordBatchBuilder::with_capacity(Compression::None, 2048);
             for i in 0..10 {
                 let key = format!("key-{p}-{i}");
-                b.append_with_headers(TS + i, Some(key.as_bytes()), Some(&value), &[("client", &b"bench"[..])])
-                    .unwrap();
+                b.append_with_headers(
+                    TS + i,
+                    Some(key.as_bytes()),
+                    Some(&value),
+                    &[("client", &b"bench"[..])],
+                )
+                .unwrap();
             }
             PartitionProduceData {
                 index: p,
@@ -113,7 +120,7 @@ fn ours_deep(bytes: &Bytes) -> usize {
     for t in &req.topic_data {
         for p in &t.partition_data {
             let Some(records) = &p.records else { continue };
-            for batch in BatchIter::new(records.clone(), opts.clone()) {
+            for batch in BatchIter::new(records.clone(), opts) {
                 if let RawBatch::V2(b) = batch.unwrap() {
                     for r in b.records(&opts).unwrap() {
                         let r = r.unwrap();
@@ -133,7 +140,8 @@ fn kprs_deep(bytes: &Bytes) -> usize {
     for t in &req.topic_data {
         for p in &t.partition_data {
             let Some(records) = &p.records else { continue };
-            for set in kprs::records::RecordBatchDecoder::decode_all(&mut records.clone()).unwrap() {
+            for set in kprs::records::RecordBatchDecoder::decode_all(&mut records.clone()).unwrap()
+            {
                 for r in &set.records {
                     n += r.value.as_ref().map_or(0, |v| v.len()) + r.headers.len();
                     black_box(r);
@@ -148,7 +156,11 @@ fn bench_produce(c: &mut Criterion) {
     let bytes = encode(&produce_request(), 9);
     let theirs = kprs::messages::ProduceRequest::decode(&mut bytes.clone(), 9).unwrap();
     let ours = ProduceRequest::decode(&mut bytes.clone(), 9).unwrap();
-    assert_eq!(ours_deep(&bytes), kprs_deep(&bytes), "both decoders see the same records");
+    assert_eq!(
+        ours_deep(&bytes),
+        kprs_deep(&bytes),
+        "both decoders see the same records"
+    );
     let mut g = c.benchmark_group("produce_v9");
     g.throughput(Throughput::Bytes(bytes.len() as u64));
     g.bench_function("decode_shallow/ours", |b| {
@@ -157,8 +169,12 @@ fn bench_produce(c: &mut Criterion) {
     g.bench_function("decode_shallow/kafka-protocol", |b| {
         b.iter(|| kprs::messages::ProduceRequest::decode(&mut black_box(bytes.clone()), 9).unwrap())
     });
-    g.bench_function("decode_deep/ours", |b| b.iter(|| ours_deep(black_box(&bytes))));
-    g.bench_function("decode_deep/kafka-protocol", |b| b.iter(|| kprs_deep(black_box(&bytes))));
+    g.bench_function("decode_deep/ours", |b| {
+        b.iter(|| ours_deep(black_box(&bytes)))
+    });
+    g.bench_function("decode_deep/kafka-protocol", |b| {
+        b.iter(|| kprs_deep(black_box(&bytes)))
+    });
     g.bench_function("encode/ours", |b| {
         b.iter(|| {
             let mut out = BytesMut::with_capacity(bytes.len());
@@ -189,7 +205,9 @@ fn bench_metadata(c: &mut Criterion) {
         b.iter(|| MetadataResponse::decode(&mut black_box(bytes.clone()), 12).unwrap())
     });
     g.bench_function("decode/kafka-protocol", |b| {
-        b.iter(|| kprs::messages::MetadataResponse::decode(&mut black_box(bytes.clone()), 12).unwrap())
+        b.iter(|| {
+            kprs::messages::MetadataResponse::decode(&mut black_box(bytes.clone()), 12).unwrap()
+        })
     });
     g.bench_function("encode/ours", |b| {
         b.iter(|| {
@@ -246,7 +264,11 @@ fn bench_batch_encode(c: &mut Criterion) {
     for (name, ours_c, their_c) in [
         ("none", Compression::None, kprs::records::Compression::None),
         ("gzip", Compression::Gzip, kprs::records::Compression::Gzip),
-        ("snappy", Compression::Snappy, kprs::records::Compression::Snappy),
+        (
+            "snappy",
+            Compression::Snappy,
+            kprs::records::Compression::Snappy,
+        ),
         ("lz4", Compression::Lz4, kprs::records::Compression::Lz4),
         ("zstd", Compression::Zstd, kprs::records::Compression::Zstd),
     ] {

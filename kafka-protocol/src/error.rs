@@ -142,7 +142,10 @@ impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ErrorKind::Truncated { needed, remaining } => {
-                write!(f, "input truncated: needed {needed} bytes, {remaining} left")
+                write!(
+                    f,
+                    "input truncated: needed {needed} bytes, {remaining} left"
+                )
             }
             ErrorKind::NegativeLength(n) => write!(f, "negative length {n}"),
             ErrorKind::LengthExceedsInput { length, remaining } => {
@@ -163,7 +166,10 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::TrailingBytes(n) => write!(f, "{n} trailing bytes after the value"),
             ErrorKind::CrcMismatch { stored, computed } => {
-                write!(f, "crc mismatch: stored {stored:#010x}, computed {computed:#010x}")
+                write!(
+                    f,
+                    "crc mismatch: stored {stored:#010x}, computed {computed:#010x}"
+                )
             }
             ErrorKind::InvalidRecords(why) => write!(f, "invalid records: {why}"),
             ErrorKind::UnknownCompression(c) => write!(f, "unknown compression codec {c}"),

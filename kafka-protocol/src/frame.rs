@@ -152,8 +152,7 @@ pub fn decode_response(
     api_key: ApiKey,
     api_version: i16,
 ) -> Result<(ResponseHeader, ResponseBody)> {
-    let header =
-        ResponseHeader::decode(&mut frame, response_header_version(api_key, api_version))?;
+    let header = ResponseHeader::decode(&mut frame, response_header_version(api_key, api_version))?;
     let body = ResponseBody::decode(api_key, &mut frame, api_version)?;
     crate::wire::expect_end(&frame).map_err(|e| e.context(api_key.name(), "", api_version))?;
     Ok((header, body))
@@ -191,11 +190,13 @@ pub fn write_request(out: &mut BytesMut, header: &RequestHeader, body: &RequestB
     let api_key = body.api_key();
     let version = header.request_api_version;
     if header.request_api_key != api_key.key() {
-        return Err(Error::new(ErrorKind::UnknownApiKey(header.request_api_key)).context(
-            "RequestHeader",
-            "request_api_key",
-            version,
-        ));
+        return Err(
+            Error::new(ErrorKind::UnknownApiKey(header.request_api_key)).context(
+                "RequestHeader",
+                "request_api_key",
+                version,
+            ),
+        );
     }
     let hv = request_header_version(api_key, version);
     let len = header.encoded_len(hv) + body.encoded_len(version);
@@ -284,7 +285,9 @@ mod tests {
     fn split_frame_checks_size_before_allocating() {
         let mut buf = BytesMut::from(&[0x7f, 0xff, 0xff, 0xff, 0][..]);
         assert!(matches!(
-            split_frame(&mut buf, DEFAULT_MAX_FRAME_SIZE).unwrap_err().kind(),
+            split_frame(&mut buf, DEFAULT_MAX_FRAME_SIZE)
+                .unwrap_err()
+                .kind(),
             ErrorKind::FrameTooLarge { .. }
         ));
         let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff][..]);

@@ -39,7 +39,11 @@ fn every_api_key_and_version_round_trips() {
                 let mut out = BytesMut::new();
                 req.encode(&mut out, version)
                     .unwrap_or_else(|e| panic!("{api:?} v{version} request encode: {e}"));
-                assert_eq!(out.len(), req.encoded_len(version), "{api:?} v{version} len");
+                assert_eq!(
+                    out.len(),
+                    req.encoded_len(version),
+                    "{api:?} v{version} len"
+                );
                 let bytes = out.freeze();
                 let back = RequestBody::decode(api, &mut bytes.clone(), version)
                     .unwrap_or_else(|e| panic!("{api:?} v{version} request decode: {e}"));
@@ -64,7 +68,9 @@ fn every_api_key_and_version_round_trips() {
             }
         }
     }
-    eprintln!("round-tripped {pairs} request/response pairs over {versions} (api, version) combinations");
+    eprintln!(
+        "round-tripped {pairs} request/response pairs over {versions} (api, version) combinations"
+    );
     // 327 = the sizes of `validVersions` summed over the 88 request specs (Kafka 4.0 specs).
     assert_eq!(versions, 327, "every version of every API");
 }

@@ -58,7 +58,8 @@ fn every_golden_frame_round_trips() {
                 decode_response(raw.clone(), api_key, version)
                     .and_then(|(h, b)| write_response(&mut out, &h, version, &b))
             } else {
-                decode_request(raw.clone()).and_then(|f| write_request(&mut out, &f.header, &f.body))
+                decode_request(raw.clone())
+                    .and_then(|f| write_request(&mut out, &f.header, &f.body))
             };
             checked += 1;
             match result {
@@ -83,6 +84,13 @@ fn every_golden_frame_round_trips() {
     for f in &failures {
         eprintln!("{f}");
     }
-    assert!(checked >= 600, "expected the ~606 golden frames, found {checked}");
-    assert!(failures.is_empty(), "{} of {checked} frames failed", failures.len());
+    assert!(
+        checked >= 600,
+        "expected the ~606 golden frames, found {checked}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} frames failed",
+        failures.len()
+    );
 }

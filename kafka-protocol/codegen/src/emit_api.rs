@@ -26,7 +26,11 @@ pub fn module_name(spec: &Spec) -> String {
 pub fn emit_spec(spec: &Spec) -> Result<String, String> {
     let ctx = Ctx::new(spec);
     let mut out = header(&format!("{}/{}", spec.subdir, spec.file));
-    let _ = writeln!(out, "//! `{}`: {} and its nested structs.\n", spec.file, spec.name);
+    let _ = writeln!(
+        out,
+        "//! `{}`: {} and its nested structs.\n",
+        spec.file, spec.name
+    );
     out.push_str(FILE_PRELUDE);
     for (i, s) in spec.structs.iter().enumerate() {
         emit_struct(&ctx, s, i == 0, &mut out)?;
@@ -115,7 +119,10 @@ pub fn emit_api_key(specs: &[Spec]) -> Result<String, String> {
     }
     out.push_str("}\n\n");
     let n = apis.len();
-    let _ = writeln!(out, "impl ApiKey {{\n/// Every api key, in key order.\npub const ALL: [ApiKey; {n}] = [");
+    let _ = writeln!(
+        out,
+        "impl ApiKey {{\n/// Every api key, in key order.\npub const ALL: [ApiKey; {n}] = ["
+    );
     for a in &apis {
         let _ = write!(out, "ApiKey::{}, ", a.base);
     }
@@ -132,7 +139,10 @@ pub fn emit_api_key(specs: &[Spec]) -> Result<String, String> {
             .map(|a| format!("{} => Some(ApiKey::{}),\n", a.key, a.base))
             .collect::<String>()
     );
-    let _ = writeln!(out, "/// The wire value.\npub fn key(self) -> i16 {{ self as i16 }}\n");
+    let _ = writeln!(
+        out,
+        "/// The wire value.\npub fn key(self) -> i16 {{ self as i16 }}\n"
+    );
     let _ = writeln!(
         out,
         "/// The API's name as Kafka spells it (`Produce`, `Fetch`, ...).\npub fn name(self) -> &'static str {{ match self {{ {} }} }}\n",
@@ -237,7 +247,12 @@ pub fn emit_bodies(specs: &[Spec]) -> Result<String, String> {
 }
 
 /// Emits a `mod.rs` for a folder of specs: modules plus re-exports of the top-level types.
-pub fn emit_mod(doc: &str, specs: &[&Spec], extra: &[(&str, &str)], submods: &[(&str, &str)]) -> String {
+pub fn emit_mod(
+    doc: &str,
+    specs: &[&Spec],
+    extra: &[(&str, &str)],
+    submods: &[(&str, &str)],
+) -> String {
     let mut out = header("the spec folder (module index)");
     let _ = writeln!(out, "//! {doc}\n");
     for (m, d) in submods {
@@ -247,7 +262,13 @@ pub fn emit_mod(doc: &str, specs: &[&Spec], extra: &[(&str, &str)], submods: &[(
         let _ = writeln!(out, "/// {d}\npub mod {m};");
     }
     for s in specs {
-        let _ = writeln!(out, "/// `{}`: [`{}`] and its nested structs.\npub mod {};", s.file, s.name, module_name(s));
+        let _ = writeln!(
+            out,
+            "/// `{}`: [`{}`] and its nested structs.\npub mod {};",
+            s.file,
+            s.name,
+            module_name(s)
+        );
     }
     out.push('\n');
     for s in specs {

@@ -71,7 +71,13 @@ fn is_primitive_vec_elem(ty: &FieldType) -> bool {
     matches!(
         ty,
         FieldType::Prim(
-            Prim::Int8 | Prim::Int16 | Prim::Uint16 | Prim::Int32 | Prim::Uint32 | Prim::Int64 | Prim::Float64
+            Prim::Int8
+                | Prim::Int16
+                | Prim::Uint16
+                | Prim::Int32
+                | Prim::Uint32
+                | Prim::Int64
+                | Prim::Float64
         )
     )
 }
@@ -424,7 +430,9 @@ fn len_expr(ctx: &Ctx, f: &Field, c: &str, val: &str) -> String {
                 format!("wire::{w}_len(&{val}, {c})")
             }
         }
-        FieldType::Prim(Prim::Records) => format!("wire::nullable_bytes_len({val}.as_deref(), {c})"),
+        FieldType::Prim(Prim::Records) => {
+            format!("wire::nullable_bytes_len({val}.as_deref(), {c})")
+        }
         FieldType::Prim(p) => format!("{}", p.fixed_size().unwrap_or(0)),
         FieldType::Struct(_) => {
             if opt {
@@ -450,7 +458,9 @@ fn len_expr(ctx: &Ctx, f: &Field, c: &str, val: &str) -> String {
                 ),
             };
             if opt {
-                format!("match &{val} {{ None => wire::array_len_len(None, {c}), Some(v) => {body} }}")
+                format!(
+                    "match &{val} {{ None => wire::array_len_len(None, {c}), Some(v) => {body} }}"
+                )
             } else {
                 format!("{{ let v = &{val}; {body} }}")
             }
@@ -566,13 +576,19 @@ pub fn emit_struct(ctx: &Ctx, s: &StructDef, top: bool, out: &mut String) -> Res
         let _ = writeln!(out, "pub {}: {},", field_ident(&f.name), rust_type(f));
     }
     if flex {
-        out.push_str("/// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.\n");
+        out.push_str(
+            "/// Unknown tagged fields (kept byte-exact) and which known tags were on the wire.\n",
+        );
         out.push_str("pub tagged_fields: TaggedFields,\n");
     }
     out.push_str("}\n\n");
 
     // Default.
-    let _ = writeln!(out, "impl Default for {} {{\n fn default() -> Self {{ Self {{", s.name);
+    let _ = writeln!(
+        out,
+        "impl Default for {} {{\n fn default() -> Self {{ Self {{",
+        s.name
+    );
     for f in &s.fields {
         let _ = writeln!(out, "{}: {},", field_ident(&f.name), default_expr(f)?);
     }
@@ -699,9 +715,8 @@ pub fn emit_struct(ctx: &Ctx, s: &StructDef, top: bool, out: &mut String) -> Res
     }
     if flex {
         let mut count = String::from("let mut n_tagged = self.tagged_fields.unknown.len();\n");
-        let mut write = String::from(
-            "let mut unknown = self.tagged_fields.unknown.iter().peekable();\n",
-        );
+        let mut write =
+            String::from("let mut unknown = self.tagged_fields.unknown.iter().peekable();\n");
         let mut tlen = String::from(
             "n += self.tagged_fields.unknown.iter().map(|u| u.encoded_len()).sum::<usize>();\n",
         );
@@ -713,7 +728,10 @@ pub fn emit_struct(ctx: &Ctx, s: &StructDef, top: bool, out: &mut String) -> Res
                 continue;
             }
             let val = format!("self.{id}");
-            let nd = format!("({} || self.tagged_fields.is_present({tag}))", not_default(f, &val)?);
+            let nd = format!(
+                "({} || self.tagged_fields.is_present({tag}))",
+                not_default(f, &val)?
+            );
             let cond = if tc == "true" {
                 nd.clone()
             } else {
@@ -832,7 +850,11 @@ pub fn emit_random(ctx: &Ctx, s: &StructDef, out: &mut String) {
         };
         let base = random_base(&f.ty);
         let e = if f.ty == FieldType::Prim(Prim::Records) {
-            if_else(&nullable_cond(ctx, f), "rng.maybe(|rng| rng.gen_bytes())", &base)
+            if_else(
+                &nullable_cond(ctx, f),
+                "rng.maybe(|rng| rng.gen_bytes())",
+                &base,
+            )
         } else if is_option(f) {
             if_else(
                 &nullable_cond(ctx, f),

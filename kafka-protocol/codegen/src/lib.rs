@@ -131,7 +131,10 @@ pub fn rustfmt(src: &str) -> Result<String, String> {
         .map_err(|_| "rustfmt writer panicked".to_string())?
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
-        return Err(format!("rustfmt failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "rustfmt failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     String::from_utf8(out.stdout).map_err(|e| e.to_string())
 }

@@ -53,7 +53,10 @@ mod tests {
         assert_eq!(snake_case("ThrottleTimeMs"), "throttle_time_ms");
         assert_eq!(snake_case("TopicID"), "topic_id");
         assert_eq!(snake_case("memberId"), "member_id");
-        assert_eq!(snake_case("AddOffsetsToTxnRequest"), "add_offsets_to_txn_request");
+        assert_eq!(
+            snake_case("AddOffsetsToTxnRequest"),
+            "add_offsets_to_txn_request"
+        );
         assert_eq!(snake_case("KRaftVersionRecord"), "k_raft_version_record");
         assert_eq!(field_ident("Type"), "r#type");
     }

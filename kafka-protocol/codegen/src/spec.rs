@@ -245,8 +245,7 @@ fn parse_fields(
 pub fn parse_spec(path: &Path, subdir: &str) -> Result<Spec, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (json, doc) = strip_comments(&text);
-    let v: Value =
-        serde_json::from_str(&json).map_err(|e| format!("{}: {e}", path.display()))?;
+    let v: Value = serde_json::from_str(&json).map_err(|e| format!("{}: {e}", path.display()))?;
     let name = str_field(&v, "name")
         .ok_or_else(|| format!("{}: no name", path.display()))?
         .to_string();
@@ -263,11 +262,16 @@ pub fn parse_spec(path: &Path, subdir: &str) -> Result<Spec, String> {
     let listeners = v
         .get("listeners")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let mut structs = Vec::new();
     let top_fields = parse_fields(
-        v.get("fields").ok_or_else(|| format!("{name}: no fields"))?,
+        v.get("fields")
+            .ok_or_else(|| format!("{name}: no fields"))?,
         &mut structs,
         &name,
     )?;
@@ -277,7 +281,8 @@ pub fn parse_spec(path: &Path, subdir: &str) -> Result<Spec, String> {
                 .ok_or_else(|| format!("{name}: common struct without name"))?
                 .to_string();
             let fields = parse_fields(
-                c.get("fields").ok_or_else(|| format!("{cname}: no fields"))?,
+                c.get("fields")
+                    .ok_or_else(|| format!("{cname}: no fields"))?,
                 &mut structs,
                 &cname,
             )?;

@@ -19,7 +19,11 @@ impl Versions {
         if s == "none" {
             return Ok(Versions::NONE);
         }
-        let num = |t: &str| t.trim().parse::<i16>().map_err(|e| format!("bad version {s:?}: {e}"));
+        let num = |t: &str| {
+            t.trim()
+                .parse::<i16>()
+                .map_err(|e| format!("bad version {s:?}: {e}"))
+        };
         if let Some(lo) = s.strip_suffix('+') {
             return Ok(Versions {
                 min: num(lo)?,
@@ -98,11 +102,20 @@ mod tests {
     #[test]
     fn parses_and_conditions() {
         let valid = Versions::parse("0-11").unwrap();
-        assert_eq!(Versions::parse("3+").unwrap().condition(&valid), "version >= 3");
+        assert_eq!(
+            Versions::parse("3+").unwrap().condition(&valid),
+            "version >= 3"
+        );
         assert_eq!(Versions::parse("0+").unwrap().condition(&valid), "true");
-        assert_eq!(Versions::parse("0-2").unwrap().condition(&valid), "version <= 2");
+        assert_eq!(
+            Versions::parse("0-2").unwrap().condition(&valid),
+            "version <= 2"
+        );
         assert_eq!(Versions::parse("none").unwrap().condition(&valid), "false");
-        assert_eq!(Versions::parse("4").unwrap().condition(&valid), "version == 4");
+        assert_eq!(
+            Versions::parse("4").unwrap().condition(&valid),
+            "version == 4"
+        );
         assert!(Versions::parse("x+").is_err());
     }
 }

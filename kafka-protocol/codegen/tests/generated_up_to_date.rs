@@ -42,8 +42,14 @@ fn generated_code_is_up_to_date() {
     kafka_protocol_codegen::write_all(&out, &files).unwrap();
     let fresh = read_tree(&out);
     let committed = read_tree(&manifest.join("../src/generated"));
-    let missing: Vec<_> = fresh.keys().filter(|k| !committed.contains_key(*k)).collect();
-    let extra: Vec<_> = committed.keys().filter(|k| !fresh.contains_key(*k)).collect();
+    let missing: Vec<_> = fresh
+        .keys()
+        .filter(|k| !committed.contains_key(*k))
+        .collect();
+    let extra: Vec<_> = committed
+        .keys()
+        .filter(|k| !fresh.contains_key(*k))
+        .collect();
     let changed: Vec<_> = fresh
         .iter()
         .filter(|(k, v)| committed.get(*k).is_some_and(|c| c != *v))
@@ -64,7 +70,10 @@ fn a_flat_kafka_checkout_folder_works_too() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let flat = manifest.join("../../../shared/kafka-message-specs/clients");
     if !flat.is_dir() {
-        eprintln!("SKIP a_flat_kafka_checkout_folder_works_too: {} not found", flat.display());
+        eprintln!(
+            "SKIP a_flat_kafka_checkout_folder_works_too: {} not found",
+            flat.display()
+        );
         return;
     }
     let files = kafka_protocol_codegen::generate(&flat).unwrap();

@@ -52,8 +52,8 @@ pub fn write_bytes<B: BufMut>(buf: &mut B, b: &[u8], compact: bool) -> Result<()
     if compact {
         write_uvarint(buf, b.len() as u64 + 1);
     } else {
-        let len =
-            i32::try_from(b.len()).map_err(|_| Error::new(ErrorKind::ValueTooLarge(b.len() as u64)))?;
+        let len = i32::try_from(b.len())
+            .map_err(|_| Error::new(ErrorKind::ValueTooLarge(b.len() as u64)))?;
         buf.put_i32(len);
     }
     buf.put_slice(b);

@@ -47,7 +47,9 @@ pub use self::string::{
     nullable_string_len, read_nullable_string, read_string, string_len, write_nullable_string,
     write_string,
 };
-pub use self::tagged::{read_unknown_tagged, write_unknown_tagged, TaggedFields, UnknownTaggedField};
+pub use self::tagged::{
+    read_unknown_tagged, write_unknown_tagged, TaggedFields, UnknownTaggedField,
+};
 pub use self::uuid::{read_uuid, write_uuid, Uuid};
 pub use self::varint::*;
 
@@ -68,7 +70,8 @@ pub fn need<B: ::bytes::Buf>(buf: &B, n: usize) -> Result<()> {
 /// Reads an array whose elements `elem` decodes; `None` is a null array.
 ///
 /// `min_size` is the fewest bytes one element can take: a count whose elements could not
-/// fit in the bytes left is rejected before the vector is allocated.
+/// fit in the bytes left is rejected before the vector is allocated, and the capacity
+/// reserved up front is bounded by the bytes left, whatever the count says.
 #[inline]
 pub fn read_array<B: ::bytes::Buf, T>(
     buf: &mut B,
@@ -85,7 +88,11 @@ pub fn read_array<B: ::bytes::Buf, T>(
             remaining: buf.remaining(),
         }));
     }
-    let mut v = Vec::with_capacity(n);
+    // Reserve no more memory than the bytes left: an element may be far larger in memory
+    // than on the wire, so a forged count must not reserve `n` of them up front. The vector
+    // grows as elements really decode (each consuming input).
+    let cap = n.min(buf.remaining() / std::mem::size_of::<T>().max(1));
+    let mut v = Vec::with_capacity(cap);
     for _ in 0..n {
         v.push(elem(buf)?);
     }

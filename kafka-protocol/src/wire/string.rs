@@ -52,8 +52,8 @@ pub fn write_string<B: BufMut>(buf: &mut B, s: &str, compact: bool) -> Result<()
     if compact {
         write_uvarint(buf, s.len() as u64 + 1);
     } else {
-        let len =
-            i16::try_from(s.len()).map_err(|_| Error::new(ErrorKind::ValueTooLarge(s.len() as u64)))?;
+        let len = i16::try_from(s.len())
+            .map_err(|_| Error::new(ErrorKind::ValueTooLarge(s.len() as u64)))?;
         buf.put_i16(len);
     }
     buf.put_slice(s.as_bytes());

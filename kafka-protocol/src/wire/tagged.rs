@@ -30,7 +30,11 @@ impl UnknownTaggedField {
 
 /// Reads the `size` bytes of an unknown tag's value.
 #[inline]
-pub fn read_unknown_tagged<B: Buf>(buf: &mut B, tag: u32, size: usize) -> Result<UnknownTaggedField> {
+pub fn read_unknown_tagged<B: Buf>(
+    buf: &mut B,
+    tag: u32,
+    size: usize,
+) -> Result<UnknownTaggedField> {
     need(buf, size)?;
     Ok(UnknownTaggedField {
         tag,
