@@ -335,7 +335,7 @@ fn decode_expr(ctx: &Ctx, f: &Field, c: &str) -> String {
     }
 }
 
-fn elem_encode(ctx: &Ctx, ty: &FieldType, c: &str, e: &str) -> String {
+fn elem_encode(ty: &FieldType, c: &str, e: &str) -> String {
     match ty {
         FieldType::Prim(Prim::String) => format!("wire::write_string(buf, {e}, {c})?;"),
         FieldType::Prim(Prim::Bytes) => format!("wire::write_bytes(buf, {e}, {c})?;"),
@@ -344,7 +344,7 @@ fn elem_encode(ctx: &Ctx, ty: &FieldType, c: &str, e: &str) -> String {
         FieldType::Struct(_) => format!("{e}.encode(buf, version)?;"),
         FieldType::Array(inner) => format!(
             "wire::write_array_len(buf, Some({e}.len()), {c})?; for x in {e}.iter() {{ {} }}",
-            elem_encode(ctx, inner, c, "x")
+            elem_encode(inner, c, "x")
         ),
     }
 }
@@ -388,7 +388,7 @@ fn encode_stmt(ctx: &Ctx, f: &Field, c: &str, val: &str) -> String {
         FieldType::Array(inner) => {
             let body = format!(
                 "wire::write_array_len(buf, Some(v.len()), {c})?; for x in v.iter() {{ {} }}",
-                elem_encode(ctx, inner, c, "x")
+                elem_encode(inner, c, "x")
             );
             if opt {
                 let none = if_else(
@@ -404,7 +404,7 @@ fn encode_stmt(ctx: &Ctx, f: &Field, c: &str, val: &str) -> String {
     }
 }
 
-fn elem_len(ctx: &Ctx, ty: &FieldType, c: &str, e: &str) -> String {
+fn elem_len(ty: &FieldType, c: &str, e: &str) -> String {
     match ty {
         FieldType::Prim(Prim::String) => format!("wire::string_len({e}, {c})"),
         FieldType::Prim(Prim::Bytes) => format!("wire::bytes_len({e}, {c})"),
@@ -412,7 +412,7 @@ fn elem_len(ctx: &Ctx, ty: &FieldType, c: &str, e: &str) -> String {
         FieldType::Struct(_) => format!("{e}.encoded_len(version)"),
         FieldType::Array(inner) => format!(
             "wire::array_len_len(Some({e}.len()), {c}) + {e}.iter().map(|x| {}).sum::<usize>()",
-            elem_len(ctx, inner, c, "x")
+            elem_len(inner, c, "x")
         ),
     }
 }
@@ -454,7 +454,7 @@ fn len_expr(ctx: &Ctx, f: &Field, c: &str, val: &str) -> String {
                 Some(n) => format!("wire::array_len_len(Some(v.len()), {c}) + v.len() * {n}"),
                 None => format!(
                     "wire::array_len_len(Some(v.len()), {c}) + v.iter().map(|x| {}).sum::<usize>()",
-                    elem_len(ctx, inner, c, "x")
+                    elem_len(inner, c, "x")
                 ),
             };
             if opt {
@@ -687,7 +687,7 @@ pub fn emit_struct(ctx: &Ctx, s: &StructDef, top: bool, out: &mut String) -> Res
                 let _ = writeln!(enc, "if {reg} {{ {stmt} }}");
             }
         }
-        if !f.ignorable && !(reg == "true" || tc == "true") {
+        if !f.ignorable && reg != "true" && tc != "true" {
             let absent = match (reg.as_str(), tc.as_str()) {
                 ("false", "false") => "true".to_string(),
                 ("false", t) => format!("!({t})"),

@@ -58,6 +58,7 @@ pub fn strip_comments(text: &str) -> (String, Vec<String>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
