@@ -1,0 +1,191 @@
+//! Runs every example binary without `--bootstrap` (so each starts its own in-process
+//! kafka-server-mini) and checks the exit status and the key lines of its output; and,
+//! when a Docker engine is reachable, runs the demo against Apache Kafka in a container.
+
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use testcontainers::core::{IntoContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{GenericImage, ImageExt};
+
+/// Runs `bin` with `args`, asserts it exits 0, and returns its stdout.
+fn run(bin: &str, args: &[&str]) -> String {
+    let out: Output = Command::new(bin)
+        .args(args)
+        .output()
+        .expect("run example binary");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{bin} {args:?} failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    stdout
+}
+
+fn lines_starting(out: &str, prefix: &str) -> usize {
+    out.lines().filter(|l| l.starts_with(prefix)).count()
+}
+
+#[test]
+fn demo_round_trips_ten_records() {
+    let out = run(env!("CARGO_BIN_EXE_demo"), &[]);
+    assert_eq!(lines_starting(&out, "partition="), 10, "{out}");
+    for i in 0..10 {
+        assert!(
+            out.contains(&format!("key=key-{i} value=hello {i}")),
+            "{out}"
+        );
+    }
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("round-tripped 10 records through kafka-server-mini at 127.0.0.1:"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_with_bootstrap_uses_the_given_broker() {
+    // A kafka-server-mini started here stands in for an external broker.
+    let (bootstrap, broker) = examples::start_or_connect(None)
+        .await
+        .expect("start kafka-server-mini");
+    let demo = env!("CARGO_BIN_EXE_demo");
+    let addr = bootstrap.clone();
+    let out = tokio::task::spawn_blocking(move || run(demo, &["--bootstrap", &addr]))
+        .await
+        .expect("demo task");
+    assert_eq!(lines_starting(&out, "partition="), 10, "{out}");
+    assert!(
+        out.contains(&format!(
+            "round-tripped 10 records through the broker at {bootstrap}"
+        )),
+        "{out}"
+    );
+    examples::shutdown(broker).await.expect("shutdown");
+}
+
+#[test]
+fn producer_prints_delivery_metadata() {
+    let out = run(
+        env!("CARGO_BIN_EXE_producer"),
+        &["--topic", "t-prod", "--count", "7"],
+    );
+    assert_eq!(lines_starting(&out, "delivered record "), 7, "{out}");
+    assert!(out.contains("topic=t-prod partition="), "{out}");
+    assert!(
+        out.contains("sent 7 records to t-prod at 127.0.0.1:"),
+        "{out}"
+    );
+}
+
+#[test]
+fn consumer_manual_commit_processes_and_commits() {
+    let out = run(env!("CARGO_BIN_EXE_consumer_manual_commit"), &[]);
+    assert!(
+        out.contains("seeded 6 records into example-orders"),
+        "{out}"
+    );
+    assert_eq!(lines_starting(&out, "processed partition="), 6, "{out}");
+    assert!(lines_starting(&out, "committed after ") >= 1, "{out}");
+    assert!(
+        out.contains("processed 6 records with manual commits"),
+        "{out}"
+    );
+}
+
+#[test]
+fn pipeline_commits_after_acks() {
+    let out = run(env!("CARGO_BIN_EXE_pipeline_at_least_once"), &[]);
+    assert_eq!(
+        lines_starting(&out, "example-pipeline-in-"),
+        8,
+        "one line per piped record: {out}"
+    );
+    // Every commit line comes after the acknowledgement lines of its batch.
+    let first_commit = out.find("committed ").expect("a commit");
+    assert!(
+        out[..first_commit].contains("-> example-pipeline-out-"),
+        "{out}"
+    );
+    assert!(
+        out.contains("piped 8 records from example-pipeline-in to example-pipeline-out"),
+        "{out}"
+    );
+}
+
+#[test]
+fn admin_creates_lists_describes_deletes() {
+    let out = run(env!("CARGO_BIN_EXE_admin"), &["--topic", "t-admin"]);
+    assert!(out.contains("created t-admin"), "{out}");
+    assert!(out.contains("described t-admin (3 partitions)"), "{out}");
+    assert_eq!(lines_starting(&out, "  partition "), 3, "{out}");
+    assert!(out.contains("deleted t-admin"), "{out}");
+    assert!(out.contains("t-admin still listed: false"), "{out}");
+}
+
+/// Whether a Docker engine answers: a socket or `DOCKER_HOST` to talk to, and `docker info`
+/// succeeding.
+fn docker_reachable() -> bool {
+    let socket = std::path::Path::new("/var/run/docker.sock").exists();
+    if !socket && std::env::var_os("DOCKER_HOST").is_none() {
+        return false;
+    }
+    Command::new("docker")
+        .arg("info")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_apache_kafka_testcontainers() {
+    if !docker_reachable() {
+        println!("SKIP against_apache_kafka_testcontainers: no Docker engine reachable");
+        return;
+    }
+    // Kafka advertises its listener to clients, so the host port must be known up front.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let container = GenericImage::new("apache/kafka", "3.9.0")
+        .with_exposed_port(9092.tcp())
+        .with_wait_for(WaitFor::message_on_stdout("Kafka Server started"))
+        .with_mapped_port(port, 9092.tcp())
+        .with_env_var("KAFKA_NODE_ID", "1")
+        .with_env_var("KAFKA_PROCESS_ROLES", "broker,controller")
+        .with_env_var("KAFKA_LISTENERS", "PLAINTEXT://:9092,CONTROLLER://:9093")
+        .with_env_var(
+            "KAFKA_ADVERTISED_LISTENERS",
+            format!("PLAINTEXT://127.0.0.1:{port}"),
+        )
+        .with_env_var("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
+        .with_env_var(
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+            "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        )
+        .with_env_var("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
+        .with_env_var("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
+        .with_env_var("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
+        .with_env_var("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+        .with_env_var("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+        .with_startup_timeout(Duration::from_secs(120))
+        .start()
+        .await
+        .expect("start apache/kafka:3.9.0");
+    let bootstrap = format!("127.0.0.1:{port}");
+    let demo = env!("CARGO_BIN_EXE_demo");
+    let out = tokio::task::spawn_blocking(move || run(demo, &["--bootstrap", &bootstrap]))
+        .await
+        .expect("demo task");
+    assert_eq!(lines_starting(&out, "partition="), 10, "{out}");
+    assert!(
+        out.contains("round-tripped 10 records through the broker at 127.0.0.1:"),
+        "{out}"
+    );
+    container.rm().await.expect("remove container");
+}
