@@ -23,6 +23,7 @@ pub use crate::group::offsets::records::OFFSETS_TOPIC;
 use crate::log::checkpoint::{self, Offsets};
 use crate::log::{Log, LogConfig};
 use crate::partition::Partition;
+use crate::topic_config::{self, TopicConfigs};
 
 /// A topic: its id and partitions.
 #[derive(Debug)]
@@ -33,6 +34,18 @@ pub struct Topic {
     pub id: Uuid,
     /// The partitions, by index.
     pub partitions: Vec<Arc<Partition>>,
+    /// Per-topic config overrides.
+    pub configs: std::sync::Mutex<TopicConfigs>,
+}
+
+impl Topic {
+    /// A copy of the topic's config overrides.
+    pub fn configs(&self) -> TopicConfigs {
+        self.configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 /// State shared by every connection and background task.
@@ -153,6 +166,17 @@ impl BrokerState {
         partitions: i32,
         validate_only: bool,
     ) -> std::result::Result<Arc<Topic>, i16> {
+        self.create_topic_with(name, partitions, validate_only, TopicConfigs::new())
+    }
+
+    /// [`Self::create_topic`] with config overrides (already validated).
+    pub fn create_topic_with(
+        &self,
+        name: &str,
+        partitions: i32,
+        validate_only: bool,
+        configs: TopicConfigs,
+    ) -> std::result::Result<Arc<Topic>, i16> {
         if !valid_topic_name(name) {
             return Err(code::INVALID_TOPIC_EXCEPTION);
         }
@@ -167,7 +191,7 @@ impl BrokerState {
         let mut parts = Vec::new();
         if !validate_only {
             for i in 0..partitions {
-                match self.open_partition(name, i, id, None, None) {
+                match self.open_partition(name, i, id, None, None, &configs) {
                     Ok(p) => parts.push(Arc::new(p)),
                     Err(e) => {
                         tracing::error!(topic = name, partition = i, error = %e, "create partition failed");
@@ -180,6 +204,7 @@ impl BrokerState {
             name: name.to_string(),
             id,
             partitions: parts,
+            configs: std::sync::Mutex::new(configs),
         });
         if !validate_only {
             topics.insert(name.to_string(), topic.clone());
@@ -208,7 +233,7 @@ impl BrokerState {
         }
         let mut parts = t.partitions.clone();
         for i in have..count {
-            let p = self.open_partition(name, i, t.id, None, None).map_err(|e| {
+            let p = self.open_partition(name, i, t.id, None, None, &t.configs()).map_err(|e| {
                 tracing::error!(topic = name, partition = i, error = %e, "create partition failed");
                 code::UNKNOWN_SERVER_ERROR
             })?;
@@ -220,6 +245,7 @@ impl BrokerState {
                 name: t.name.clone(),
                 id: t.id,
                 partitions: parts,
+                configs: std::sync::Mutex::new(t.configs()),
             }),
         );
         Ok(())
@@ -255,15 +281,41 @@ impl BrokerState {
         id: Uuid,
         rp: Option<i64>,
         ls: Option<i64>,
+        configs: &TopicConfigs,
     ) -> Result<Partition> {
         let dir = partition_dir(&self.config.data_dir, topic, index);
-        let log = Log::open(&dir, LogConfig::from_broker(&self.config), rp, ls)?;
+        let log = Log::open(&dir, self.log_config(configs), rp, ls)?;
+        if !configs.is_empty() {
+            topic_config::write(&dir, configs)?;
+        }
         let meta = dir.join("partition.metadata");
         if !meta.exists() {
             std::fs::write(&meta, format!("version: 0\ntopic_id: {}\n", uuid_hex(&id)))
                 .map_err(|e| BrokerError::io("write partition.metadata", e))?;
         }
         Ok(Partition::new(topic.to_string(), index, log))
+    }
+
+    /// The log settings of a topic with `overrides`.
+    pub fn log_config(&self, overrides: &TopicConfigs) -> LogConfig {
+        topic_config::apply(LogConfig::from_broker(&self.config), overrides)
+    }
+
+    /// Replaces a topic's config overrides (already validated): persists them in every
+    /// partition directory and applies them to the logs.
+    pub fn set_topic_configs(&self, name: &str, configs: TopicConfigs) -> Result<()> {
+        let Some(t) = self.topic(name) else {
+            return Err(BrokerError::Corrupt(format!("no topic {name}")));
+        };
+        let mut current = t.configs.lock().unwrap_or_else(|p| p.into_inner());
+        let log_config = self.log_config(&configs);
+        for p in &t.partitions {
+            let mut st = p.lock();
+            topic_config::write(st.log.dir(), &configs)?;
+            st.log.set_config(log_config.clone());
+        }
+        *current = configs;
+        Ok(())
     }
 
     /// Allocates a new producer id.
@@ -329,6 +381,7 @@ impl BrokerState {
                         .find_map(|l| l.strip_prefix("topic_id:").and_then(parse_uuid_hex))
                 })
                 .unwrap_or_else(|| new_topic_id(&name));
+            let configs = topic_config::read(&partition_dir(dir, &name, 0));
             let mut parts = Vec::new();
             for i in idxs {
                 let key = (name.clone(), i);
@@ -338,6 +391,7 @@ impl BrokerState {
                     id,
                     rp.get(&key).copied(),
                     ls.get(&key).copied(),
+                    &configs,
                 )?;
                 max_pid = max_pid.max(p.lock().producers.max_producer_id());
                 parts.push(Arc::new(p));
@@ -349,6 +403,7 @@ impl BrokerState {
                     name,
                     id,
                     partitions: parts,
+                    configs: std::sync::Mutex::new(configs),
                 }),
             );
         }

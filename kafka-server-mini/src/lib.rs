@@ -8,6 +8,7 @@
 //! - [`handlers`]: one module per API family.
 //! - [`log`]: segments, indexes, recovery, retention, checkpoints.
 //! - [`partition`]: per-partition state (log, idempotent producer state).
+//! - [`topic_config`]: per-topic config overrides (validation, persistence).
 //! - [`group`]: the classic group coordinator (offsets persisted in `__consumer_offsets`).
 //!
 //! ```no_run
@@ -27,6 +28,7 @@ pub mod handlers;
 pub mod log;
 pub mod net;
 pub mod partition;
+pub mod topic_config;
 
 pub use broker::{Broker, BrokerHandle};
 pub use config::BrokerConfig;

@@ -311,3 +311,75 @@ fn binary_rejects_unknown_config_keys() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown config key"));
     assert!(out.stdout.is_empty(), "never printed `listening on`");
 }
+
+/// Produces and consumes a few lines with the Java console clients of a Kafka distribution
+/// at `KAFKA_HOME`; skipped when it is not set (no Java Kafka on this machine).
+#[test]
+fn java_console_clients() {
+    let Some(home) = std::env::var_os("KAFKA_HOME").map(PathBuf::from) else {
+        println!("SKIP java_console_clients: KAFKA_HOME not set (no Java Kafka on this machine)");
+        return;
+    };
+    let producer = home.join("bin/kafka-console-producer.sh");
+    let consumer = home.join("bin/kafka-console-consumer.sh");
+    if !producer.exists() || !consumer.exists() {
+        println!(
+            "SKIP java_console_clients: no console clients under {}",
+            home.display()
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broker = BrokerProc::start(&dir.path().join("data"));
+    let lines = ["java-one", "java-two", "java-three"];
+    let mut p = Command::new(&producer)
+        .args([
+            "--bootstrap-server",
+            &broker.bootstrap(),
+            "--topic",
+            "java-console",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kafka-console-producer.sh");
+    {
+        use std::io::Write;
+        let mut stdin = p.stdin.take().unwrap();
+        for l in lines {
+            writeln!(stdin, "{l}").unwrap();
+        }
+    }
+    let out = p.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "producer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("timeout")
+        .arg("90")
+        .arg(&consumer)
+        .args([
+            "--bootstrap-server",
+            &broker.bootstrap(),
+            "--topic",
+            "java-console",
+            "--from-beginning",
+            "--max-messages",
+            "3",
+            "--timeout-ms",
+            "60000",
+        ])
+        .output()
+        .expect("run kafka-console-consumer.sh");
+    let got = String::from_utf8_lossy(&out.stdout);
+    for l in lines {
+        assert!(
+            got.lines().any(|g| g.trim() == l),
+            "{l} not consumed; stdout {got:?}, stderr {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    broker.terminate();
+}

@@ -637,6 +637,58 @@ impl GroupCoordinator {
         code::NONE
     }
 
+    /// Deletes committed offsets of a group (OffsetDelete) for partitions of topics no
+    /// member is subscribed to; tombstones are persisted. The outer error is the group's
+    /// (GROUP_ID_NOT_FOUND 69, INVALID_GROUP_ID 24, NON_EMPTY_GROUP 68 for a non-consumer
+    /// group with members); per partition GROUP_SUBSCRIBED_TO_TOPIC (86) or NONE.
+    pub fn delete_offsets(
+        &self,
+        group_id: &str,
+        partitions: &[(String, i32)],
+    ) -> Result<Vec<i16>, i16> {
+        if group_id.is_empty() {
+            return Err(code::INVALID_GROUP_ID);
+        }
+        let mut groups = self.lock();
+        let Some(g) = groups.get_mut(group_id) else {
+            return Err(code::GROUP_ID_NOT_FOUND);
+        };
+        let subscribed: Option<Vec<String>> = if g.state == GroupState::Empty {
+            Some(Vec::new())
+        } else if g.protocol_type.as_deref() == Some("consumer") {
+            let protocol = g.protocol.clone().unwrap_or_default();
+            let mut topics = Vec::new();
+            for m in g.members.values() {
+                match subscription_topics(&m.metadata(&protocol)) {
+                    Some(t) => topics.extend(t),
+                    None => return Err(code::NON_EMPTY_GROUP),
+                }
+            }
+            Some(topics)
+        } else {
+            None
+        };
+        let Some(subscribed) = subscribed else {
+            return Err(code::NON_EMPTY_GROUP);
+        };
+        let mut tombstones = Vec::new();
+        let codes = partitions
+            .iter()
+            .map(|(t, p)| {
+                if subscribed.iter().any(|s| s == t) {
+                    return GROUP_SUBSCRIBED_TO_TOPIC;
+                }
+                if g.offsets.get(t, *p).is_some() {
+                    g.offsets.remove(t, *p);
+                    tombstones.extend(group_records::offset_commit(group_id, t, *p, None));
+                }
+                code::NONE
+            })
+            .collect();
+        self.persist(tombstones);
+        Ok(codes)
+    }
+
     /// The committed offset of a partition.
     pub fn committed(
         &self,
@@ -714,6 +766,22 @@ impl GroupCoordinator {
             }
         }
     }
+}
+
+/// Kafka's GROUP_SUBSCRIBED_TO_TOPIC.
+pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
+
+/// The topics of a consumer protocol subscription (2-byte version, then the struct).
+fn subscription_topics(metadata: &Bytes) -> Option<Vec<String>> {
+    use kafka_protocol::generated::ConsumerProtocolSubscription;
+    use kafka_protocol::message::Message;
+    if metadata.len() < 2 {
+        return None;
+    }
+    let version = i16::from_be_bytes([metadata[0], metadata[1]]).clamp(0, 3);
+    let mut rest = metadata.slice(2..);
+    let s = ConsumerProtocolSubscription::decode(&mut rest, version).ok()?;
+    Some(s.topics.iter().map(|t| t.to_string()).collect())
 }
 
 fn apply(groups: &mut HashMap<String, Group>, rec: Replayed) {

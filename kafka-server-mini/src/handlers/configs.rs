@@ -1,22 +1,32 @@
-//! DescribeConfigs (key 32), versions 0-4: topic configs (derived from the broker's log
-//! settings; per-topic overrides are not supported yet) and broker configs (the keys of
-//! [`crate::config::KEYS`]).
+//! DescribeConfigs (key 32), versions 0-4: topic configs (per-topic overrides with source
+//! TOPIC_CONFIG, else derived from the broker's log settings) and broker configs (the keys
+//! of [`crate::config::KEYS`]). AlterConfigs (key 33, versions 0-2, replaces a topic's
+//! overrides) and IncrementalAlterConfigs (key 44, versions 0-1: SET / DELETE / APPEND /
+//! SUBTRACT) for topics; broker resources accept no dynamic keys (INVALID_REQUEST).
 
+use kafka_protocol::generated::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::generated::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult,
 };
-use kafka_protocol::generated::{DescribeConfigsRequest, DescribeConfigsResponse};
+use kafka_protocol::generated::incremental_alter_configs_response::AlterConfigsResourceResponse as IncrementalAlterConfigsResourceResponse;
+use kafka_protocol::generated::{
+    AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
 use kafka_protocol::wire::StrBytes;
 
 use super::Ctx;
 use crate::config::{BrokerConfig, KEYS};
 use crate::error::code;
 use crate::net::Pending;
+use crate::topic_config::TopicConfigs;
 
 /// Resource type of topics.
 const TOPIC: i8 = 2;
 /// Resource type of brokers.
 const BROKER: i8 = 4;
+/// Config source: a topic override.
+const TOPIC_CONFIG: i8 = 1;
 /// Config source: a static broker config (set with `--set`).
 const STATIC_BROKER_CONFIG: i8 = 4;
 /// Config source: the default.
@@ -78,7 +88,7 @@ fn entry(
     version: i16,
     name: &str,
     value: String,
-    default: bool,
+    source: i8,
     read_only: bool,
     config_type: i8,
 ) -> DescribeConfigsResourceResult {
@@ -86,25 +96,34 @@ fn entry(
         name: StrBytes::from(name.to_string()),
         value: Some(StrBytes::from(value)),
         read_only,
-        is_default: version == 0 && default,
-        config_source: if version >= 1 {
-            if default {
-                DEFAULT_CONFIG
-            } else {
-                STATIC_BROKER_CONFIG
-            }
-        } else {
-            -1
-        },
+        is_default: version == 0 && source == DEFAULT_CONFIG,
+        config_source: if version >= 1 { source } else { -1 },
         config_type: if version >= 3 { config_type } else { 0 },
         ..Default::default()
     }
 }
 
-fn broker_value(c: &BrokerConfig, key: &str) -> (String, bool) {
+fn broker_value(c: &BrokerConfig, key: &str) -> (String, i8) {
     let value = c.get(key).unwrap_or_default();
     let default = KEYS.iter().any(|(k, d)| *k == key && *d == value);
-    (value, default)
+    (
+        value,
+        if default {
+            DEFAULT_CONFIG
+        } else {
+            STATIC_BROKER_CONFIG
+        },
+    )
+}
+
+/// The effective value of a topic config without overrides: (value, source).
+fn topic_default(c: &BrokerConfig, name: &str) -> Option<(String, i8)> {
+    let (_, key, fixed, _) = TOPIC_CONFIGS.iter().find(|(n, ..)| *n == name)?;
+    Some(if key.is_empty() {
+        ((*fixed).to_string(), DEFAULT_CONFIG)
+    } else {
+        broker_value(c, key)
+    })
 }
 
 /// Answers DescribeConfigs.
@@ -127,16 +146,20 @@ pub fn describe_configs(ctx: &Ctx, req: DescribeConfigsRequest) -> Pending {
             };
             match r.resource_type {
                 TOPIC if ctx.state.topic(&r.resource_name).is_some() => {
+                    let overrides = ctx
+                        .state
+                        .topic(&r.resource_name)
+                        .map(|t| t.configs())
+                        .unwrap_or_default();
                     res.configs = TOPIC_CONFIGS
                         .iter()
                         .filter(|(name, ..)| wanted(name))
-                        .map(|(name, key, fixed, ty)| {
-                            if key.is_empty() {
-                                entry(v, name, (*fixed).to_string(), true, false, *ty)
-                            } else {
-                                let (value, default) = broker_value(c, key);
-                                entry(v, name, value, default, false, *ty)
-                            }
+                        .map(|(name, _, _, ty)| {
+                            let (value, source) = match overrides.get(*name) {
+                                Some(o) => (o.clone(), TOPIC_CONFIG),
+                                None => topic_default(c, name).unwrap_or_default(),
+                            };
+                            entry(v, name, value, source, false, *ty)
                         })
                         .collect();
                 }
@@ -153,8 +176,8 @@ pub fn describe_configs(ctx: &Ctx, req: DescribeConfigsRequest) -> Pending {
                         .iter()
                         .filter(|(k, _)| wanted(k))
                         .map(|(k, _)| {
-                            let (value, default) = broker_value(c, k);
-                            entry(v, k, value, default, true, broker_type(k))
+                            let (value, source) = broker_value(c, k);
+                            entry(v, k, value, source, true, broker_type(k))
                         })
                         .collect();
                 }
@@ -168,6 +191,182 @@ pub fn describe_configs(ctx: &Ctx, req: DescribeConfigsRequest) -> Pending {
         .collect();
     ctx.ready(&DescribeConfigsResponse {
         results,
+        ..Default::default()
+    })
+}
+
+/// IncrementalAlterConfigs operations.
+const OP_SET: i8 = 0;
+const OP_DELETE: i8 = 1;
+const OP_APPEND: i8 = 2;
+const OP_SUBTRACT: i8 = 3;
+
+type Outcome = Result<(), (i16, String)>;
+
+/// Checks a resource and returns the topic's current overrides.
+fn target(ctx: &Ctx, resource_type: i8, name: &str) -> Result<TopicConfigs, (i16, String)> {
+    match resource_type {
+        TOPIC => ctx.state.topic(name).map(|t| t.configs()).ok_or_else(|| {
+            (
+                code::UNKNOWN_TOPIC_OR_PARTITION,
+                "This server does not host this topic.".to_string(),
+            )
+        }),
+        BROKER => Err((
+            code::INVALID_REQUEST,
+            "Dynamic broker configs are not supported by this broker; set them at startup."
+                .to_string(),
+        )),
+        _ => Err((
+            code::INVALID_REQUEST,
+            format!("Unsupported resource type {resource_type}."),
+        )),
+    }
+}
+
+fn check(name: &str, value: &str) -> Outcome {
+    crate::topic_config::validate(name, value).map_err(|m| (code::INVALID_CONFIG, m))
+}
+
+fn commit(ctx: &Ctx, name: &str, configs: TopicConfigs, validate_only: bool) -> Outcome {
+    if validate_only {
+        return Ok(());
+    }
+    ctx.state.set_topic_configs(name, configs).map_err(|e| {
+        tracing::error!(topic = name, error = %e, "could not store topic configs");
+        (
+            code::UNKNOWN_SERVER_ERROR,
+            "Could not store topic configs.".to_string(),
+        )
+    })
+}
+
+fn split(outcome: Outcome) -> (i16, Option<StrBytes>) {
+    match outcome {
+        Ok(()) => (code::NONE, None),
+        Err((c, m)) => (c, Some(StrBytes::from(m))),
+    }
+}
+
+/// Answers AlterConfigs: the given configs replace the topic's overrides.
+pub fn alter_configs(ctx: &Ctx, req: AlterConfigsRequest) -> Pending {
+    let responses = req
+        .resources
+        .iter()
+        .map(|r| {
+            let outcome = target(ctx, r.resource_type, &r.resource_name).and_then(|_| {
+                let mut next = TopicConfigs::new();
+                for c in &r.configs {
+                    match &c.value {
+                        Some(v) => {
+                            check(&c.name, v)?;
+                            next.insert(c.name.to_string(), v.to_string());
+                        }
+                        // a null value leaves the config at its default
+                        None if crate::topic_config::OVERRIDABLE.contains(&c.name.as_ref()) => {}
+                        None => {
+                            return Err((
+                                code::INVALID_CONFIG,
+                                format!("Unknown topic config name: {}", c.name.as_ref()),
+                            ))
+                        }
+                    }
+                }
+                commit(ctx, &r.resource_name, next, req.validate_only)
+            });
+            let (error_code, error_message) = split(outcome);
+            AlterConfigsResourceResponse {
+                error_code,
+                error_message,
+                resource_type: r.resource_type,
+                resource_name: r.resource_name.clone(),
+                ..Default::default()
+            }
+        })
+        .collect();
+    ctx.ready(&AlterConfigsResponse {
+        responses,
+        ..Default::default()
+    })
+}
+
+/// Answers IncrementalAlterConfigs.
+pub fn incremental_alter_configs(ctx: &Ctx, req: IncrementalAlterConfigsRequest) -> Pending {
+    let c = &ctx.state.config;
+    let responses = req
+        .resources
+        .iter()
+        .map(|r| {
+            let outcome = target(ctx, r.resource_type, &r.resource_name).and_then(|mut next| {
+                for a in &r.configs {
+                    let name = a.name.as_ref();
+                    if !crate::topic_config::OVERRIDABLE.contains(&name) {
+                        return Err((
+                            code::INVALID_CONFIG,
+                            format!("Unknown topic config name: {name}"),
+                        ));
+                    }
+                    let value = a.value.as_deref().unwrap_or("");
+                    match a.config_operation {
+                        OP_SET => {
+                            check(name, value)?;
+                            next.insert(name.to_string(), value.to_string());
+                        }
+                        OP_DELETE => {
+                            next.remove(name);
+                        }
+                        OP_APPEND | OP_SUBTRACT => {
+                            if !crate::topic_config::is_list(name) {
+                                return Err((
+                                    code::INVALID_CONFIG,
+                                    format!("Config value append/subtract is not allowed for config key: {name}"),
+                                ));
+                            }
+                            let current = next
+                                .get(name)
+                                .cloned()
+                                .or_else(|| topic_default(c, name).map(|d| d.0))
+                                .unwrap_or_default();
+                            let mut items: Vec<String> = current
+                                .split(',')
+                                .map(|s| s.trim().to_string())
+                                .filter(|s| !s.is_empty())
+                                .collect();
+                            for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                                if a.config_operation == OP_APPEND {
+                                    if !items.iter().any(|i| i == item) {
+                                        items.push(item.to_string());
+                                    }
+                                } else {
+                                    items.retain(|i| i != item);
+                                }
+                            }
+                            let joined = items.join(",");
+                            check(name, &joined)?;
+                            next.insert(name.to_string(), joined);
+                        }
+                        op => {
+                            return Err((
+                                code::INVALID_REQUEST,
+                                format!("Unknown config operation {op}."),
+                            ))
+                        }
+                    }
+                }
+                commit(ctx, &r.resource_name, next, req.validate_only)
+            });
+            let (error_code, error_message) = split(outcome);
+            IncrementalAlterConfigsResourceResponse {
+                error_code,
+                error_message,
+                resource_type: r.resource_type,
+                resource_name: r.resource_name.clone(),
+                ..Default::default()
+            }
+        })
+        .collect();
+    ctx.ready(&IncrementalAlterConfigsResponse {
+        responses,
         ..Default::default()
     })
 }

@@ -8,11 +8,14 @@ pub mod configs;
 pub mod coordinator;
 pub mod fetch;
 pub mod groups;
+pub mod leader_epoch;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_delete;
 pub mod offsets;
 pub mod produce;
 pub mod producer_id;
+pub mod records;
 pub mod topics;
 
 use std::net::SocketAddr;

@@ -105,7 +105,15 @@ fn produce_partition(
     {
         return Err(code::INVALID_RECORD);
     }
-    let batches = validate_records(records, state.config.message_max_bytes)?;
+    let max = state
+        .topic(topic)
+        .and_then(|t| {
+            t.configs()
+                .get("max.message.bytes")
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(state.config.message_max_bytes);
+    let batches = validate_records(records, max)?;
     partition.append(batches)
 }
 

@@ -24,6 +24,7 @@ fn message(error: i16) -> Option<StrBytes> {
             "Replication factor must be 1 or -1 on a single broker."
         }
         code::UNKNOWN_TOPIC_OR_PARTITION => "This server does not host this topic.",
+        code::INVALID_CONFIG => "Unknown or invalid topic config.",
         _ => "Request failed.",
     };
     Some(StrBytes::from(text))
@@ -47,7 +48,22 @@ pub fn create_topics(ctx: &Ctx, req: CreateTopicsRequest) -> Pending {
             } else if !t.assignments.is_empty() {
                 Err(code::INVALID_REQUEST)
             } else {
-                state.create_topic(&t.name, partitions, req.validate_only)
+                let mut configs = crate::topic_config::TopicConfigs::new();
+                let mut bad = false;
+                for c in &t.configs {
+                    match &c.value {
+                        Some(v) if crate::topic_config::validate(&c.name, v).is_ok() => {
+                            configs.insert(c.name.to_string(), v.to_string());
+                        }
+                        None if crate::topic_config::OVERRIDABLE.contains(&c.name.as_ref()) => {}
+                        _ => bad = true,
+                    }
+                }
+                if bad {
+                    Err(code::INVALID_CONFIG)
+                } else {
+                    state.create_topic_with(&t.name, partitions, req.validate_only, configs)
+                }
             };
             let mut r = CreatableTopicResult {
                 name: t.name.clone(),

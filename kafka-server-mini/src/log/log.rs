@@ -145,6 +145,12 @@ impl Log {
         self.config.log_append_time
     }
 
+    /// Replaces the log settings (per-topic overrides changed); applied from the next
+    /// append or retention check.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
     /// The first offset kept.
     pub fn log_start_offset(&self) -> i64 {
         self.log_start_offset
@@ -324,6 +330,33 @@ impl Log {
         Ok(deleted)
     }
 
+    /// Moves the log start offset up to `offset` (DeleteRecords), deleting every
+    /// non-active segment wholly below it. `offset` must be within `[0, log end]`; a value
+    /// below the current start leaves it unchanged. Returns the new log start offset.
+    pub fn delete_records_before(&mut self, offset: i64) -> Result<i64> {
+        let leo = self.log_end_offset();
+        if offset < 0 || offset > leo {
+            return Err(BrokerError::Corrupt(format!(
+                "delete records offset {offset} outside [0, {leo}]"
+            )));
+        }
+        self.log_start_offset = self.log_start_offset.max(offset);
+        loop {
+            let mut keys = self.segments.keys();
+            let (Some(&base), Some(&next)) = (keys.next(), keys.next()) else {
+                break;
+            };
+            if next > self.log_start_offset {
+                break;
+            }
+            if let Some(seg) = self.segments.remove(&base) {
+                tracing::info!(dir = %self.dir.display(), base, "delete records deleted segment");
+                seg.delete()?;
+            }
+        }
+        Ok(self.log_start_offset)
+    }
+
     /// Flushes when `log.flush.interval.ms` passed since the last flush and there is
     /// unflushed data (called by the broker's flush timer).
     pub fn flush_if_due(&mut self) -> Result<()> {
@@ -476,5 +509,27 @@ mod tests {
         assert!(log.segment_count() < before);
         assert!(log.log_start_offset() > 0);
         assert!(log.read(0, 100, true).unwrap().is_none());
+    }
+
+    #[test]
+    fn delete_records_moves_start_and_drops_whole_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), cfg(500), None, None).unwrap();
+        for _ in 0..20 {
+            log.append(&mut batch(2, 1), 0).unwrap();
+        }
+        let before = log.segment_count();
+        assert!(log.delete_records_before(41).is_err());
+        assert_eq!(log.delete_records_before(25).unwrap(), 25);
+        assert!(log.segment_count() < before);
+        assert!(log.segments.keys().next().copied().unwrap() <= 25);
+        assert!(log.read(24, 100, true).unwrap().is_none());
+        assert!(log.read(25, 100, true).unwrap().is_some());
+        assert_eq!(log.delete_records_before(3).unwrap(), 25);
+        assert_eq!(log.delete_records_before(40).unwrap(), 40);
+        assert_eq!(log.segment_count(), 1);
+        drop(log);
+        let log = Log::open(dir.path(), cfg(500), Some(40), Some(40)).unwrap();
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (40, 40));
     }
 }

@@ -39,7 +39,12 @@ pub fn served_versions(api: ApiKey) -> Option<VersionRange> {
         | ApiKey::CreatePartitions
         | ApiKey::DescribeCluster
         | ApiKey::DescribeConfigs
-        | ApiKey::DeleteGroups => api.valid_versions(),
+        | ApiKey::DeleteGroups
+        | ApiKey::DeleteRecords
+        | ApiKey::AlterConfigs
+        | ApiKey::IncrementalAlterConfigs
+        | ApiKey::OffsetForLeaderEpoch
+        | ApiKey::OffsetDelete => api.valid_versions(),
         ApiKey::ApiVersions => VersionRange { min: 0, max: 4 },
         _ => return None,
     };
@@ -154,6 +159,11 @@ fn route(ctx: &Ctx, body: RequestBody) -> Pending {
         RequestBody::DeleteGroups(r) => groups::delete_groups(ctx, r),
         RequestBody::OffsetCommit(r) => offsets::offset_commit(ctx, r),
         RequestBody::OffsetFetch(r) => offsets::offset_fetch(ctx, r),
+        RequestBody::DeleteRecords(r) => records::delete_records(ctx, r),
+        RequestBody::OffsetDelete(r) => offset_delete::handle(ctx, r),
+        RequestBody::OffsetForLeaderEpoch(r) => leader_epoch::handle(ctx, r),
+        RequestBody::AlterConfigs(r) => configs::alter_configs(ctx, r),
+        RequestBody::IncrementalAlterConfigs(r) => configs::incremental_alter_configs(ctx, r),
         other => {
             tracing::warn!(api = other.api_key().name(), "no handler; closing");
             Pending::Ready(Reply::Close)
