@@ -6,6 +6,7 @@
 
 use bytes::{Buf, BufMut};
 
+use super::primitive_vec::INLINE;
 use super::{read_i32, read_uvarint32, uvarint_len, write_uvarint, PrimitiveVec};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -71,6 +72,29 @@ macro_rules! fixed_array {
                 return Err(Error::new(ErrorKind::LengthExceedsInput {
                     length: n as u64,
                     remaining: buf.remaining(),
+                }));
+            }
+            if n <= INLINE {
+                // Short arrays (replica lists, ISRs): fill the inline storage directly.
+                let mut items = [<$ty>::default(); INLINE];
+                match buf.chunk().get(..bytes) {
+                    Some(all) => {
+                        for (slot, c) in items.iter_mut().zip(all.chunks_exact($n)) {
+                            let mut a = [0u8; $n];
+                            a.copy_from_slice(c);
+                            *slot = <$ty>::from_be_bytes(a);
+                        }
+                        buf.advance(bytes);
+                    }
+                    None => {
+                        for slot in items.iter_mut().take(n) {
+                            *slot = buf.$get();
+                        }
+                    }
+                }
+                return Ok(Some(PrimitiveVec::Inline {
+                    len: n as u8,
+                    items,
                 }));
             }
             let mut v = PrimitiveVec::with_capacity(n);
