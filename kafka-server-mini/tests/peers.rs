@@ -383,3 +383,76 @@ fn java_console_clients() {
     }
     broker.terminate();
 }
+
+/// Two confluent-kafka consumers in one group over a 4-partition topic: the first rebalance
+/// splits the partitions between them; after one closes (LeaveGroup) the other takes all 4;
+/// with commits, every produced record is consumed at least once.
+#[test]
+fn peer_group_two_consumers_split_and_rebalance() {
+    let Some(peers) = shared_peers() else {
+        eprintln!("SKIP group two consumers: shared/peers not found");
+        return;
+    };
+    let (code, _) = run_with_env(&peers, "python -c 'import confluent_kafka' >/dev/null 2>&1");
+    if code != 0 {
+        eprintln!(
+            "SKIP group two consumers: no python with confluent_kafka in the peers environment"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broker = BrokerProc::start(&dir.path().join("data"));
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peer_scripts/group_two_consumers.py");
+    let cmd = format!(
+        "timeout 60 python '{}' {}",
+        script.display(),
+        broker.bootstrap()
+    );
+    let (code, out) = run_with_env(&peers, &cmd);
+    if code == 77 {
+        eprintln!("SKIP group two consumers: {}", out.trim());
+        return;
+    }
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("no RESULT line (exit {code}):\n{out}"));
+    eprintln!("group two consumers: {line}");
+    let fields = out
+        .lines()
+        .find_map(|l| l.strip_prefix("FIELDS "))
+        .unwrap_or_else(|| panic!("no FIELDS line (exit {code}):\n{out}"));
+    let field = |k: &str| -> &str {
+        fields
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(k).and_then(|r| r.strip_prefix('=')))
+            .unwrap_or_else(|| panic!("no {k} in {fields}"))
+    };
+    let parts = |k: &str| -> Vec<i64> {
+        field(k)
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse().unwrap())
+            .collect()
+    };
+    let a = parts("a");
+    let b = parts("b");
+    assert!(!a.is_empty() && !b.is_empty(), "both assigned: {line}");
+    assert!(a.iter().all(|p| !b.contains(p)), "disjoint: {line}");
+    let mut all: Vec<i64> = a.iter().chain(&b).copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, vec![0, 1, 2, 3], "cover all partitions: {line}");
+    assert_eq!(
+        parts("after"),
+        vec![0, 1, 2, 3],
+        "B takes all partitions after A leaves: {line}"
+    );
+    assert!(
+        field("after_secs").parse::<f64>().unwrap() <= 15.0,
+        "{line}"
+    );
+    assert_eq!(field("distinct"), "200", "every record consumed: {line}");
+    assert_eq!(code, 0, "script failed:\n{out}");
+    assert!(broker.terminate().success(), "clean exit on SIGTERM");
+}
