@@ -46,6 +46,16 @@ impl Topic {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+
+    /// One override parsed as an integer, read under the lock without copying the map
+    /// (the produce path asks for `max.message.bytes` on every request).
+    pub fn config_i64(&self, name: &str) -> Option<i64> {
+        self.configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .and_then(|v| v.trim().parse().ok())
+    }
 }
 
 /// State shared by every connection and background task.

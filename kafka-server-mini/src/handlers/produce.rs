@@ -107,11 +107,8 @@ fn produce_partition(
     }
     let max = state
         .topic(topic)
-        .and_then(|t| {
-            t.configs()
-                .get("max.message.bytes")
-                .and_then(|v| v.trim().parse().ok())
-        })
+        .and_then(|t| t.config_i64("max.message.bytes"))
+        .and_then(|v| v.try_into().ok())
         .unwrap_or(state.config.message_max_bytes);
     let batches = validate_records(records, max)?;
     partition.append(batches)
