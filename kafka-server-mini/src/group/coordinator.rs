@@ -575,22 +575,23 @@ impl GroupCoordinator {
         let Some(g) = groups.get_mut(group_id) else {
             return code::UNKNOWN_SERVER_ERROR;
         };
-        let allowed = if generation < 0 && g.state == GroupState::Empty {
-            code::NONE
-        } else if g.state == GroupState::CompletingRebalance
-            || g.state == GroupState::PreparingRebalance
-        {
-            if g.members.contains_key(member_id) && generation == g.generation {
-                code::REBALANCE_IN_PROGRESS
-            } else if !g.members.contains_key(member_id) {
-                code::UNKNOWN_MEMBER_ID
+        // Kafka's rules (ClassicGroup.validateOffsetCommit): an admin commit (generation
+        // -1, no member) needs an Empty group; a member's commit needs its current
+        // generation and is refused only while the group waits for the leader's
+        // assignment (CompletingRebalance) — during PreparingRebalance members may still
+        // commit what they consumed in the generation that is ending.
+        let allowed = if generation < 0 && member_id.is_empty() {
+            if g.state == GroupState::Empty {
+                code::NONE
             } else {
-                code::ILLEGAL_GENERATION
+                code::UNKNOWN_MEMBER_ID
             }
         } else if !g.members.contains_key(member_id) {
             code::UNKNOWN_MEMBER_ID
         } else if generation != g.generation {
             code::ILLEGAL_GENERATION
+        } else if g.state == GroupState::CompletingRebalance {
+            code::REBALANCE_IN_PROGRESS
         } else {
             code::NONE
         };
@@ -888,6 +889,17 @@ mod tests {
         assert_eq!((j.generation, j.leader == j.member_id), (1, true));
         assert_eq!(state(&c), GroupState::CompletingRebalance);
         assert_eq!(c.heartbeat("g", 1, &j.member_id), 0);
+        let early = CommittedOffset {
+            offset: 1,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp: now_ms(),
+        };
+        assert_eq!(
+            c.commit("g", 1, &j.member_id, vec![("t".into(), 0, early)]),
+            code::REBALANCE_IN_PROGRESS,
+            "no commits while the leader's assignment is awaited"
+        );
         let Answer::Later(mut s) = c.sync(
             "g",
             1,
@@ -907,6 +919,25 @@ mod tests {
         assert_eq!(
             c.heartbeat("g", 1, &j.member_id),
             code::REBALANCE_IN_PROGRESS
+        );
+        // a member may still commit what it consumed in the ending generation
+        let o = CommittedOffset {
+            offset: 7,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp: now_ms(),
+        };
+        assert_eq!(
+            c.commit("g", 1, &j.member_id, vec![("t".into(), 0, o.clone())]),
+            0
+        );
+        assert_eq!(
+            c.commit("g", 0, &j.member_id, vec![("t".into(), 0, o.clone())]),
+            code::ILLEGAL_GENERATION
+        );
+        assert_eq!(
+            c.commit("g", -1, "", vec![("t".into(), 0, o.clone())]),
+            code::UNKNOWN_MEMBER_ID
         );
         let Answer::Later(mut rx1) = c.join(join(&j.member_id, 1)) else {
             panic!()
