@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::records::{Compression, RecordBatchBuilder};
+use kafka_protocol::records::{self, Compression, RecordBatchBuilder};
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::time::Instant;
 
@@ -71,6 +71,8 @@ pub(crate) struct ProducerBatch {
     pub attempts: u32,
     /// Base sequence, once assigned (idempotent producer).
     pub base_sequence: Option<i32>,
+    /// The producer id and epoch the encoded batch carries (idempotent producer).
+    pub producer: Option<(i64, i16)>,
     /// Earliest time of the next attempt (retry backoff).
     pub retry_at: Option<Instant>,
 }
@@ -214,6 +216,7 @@ impl Accumulator {
                     memory: 0,
                     attempts: 0,
                     base_sequence: None,
+                    producer: None,
                     retry_at: None,
                 });
                 wake |= queue.batches.len() == 1;
@@ -329,12 +332,34 @@ impl Accumulator {
             return None;
         }
         let mut batch = q.batches.pop_front()?;
+        if let (Some((pid, epoch)), Some(encoded)) = (producer, &batch.encoded) {
+            if batch.producer != producer {
+                // KIP-360: a retry after an epoch bump is re-stamped with the new epoch and
+                // the partition's next sequence (the encoded bytes are copied once here).
+                let seq = q.next_sequence;
+                let mut bytes = encoded.to_vec();
+                match records::header::set_producer(&mut bytes, pid, epoch, seq) {
+                    Ok(()) => {
+                        q.next_sequence = next_sequence(seq, batch.records);
+                        batch.base_sequence = Some(seq);
+                        batch.producer = producer;
+                        batch.encoded = Some(Bytes::from(bytes));
+                    }
+                    Err(e) => {
+                        drop(state);
+                        self.complete(batch, Err(e.into()));
+                        return Some(Err(Error::IllegalState("batch re-stamp failed".into())));
+                    }
+                }
+            }
+        }
         if let Some(builder) = batch.builder.take() {
             let builder = match producer {
                 Some((pid, epoch)) => {
                     let seq = q.next_sequence;
                     q.next_sequence = next_sequence(seq, batch.records);
                     batch.base_sequence = Some(seq);
+                    batch.producer = producer;
                     builder.producer(pid, epoch, seq)
                 }
                 None => builder,

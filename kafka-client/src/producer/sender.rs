@@ -2,8 +2,9 @@
 //! request per leader at a time up to `max.in.flight.requests.per.connection`, and handles
 //! the responses (complete, retry or fail each batch).
 //!
-//! Owns: the idempotent producer id and epoch (InitProducerId, and a fresh id after a batch
-//! failed for good, so that later sequences start again at 0), `acks`, `retries`,
+//! Owns: the idempotent producer id and epoch (InitProducerId; after a batch failed for good
+//! or the broker rejected a sequence, an epoch bump — KIP-360 — so later sequences start
+//! again at 0 and rejected batches are resent under the new epoch), `acks`, `retries`,
 //! `retry.backoff.ms`, `delivery.timeout.ms` for sent batches, `max.request.size` per
 //! request, and metadata refreshes on leadership errors and disconnects. Must not: touch
 //! batch contents (the accumulator encodes them).
@@ -83,19 +84,43 @@ impl Sender {
             return Ok(None);
         }
         let conn = self.metadata.pool().any().await?;
+        // KIP-360: with InitProducerId v3+, an existing id is kept and its epoch bumped
+        // (the broker fences the old epoch); older brokers hand out a new id.
+        let bump = current.filter(|_| {
+            conn.version(kafka_protocol::generated::ApiKey::InitProducerId)
+                .is_ok_and(|v| v >= 3)
+        });
         let req = InitProducerIdRequest {
             transactional_id: None,
             transaction_timeout_ms: i32::MAX,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id: bump.map_or(-1, |(id, _)| id),
+            producer_epoch: bump.map_or(-1, |(_, epoch)| epoch),
             ..Default::default()
         };
-        let resp = conn.send(&req).await?;
+        let mut resp = conn.send(&req).await?;
+        if bump.is_some() && resp.error_code != 0 {
+            // the broker refused the bump (e.g. it lost the producer's state): start over
+            tracing::debug!(
+                code = resp.error_code,
+                "epoch bump refused, asking for a new id"
+            );
+            let fresh = InitProducerIdRequest {
+                producer_id: -1,
+                producer_epoch: -1,
+                ..req
+            };
+            resp = conn.send(&fresh).await?;
+        }
         if resp.error_code != 0 {
             return Err(Error::broker(resp.error_code, "InitProducerId"));
         }
         let pid = (resp.producer_id, resp.producer_epoch);
-        tracing::debug!(producer_id = pid.0, epoch = pid.1, "got producer id");
+        tracing::debug!(
+            producer_id = pid.0,
+            epoch = pid.1,
+            bumped = bump.is_some(),
+            "got producer id"
+        );
         *self.producer_id.lock().map_err(|_| Error::Closed)? = Some(pid);
         self.need_new_pid.store(false, Ordering::SeqCst);
         self.acc.reset_sequences();
@@ -294,6 +319,17 @@ impl Sender {
                         log_append_time: append_time,
                     }),
                 ),
+                KafkaCode::OutOfOrderSequenceNumber | KafkaCode::UnknownProducerId
+                    if b.base_sequence.is_some()
+                        && Instant::now() < b.created + self.cfg.delivery_timeout =>
+                {
+                    // The broker did not write this batch and its sequence state for us is
+                    // off (a lost earlier batch, a broker that lost producer state): bump the
+                    // epoch, which restarts every sequence at 0, and resend (KIP-360).
+                    tracing::info!(tp = %b.tp, code, "sequence rejected: bumping the producer epoch and resending");
+                    self.need_new_pid.store(true, Ordering::SeqCst);
+                    self.acc.requeue(b, self.cfg.common.retry_backoff);
+                }
                 kc => {
                     if matches!(
                         kc,

@@ -375,6 +375,28 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) -> Result<()> {
     overwrite(batch, PARTITION_LEADER_EPOCH_OFFSET, &epoch.to_be_bytes())
 }
 
+/// Rewrites the producer id, epoch and base sequence of the encoded batch `batch` in place
+/// and recomputes its CRC (they are covered by it): an idempotent producer re-sending a
+/// batch under a bumped epoch (KIP-360).
+pub fn set_producer(
+    batch: &mut [u8],
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> Result<()> {
+    if batch.len() < RECORDS_OFFSET {
+        return Err(Error::new(ErrorKind::Truncated {
+            needed: RECORDS_OFFSET,
+            remaining: batch.len(),
+        }));
+    }
+    overwrite(batch, PRODUCER_ID_OFFSET, &producer_id.to_be_bytes())?;
+    overwrite(batch, PRODUCER_EPOCH_OFFSET, &producer_epoch.to_be_bytes())?;
+    overwrite(batch, BASE_SEQUENCE_OFFSET, &base_sequence.to_be_bytes())?;
+    let crc = compute_crc(batch);
+    overwrite(batch, CRC_OFFSET, &crc.to_be_bytes())
+}
+
 fn overwrite(batch: &mut [u8], at: usize, value: &[u8]) -> Result<()> {
     let available = batch.len();
     match batch.get_mut(at..at + value.len()) {
@@ -428,6 +450,27 @@ mod tests {
             base_sequence: i32::MAX - 1,
             records_count: 0,
         }
+    }
+
+    #[test]
+    fn set_producer_restamps_and_keeps_the_crc_valid() {
+        let mut h = sample();
+        let mut buf = [0u8; 61];
+        h.write(&mut buf).unwrap();
+        h.crc = compute_crc(&buf);
+        h.write(&mut buf).unwrap();
+        set_producer(&mut buf, 99, 6, 0).unwrap();
+        let parsed = RecordBatchHeader::parse(&buf).unwrap();
+        assert_eq!(
+            (
+                parsed.producer_id,
+                parsed.producer_epoch,
+                parsed.base_sequence
+            ),
+            (99, 6, 0)
+        );
+        parsed.verify_crc(&buf).unwrap();
+        assert!(set_producer(&mut buf[..60], 1, 1, 1).is_err());
     }
 
     #[test]
