@@ -1,65 +1,39 @@
-//! The admin client: topics, partitions and the cluster's brokers.
+//! The admin client: topics, partitions, the cluster, configs, groups and offsets.
 //!
-//! Owns: [`Admin`] and its request/response plumbing for CreateTopics, DeleteTopics,
-//! CreatePartitions and Metadata (list/describe topics, describe cluster). Requests that
-//! change the cluster go to the controller named by metadata (brokers forward them in
-//! KRaft clusters), else to any broker. Must not: retry non-retriable broker errors.
+//! Owns: [`Admin`] (the struct, its constructor) and the plumbing its operations share:
+//! finding the controller, a group's coordinator (retrying while the coordinator moves or
+//! loads), the cluster's brokers, each partition's leader, and turning per-item error
+//! codes into [`Error`]s. The operations live in one module per family:
+//! [`topics`] (CreateTopics, DeleteTopics, CreatePartitions, Metadata), [`configs`]
+//! (DescribeConfigs, IncrementalAlterConfigs, AlterConfigs), [`groups`] (ListGroups,
+//! DescribeGroups, DeleteGroups) and [`offsets`] (OffsetFetch, OffsetCommit, OffsetDelete,
+//! ListOffsets, DeleteRecords). Requests that change the cluster go to the controller
+//! named by metadata (brokers forward them in KRaft clusters), else to any broker; group
+//! requests go to the group's coordinator; partition requests to the partition's leader.
+//! Must not: retry non-retriable broker errors.
 
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
-use kafka_protocol::generated::create_partitions_request::CreatePartitionsTopic;
-use kafka_protocol::generated::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use kafka_protocol::generated::{
-    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-};
 use kafka_protocol::wire::StrBytes;
+use tokio::time::Instant;
 
 use crate::config::AdminConfig;
 use crate::error::{Error, KafkaCode, Result};
-use crate::net::{BrokerInfo, Connection, Metadata, Pool, TopicInfo};
+use crate::net::coordinator_lookup::{find_coordinator, KEY_TYPE_GROUP};
+use crate::net::{BrokerInfo, Connection, Metadata, Pool};
+use crate::types::TopicPartition;
 
-/// A topic to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewTopic {
-    /// Name.
-    pub name: String,
-    /// Number of partitions (-1: the broker's default).
-    pub partitions: i32,
-    /// Replication factor (-1: the broker's default).
-    pub replication_factor: i16,
-    /// Topic configs (`cleanup.policy`, ...).
-    pub configs: Vec<(String, String)>,
-}
+pub mod configs;
+pub mod groups;
+pub mod offsets;
+pub mod topics;
 
-impl NewTopic {
-    /// A topic with `partitions` partitions and `replication_factor` replicas.
-    pub fn new(name: impl Into<String>, partitions: i32, replication_factor: i16) -> Self {
-        NewTopic {
-            name: name.into(),
-            partitions,
-            replication_factor,
-            configs: Vec::new(),
-        }
-    }
-
-    /// Adds a topic config.
-    #[must_use]
-    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.configs.push((key.into(), value.into()));
-        self
-    }
-}
-
-/// The cluster as metadata describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterDescription {
-    /// Cluster id.
-    pub cluster_id: Option<String>,
-    /// Controller broker id (-1 when unknown).
-    pub controller_id: i32,
-    /// Brokers, sorted by id.
-    pub brokers: Vec<BrokerInfo>,
-}
+pub use configs::{AlterConfigOp, ConfigEntry, ConfigResource};
+pub use groups::{GroupDescription, GroupListing, MemberDescription};
+pub use offsets::{ListOffsetsResult, OffsetAndMetadata, OffsetSpec};
+pub use topics::{ClusterDescription, NewTopic};
 
 /// The admin client.
 #[derive(Debug)]
@@ -68,15 +42,28 @@ pub struct Admin {
     metadata: Arc<Metadata>,
 }
 
-fn per_topic(code: i16, message: Option<&StrBytes>, what: &str, topic: &str) -> Result<()> {
+/// `Ok` for error code 0, else a broker error naming `what` (and the broker's message).
+pub(crate) fn check(code: i16, message: Option<&StrBytes>, what: impl AsRef<str>) -> Result<()> {
     if code == 0 {
         return Ok(());
     }
     let msg = message.map(|m| format!(": {m}")).unwrap_or_default();
-    Err(Error::Broker {
-        code: KafkaCode::from_code(code),
-        context: format!("{what} `{topic}`{msg}"),
-    })
+    Err(Error::broker(code, format!("{}{msg}", what.as_ref())))
+}
+
+/// Whether `e` means the group's coordinator moved or is not ready yet (worth finding it
+/// again and retrying).
+fn is_coordinator_error(e: &Error) -> bool {
+    match e {
+        Error::Broker { code, .. } => matches!(
+            code,
+            KafkaCode::NotCoordinator
+                | KafkaCode::CoordinatorNotAvailable
+                | KafkaCode::CoordinatorLoadInProgress
+        ),
+        Error::Disconnected(_) => true,
+        _ => false,
+    }
 }
 
 impl Admin {
@@ -87,177 +74,132 @@ impl Admin {
         Admin { cfg, metadata }
     }
 
+    /// `request.timeout.ms` as the `timeout_ms` field of requests.
     fn timeout_ms(&self) -> i32 {
         i32::try_from(self.cfg.common.request_timeout.as_millis()).unwrap_or(i32::MAX)
     }
 
+    /// When an operation that retries gives up.
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.cfg.common.request_timeout
+    }
+
+    fn pool(&self) -> &Pool {
+        self.metadata.pool()
+    }
+
+    /// The controller's connection (any broker when metadata names none).
     async fn controller(&self) -> Result<Connection> {
         let snap = self.metadata.fetch_all().await?;
         if snap.controller_id >= 0 {
-            if let Ok(c) = self.metadata.pool().get(snap.controller_id).await {
+            if let Ok(c) = self.pool().get(snap.controller_id).await {
                 return Ok(c);
             }
         }
-        self.metadata.pool().any().await
+        self.pool().any().await
     }
 
-    /// Creates topics; one result per topic, in order.
-    pub async fn create_topics(&self, topics: &[NewTopic]) -> Result<Vec<Result<()>>> {
-        let conn = self.controller().await?;
-        let req = CreateTopicsRequest {
-            topics: topics
-                .iter()
-                .map(|t| CreatableTopic {
-                    name: StrBytes::from(t.name.clone()),
-                    num_partitions: t.partitions,
-                    replication_factor: t.replication_factor,
-                    configs: t
-                        .configs
-                        .iter()
-                        .map(|(k, v)| CreatableTopicConfig {
-                            name: StrBytes::from(k.clone()),
-                            value: Some(StrBytes::from(v.clone())),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
+    /// The cluster's brokers, sorted by id (also teaches the pool their addresses).
+    async fn brokers(&self) -> Result<Vec<BrokerInfo>> {
+        let snap = self.metadata.fetch(Some(&[])).await?;
+        self.pool().set_brokers(
+            snap.brokers
+                .values()
+                .map(|b| (b.node_id, (b.host.clone(), b.port)))
                 .collect(),
-            timeout_ms: self.timeout_ms(),
-            validate_only: false,
-            ..Default::default()
-        };
-        let resp = conn.send(&req).await?;
-        Ok(topics
-            .iter()
-            .map(
-                |t| match resp.topics.iter().find(|r| r.name == t.name.as_str()) {
-                    Some(r) => per_topic(
-                        r.error_code,
-                        r.error_message.as_ref(),
-                        "create topic",
-                        &t.name,
-                    ),
-                    None => Err(Error::InvalidResponse(format!(
-                        "no result for topic `{}`",
-                        t.name
-                    ))),
-                },
-            )
-            .collect())
+        );
+        let mut brokers: Vec<BrokerInfo> = snap.brokers.values().cloned().collect();
+        brokers.sort_by_key(|b| b.node_id);
+        Ok(brokers)
     }
 
-    /// Creates one topic.
-    pub async fn create_topic(
-        &self,
-        name: &str,
-        partitions: i32,
-        replication_factor: i16,
-    ) -> Result<()> {
-        self.create_topics(&[NewTopic::new(name, partitions, replication_factor)])
-            .await?
-            .pop()
-            .unwrap_or_else(|| Err(Error::InvalidResponse("empty CreateTopics result".into())))
+    /// The connection to broker `node_id`, refreshing the broker list when the pool does
+    /// not know it.
+    async fn broker(&self, node_id: i32) -> Result<Connection> {
+        if self.pool().broker_addr(node_id).is_none() {
+            self.brokers().await?;
+        }
+        self.pool().get(node_id).await
     }
 
-    /// Deletes topics by name; one result per topic, in order.
-    pub async fn delete_topics(&self, names: &[&str]) -> Result<Vec<Result<()>>> {
-        let conn = self.controller().await?;
-        let req = DeleteTopicsRequest {
-            topic_names: names
-                .iter()
-                .map(|n| StrBytes::from(n.to_string()))
-                .collect(),
-            timeout_ms: self.timeout_ms(),
-            ..Default::default()
-        };
-        let resp = conn.send(&req).await?;
-        Ok(names
-            .iter()
-            .map(|n| {
-                match resp
-                    .responses
-                    .iter()
-                    .find(|r| r.name.as_ref().is_some_and(|rn| rn == n))
+    /// Runs `op` at the coordinator of `group` (its broker id and connection), finding the
+    /// coordinator again and retrying while `op` or the lookup fail with NOT_COORDINATOR,
+    /// COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS or a disconnect, until
+    /// `request.timeout.ms` has passed.
+    async fn at_coordinator<T, F, Fut>(&self, group: &str, op: F) -> Result<T>
+    where
+        F: Fn(i32, Connection) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let deadline = self.deadline();
+        loop {
+            let attempt = async {
+                let (node, conn) = find_coordinator(self.pool(), group, KEY_TYPE_GROUP).await?;
+                op(node, conn).await
+            };
+            match attempt.await {
+                Err(e)
+                    if is_coordinator_error(&e)
+                        && Instant::now() + self.cfg.common.retry_backoff < deadline =>
                 {
-                    Some(r) => per_topic(r.error_code, r.error_message.as_ref(), "delete topic", n),
-                    None => Err(Error::InvalidResponse(format!("no result for topic `{n}`"))),
+                    tracing::debug!(group, error = %e, "coordinator not ready; retrying");
+                    tokio::time::sleep(self.cfg.common.retry_backoff).await;
                 }
-            })
-            .collect())
-    }
-
-    /// Grows `topic` to `total_partitions` partitions.
-    pub async fn create_partitions(&self, topic: &str, total_partitions: i32) -> Result<()> {
-        let conn = self.controller().await?;
-        let req = CreatePartitionsRequest {
-            topics: vec![CreatePartitionsTopic {
-                name: StrBytes::from(topic.to_string()),
-                count: total_partitions,
-                assignments: None,
-                ..Default::default()
-            }],
-            timeout_ms: self.timeout_ms(),
-            validate_only: false,
-            ..Default::default()
-        };
-        let resp = conn.send(&req).await?;
-        match resp.results.iter().find(|r| r.name == topic) {
-            Some(r) => per_topic(
-                r.error_code,
-                r.error_message.as_ref(),
-                "create partitions of",
-                topic,
-            ),
-            None => Err(Error::InvalidResponse(format!(
-                "no result for topic `{topic}`"
-            ))),
+                other => return other,
+            }
         }
     }
 
-    /// Names of the cluster's non-internal topics, sorted.
-    pub async fn list_topics(&self) -> Result<Vec<String>> {
-        let snap = self.metadata.fetch_all().await?;
-        let mut names: Vec<String> = snap
-            .topics
-            .values()
-            .filter(|t| !t.is_internal)
-            .map(|t| t.name.clone())
-            .collect();
-        names.sort();
-        Ok(names)
+    /// Groups `items` by the leader of their partition (from the metadata cache, refreshed
+    /// when a topic is not in it). A partition the topic does not have is
+    /// UNKNOWN_TOPIC_OR_PARTITION, one without a leader LEADER_NOT_AVAILABLE.
+    async fn by_leader<V: Clone>(
+        &self,
+        items: &[(TopicPartition, V)],
+    ) -> Result<BTreeMap<i32, Vec<(TopicPartition, V)>>> {
+        let deadline = self.deadline();
+        let mut out: BTreeMap<i32, Vec<(TopicPartition, V)>> = BTreeMap::new();
+        for (tp, v) in items {
+            let topic = self.metadata.topic(&tp.topic, deadline).await?;
+            let part = usize::try_from(tp.partition)
+                .ok()
+                .and_then(|i| topic.partitions.get(i))
+                .ok_or_else(|| {
+                    Error::broker(
+                        KafkaCode::UnknownTopicOrPartition.code(),
+                        format!("partition {tp}"),
+                    )
+                })?;
+            if part.leader < 0 {
+                return Err(Error::broker(
+                    KafkaCode::LeaderNotAvailable.code(),
+                    format!("leader of {tp}"),
+                ));
+            }
+            out.entry(part.leader)
+                .or_default()
+                .push((tp.clone(), v.clone()));
+        }
+        Ok(out)
     }
 
-    /// Partitions, leaders and replicas of `names`; a missing topic is an error.
-    pub async fn describe_topics(&self, names: &[&str]) -> Result<Vec<TopicInfo>> {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let snap = self.metadata.fetch(Some(&names)).await?;
-        names
-            .iter()
-            .map(|n| match snap.topics.get(n) {
-                Some(t) => Ok((**t).clone()),
-                None => Err(match snap.topic_errors.get(n) {
-                    Some(&code) => Error::broker(code, format!("describe topic `{n}`")),
-                    None => Error::UnknownTopic(n.clone()),
-                }),
-            })
-            .collect()
-    }
-
-    /// Brokers, controller and cluster id.
-    pub async fn describe_cluster(&self) -> Result<ClusterDescription> {
-        let snap = self.metadata.fetch(Some(&[])).await?;
-        let mut brokers: Vec<BrokerInfo> = snap.brokers.values().cloned().collect();
-        brokers.sort_by_key(|b| b.node_id);
-        Ok(ClusterDescription {
-            cluster_id: snap.cluster_id.clone(),
-            controller_id: snap.controller_id,
-            brokers,
-        })
+    /// A per-partition error from a leader: stale leadership marks the metadata cache for
+    /// a refresh; the error becomes [`Error::Broker`].
+    fn partition_error(&self, code: i16, what: String) -> Error {
+        if matches!(
+            KafkaCode::from_code(code),
+            KafkaCode::NotLeaderOrFollower
+                | KafkaCode::UnknownTopicOrPartition
+                | KafkaCode::LeaderNotAvailable
+                | KafkaCode::FencedLeaderEpoch
+        ) {
+            self.metadata.request_update();
+        }
+        Error::broker(code, what)
     }
 
     /// Closes the admin client's connections.
     pub fn close(&self) {
-        self.metadata.pool().close_all();
+        self.pool().close_all();
     }
 }

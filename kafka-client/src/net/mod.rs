@@ -2,6 +2,7 @@
 //! cache. Everything above (producer, consumer, admin) talks to brokers through here.
 
 pub mod connection;
+pub(crate) mod coordinator_lookup;
 pub mod metadata;
 pub mod pool;
 pub mod versions;
