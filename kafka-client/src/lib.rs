@@ -12,7 +12,8 @@
 //! - [`consumer`]: [`Consumer`] — `assign` or group `subscribe` (classic protocol, range and
 //!   roundrobin assignors), background prefetch, seek/position, commits and auto-commit.
 //! - [`admin`]: [`Admin`] — create/delete/list/describe topics, create partitions, describe
-//!   cluster.
+//!   cluster; describe/alter configs; list/describe/delete groups; list/alter/delete group
+//!   offsets; list offsets and delete records.
 //! - [`error`]: [`Error`] and [`KafkaCode`], every Kafka error code with its retriable flag.
 //!
 //! ```no_run
@@ -35,7 +36,9 @@ mod types;
 
 pub use admin::{Admin, NewTopic};
 pub use config::{AdminConfig, ConsumerConfig, ProducerConfig};
-pub use consumer::{Consumer, ConsumerRecord, TopicPartition};
+pub use consumer::{
+    Consumer, ConsumerRecord, OffsetAndTimestamp, RebalanceListener, TopicPartition,
+};
 pub use error::{ConfigError, Error, KafkaCode, Result};
 pub use kafka_protocol as protocol;
 pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};

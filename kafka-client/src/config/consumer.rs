@@ -22,7 +22,7 @@ pub enum OffsetReset {
 pub enum IsolationLevel {
     /// Every record, including those of open or aborted transactions (the default).
     ReadUncommitted,
-    /// Records up to the last stable offset only (aborted records are not filtered yet).
+    /// Records up to the last stable offset, without those of aborted transactions.
     ReadCommitted,
 }
 
@@ -33,6 +33,10 @@ pub struct ConsumerConfig {
     pub common: CommonConfig,
     /// `group.id`: the consumer group for `subscribe` and commits.
     pub group_id: Option<String>,
+    /// `group.instance.id`: makes this consumer a static member (KIP-345): it keeps its
+    /// assignment across restarts within `session.timeout.ms` and does not leave the
+    /// group on close.
+    pub group_instance_id: Option<String>,
     /// `fetch.min.bytes` (1).
     pub fetch_min_bytes: usize,
     /// `fetch.max.wait.ms` (500).
@@ -60,7 +64,8 @@ pub struct ConsumerConfig {
     /// `auto.commit.interval.ms` (5000).
     pub auto_commit_interval: Duration,
     /// `partition.assignment.strategy` (`range`): assignor names in preference order,
-    /// `range` and/or `roundrobin` (Java class names are accepted too).
+    /// among `range`, `roundrobin`, `sticky` and `cooperative-sticky` (the Java class
+    /// names are accepted too).
     pub assignors: Vec<String>,
 }
 
@@ -69,6 +74,7 @@ impl Default for ConsumerConfig {
         ConsumerConfig {
             common: CommonConfig::default(),
             group_id: None,
+            group_instance_id: None,
             fetch_min_bytes: 1,
             fetch_max_wait: Duration::from_millis(500),
             fetch_max_bytes: 52_428_800,
@@ -120,6 +126,9 @@ impl ConsumerConfig {
         }
         match key {
             "group.id" => self.group_id = Some(value.to_string()),
+            "group.instance.id" => {
+                self.group_instance_id = (!value.is_empty()).then(|| value.to_string());
+            }
             "fetch.min.bytes" => self.fetch_min_bytes = parse::size(key, value, 0)?,
             "fetch.max.wait.ms" => {
                 self.fetch_max_wait = parse::millis(key, value, i64::from(i32::MAX))?;
@@ -166,12 +175,17 @@ impl ConsumerConfig {
                         "roundrobin" | "org.apache.kafka.clients.consumer.RoundRobinAssignor" => {
                             "roundrobin"
                         }
+                        "sticky" | "org.apache.kafka.clients.consumer.StickyAssignor" => "sticky",
+                        "cooperative-sticky"
+                        | "org.apache.kafka.clients.consumer.CooperativeStickyAssignor" => {
+                            "cooperative-sticky"
+                        }
                         _ => {
                             return Err(ConfigError::InvalidValue {
                                 key: key.to_string(),
                                 value: value.to_string(),
                                 reason: format!(
-                                    "unsupported assignor `{item}` (range, roundrobin)"
+                                    "unsupported assignor `{item}` (range, roundrobin, sticky, cooperative-sticky)"
                                 ),
                             })
                         }

@@ -22,7 +22,7 @@ use kafka_protocol::wire::StrBytes;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::record::{decode_records, ConsumerRecord};
+use super::record::{decode_records, AbortedFilter, ConsumerRecord};
 use crate::config::{ConsumerConfig, IsolationLevel, OffsetReset};
 use crate::error::{Error, KafkaCode, Result};
 use crate::net::Metadata;
@@ -54,6 +54,8 @@ pub(crate) struct PartitionState {
     pub error: Option<Error>,
     /// Earliest time of the next fetch (backoff after errors).
     pub backoff_until: Option<Instant>,
+    /// Paused by the application: not fetched, buffered records held back.
+    pub paused: bool,
 }
 
 /// State shared by the consumer and its fetcher task.
@@ -135,7 +137,11 @@ impl Fetcher {
         let mut unknown = false;
         let mut newly_busy = Vec::new();
         for (tp, st) in shared.parts.iter_mut() {
-            if st.in_flight || st.error.is_some() || st.backoff_until.is_some_and(|b| now < b) {
+            if st.in_flight
+                || st.error.is_some()
+                || (st.paused && !want_reset)
+                || st.backoff_until.is_some_and(|b| now < b)
+            {
                 continue;
             }
             let reset = st.pending_reset.unwrap_or(self.cfg.auto_offset_reset);
@@ -222,20 +228,42 @@ impl Fetcher {
         node: i32,
         parts: &[(TopicPartition, i64, u64, OffsetReset)],
     ) -> Result<HashMap<TopicPartition, Result<i64>>> {
+        let wanted: Vec<(TopicPartition, i64)> = parts
+            .iter()
+            .map(|(tp, _, _, reset)| {
+                let timestamp = match reset {
+                    OffsetReset::Earliest => EARLIEST_TIMESTAMP,
+                    _ => LATEST_TIMESTAMP,
+                };
+                (tp.clone(), timestamp)
+            })
+            .collect();
+        let found = self.list_offsets_at(node, &wanted).await?;
+        Ok(found
+            .into_iter()
+            .map(|(tp, r)| (tp, r.map(|(offset, _)| offset)))
+            .collect())
+    }
+
+    /// ListOffsets at `node` (the leader of every partition given) for `(partition,
+    /// timestamp)` pairs: -2 earliest, -1 latest, else the first offset whose timestamp is
+    /// at least the one given. Per partition: `(offset, timestamp)`, offset -1 when no
+    /// record is that recent.
+    pub async fn list_offsets_at(
+        &self,
+        node: i32,
+        parts: &[(TopicPartition, i64)],
+    ) -> Result<HashMap<TopicPartition, Result<(i64, i64)>>> {
         let conn = self.metadata.pool().get(node).await?;
         let mut topics: BTreeMap<Arc<str>, Vec<ListOffsetsPartition>> = BTreeMap::new();
-        for (tp, _, _, reset) in parts {
-            let timestamp = match reset {
-                OffsetReset::Earliest => EARLIEST_TIMESTAMP,
-                _ => LATEST_TIMESTAMP,
-            };
+        for (tp, timestamp) in parts {
             topics
                 .entry(tp.topic.clone())
                 .or_default()
                 .push(ListOffsetsPartition {
                     partition_index: tp.partition,
                     current_leader_epoch: -1,
-                    timestamp,
+                    timestamp: *timestamp,
                     max_num_offsets: 1,
                     ..Default::default()
                 });
@@ -268,8 +296,11 @@ impl Fetcher {
                         self.metadata.request_update();
                     }
                     Err(Error::broker(p.error_code, format!("ListOffsets {tp}")))
+                } else if p.offset < 0 && !p.old_style_offsets.is_empty() {
+                    // v0 answers with a list of offsets
+                    Ok((p.old_style_offsets.first().copied().unwrap_or(-1), -1))
                 } else {
-                    Ok(p.offset)
+                    Ok((p.offset, p.timestamp))
                 };
                 out.insert(tp, r);
             }
@@ -359,15 +390,22 @@ impl Fetcher {
         parts: &[(TopicPartition, i64, u64, OffsetReset)],
         resp: FetchResponse,
     ) -> bool {
-        let mut data: HashMap<(String, i32), (i16, i64, Option<Bytes>)> = HashMap::new();
+        type PartitionData = (i16, i64, Option<Bytes>, Vec<(i64, i64)>);
+        let mut data: HashMap<(String, i32), PartitionData> = HashMap::new();
         if resp.error_code != 0 {
             tracing::debug!(code = resp.error_code, "fetch response error");
         }
         for t in resp.responses {
             for p in t.partitions {
+                let aborted = p
+                    .aborted_transactions
+                    .iter()
+                    .flatten()
+                    .map(|a| (a.producer_id, a.first_offset))
+                    .collect();
                 data.insert(
                     (t.topic.to_string(), p.partition_index),
-                    (p.error_code, p.high_watermark, p.records),
+                    (p.error_code, p.high_watermark, p.records, aborted),
                 );
             }
         }
@@ -381,7 +419,8 @@ impl Fetcher {
             if st.epoch != *epoch || st.fetch_offset != Some(*offset) {
                 continue;
             }
-            let Some((code, hw, records)) = data.remove(&(tp.topic.to_string(), tp.partition))
+            let Some((code, hw, records, aborted)) =
+                data.remove(&(tp.topic.to_string(), tp.partition))
             else {
                 continue;
             };
@@ -398,8 +437,17 @@ impl Fetcher {
                         continue;
                     };
                     let mut out = Vec::new();
-                    match decode_records(&tp.topic, tp.partition, records, *offset, &opts, &mut out)
-                    {
+                    let mut filter = (self.cfg.isolation_level == IsolationLevel::ReadCommitted)
+                        .then(|| AbortedFilter::new(aborted));
+                    match decode_records(
+                        &tp.topic,
+                        tp.partition,
+                        records,
+                        *offset,
+                        &opts,
+                        filter.as_mut(),
+                        &mut out,
+                    ) {
                         Ok(next) => {
                             if let Some(next) = next {
                                 st.fetch_offset = Some(next);

@@ -10,25 +10,37 @@
 
 mod fetcher;
 pub mod group;
+mod rebalance;
 mod record;
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::Stream;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use self::fetcher::{Fetcher, PartitionState};
 use self::group::coordinator::Coordinator;
+pub use self::rebalance::RebalanceListener;
 pub use self::record::ConsumerRecord;
 use crate::config::{ConsumerConfig, OffsetReset};
-use crate::error::{Error, Result};
+use crate::error::{Error, KafkaCode, Result};
 use crate::net::{Metadata, Pool};
 pub use crate::types::TopicPartition;
 
-/// A Kafka consumer with manual partition assignment.
-#[derive(Debug)]
+/// An offset found by [`Consumer::offsets_for_times`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetAndTimestamp {
+    /// The first offset whose timestamp is at least the one asked for.
+    pub offset: i64,
+    /// That record's timestamp (-1 when the broker did not say).
+    pub timestamp: i64,
+}
+
+/// A Kafka consumer: manual assignment or group subscription.
 pub struct Consumer {
     fetcher: Arc<Fetcher>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -38,6 +50,18 @@ pub struct Consumer {
     heartbeat: Mutex<Option<JoinHandle<()>>>,
     last_commit: Mutex<Instant>,
     group_lock: tokio::sync::Mutex<()>,
+    listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
+    /// A pattern subscription and when its topics were last matched.
+    pattern: Mutex<Option<(regex::Regex, Option<Instant>)>>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("group", &self.group)
+            .field("assignment", &self.assignment())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Consumer {
@@ -60,6 +84,8 @@ impl Consumer {
             heartbeat: Mutex::new(None),
             last_commit: Mutex::new(Instant::now()),
             group_lock: tokio::sync::Mutex::new(()),
+            listener: Mutex::new(None),
+            pattern: Mutex::new(None),
         })
     }
 
@@ -74,37 +100,114 @@ impl Consumer {
         sub.dedup();
         self.metadata().add_topics(sub.iter().map(String::as_str));
         *self.subscription.lock().unwrap_or_else(|e| e.into_inner()) = sub;
+        *self.pattern.lock().unwrap_or_else(|e| e.into_inner()) = None;
         group.rejoin_needed.store(true, Ordering::SeqCst);
         Ok(())
     }
 
-    /// Joins or rejoins the group when needed, and auto-commits when due.
+    /// Subscribes to every topic whose whole name matches `pattern` (a regex, as Java's
+    /// `subscribe(Pattern)`); internal topics are never matched. The topic list is
+    /// re-checked every `metadata.max.age.ms`, and a change rejoins the group.
+    pub fn subscribe_pattern(&self, pattern: &str) -> Result<()> {
+        if self.group.is_none() {
+            return Err(Error::IllegalState("subscribe needs group.id".into()));
+        }
+        let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+            Error::Config(crate::error::ConfigError::InvalidValue {
+                key: "pattern".into(),
+                value: pattern.into(),
+                reason: e.to_string(),
+            })
+        })?;
+        *self.pattern.lock().unwrap_or_else(|e| e.into_inner()) = Some((re, None));
+        Ok(())
+    }
+
+    /// Installs the callbacks run around rebalances (see [`RebalanceListener`]).
+    pub fn set_rebalance_listener(&self, listener: Arc<dyn RebalanceListener>) {
+        *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(listener);
+    }
+
+    /// Like [`subscribe`](Self::subscribe), with a rebalance listener.
+    pub fn subscribe_with_listener(
+        &self,
+        topics: &[&str],
+        listener: Arc<dyn RebalanceListener>,
+    ) -> Result<()> {
+        self.set_rebalance_listener(listener);
+        self.subscribe(topics)
+    }
+
+    fn listener(&self) -> Option<Arc<dyn RebalanceListener>> {
+        self.listener.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// With a pattern subscription: refreshes the matching topics when due and flags a
+    /// rejoin when they changed.
+    async fn refresh_pattern(&self, group: &Coordinator) -> Result<()> {
+        let due = {
+            let p = self.pattern.lock().unwrap_or_else(|e| e.into_inner());
+            match &*p {
+                None => return Ok(()),
+                Some((_, None)) => true,
+                Some((_, Some(at))) => at.elapsed() >= self.fetcher.cfg.common.metadata_max_age,
+            }
+        };
+        if !due {
+            return Ok(());
+        }
+        let snap = self.metadata().fetch_all().await?;
+        let mut matched: Vec<String> = {
+            let mut p = self.pattern.lock().unwrap_or_else(|e| e.into_inner());
+            let Some((re, at)) = p.as_mut() else {
+                return Ok(());
+            };
+            *at = Some(Instant::now());
+            snap.topics
+                .values()
+                .filter(|t| !t.is_internal && re.is_match(&t.name))
+                .map(|t| t.name.clone())
+                .collect()
+        };
+        matched.sort();
+        let mut sub = self.subscription.lock().unwrap_or_else(|e| e.into_inner());
+        if *sub != matched {
+            tracing::info!(topics = ?matched, "pattern subscription changed");
+            self.metadata()
+                .add_topics(matched.iter().map(String::as_str));
+            *sub = matched;
+            group.rejoin_needed.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Joins or rejoins the group when needed (running the rebalance listener and the
+    /// commits around it), and auto-commits when due.
     async fn maintain_group(&self) -> Result<()> {
         let Some(group) = self.group.clone() else {
             return Ok(());
         };
+        if let Err(e) = self.refresh_pattern(&group).await {
+            tracing::debug!(error = %e, "pattern subscription refresh failed");
+        }
+        let cfg = &self.fetcher.cfg;
+        if group.partitions_lost.swap(false, Ordering::SeqCst) {
+            let lost = self.assignment();
+            tracing::info!(partitions = ?lost, "partitions lost: the group dropped this member");
+            if let Some(l) = self.listener() {
+                l.on_partitions_lost(self, &lost).await;
+            }
+            self.assign_partitions(Vec::new());
+        }
         let topics = self
             .subscription
             .lock()
             .map(|s| s.clone())
             .unwrap_or_default();
-        let cfg = &self.fetcher.cfg;
         if !topics.is_empty() && group.rejoin_needed.load(Ordering::SeqCst) {
             let _guard = self.group_lock.lock().await;
             if group.rejoin_needed.load(Ordering::SeqCst) {
-                if cfg.enable_auto_commit {
-                    if let Err(e) = self.commit_sync().await {
-                        tracing::debug!(error = %e, "commit before rejoin failed");
-                    }
-                }
-                let deadline = Instant::now() + cfg.max_poll_interval;
-                let assignment = group.join(&topics, deadline).await?;
-                self.assign_partitions(assignment.clone());
-                let committed = group.committed(&assignment).await?;
-                for (tp, offset) in committed {
-                    self.seek(&tp, offset)?;
-                }
-                self.start_heartbeat(group.clone());
+                self.rebalance(&group, &topics).await?;
             }
         }
         if cfg.enable_auto_commit {
@@ -119,6 +222,82 @@ impl Consumer {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Commits (with auto-commit) and runs the revoke callback for `partitions`.
+    async fn revoke(&self, partitions: &[TopicPartition]) {
+        if partitions.is_empty() {
+            return;
+        }
+        if self.fetcher.cfg.enable_auto_commit {
+            let offsets: Vec<(TopicPartition, i64)> = self
+                .positions()
+                .into_iter()
+                .filter(|(tp, _)| partitions.contains(tp))
+                .collect();
+            if let Err(e) = self.commit_offsets(&offsets).await {
+                tracing::debug!(error = %e, "commit of revoked partitions failed");
+            }
+        }
+        if let Some(l) = self.listener() {
+            l.on_partitions_revoked(self, partitions).await;
+        }
+    }
+
+    /// One rebalance: eager protocols give everything up before joining; the cooperative
+    /// one keeps consuming, then gives up only what moved (and rejoins so the group can
+    /// hand it over).
+    async fn rebalance(&self, group: &Arc<Coordinator>, topics: &[String]) -> Result<()> {
+        let cfg = &self.fetcher.cfg;
+        let cooperative = group.cooperative();
+        let owned = self.assignment();
+        if !cooperative {
+            self.revoke(&owned).await;
+            if cfg.enable_auto_commit {
+                // partitions of topics no longer subscribed were covered above; commit
+                // everything else too, as Java's eager consumer does before rejoining
+                if let Err(e) = self.commit_sync().await {
+                    tracing::debug!(error = %e, "commit before rejoin failed");
+                }
+            }
+        }
+        let deadline = Instant::now() + cfg.max_poll_interval;
+        let owned_for_join = if cooperative {
+            owned.clone()
+        } else {
+            Vec::new()
+        };
+        let assignment = group
+            .join(topics, &owned_for_join, &owned, deadline)
+            .await?;
+        let added: Vec<TopicPartition> = assignment
+            .iter()
+            .filter(|tp| !cooperative || !owned.contains(tp))
+            .cloned()
+            .collect();
+        if cooperative {
+            let revoked: Vec<TopicPartition> = owned
+                .iter()
+                .filter(|tp| !assignment.contains(tp))
+                .cloned()
+                .collect();
+            if !revoked.is_empty() {
+                tracing::info!(partitions = ?revoked, "cooperative rebalance: revoking");
+                self.revoke(&revoked).await;
+                // KIP-429: rejoin at once so the revoked partitions get their new owner
+                group.rejoin_needed.store(true, Ordering::SeqCst);
+            }
+        }
+        self.assign_partitions(assignment.clone());
+        let committed = group.committed(&added).await?;
+        for (tp, offset) in committed {
+            self.seek(&tp, offset)?;
+        }
+        if let Some(l) = self.listener() {
+            l.on_partitions_assigned(self, &added).await;
+        }
+        self.start_heartbeat(group.clone());
         Ok(())
     }
 
@@ -189,7 +368,7 @@ impl Consumer {
     pub async fn committed(
         &self,
         partitions: &[TopicPartition],
-    ) -> Result<std::collections::HashMap<TopicPartition, i64>> {
+    ) -> Result<HashMap<TopicPartition, i64>> {
         let Some(group) = &self.group else {
             return Err(Error::IllegalState("committed needs group.id".into()));
         };
@@ -308,6 +487,197 @@ impl Consumer {
         })
     }
 
+    /// Stops fetching `partitions` and holds back their buffered records until
+    /// [`resume`](Self::resume); positions and the group assignment are kept (Java's
+    /// `pause`). Unassigned partitions are an error.
+    pub fn pause(&self, partitions: &[TopicPartition]) -> Result<()> {
+        self.set_paused(partitions, true)
+    }
+
+    /// Fetches `partitions` again after [`pause`](Self::pause).
+    pub fn resume(&self, partitions: &[TopicPartition]) -> Result<()> {
+        self.set_paused(partitions, false)?;
+        self.fetcher.wake_fetcher.notify_one();
+        self.fetcher.data_ready.notify_one();
+        Ok(())
+    }
+
+    fn set_paused(&self, partitions: &[TopicPartition], paused: bool) -> Result<()> {
+        let mut shared = self.fetcher.lock();
+        if let Some(tp) = partitions.iter().find(|tp| !shared.parts.contains_key(*tp)) {
+            return Err(Error::IllegalState(format!("{tp} is not assigned")));
+        }
+        for tp in partitions {
+            if let Some(st) = shared.parts.get_mut(tp) {
+                st.paused = paused;
+            }
+        }
+        Ok(())
+    }
+
+    /// The paused partitions.
+    pub fn paused(&self) -> Vec<TopicPartition> {
+        self.fetcher
+            .lock()
+            .parts
+            .iter()
+            .filter(|(_, st)| st.paused)
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+
+    /// For each `(partition, timestamp)`: the earliest offset whose record timestamp is at
+    /// least `timestamp`, with that record's timestamp (Java's `offsetsForTimes`); `None`
+    /// when no record is that recent. Partitions need not be assigned.
+    pub async fn offsets_for_times(
+        &self,
+        query: &[(TopicPartition, i64)],
+    ) -> Result<HashMap<TopicPartition, Option<OffsetAndTimestamp>>> {
+        if let Some((tp, ts)) = query.iter().find(|(_, ts)| *ts < 0) {
+            return Err(Error::IllegalState(format!(
+                "negative timestamp {ts} for {tp}"
+            )));
+        }
+        let found = self.list_offsets(query).await?;
+        Ok(found
+            .into_iter()
+            .map(|(tp, (offset, timestamp))| {
+                let hit = (offset >= 0).then_some(OffsetAndTimestamp { offset, timestamp });
+                (tp, hit)
+            })
+            .collect())
+    }
+
+    /// The log start offsets of `partitions` (Java's `beginningOffsets`).
+    pub async fn beginning_offsets(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>> {
+        self.special_offsets(partitions, fetcher::EARLIEST_TIMESTAMP)
+            .await
+    }
+
+    /// The log end offsets of `partitions` (the last stable offset with
+    /// `read_committed`; Java's `endOffsets`).
+    pub async fn end_offsets(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>> {
+        self.special_offsets(partitions, fetcher::LATEST_TIMESTAMP)
+            .await
+    }
+
+    async fn special_offsets(
+        &self,
+        partitions: &[TopicPartition],
+        timestamp: i64,
+    ) -> Result<HashMap<TopicPartition, i64>> {
+        let query: Vec<(TopicPartition, i64)> = partitions
+            .iter()
+            .map(|tp| (tp.clone(), timestamp))
+            .collect();
+        Ok(self
+            .list_offsets(&query)
+            .await?
+            .into_iter()
+            .map(|(tp, (offset, _))| (tp, offset))
+            .collect())
+    }
+
+    /// ListOffsets for every partition at its leader, retrying retriable errors (stale
+    /// metadata) until `request.timeout.ms`.
+    async fn list_offsets(
+        &self,
+        query: &[(TopicPartition, i64)],
+    ) -> Result<HashMap<TopicPartition, (i64, i64)>> {
+        let deadline = Instant::now() + self.fetcher.cfg.common.request_timeout;
+        let mut todo: Vec<(TopicPartition, i64)> = query.to_vec();
+        let mut out = HashMap::new();
+        loop {
+            let mut by_leader: HashMap<i32, Vec<(TopicPartition, i64)>> = HashMap::new();
+            let mut last_err = None;
+            for (tp, ts) in &todo {
+                let topic = self.metadata().topic(&tp.topic, deadline).await?;
+                if tp.partition < 0 || !topic.partitions.iter().any(|p| p.id == tp.partition) {
+                    return Err(Error::UnknownTopic(tp.to_string()));
+                }
+                match self.metadata().snapshot().leader(&tp.topic, tp.partition) {
+                    Some(leader) => by_leader.entry(leader).or_default().push((tp.clone(), *ts)),
+                    None => {
+                        self.metadata().request_update();
+                        last_err = Some(Error::broker(
+                            KafkaCode::LeaderNotAvailable.code(),
+                            format!("leader of {tp}"),
+                        ));
+                    }
+                }
+            }
+            let mut retry = Vec::new();
+            for (leader, parts) in by_leader {
+                match self.fetcher.list_offsets_at(leader, &parts).await {
+                    Ok(found) => {
+                        for (tp, ts) in parts {
+                            match found.get(&tp) {
+                                Some(Ok(hit)) => {
+                                    out.insert(tp, *hit);
+                                }
+                                Some(Err(e)) if !e.is_retriable() => return Err(e.clone()),
+                                Some(Err(e)) => {
+                                    last_err = Some(e.clone());
+                                    retry.push((tp, ts));
+                                }
+                                None => retry.push((tp, ts)),
+                            }
+                        }
+                    }
+                    Err(e) if e.is_retriable() => {
+                        last_err = Some(e);
+                        retry.extend(parts);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            retry.extend(
+                todo.iter()
+                    .filter(|(tp, _)| !out.contains_key(tp) && !retry.iter().any(|(r, _)| r == tp))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            if retry.is_empty() {
+                return Ok(out);
+            }
+            if Instant::now() >= deadline {
+                return Err(last_err.unwrap_or_else(|| Error::Timeout("ListOffsets".into())));
+            }
+            tokio::time::sleep(self.fetcher.cfg.common.retry_backoff).await;
+            self.metadata().refresh().await.ok();
+            todo = retry;
+        }
+    }
+
+    /// The records as a [`Stream`]: each item is one record (or a poll error); the stream
+    /// ends when the consumer is closed. Records are taken with [`poll`](Self::poll), so
+    /// group membership and auto-commit work as with `poll`: positions of records the
+    /// stream has yielded are committed on the next internal poll, after the application
+    /// asked for the record that follows them (at-least-once).
+    pub fn stream(&self) -> impl Stream<Item = Result<ConsumerRecord>> + '_ {
+        futures::stream::unfold(
+            (self, std::collections::VecDeque::new()),
+            |(consumer, mut buffer)| async move {
+                loop {
+                    if let Some(record) = buffer.pop_front() {
+                        return Some((Ok(record), (consumer, buffer)));
+                    }
+                    match consumer.poll(Duration::from_millis(500)).await {
+                        Ok(records) => buffer.extend(records),
+                        Err(Error::Closed) => return None,
+                        Err(e) => return Some((Err(e), (consumer, buffer))),
+                    }
+                }
+            },
+        )
+    }
+
     /// Waits up to `timeout` for records and returns at most `max.poll.records` of them
     /// (empty on timeout). A partition's fetch error is returned once, then cleared.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
@@ -355,7 +725,7 @@ impl Consumer {
             let Some(st) = states.get_mut(i) else {
                 continue;
             };
-            if st.buffered.is_empty() {
+            if st.buffered.is_empty() || st.paused {
                 continue;
             }
             let k = (max - out.len()).min(st.buffered.len());
@@ -381,7 +751,11 @@ impl Consumer {
             if let Some(hb) = self.heartbeat.lock().ok().and_then(|mut h| h.take()) {
                 hb.abort();
             }
-            if let Err(e) = group.leave().await {
+            if group.is_static() {
+                // KIP-345: a static member keeps its place until session.timeout.ms, so a
+                // restart within it gets the same partitions without a rebalance
+                tracing::debug!("static member: not leaving the group");
+            } else if let Err(e) = group.leave().await {
                 tracing::debug!(error = %e, "leave group failed");
             }
         }

@@ -1,9 +1,12 @@
 //! What the consumer hands to the application, and decoding of fetched `records` bytes.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafka_protocol::records::{BatchIter, DecodeOptions, RawBatch, RecordHeader, TimestampType};
+use kafka_protocol::records::{
+    BatchIter, ControlRecordType, DecodeOptions, RawBatch, RecordHeader, TimestampType,
+};
 
 use crate::error::Result;
 
@@ -29,14 +32,68 @@ pub struct ConsumerRecord {
     pub headers: Vec<RecordHeader>,
 }
 
+/// `read_committed` filtering of one fetched partition: the aborted transactions the
+/// broker listed with the data (producer id, first offset), applied as the Java consumer
+/// does. Before each batch of a producer, the transactions that started at or before the
+/// batch's last offset become "open aborted" for their producer; a transactional batch of
+/// an open-aborted producer is skipped; that producer's ABORT marker closes it.
+#[derive(Debug, Default)]
+pub(crate) struct AbortedFilter {
+    /// Aborted transactions not yet reached, sorted by first offset (ascending).
+    pending: Vec<(i64, i64)>,
+    /// Producers whose aborted transaction is in progress at the current batch.
+    open: HashSet<i64>,
+}
+
+impl AbortedFilter {
+    /// A filter over `(producer_id, first_offset)` pairs from a Fetch response.
+    pub fn new(aborted: impl IntoIterator<Item = (i64, i64)>) -> Self {
+        let mut pending: Vec<(i64, i64)> = aborted.into_iter().collect();
+        // sorted descending so the earliest is popped from the end
+        pending.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        AbortedFilter {
+            pending,
+            open: HashSet::new(),
+        }
+    }
+
+    /// Whether the batch (already known to carry a producer id) is to be skipped.
+    /// `abort_marker`: the batch is a control batch holding an ABORT marker.
+    fn skip(
+        &mut self,
+        producer_id: i64,
+        last_offset: i64,
+        transactional: bool,
+        abort_marker: bool,
+    ) -> bool {
+        while self
+            .pending
+            .last()
+            .is_some_and(|&(_, first)| first <= last_offset)
+        {
+            if let Some((pid, _)) = self.pending.pop() {
+                self.open.insert(pid);
+            }
+        }
+        if abort_marker {
+            self.open.remove(&producer_id);
+            return false;
+        }
+        transactional && self.open.contains(&producer_id)
+    }
+}
+
 /// The records of one fetched partition from `from_offset` on, and the offset to fetch
-/// next (`None` when no complete batch was in the data).
+/// next (`None` when no complete batch was in the data). With `aborted` (read_committed),
+/// records of aborted transactions are dropped. Control batches never reach the
+/// application.
 pub(crate) fn decode_records(
     topic: &Arc<str>,
     partition: i32,
     records: Bytes,
     from_offset: i64,
     opts: &DecodeOptions,
+    mut aborted: Option<&mut AbortedFilter>,
     out: &mut Vec<ConsumerRecord>,
 ) -> Result<Option<i64>> {
     let mut next = None;
@@ -45,6 +102,24 @@ pub(crate) fn decode_records(
             RawBatch::V2(batch) => {
                 let h = *batch.header();
                 next = Some(next.unwrap_or(from_offset).max(h.last_offset() + 1));
+                if let Some(filter) = aborted.as_deref_mut().filter(|_| h.producer_id >= 0) {
+                    let abort_marker = h.is_control()
+                        && match batch.records(opts)?.next() {
+                            Some(first) => matches!(
+                                ControlRecordType::parse_key(first?.key.as_deref()),
+                                Ok(ControlRecordType::Abort)
+                            ),
+                            None => false,
+                        };
+                    if filter.skip(
+                        h.producer_id,
+                        h.last_offset(),
+                        h.is_transactional(),
+                        abort_marker,
+                    ) {
+                        continue;
+                    }
+                }
                 if h.is_control() || h.last_offset() < from_offset {
                     continue;
                 }
@@ -132,6 +207,7 @@ mod tests {
                 Bytes::from(data),
                 11,
                 &DecodeOptions::default(),
+                None,
                 &mut out,
             );
             assert_eq!(next.ok(), Some(Some(16)), "{codec:?}");
@@ -140,5 +216,79 @@ mod tests {
             assert_eq!(out[0].value.as_deref(), Some(&b"v11"[..]));
             assert_eq!(out[0].timestamp, 1001);
         }
+    }
+
+    fn txn_batch(base: i64, pid: i64, values: &[&str]) -> Vec<u8> {
+        let mut b = RecordBatchBuilder::new(Compression::None)
+            .base_offset(base)
+            .producer(pid, 0, 0)
+            .transactional(true);
+        for v in values {
+            assert!(b.append(1, None, Some(v.as_bytes())).is_ok());
+        }
+        b.finish().map(|b| b.to_vec()).unwrap_or_default()
+    }
+
+    fn marker(base: i64, pid: i64, kind: ControlRecordType) -> Vec<u8> {
+        let m = kafka_protocol::records::EndTxnMarker {
+            control_type: kind,
+            coordinator_epoch: 0,
+        };
+        let mut batch = m.to_batch(pid, 0, 1, -1);
+        batch.base_offset = base;
+        let mut out = Vec::new();
+        assert!(batch.encode(&mut out).is_ok());
+        out
+    }
+
+    #[test]
+    fn read_committed_drops_aborted_transactions_only() {
+        // producer 7: "a0","a1" committed; producer 8: "b0","b1" aborted, interleaved;
+        // then producer 8 again, committed this time.
+        let mut data = Vec::new();
+        data.extend(txn_batch(0, 7, &["a0"]));
+        data.extend(txn_batch(1, 8, &["b0"]));
+        data.extend(txn_batch(2, 7, &["a1"]));
+        data.extend(txn_batch(3, 8, &["b1"]));
+        data.extend(marker(4, 8, ControlRecordType::Abort));
+        data.extend(marker(5, 7, ControlRecordType::Commit));
+        data.extend(txn_batch(6, 8, &["b2"]));
+        data.extend(marker(7, 8, ControlRecordType::Commit));
+        let topic: Arc<str> = Arc::from("t");
+        let values = |out: &[ConsumerRecord]| -> Vec<String> {
+            out.iter()
+                .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into())
+                .collect()
+        };
+        let bytes = Bytes::from(data);
+        let mut filter = AbortedFilter::new([(8, 1)]);
+        let mut out = Vec::new();
+        let next = decode_records(
+            &topic,
+            0,
+            bytes.clone(),
+            0,
+            &DecodeOptions::default(),
+            Some(&mut filter),
+            &mut out,
+        );
+        assert_eq!(next.ok(), Some(Some(8)));
+        assert_eq!(values(&out), ["a0", "a1", "b2"]);
+        let mut out = Vec::new();
+        assert!(decode_records(
+            &topic,
+            0,
+            bytes,
+            0,
+            &DecodeOptions::default(),
+            None,
+            &mut out
+        )
+        .is_ok());
+        assert_eq!(
+            values(&out),
+            ["a0", "b0", "a1", "b1", "b2"],
+            "read_uncommitted"
+        );
     }
 }

@@ -19,13 +19,13 @@ use kafka_protocol::generated::offset_commit_request::{
 use kafka_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::generated::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::generated::{
-    ApiKey, FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
-    OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
+    ApiKey, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest,
+    OffsetFetchRequest, SyncGroupRequest,
 };
 use kafka_protocol::wire::StrBytes;
 use tokio::time::Instant;
 
-use super::assignor::{self, Assignor};
+use super::assignor::{self, Assignor, RebalanceProtocol, Subscription};
 use crate::config::ConsumerConfig;
 use crate::error::{Error, KafkaCode, Result};
 use crate::net::{Connection, Metadata};
@@ -47,6 +47,9 @@ pub(crate) struct Coordinator {
     member: Mutex<Member>,
     /// Set by heartbeats (and errors) when the consumer must rejoin.
     pub rejoin_needed: AtomicBool,
+    /// Set when the group dropped this member (unknown member, stale generation, fenced):
+    /// its partitions are lost rather than revoked.
+    pub partitions_lost: AtomicBool,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -74,6 +77,7 @@ impl Coordinator {
                 ..Default::default()
             }),
             rejoin_needed: AtomicBool::new(true),
+            partitions_lost: AtomicBool::new(false),
         })
     }
 
@@ -91,6 +95,16 @@ impl Coordinator {
         StrBytes::from(self.group_id.clone())
     }
 
+    /// `group.instance.id`, for the requests of a static member (KIP-345).
+    fn instance(&self) -> Option<StrBytes> {
+        self.cfg.group_instance_id.clone().map(StrBytes::from)
+    }
+
+    /// Whether this is a static member (it does not send LeaveGroup on close).
+    pub fn is_static(&self) -> bool {
+        self.cfg.group_instance_id.is_some()
+    }
+
     /// Forgets the coordinator (after NOT_COORDINATOR or a disconnect).
     fn lose_coordinator(&self) {
         self.update(|m| m.coordinator = None);
@@ -101,27 +115,12 @@ impl Coordinator {
         if let Some(c) = self.member().coordinator.filter(|c| !c.is_closed()) {
             return Ok(c);
         }
-        let conn = self.metadata.pool().any().await?;
-        let resp = conn
-            .send(&FindCoordinatorRequest {
-                key: self.group(),
-                key_type: 0,
-                ..Default::default()
-            })
-            .await?;
-        if resp.error_code != 0 {
-            return Err(Error::broker(
-                resp.error_code,
-                format!("FindCoordinator {}", self.group_id),
-            ));
-        }
-        let port = u16::try_from(resp.port)
-            .map_err(|_| Error::InvalidResponse(format!("coordinator port {}", resp.port)))?;
-        let c = self
-            .metadata
-            .pool()
-            .get_addr(&(resp.host.to_string(), port))
-            .await?;
+        let (_, c) = crate::net::coordinator_lookup::find_coordinator(
+            self.metadata.pool(),
+            &self.group_id,
+            crate::net::coordinator_lookup::KEY_TYPE_GROUP,
+        )
+        .await?;
         tracing::debug!(group = %self.group_id, coordinator = %c.addr(), "found coordinator");
         self.update(|m| m.coordinator = Some(c.clone()));
         Ok(c)
@@ -139,10 +138,14 @@ impl Coordinator {
             KafkaCode::UnknownMemberId
             | KafkaCode::IllegalGeneration
             | KafkaCode::FencedInstanceId => {
+                let had_generation = self.member().generation >= 0;
                 self.update(|m| {
                     m.member_id.clear();
                     m.generation = -1;
                 });
+                if had_generation {
+                    self.partitions_lost.store(true, Ordering::SeqCst);
+                }
                 self.rejoin_needed.store(true, Ordering::SeqCst);
                 true
             }
@@ -150,16 +153,58 @@ impl Coordinator {
         }
     }
 
-    /// Joins (or rejoins) the group subscribed to `topics` and returns this member's
-    /// assignment. Retries retriable errors until `deadline`.
-    pub async fn join(&self, topics: &[String], deadline: Instant) -> Result<Vec<TopicPartition>> {
-        let assignors: Vec<Box<dyn Assignor>> = self
-            .cfg
+    /// The configured assignors, in preference order.
+    fn assignors(&self) -> Vec<Box<dyn Assignor>> {
+        self.cfg
             .assignors
             .iter()
             .filter_map(|n| assignor::by_name(n))
-            .collect();
-        let metadata = assignor::encode_subscription(topics)?;
+            .collect()
+    }
+
+    /// Whether the group runs the cooperative protocol (KIP-429): as in Java, only when
+    /// every configured assignor supports it.
+    pub fn cooperative(&self) -> bool {
+        let assignors = self.assignors();
+        !assignors.is_empty()
+            && assignors
+                .iter()
+                .all(|a| a.protocol() == RebalanceProtocol::Cooperative)
+    }
+
+    /// Joins (or rejoins) the group subscribed to `topics` and returns this member's
+    /// assignment. `owned`: the partitions still held (cooperative protocol; empty for
+    /// eager ones, which give everything up first); `previous`: the last assignment, which
+    /// sticky assignors carry in their user data. Retries retriable errors until
+    /// `deadline`.
+    pub async fn join(
+        &self,
+        topics: &[String],
+        owned: &[TopicPartition],
+        previous: &[TopicPartition],
+        deadline: Instant,
+    ) -> Result<Vec<TopicPartition>> {
+        let assignors = self.assignors();
+        let as_pairs = |tps: &[TopicPartition]| -> Vec<(String, i32)> {
+            tps.iter()
+                .map(|tp| (tp.topic.to_string(), tp.partition))
+                .collect()
+        };
+        let (owned, previous) = (as_pairs(owned), as_pairs(previous));
+        let generation = self.member().generation;
+        // one subscription per protocol: the user data is the assignor's own
+        let metadata: Vec<bytes::Bytes> = assignors
+            .iter()
+            .map(|a| {
+                assignor::encode_subscription_full(&Subscription {
+                    topics: topics.to_vec(),
+                    owned_partitions: owned.clone(),
+                    generation,
+                    group_instance_id: None,
+                    user_data: a.subscription_user_data(&previous, generation),
+                })
+            })
+            .collect::<Result<_>>()?;
         loop {
             match self.join_once(&assignors, &metadata).await {
                 Ok(assignment) => {
@@ -187,7 +232,7 @@ impl Coordinator {
     async fn join_once(
         &self,
         assignors: &[Box<dyn Assignor>],
-        metadata: &bytes::Bytes,
+        metadata: &[bytes::Bytes],
     ) -> Result<Vec<TopicPartition>> {
         let conn = self.coordinator().await?;
         let mut req = JoinGroupRequest {
@@ -195,11 +240,12 @@ impl Coordinator {
             session_timeout_ms: ms(self.cfg.session_timeout),
             rebalance_timeout_ms: ms(self.cfg.max_poll_interval),
             member_id: StrBytes::from(self.member().member_id),
-            group_instance_id: None,
+            group_instance_id: self.instance(),
             protocol_type: StrBytes::from_static_str("consumer"),
             protocols: assignors
                 .iter()
-                .map(|a| JoinGroupRequestProtocol {
+                .zip(metadata)
+                .map(|(a, metadata)| JoinGroupRequestProtocol {
                     name: StrBytes::from_static_str(a.name()),
                     metadata: metadata.clone(),
                     ..Default::default()
@@ -251,7 +297,7 @@ impl Coordinator {
             group_id: self.group(),
             generation_id: generation,
             member_id: StrBytes::from(member_id),
-            group_instance_id: None,
+            group_instance_id: self.instance(),
             protocol_type: Some(StrBytes::from_static_str("consumer")),
             protocol_name: resp.protocol_name.clone(),
             assignments,
@@ -288,12 +334,15 @@ impl Coordinator {
             })?;
         let mut subscriptions = BTreeMap::new();
         for m in members {
-            let topics = assignor::decode_subscription(m.metadata.clone())?;
-            subscriptions.insert(m.member_id.to_string(), topics);
+            let mut sub = assignor::decode_subscription_full(m.metadata.clone())?;
+            // static members (KIP-345) are ordered by instance id, so a restart keeps them
+            // in place
+            sub.group_instance_id = m.group_instance_id.as_ref().map(|i| i.to_string());
+            subscriptions.insert(m.member_id.to_string(), sub);
         }
         let mut counts = BTreeMap::new();
         let deadline = Instant::now() + self.cfg.common.request_timeout;
-        for topic in subscriptions.values().flatten() {
+        for topic in subscriptions.values().flat_map(|s| &s.topics) {
             if counts.contains_key(topic) {
                 continue;
             }
@@ -331,7 +380,7 @@ impl Coordinator {
                 group_id: self.group(),
                 generation_id: m.generation,
                 member_id: StrBytes::from(m.member_id),
-                group_instance_id: None,
+                group_instance_id: self.instance(),
                 ..Default::default()
             })
             .await?;
@@ -376,7 +425,7 @@ impl Coordinator {
             group_id: self.group(),
             generation_id_or_member_epoch: m.generation,
             member_id: StrBytes::from(m.member_id),
-            group_instance_id: None,
+            group_instance_id: self.instance(),
             retention_time_ms: -1,
             topics: topics
                 .into_iter()
@@ -472,7 +521,7 @@ impl Coordinator {
                 group_id: self.group(),
                 members: vec![MemberIdentity {
                     member_id: StrBytes::from(m.member_id),
-                    group_instance_id: None,
+                    group_instance_id: self.instance(),
                     reason: None,
                     ..Default::default()
                 }],
