@@ -98,6 +98,18 @@ fn consumer_manual_commit_processes_and_commits() {
 }
 
 #[test]
+fn consumer_at_most_once_commits_before_processing() {
+    let out = run(env!("CARGO_BIN_EXE_consumer_at_most_once"), &[]);
+    assert!(out.contains("seeded 5 records into example-events"), "{out}");
+    assert_eq!(lines_starting(&out, "processed partition="), 5, "{out}");
+    // every batch's commit line precedes its processed lines
+    let first_commit = out.find("committed before processing").expect("a commit");
+    let first_processed = out.find("processed partition=").expect("processing");
+    assert!(first_commit < first_processed, "{out}");
+    assert!(out.contains("processed 5 records at most once"), "{out}");
+}
+
+#[test]
 fn pipeline_commits_after_acks() {
     let out = run(env!("CARGO_BIN_EXE_pipeline_at_least_once"), &[]);
     assert_eq!(

@@ -63,7 +63,9 @@ pub struct ConsumerConfig {
     pub enable_auto_commit: bool,
     /// `auto.commit.interval.ms` (5000).
     pub auto_commit_interval: Duration,
-    /// `partition.assignment.strategy` (`range`): assignor names in preference order,
+    /// `partition.assignment.strategy` (`range,cooperative-sticky`, as Java 3.x/4.x: the
+    /// group uses `range` until every member also offers `cooperative-sticky` and the
+    /// list is changed to it alone): assignor names in preference order,
     /// among `range`, `roundrobin`, `sticky` and `cooperative-sticky` (the Java class
     /// names are accepted too).
     pub assignors: Vec<String>,
@@ -88,7 +90,7 @@ impl Default for ConsumerConfig {
             max_poll_interval: Duration::from_millis(300_000),
             enable_auto_commit: true,
             auto_commit_interval: Duration::from_millis(5000),
-            assignors: vec!["range".to_string()],
+            assignors: vec!["range".to_string(), "cooperative-sticky".to_string()],
         }
     }
 }
@@ -108,7 +110,7 @@ pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("max.poll.interval.ms", "300000"),
     ("enable.auto.commit", "true"),
     ("auto.commit.interval.ms", "5000"),
-    ("partition.assignment.strategy", "range"),
+    ("partition.assignment.strategy", "range,cooperative-sticky"),
 ];
 
 impl ConsumerConfig {
