@@ -416,4 +416,105 @@ mod tests {
         assert!(Error::broker(6, "x").is_retriable());
         assert!(!Error::broker(10, "x").is_retriable());
     }
+
+    #[test]
+    fn codes_checked_against_kafka_errors_table() {
+        // (code, variant, Kafka name, retriable), checked against Apache Kafka's `Errors`
+        // enum and the exception class behind each code.
+        let cases = [
+            (
+                3,
+                KafkaCode::UnknownTopicOrPartition,
+                "UNKNOWN_TOPIC_OR_PARTITION",
+                true,
+            ),
+            (
+                6,
+                KafkaCode::NotLeaderOrFollower,
+                "NOT_LEADER_OR_FOLLOWER",
+                true,
+            ),
+            (
+                15,
+                KafkaCode::CoordinatorNotAvailable,
+                "COORDINATOR_NOT_AVAILABLE",
+                true,
+            ),
+            (16, KafkaCode::NotCoordinator, "NOT_COORDINATOR", true),
+            (
+                45,
+                KafkaCode::OutOfOrderSequenceNumber,
+                "OUT_OF_ORDER_SEQUENCE_NUMBER",
+                false,
+            ),
+            (
+                47,
+                KafkaCode::InvalidProducerEpoch,
+                "INVALID_PRODUCER_EPOCH",
+                false,
+            ),
+            (
+                59,
+                KafkaCode::UnknownProducerId,
+                "UNKNOWN_PRODUCER_ID",
+                false,
+            ),
+            (72, KafkaCode::ListenerNotFound, "LISTENER_NOT_FOUND", true),
+            (79, KafkaCode::MemberIdRequired, "MEMBER_ID_REQUIRED", false),
+            (82, KafkaCode::FencedInstanceId, "FENCED_INSTANCE_ID", false),
+            (
+                89,
+                KafkaCode::ThrottlingQuotaExceeded,
+                "THROTTLING_QUOTA_EXCEEDED",
+                true,
+            ),
+            (100, KafkaCode::UnknownTopicId, "UNKNOWN_TOPIC_ID", true),
+            (
+                129,
+                KafkaCode::RebootstrapRequired,
+                "REBOOTSTRAP_REQUIRED",
+                false,
+            ),
+            (
+                133,
+                KafkaCode::ShareSessionLimitReached,
+                "SHARE_SESSION_LIMIT_REACHED",
+                true,
+            ),
+        ];
+        for (code, variant, name, retriable) in cases {
+            assert_eq!(KafkaCode::from_code(code), variant, "{code}");
+            assert_eq!(variant.code(), code, "{variant:?}");
+            assert_eq!(variant.name(), name, "{code}");
+            assert_eq!(variant.is_retriable(), retriable, "{code} {name}");
+        }
+    }
+
+    #[test]
+    fn table_covers_minus_one_to_highest_kafka_code() {
+        assert_eq!(KafkaCode::ALL.first(), Some(&KafkaCode::UnknownServerError));
+        assert_eq!(
+            KafkaCode::ALL.last(),
+            Some(&KafkaCode::ShareSessionLimitReached)
+        );
+        assert_eq!(KafkaCode::ALL.len(), 135);
+        assert_eq!(KafkaCode::from_code(134), KafkaCode::Unknown(134));
+        assert_eq!(KafkaCode::from_code(-2), KafkaCode::Unknown(-2));
+    }
+
+    #[test]
+    fn exactly_kafkas_retriable_codes_are_retriable() {
+        // Codes whose Kafka exception class is (transitively) a `RetriableException`.
+        let retriable: &[i16] = &[
+            2, 3, 5, 6, 7, 9, 13, 14, 15, 16, 19, 20, 41, 51, 56, 70, 71, 72, 74, 75, 78, 80, 83,
+            84, 88, 89, 100, 103, 106, 122, 123, 133,
+        ];
+        for code in KafkaCode::ALL {
+            assert_eq!(
+                code.is_retriable(),
+                retriable.contains(&code.code()),
+                "{code}"
+            );
+        }
+    }
 }
