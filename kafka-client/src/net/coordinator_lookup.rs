@@ -45,6 +45,8 @@ pub(crate) async fn find_coordinator(
     }
     let port = u16::try_from(resp.port)
         .map_err(|_| Error::InvalidResponse(format!("coordinator port {}", resp.port)))?;
-    let c = pool.get_addr(&(resp.host.to_string(), port)).await?;
+    let c = pool
+        .get_coordinator_addr(&(resp.host.to_string(), port))
+        .await?;
     Ok((resp.node_id, c))
 }

@@ -28,7 +28,17 @@ pub struct Pool {
     cfg: CommonConfig,
     conn_cfg: ConnectionConfig,
     brokers: Mutex<HashMap<i32, (String, u16)>>,
-    slots: Mutex<HashMap<(String, u16), SharedSlot>>,
+    /// Per address and lane: the data lane (produce, fetch, metadata) and the coordinator
+    /// lane, so group requests never queue behind a long-polling fetch on the same socket
+    /// (Java also talks to its coordinator over a separate connection).
+    slots: Mutex<HashMap<((String, u16), Lane), SharedSlot>>,
+}
+
+/// Which connection to a broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Lane {
+    Data,
+    Coordinator,
 }
 
 impl std::fmt::Debug for Pool {
@@ -64,15 +74,26 @@ impl Pool {
         self.brokers.lock().ok()?.get(&node_id).cloned()
     }
 
-    fn slot(&self, addr: &(String, u16)) -> Arc<tokio::sync::Mutex<Slot>> {
+    fn slot(&self, addr: &(String, u16), lane: Lane) -> Arc<tokio::sync::Mutex<Slot>> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots.entry(addr.clone()).or_default().clone()
+        slots.entry((addr.clone(), lane)).or_default().clone()
     }
 
     /// The open connection to `host:port`, connecting (after any backoff left from the last
     /// failure) when there is none.
     pub async fn get_addr(&self, addr: &(String, u16)) -> Result<Connection> {
-        let slot = self.slot(addr);
+        self.get_lane(addr, Lane::Data).await
+    }
+
+    /// The connection for group-coordinator requests to `host:port`: separate from the
+    /// data connection, so JoinGroup/SyncGroup/Heartbeat/OffsetCommit are answered without
+    /// waiting for a fetch's `fetch.max.wait.ms`.
+    pub async fn get_coordinator_addr(&self, addr: &(String, u16)) -> Result<Connection> {
+        self.get_lane(addr, Lane::Coordinator).await
+    }
+
+    async fn get_lane(&self, addr: &(String, u16), lane: Lane) -> Result<Connection> {
+        let slot = self.slot(addr, lane);
         let mut slot = slot.lock().await;
         if let Some(conn) = &slot.conn {
             if !conn.is_closed() {

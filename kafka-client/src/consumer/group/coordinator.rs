@@ -50,6 +50,9 @@ pub(crate) struct Coordinator {
     /// Set when the group dropped this member (unknown member, stale generation, fenced):
     /// its partitions are lost rather than revoked.
     pub partitions_lost: AtomicBool,
+    /// A join/sync is in progress: heartbeats pause (as Java's do), since they would carry
+    /// the generation that is ending and be answered ILLEGAL_GENERATION.
+    joining: AtomicBool,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -78,6 +81,7 @@ impl Coordinator {
             }),
             rejoin_needed: AtomicBool::new(true),
             partitions_lost: AtomicBool::new(false),
+            joining: AtomicBool::new(false),
         })
     }
 
@@ -205,8 +209,20 @@ impl Coordinator {
                 })
             })
             .collect::<Result<_>>()?;
+        self.joining.store(true, Ordering::SeqCst);
+        let result = self.join_loop(&assignors, &metadata, deadline).await;
+        self.joining.store(false, Ordering::SeqCst);
+        result
+    }
+
+    async fn join_loop(
+        &self,
+        assignors: &[Box<dyn Assignor>],
+        metadata: &[bytes::Bytes],
+        deadline: Instant,
+    ) -> Result<Vec<TopicPartition>> {
         loop {
-            match self.join_once(&assignors, &metadata).await {
+            match self.join_once(assignors, metadata).await {
                 Ok(assignment) => {
                     self.rejoin_needed.store(false, Ordering::SeqCst);
                     return Ok(assignment);
@@ -371,7 +387,7 @@ impl Coordinator {
     /// Sends one heartbeat; errors that need a rejoin set [`Self::rejoin_needed`].
     pub async fn heartbeat(&self) -> Result<()> {
         let m = self.member();
-        if m.generation < 0 || m.member_id.is_empty() {
+        if m.generation < 0 || m.member_id.is_empty() || self.joining.load(Ordering::SeqCst) {
             return Ok(());
         }
         let conn = self.coordinator().await?;
