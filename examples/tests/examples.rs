@@ -100,7 +100,10 @@ fn consumer_manual_commit_processes_and_commits() {
 #[test]
 fn consumer_at_most_once_commits_before_processing() {
     let out = run(env!("CARGO_BIN_EXE_consumer_at_most_once"), &[]);
-    assert!(out.contains("seeded 5 records into example-events"), "{out}");
+    assert!(
+        out.contains("seeded 5 records into example-events"),
+        "{out}"
+    );
     assert_eq!(lines_starting(&out, "processed partition="), 5, "{out}");
     // every batch's commit line precedes its processed lines
     let first_commit = out.find("committed before processing").expect("a commit");

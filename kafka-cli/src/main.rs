@@ -15,8 +15,28 @@ use clap::Parser;
 
 use crate::cmd::{Cli, CliError};
 
+/// Logs to stderr: `-v` info, `-vv` debug, `-vvv` trace; without `-v`, `RUST_LOG` decides
+/// (nothing is logged when it is unset).
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match verbose {
+        0 => match EnvFilter::try_from_default_env() {
+            Ok(f) => f,
+            Err(_) => return,
+        },
+        1 => EnvFilter::new("info"),
+        2 => EnvFilter::new("debug"),
+        _ => EnvFilter::new("trace"),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_tracing(cli.verbose);
     match cli.command.run() {
         Ok(status) => status,
         // The reader went away (`kafka-cli ... | head`): stop quietly, like other tools do.

@@ -1,12 +1,25 @@
 //! The subcommands: the clap argument tree, dispatch and the CLI error type.
 //!
 //! Owns: [`Cli`] (the top-level arguments), [`Command`] (one variant per subcommand group)
-//! and [`CliError`]. Each group lives in its own module (`frames`; later `produce`, `consume`,
-//! `topics`, `groups`, `perf`) that exposes an `Args` struct for its variant of [`Command`]
-//! and a `run` function returning the exit status. To add a group: add the module, a variant
-//! here and its arm in [`Command::run`].
+//! and [`CliError`]. Each group lives in its own module that exposes an `Args` struct for its
+//! variant of [`Command`] and a `run` function returning the exit status:
+//!
+//! - [`frames`]: decode frames, check that they round-trip (no network);
+//! - [`produce`]: stdin lines to records (`kafka-console-producer`, `kcat -P`);
+//! - [`consume`]: records to stdout lines (`kafka-console-consumer`, `kcat -C`);
+//! - [`topics`]: list/create/describe/delete (`kafka-topics.sh`);
+//! - [`groups`]: list/describe/delete/reset-offsets (`kafka-consumer-groups.sh`);
+//! - [`client_args`]: `--bootstrap`, `-X key=value` and the tokio runtime, shared by the
+//!   commands that talk to a cluster.
+//!
+//! To add a group: add the module, a variant here and its arm in [`Command::run`].
 
+pub mod client_args;
+pub mod consume;
 pub mod frames;
+pub mod groups;
+pub mod produce;
+pub mod topics;
 
 use std::fmt;
 use std::io;
@@ -21,6 +34,9 @@ pub struct Cli {
     /// The subcommand group to run.
     #[command(subcommand)]
     pub command: Command,
+    /// Log to stderr: -v info, -vv debug, -vvv trace (RUST_LOG works too).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 /// The subcommand groups.
@@ -28,6 +44,14 @@ pub struct Cli {
 pub enum Command {
     /// Decode Kafka protocol frames and check that they round-trip byte for byte.
     Frames(frames::FramesArgs),
+    /// Write stdin lines as records to a topic.
+    Produce(produce::ProduceArgs),
+    /// Print a topic's records, one per line.
+    Consume(consume::ConsumeArgs),
+    /// List, create, describe and delete topics.
+    Topics(topics::TopicsArgs),
+    /// List, describe and delete consumer groups; reset their offsets.
+    Groups(groups::GroupsArgs),
 }
 
 impl Command {
@@ -37,6 +61,10 @@ impl Command {
     pub fn run(&self) -> Result<ExitCode, CliError> {
         match self {
             Command::Frames(args) => frames::run(args),
+            Command::Produce(args) => produce::run(args),
+            Command::Consume(args) => consume::run(args),
+            Command::Topics(args) => topics::run(args),
+            Command::Groups(args) => groups::run(args),
         }
     }
 }

@@ -15,6 +15,8 @@ use crate::config::CommonConfig;
 use crate::error::{Error, Result};
 
 type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
+/// A broker address (`host`, `port`).
+type Addr = (String, u16);
 
 #[derive(Default)]
 struct Slot {
@@ -31,7 +33,7 @@ pub struct Pool {
     /// Per address and lane: the data lane (produce, fetch, metadata) and the coordinator
     /// lane, so group requests never queue behind a long-polling fetch on the same socket
     /// (Java also talks to its coordinator over a separate connection).
-    slots: Mutex<HashMap<((String, u16), Lane), SharedSlot>>,
+    slots: Mutex<HashMap<(Addr, Lane), SharedSlot>>,
 }
 
 /// Which connection to a broker.
