@@ -202,3 +202,115 @@ impl TestBroker {
         }
     }
 }
+
+/// The `venv/bin/python` of the peers kit (confluent-kafka and kafka-python), if installed.
+pub fn peer_python() -> Option<PathBuf> {
+    let p = peers_home().join("venv/bin/python");
+    p.exists().then_some(p)
+}
+
+/// A kafka-server-mini broker that can be killed (`kill -9`) and restarted on the same
+/// port and data directory; killed on drop.
+pub struct RestartableMini {
+    child: Option<std::process::Child>,
+    addr: String,
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl RestartableMini {
+    /// The built broker binary, or `None` (after printing why).
+    fn binary() -> Option<PathBuf> {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        let bin = target.join("debug/kafka-server-mini");
+        if !bin.exists() {
+            eprintln!(
+                "SKIP: {} not built (cargo build -p kafka-server-mini)",
+                bin.display()
+            );
+            return None;
+        }
+        Some(bin)
+    }
+
+    /// Spawns the broker on `listen`, returning it and the address it printed.
+    fn spawn(
+        bin: &std::path::Path,
+        listen: &str,
+        dir: &std::path::Path,
+    ) -> Option<(std::process::Child, String)> {
+        use std::io::BufRead;
+        let mut child = Command::new(bin)
+            .args(["--listen", listen, "--log-level", "warn", "--data-dir"])
+            .arg(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let stdout = child.stdout.take()?;
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        match line.trim().strip_prefix("listening on ") {
+            Some(addr) => Some((child, addr.to_string())),
+            None => {
+                eprintln!("kafka-server-mini did not start on {listen}: {line:?}");
+                let _ = child.kill();
+                let _ = child.wait();
+                None
+            }
+        }
+    }
+
+    /// Starts the broker on a free port with a fresh data directory, or returns `None`
+    /// (after printing why).
+    pub fn start() -> Option<RestartableMini> {
+        let bin = Self::binary()?;
+        let dir = tempfile::tempdir().ok()?;
+        let Some((child, addr)) = Self::spawn(&bin, "127.0.0.1:0", dir.path()) else {
+            eprintln!("SKIP: kafka-server-mini did not start");
+            return None;
+        };
+        Some(RestartableMini {
+            child: Some(child),
+            addr,
+            bin,
+            dir,
+        })
+    }
+
+    /// `host:port` (the same across restarts).
+    pub fn bootstrap(&self) -> String {
+        self.addr.clone()
+    }
+
+    /// Kills the broker with SIGKILL (no clean shutdown) and reaps it.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the broker again on the same port and data directory (killing it first if
+    /// it still runs); retries for a few seconds while the port is not yet free.
+    pub fn restart(&mut self) -> bool {
+        self.kill9();
+        for _ in 0..50 {
+            if let Some((child, addr)) = Self::spawn(&self.bin, &self.addr, self.dir.path()) {
+                assert_eq!(addr, self.addr, "restarted on the same address");
+                self.child = Some(child);
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+impl Drop for RestartableMini {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
