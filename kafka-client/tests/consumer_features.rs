@@ -511,3 +511,75 @@ async fn listener_callbacks_cooperative_tansu() {
 async fn listener_callbacks_sticky_mini() {
     listener_callbacks("mini", "sticky").await;
 }
+
+/// A consumer that stops polling for longer than `max.poll.interval.ms` leaves the group
+/// (Java's rule): the other member takes every partition, and the stalled one reports its
+/// partitions lost on its next poll, then rejoins.
+async fn poll_interval_exceeded(kind: &str) {
+    let Some(broker) = common::TestBroker::start(kind) else {
+        return;
+    };
+    let b = broker.bootstrap();
+    let topic = common::topic("stall");
+    create(&b, &topic, 4).await;
+    let group = common::topic("gstall");
+    let extra = [
+        ("group.id", group.as_str()),
+        ("partition.assignment.strategy", "range"),
+        ("max.poll.interval.ms", "2000"),
+    ];
+    let a = Arc::new(Consumer::new(consumer_cfg(&b, &extra)).expect("consumer"));
+    let rec_a = Arc::new(Recorder::default());
+    a.subscribe_with_listener(&[&topic], rec_a.clone())
+        .expect("subscribe");
+    let bc = Arc::new(Consumer::new(consumer_cfg(&b, &extra)).expect("consumer"));
+    bc.subscribe(&[&topic]).expect("subscribe");
+    poll_all_until(
+        &[a.clone(), bc.clone()],
+        || (a.assignment().len(), bc.assignment().len()) == (2, 2),
+        40,
+    )
+    .await;
+    assert_eq!(
+        (a.assignment().len(), bc.assignment().len()),
+        (2, 2),
+        "{kind}"
+    );
+    let held: BTreeSet<i32> = a.assignment().iter().map(|tp| tp.partition).collect();
+    // A stalls; B keeps polling and ends up with everything
+    poll_all_until(std::slice::from_ref(&bc), || bc.assignment().len() == 4, 30).await;
+    assert_eq!(
+        bc.assignment().len(),
+        4,
+        "{kind}: B takes over A's partitions"
+    );
+    // A polls again: its partitions are reported lost, then it rejoins
+    poll_all_until(
+        &[a.clone(), bc.clone()],
+        || (a.assignment().len(), bc.assignment().len()) == (2, 2),
+        40,
+    )
+    .await;
+    let events = rec_a.events();
+    assert!(
+        events.contains(&("lost".to_string(), held)),
+        "{kind}: {events:?}"
+    );
+    assert_eq!(
+        (a.assignment().len(), bc.assignment().len()),
+        (2, 2),
+        "{kind}"
+    );
+    bc.close().await;
+    a.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_interval_exceeded_mini() {
+    poll_interval_exceeded("mini").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_interval_exceeded_tansu() {
+    poll_interval_exceeded("tansu").await;
+}

@@ -49,6 +49,8 @@ pub struct Consumer {
     subscription: Mutex<Vec<String>>,
     heartbeat: Mutex<Option<JoinHandle<()>>>,
     last_commit: Mutex<Instant>,
+    /// When the application last called `poll` (for `max.poll.interval.ms`).
+    last_poll: Arc<Mutex<Instant>>,
     group_lock: tokio::sync::Mutex<()>,
     listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
     /// A pattern subscription and when its topics were last matched.
@@ -83,6 +85,7 @@ impl Consumer {
             subscription: Mutex::new(Vec::new()),
             heartbeat: Mutex::new(None),
             last_commit: Mutex::new(Instant::now()),
+            last_poll: Arc::new(Mutex::new(Instant::now())),
             group_lock: tokio::sync::Mutex::new(()),
             listener: Mutex::new(None),
             pattern: Mutex::new(None),
@@ -253,14 +256,8 @@ impl Consumer {
         let cooperative = group.cooperative();
         let owned = self.assignment();
         if !cooperative {
+            // eager: give everything up (committing it with auto-commit) before rejoining
             self.revoke(&owned).await;
-            if cfg.enable_auto_commit {
-                // partitions of topics no longer subscribed were covered above; commit
-                // everything else too, as Java's eager consumer does before rejoining
-                if let Err(e) = self.commit_sync().await {
-                    tracing::debug!(error = %e, "commit before rejoin failed");
-                }
-            }
         }
         let deadline = Instant::now() + cfg.max_poll_interval;
         let owned_for_join = if cooperative {
@@ -271,6 +268,9 @@ impl Consumer {
         let assignment = group
             .join(topics, &owned_for_join, &owned, deadline)
             .await?;
+        // the group dropped this member during the join (e.g. its session expired): what
+        // it held and did not get back is lost, not revoked
+        let dropped_during_join = group.partitions_lost.swap(false, Ordering::SeqCst);
         let added: Vec<TopicPartition> = assignment
             .iter()
             .filter(|tp| !cooperative || !owned.contains(tp))
@@ -282,7 +282,12 @@ impl Consumer {
                 .filter(|tp| !assignment.contains(tp))
                 .cloned()
                 .collect();
-            if !revoked.is_empty() {
+            if !revoked.is_empty() && dropped_during_join {
+                tracing::info!(partitions = ?revoked, "cooperative rebalance: partitions lost");
+                if let Some(l) = self.listener() {
+                    l.on_partitions_lost(self, &revoked).await;
+                }
+            } else if !revoked.is_empty() {
                 tracing::info!(partitions = ?revoked, "cooperative rebalance: revoking");
                 self.revoke(&revoked).await;
                 // KIP-429: rejoin at once so the revoked partitions get their new owner
@@ -290,9 +295,11 @@ impl Consumer {
             }
         }
         self.assign_partitions(assignment.clone());
-        let committed = group.committed(&added).await?;
-        for (tp, offset) in committed {
-            self.seek(&tp, offset)?;
+        if !added.is_empty() {
+            let committed = group.committed(&added).await?;
+            for (tp, offset) in committed {
+                self.seek(&tp, offset)?;
+            }
         }
         if let Some(l) = self.listener() {
             l.on_partitions_assigned(self, &added).await;
@@ -307,12 +314,33 @@ impl Consumer {
             return;
         }
         let interval = self.fetcher.cfg.heartbeat_interval;
+        let max_poll_interval = self.fetcher.cfg.max_poll_interval;
         let fetcher = self.fetcher.clone();
+        let last_poll = self.last_poll.clone();
         *hb = Some(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(interval).await;
                 if fetcher.stop.load(Ordering::SeqCst) {
                     return;
+                }
+                let since_poll = last_poll.lock().map(|t| t.elapsed()).unwrap_or_default();
+                if since_poll > max_poll_interval && group.is_member() {
+                    // Java's rule: an application that stops polling gives its partitions
+                    // up. A dynamic member leaves at once; a static one stops heartbeating
+                    // and is dropped after session.timeout.ms. The next poll reports the
+                    // partitions lost and rejoins.
+                    tracing::warn!(
+                        ?since_poll,
+                        "max.poll.interval.ms exceeded: leaving the group"
+                    );
+                    if !group.is_static() {
+                        if let Err(e) = group.leave().await {
+                            tracing::debug!(error = %e, "leave group failed");
+                        }
+                        group.partitions_lost.store(true, Ordering::SeqCst);
+                        group.rejoin_needed.store(true, Ordering::SeqCst);
+                    }
+                    continue;
                 }
                 if let Err(e) = group.heartbeat().await {
                     tracing::debug!(error = %e, "heartbeat failed");
@@ -682,6 +710,9 @@ impl Consumer {
     /// (empty on timeout). A partition's fetch error is returned once, then cleared.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let deadline = Instant::now() + timeout;
+        if let Ok(mut t) = self.last_poll.lock() {
+            *t = Instant::now();
+        }
         loop {
             self.maintain_group().await?;
             let notified = self.fetcher.data_ready.notified();
@@ -743,7 +774,17 @@ impl Consumer {
     /// connections.
     pub async fn close(&self) {
         if let Some(group) = &self.group {
-            if self.fetcher.cfg.enable_auto_commit {
+            let subscribed = !self
+                .subscription
+                .lock()
+                .map(|s| s.is_empty())
+                .unwrap_or(true);
+            if subscribed {
+                // as Java's close: the group's partitions are revoked (committed with
+                // auto-commit, then the listener is told) before leaving
+                let owned = self.assignment();
+                self.revoke(&owned).await;
+            } else if self.fetcher.cfg.enable_auto_commit {
                 if let Err(e) = self.commit_sync().await {
                     tracing::debug!(error = %e, "final commit failed");
                 }

@@ -104,6 +104,13 @@ impl Coordinator {
         self.cfg.group_instance_id.clone().map(StrBytes::from)
     }
 
+    /// Whether this consumer currently holds a settled membership (a member id and
+    /// generation, no join in progress).
+    pub fn is_member(&self) -> bool {
+        let m = self.member();
+        m.generation >= 0 && !m.member_id.is_empty() && !self.joining.load(Ordering::SeqCst)
+    }
+
     /// Whether this is a static member (it does not send LeaveGroup on close).
     pub fn is_static(&self) -> bool {
         self.cfg.group_instance_id.is_some()
