@@ -553,7 +553,7 @@ fn owned(c: &Consumer, topic: &str) -> BTreeSet<i32> {
         .collect()
 }
 
-async fn group_with_librdkafka(kind: &str) {
+async fn group_with_librdkafka(kind: &str, strategy: &str) {
     let Some(py) = python_for(Peer::Confluent).await else {
         return;
     };
@@ -566,23 +566,25 @@ async fn group_with_librdkafka(kind: &str) {
     create_topic(&bootstrap, &topic, GROUP_PARTITIONS).await;
     produce_values(&bootstrap, &topic, 0..400).await;
 
-    // Our default assignors are `range,cooperative-sticky`; librdkafka offers `range`
-    // only, so the group must settle on `range`.
-    let ours = our_consumer(
-        &bootstrap,
-        &[
-            ("group.id", &group),
-            ("session.timeout.ms", "6000"),
-            ("heartbeat.interval.ms", "500"),
-            ("max.poll.interval.ms", "10000"),
-            ("auto.commit.interval.ms", "200"),
-        ],
-    );
+    // With `range`: our default assignors are `range,cooperative-sticky` and librdkafka
+    // offers `range` only, so the group must settle on `range`. With `cooperative-sticky`
+    // both offer only that: the incremental protocol, our assignor or librdkafka's leading.
+    let mut settings: Vec<(&str, &str)> = vec![
+        ("group.id", &group),
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "500"),
+        ("max.poll.interval.ms", "10000"),
+        ("auto.commit.interval.ms", "200"),
+    ];
+    if strategy != "range" {
+        settings.push(("partition.assignment.strategy", strategy));
+    }
+    let ours = our_consumer(&bootstrap, &settings);
     ours.subscribe(&[&topic]).expect("subscribe");
 
     let mut child = tokio::process::Command::new(&py)
         .arg(script())
-        .args(["group", &bootstrap, &topic, &group])
+        .args(["group", &bootstrap, &topic, &group, strategy])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -672,7 +674,7 @@ async fn group_with_librdkafka(kind: &str) {
     assert_eq!(
         (mine.len(), theirs.len()),
         (2, 2),
-        "range splits 4 partitions 2/2: ours {mine:?}, librdkafka {theirs:?}"
+        "{strategy} splits 4 partitions 2/2: ours {mine:?}, librdkafka {theirs:?}"
     );
     let union: BTreeSet<usize> = our_vals.union(&their_vals).copied().collect();
     assert_eq!(
@@ -722,12 +724,22 @@ async fn group_with_librdkafka(kind: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_shared_with_librdkafka_mini() {
-    group_with_librdkafka("mini").await;
+    group_with_librdkafka("mini", "range").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_shared_with_librdkafka_tansu() {
-    group_with_librdkafka("tansu").await;
+    group_with_librdkafka("tansu", "range").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooperative_group_shared_with_librdkafka_mini() {
+    group_with_librdkafka("mini", "cooperative-sticky").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooperative_group_shared_with_librdkafka_tansu() {
+    group_with_librdkafka("tansu", "cooperative-sticky").await;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ exact contents without a JSON parser.
       (confluent: partitioner murmur2_random); prints P <key hex> <partition> <offset>
   peer.py produce-keys CLIENT BOOTSTRAP TOPIC N
       sends key=key-i (value v-i) for i < N; prints P <key hex> <partition> <offset>
-  peer.py group BOOTSTRAP TOPIC GROUP
+  peer.py group BOOTSTRAP TOPIC GROUP [STRATEGY]   (STRATEGY: range (default) or
+                                                    cooperative-sticky)
       confluent consumer in GROUP (range assignor) until stdin closes, then close();
       prints A <comma-separated partitions> on every assignment change and
       R <partition> <offset> <value hex> per record.
@@ -152,8 +153,10 @@ def produce_records(client, bootstrap, topic, codec, records):
         sys.exit(3)
 
 
-def group(bootstrap, topic, group_id):
+def group(bootstrap, topic, group_id, strategy="range"):
     from confluent_kafka import Consumer
+
+    cooperative = strategy == "cooperative-sticky"
 
     stop = threading.Event()
 
@@ -164,19 +167,25 @@ def group(bootstrap, topic, group_id):
     threading.Thread(target=watch_stdin, daemon=True).start()
     owned = set()
 
+    # eager protocols hand over the whole assignment; the cooperative one only the
+    # partitions added or revoked (KIP-429)
     def on_assign(c, parts):
-        owned.clear()
+        if not cooperative:
+            owned.clear()
         owned.update(tp.partition for tp in parts)
         out("A", ",".join(str(p) for p in sorted(owned)) or ".")
 
     def on_revoke(c, parts):
-        owned.clear()
-        out("A", ".")
+        if cooperative:
+            owned.difference_update(tp.partition for tp in parts)
+        else:
+            owned.clear()
+        out("A", ",".join(str(p) for p in sorted(owned)) or ".")
 
     c = Consumer({
         "bootstrap.servers": bootstrap,
         "group.id": group_id,
-        "partition.assignment.strategy": "range",
+        "partition.assignment.strategy": strategy,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": True,
         "auto.commit.interval.ms": 200,
@@ -218,7 +227,7 @@ def main(argv):
         recs = [(("key-%d" % i).encode(), ("v-%d" % i).encode(), None) for i in range(int(n))]
         produce_records(client, bootstrap, topic, "none", recs)
     elif cmd == "group":
-        group(*argv[2:5])
+        group(*argv[2:6])
     else:
         sys.exit("unknown command %s" % cmd)
 
