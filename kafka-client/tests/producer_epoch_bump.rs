@@ -1,7 +1,10 @@
-//! The idempotent producer against a scripted broker that rejects the first batch with
-//! OUT_OF_ORDER_SEQUENCE_NUMBER: the producer must bump its epoch (KIP-360: InitProducerId
-//! v3+ carrying its id and epoch), re-stamp the batch with the new epoch and sequence 0,
-//! resend it, and deliver every record exactly once and in order.
+//! The idempotent producer against a scripted broker that enforces sequences like Kafka
+//! and rejects the very first batch:
+//! - with OUT_OF_ORDER_SEQUENCE_NUMBER: the producer must bump its epoch (KIP-360:
+//!   InitProducerId v3+ carrying its id and epoch), re-stamp the batch with the new epoch
+//!   and sequence 0, resend it, and deliver every record exactly once and in order;
+//! - with a retriable error while later batches of the partition are in flight: those are
+//!   refused for the gap and must be resent in order behind it, without an epoch bump.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -54,7 +57,10 @@ fn versions() -> ApiVersionsResponse {
     }
 }
 
-async fn serve_conn(mut s: TcpStream, port: u16, seen: Arc<Mutex<Seen>>) {
+/// Serves one connection. The first batch ever is answered `first_error`; later ones are
+/// checked like a broker does: sequences of an epoch must follow on, a new epoch starts
+/// at 0, a gap is OUT_OF_ORDER_SEQUENCE_NUMBER (45).
+async fn serve_conn(mut s: TcpStream, port: u16, seen: Arc<Mutex<Seen>>, first_error: i16) {
     let mut buf = BytesMut::new();
     loop {
         let frame = loop {
@@ -149,7 +155,9 @@ async fn serve_conn(mut s: TcpStream, port: u16, seen: Arc<Mutex<Seen>>) {
                                 .rev()
                                 .find(|b| b.4 == 0 && b.1 == h.producer_epoch)
                                 .map_or(0, |b| b.2 + b.3.len() as i32);
-                            code = if seen.produced.is_empty() || h.base_sequence != expected {
+                            code = if seen.produced.is_empty() {
+                                first_error
+                            } else if h.base_sequence != expected {
                                 45
                             } else {
                                 0
@@ -193,17 +201,23 @@ async fn serve_conn(mut s: TcpStream, port: u16, seen: Arc<Mutex<Seen>>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn out_of_order_sequence_bumps_the_epoch_and_resends() {
+/// Starts the scripted broker; returns its port and what it saw.
+async fn scripted_broker(first_error: i16) -> (u16, Arc<Mutex<Seen>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let state = seen.clone();
     tokio::spawn(async move {
         while let Ok((s, _)) = listener.accept().await {
-            tokio::spawn(serve_conn(s, port, state.clone()));
+            tokio::spawn(serve_conn(s, port, state.clone(), first_error));
         }
     });
+    (port, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_order_sequence_bumps_the_epoch_and_resends() {
+    let (port, seen) = scripted_broker(45).await;
     let cfg = ProducerConfig::new(&format!("127.0.0.1:{port}"))
         .and_then(|c| c.with("linger.ms", "0"))
         .and_then(|c| c.with("retry.backoff.ms", "10"))
@@ -237,15 +251,65 @@ async fn out_of_order_sequence_bumps_the_epoch_and_resends() {
     );
     let first = &seen.produced[0];
     assert_eq!((first.1, first.2, first.4), (0, 0, 45), "{seen:?}");
-    let resent = &seen.produced[1];
+    let resent = seen
+        .produced
+        .iter()
+        .find(|b| b.1 == 1)
+        .expect("a batch under epoch 1");
     assert_eq!(
-        (resent.0, resent.1, resent.2, resent.4),
-        (1000, 1, 0, 0),
+        (resent.0, resent.2, resent.4),
+        (1000, 0, 0),
         "the rejected batch is resent under epoch 1 from sequence 0: {seen:?}"
     );
     assert_eq!(resent.3, first.3, "same records");
     assert!(
-        seen.produced[1..].iter().all(|b| b.1 == 1 && b.4 == 0),
-        "{seen:?}"
+        seen.produced.iter().all(|b| b.1 == 0 || b.4 == 0),
+        "nothing fails under the new epoch: {seen:?}"
+    );
+}
+
+/// Several batches of one partition in flight; the first fails with a retriable error and
+/// the ones behind it are refused for the gap. They are resent in order without an epoch
+/// bump, and every record lands once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_behind_a_retried_one_are_resent_in_order() {
+    let (port, seen) = scripted_broker(6).await; // NOT_LEADER_OR_FOLLOWER, retriable
+    let cfg = ProducerConfig::new(&format!("127.0.0.1:{port}"))
+        .and_then(|c| c.with("linger.ms", "0"))
+        .and_then(|c| c.with("batch.size", "100"))
+        .and_then(|c| c.with("retry.backoff.ms", "50"))
+        .expect("config");
+    let producer = Producer::new(cfg).expect("producer");
+    let mut futures = Vec::new();
+    for i in 0..8 {
+        let value = format!("v{i}-{}", "x".repeat(60));
+        let f = producer
+            .send(ProducerRecord::new("t").partition(0).value(value))
+            .await
+            .expect("send");
+        futures.push(f);
+    }
+    for f in futures {
+        tokio::time::timeout(Duration::from_secs(20), f)
+            .await
+            .expect("delivered in time")
+            .expect("delivered");
+    }
+    producer.close().await.expect("close");
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    let log: Vec<String> = seen
+        .log
+        .iter()
+        .map(|v| v.split('-').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        log,
+        (0..8).map(|i| format!("v{i}")).collect::<Vec<_>>(),
+        "every record once, in order: {seen:?}"
+    );
+    assert_eq!(seen.init, vec![(-1, -1)], "no epoch bump: {seen:?}");
+    assert!(
+        seen.produced.iter().any(|b| b.4 == 45 && b.1 == 0),
+        "a batch behind the retried one was in flight and refused for the gap: {seen:?}"
     );
 }

@@ -54,6 +54,10 @@ pub struct AccumulatorConfig {
     pub compression: Compression,
     /// `delivery.timeout.ms`.
     pub delivery_timeout: Duration,
+    /// Batches of one partition that may be in flight at once: up to 5 with idempotence
+    /// (the broker orders them by sequence and rejects gaps), else 1 so retries cannot
+    /// reorder records.
+    pub max_in_flight_per_partition: usize,
 }
 
 /// One batch of one partition.
@@ -86,12 +90,34 @@ impl ProducerBatch {
     }
 }
 
+/// A batch on the wire: its completion and base sequence (idempotent producer).
+#[derive(Debug)]
+struct InFlight {
+    completion: watch::Receiver<BatchOutcome>,
+    base_sequence: Option<i32>,
+}
+
 #[derive(Debug, Default)]
 struct PartitionQueue {
     batches: VecDeque<ProducerBatch>,
-    /// Completion of the batch in flight, if one is.
-    in_flight: Option<watch::Receiver<BatchOutcome>>,
+    /// Batches in flight, oldest first.
+    in_flight: VecDeque<InFlight>,
     next_sequence: i32,
+}
+
+impl PartitionQueue {
+    /// Whether the front batch may go out now: there is room in flight, and a retried
+    /// batch (already carrying a sequence) is only resent once nothing older is in
+    /// flight, so resends happen in sequence order.
+    fn can_send(&self, limit: usize) -> bool {
+        if self.in_flight.len() >= limit.max(1) {
+            return false;
+        }
+        match self.batches.front() {
+            Some(b) if b.encoded.is_some() => self.in_flight.is_empty(),
+            _ => true,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -268,8 +294,9 @@ impl Accumulator {
         {
             let mut state = self.state();
             let drain_all = state.flushing > 0 || state.closing;
+            let limit = self.cfg.max_in_flight_per_partition;
             for (tp, q) in state.parts.iter_mut() {
-                if q.in_flight.is_some() {
+                if !q.can_send(limit) {
                     continue;
                 }
                 while q.batches.front().is_some_and(|b| {
@@ -324,7 +351,7 @@ impl Accumulator {
     ) -> Option<Result<ProducerBatch>> {
         let mut state = self.state();
         let q = state.parts.get_mut(tp)?;
-        if q.in_flight.is_some() {
+        if !q.can_send(self.cfg.max_in_flight_per_partition) {
             return None;
         }
         let front = q.batches.front()?;
@@ -373,19 +400,51 @@ impl Accumulator {
                 }
             }
         }
-        q.in_flight = Some(batch.completion.subscribe());
+        q.in_flight.push_back(InFlight {
+            completion: batch.completion.subscribe(),
+            base_sequence: batch.base_sequence,
+        });
         Some(Ok(batch))
     }
 
-    /// Puts a batch back at the front of its queue to retry after `backoff`.
+    /// Puts a batch back at the front of its queue to retry after `backoff`. Batches
+    /// already sent keep their order: a requeued batch goes after requeued batches with a
+    /// lower sequence (several can come back when several were in flight).
     pub(crate) fn requeue(&self, mut batch: ProducerBatch, backoff: Duration) {
         batch.retry_at = Some(Instant::now() + backoff);
         let mut state = self.state();
         let q = state.parts.entry(batch.tp.clone()).or_default();
-        q.in_flight = None;
-        q.batches.push_front(batch);
+        let rx = batch.completion.subscribe();
+        q.in_flight.retain(|f| !f.completion.same_channel(&rx));
+        let at = q
+            .batches
+            .iter()
+            .take_while(|b| {
+                b.encoded.is_some()
+                    && matches!(
+                        (b.base_sequence, batch.base_sequence),
+                        (Some(theirs), Some(ours)) if theirs < ours
+                    )
+            })
+            .count();
+        q.batches.insert(at, batch);
         drop(state);
         self.wake.notify_one();
+    }
+
+    /// Whether a batch of `tp` sent before the one with `base_sequence` is still
+    /// unresolved (in flight or waiting to be resent): then an OUT_OF_ORDER_SEQUENCE_NUMBER
+    /// for it only means the earlier one is missing, and a plain resend fixes it.
+    pub(crate) fn has_earlier_unresolved(&self, tp: &TopicPartition, base_sequence: i32) -> bool {
+        let state = self.state();
+        let Some(q) = state.parts.get(tp) else {
+            return false;
+        };
+        q.in_flight
+            .iter()
+            .filter_map(|f| f.base_sequence)
+            .chain(q.batches.iter().filter_map(|b| b.base_sequence))
+            .any(|s| s < base_sequence)
     }
 
     /// Completes a batch: wakes its delivery futures and frees its memory.
@@ -397,12 +456,8 @@ impl Accumulator {
         {
             let mut state = self.state();
             if let Some(q) = state.parts.get_mut(&batch.tp) {
-                if q.in_flight
-                    .as_ref()
-                    .is_some_and(|rx| rx.same_channel(&batch.completion.subscribe()))
-                {
-                    q.in_flight = None;
-                }
+                let rx = batch.completion.subscribe();
+                q.in_flight.retain(|f| !f.completion.same_channel(&rx));
             }
         }
         batch.completion.send_replace(Some(result));
@@ -424,7 +479,7 @@ impl Accumulator {
         state
             .parts
             .values()
-            .all(|q| q.batches.is_empty() && q.in_flight.is_none())
+            .all(|q| q.batches.is_empty() && q.in_flight.is_empty())
     }
 
     /// Completion receivers of every queued and in-flight batch (what a flush waits for),
@@ -434,7 +489,7 @@ impl Accumulator {
         state.flushing += 1;
         let mut out = Vec::new();
         for q in state.parts.values() {
-            out.extend(q.in_flight.iter().cloned());
+            out.extend(q.in_flight.iter().map(|f| f.completion.clone()));
             out.extend(q.batches.iter().map(|b| b.completion.subscribe()));
         }
         drop(state);
@@ -494,6 +549,7 @@ mod tests {
             max_request_size: 1 << 20,
             compression: Compression::None,
             delivery_timeout: Duration::from_secs(120),
+            max_in_flight_per_partition: 1,
         }
     }
 
@@ -598,6 +654,71 @@ mod tests {
             .append(&tp, 1, None, Some(&[0u8; 4096]), &[], short)
             .await;
         assert!(matches!(too_big, Err(Error::RecordTooLarge { .. })));
+    }
+
+    #[tokio::test]
+    async fn several_in_flight_per_partition_and_ordered_resends() {
+        let mut c = cfg(100, 0, 1 << 20);
+        c.max_in_flight_per_partition = 3;
+        let acc = Accumulator::new(c);
+        let tp = TopicPartition::new("t", 0);
+        for _ in 0..5 {
+            let _ = acc.append(&tp, 1, None, Some(&[0u8; 80]), &[], far()).await;
+        }
+        let pid = Some((1, 0));
+        let mut sent = Vec::new();
+        while let Some(Ok(b)) = acc.take(&tp, pid, 1 << 20, true) {
+            sent.push(b);
+        }
+        let seqs: Vec<Option<i32>> = sent.iter().map(|b| b.base_sequence).collect();
+        assert_eq!(seqs, [Some(0), Some(1), Some(2)], "three in flight at once");
+        assert!(!acc.has_earlier_unresolved(&tp, 0));
+        assert!(acc.has_earlier_unresolved(&tp, 2));
+        // the first two fail and come back (the second one first): resent in sequence
+        // order, one at a time, only once nothing older is in flight
+        let third = sent.pop();
+        let second = sent.pop();
+        let first = sent.pop();
+        let (Some(first), Some(second), Some(third)) = (first, second, third) else {
+            panic!()
+        };
+        acc.requeue(second, Duration::ZERO);
+        acc.requeue(first, Duration::ZERO);
+        assert!(
+            acc.take(&tp, pid, 1 << 20, true).is_none(),
+            "no resend while batch 2 is in flight"
+        );
+        acc.complete(
+            third,
+            Ok(BatchResult {
+                base_offset: 2,
+                log_append_time: -1,
+            }),
+        );
+        let Some(Ok(again)) = acc.take(&tp, pid, 1 << 20, true) else {
+            panic!()
+        };
+        assert_eq!(again.base_sequence, Some(0));
+        assert!(
+            acc.take(&tp, pid, 1 << 20, true).is_none(),
+            "the next resend waits for this one"
+        );
+        acc.complete(
+            again,
+            Ok(BatchResult {
+                base_offset: 0,
+                log_append_time: -1,
+            }),
+        );
+        let Some(Ok(again)) = acc.take(&tp, pid, 1 << 20, true) else {
+            panic!()
+        };
+        assert_eq!(again.base_sequence, Some(1));
+        // fresh batches continue after the resends
+        let Some(Ok(fresh)) = acc.take(&tp, pid, 1 << 20, true) else {
+            panic!()
+        };
+        assert_eq!(fresh.base_sequence, Some(3));
     }
 
     #[tokio::test]

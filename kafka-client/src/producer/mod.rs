@@ -70,6 +70,11 @@ impl Producer {
             max_request_size: cfg.max_request_size,
             compression: cfg.compression,
             delivery_timeout: cfg.delivery_timeout,
+            max_in_flight_per_partition: if cfg.enable_idempotence {
+                cfg.max_in_flight.clamp(1, 5)
+            } else {
+                1
+            },
         }));
         let sender = Sender::new(acc.clone(), metadata.clone(), cfg.clone());
         let task = tokio::spawn(sender.clone().run());

@@ -1,6 +1,7 @@
-//! The sender task: drains ready batches from the accumulator into Produce requests, one
-//! request per leader at a time up to `max.in.flight.requests.per.connection`, and handles
-//! the responses (complete, retry or fail each batch).
+//! The sender task: drains ready batches from the accumulator into Produce requests, up to
+//! `max.in.flight.requests.per.connection` requests per leader (and, with idempotence, up
+//! to that many batches per partition), and handles the responses (complete, retry or fail
+//! each batch).
 //!
 //! Owns: the idempotent producer id and epoch (InitProducerId; after a batch failed for good
 //! or the broker rejected a sequence, an epoch bump — KIP-360 — so later sequences start
@@ -319,6 +320,16 @@ impl Sender {
                         log_append_time: append_time,
                     }),
                 ),
+                KafkaCode::OutOfOrderSequenceNumber
+                    if b.base_sequence
+                        .is_some_and(|seq| self.acc.has_earlier_unresolved(&b.tp, seq))
+                        && Instant::now() < b.created + self.cfg.delivery_timeout =>
+                {
+                    // An earlier batch of this partition is being retried: this one was
+                    // rejected only because of the gap; resend it after that one.
+                    tracing::debug!(tp = %b.tp, "out of order behind a retried batch: resending");
+                    self.acc.requeue(b, self.cfg.common.retry_backoff);
+                }
                 KafkaCode::OutOfOrderSequenceNumber | KafkaCode::UnknownProducerId
                     if b.base_sequence.is_some()
                         && Instant::now() < b.created + self.cfg.delivery_timeout =>
