@@ -244,6 +244,9 @@ impl GroupCoordinator {
             let id = self.new_member_id(&req.client_id);
             if let Some(old) = static_owner {
                 self.replace_member(g, &old, &id);
+                if let Some(answer) = self.static_rejoin_without_rebalance(g, &id, &req) {
+                    return answer;
+                }
             }
             id
         } else if req.member_id.is_empty() {
@@ -293,6 +296,60 @@ impl GroupCoordinator {
         }
         self.try_complete_join(g, Instant::now());
         Answer::Later(rx)
+    }
+
+    /// KIP-345: a static member that restarts while the group is Stable, offering the
+    /// same protocols, gets the current generation back at once — no rebalance — and its
+    /// previous assignment from SyncGroup. `None`: a rebalance is needed after all.
+    fn static_rejoin_without_rebalance(
+        &self,
+        g: &mut Group,
+        id: &str,
+        req: &JoinRequest,
+    ) -> Option<Answer<JoinResult>> {
+        if g.state != GroupState::Stable {
+            return None;
+        }
+        let m = g.members.get_mut(id)?;
+        // as Kafka: only a change of protocols (not of their metadata, e.g. a fresh
+        // subscription's generation) would change the group's choice
+        let names = |p: &[(String, Bytes)]| p.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        if names(&m.protocols) != names(&req.protocols) {
+            return None;
+        }
+        m.protocols = req.protocols.clone();
+        m.session_timeout =
+            Duration::from_millis(u64::try_from(req.session_timeout_ms).unwrap_or(0));
+        m.last_heartbeat = Instant::now();
+        m.client_id = req.client_id.clone();
+        m.client_host = req.client_host.clone();
+        let leader = g.leader.clone().unwrap_or_default();
+        let protocol = g.protocol.clone().unwrap_or_default();
+        let members = if leader == id {
+            g.members
+                .values()
+                .map(|m| {
+                    (
+                        m.id.clone(),
+                        m.group_instance_id.clone(),
+                        m.metadata(&protocol),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        tracing::info!(group = %g.id, member = id, generation = g.generation, "static member rejoined without a rebalance");
+        self.persist_group(g);
+        Some(Answer::Now(JoinResult {
+            error: code::NONE,
+            generation: g.generation,
+            protocol_type: g.protocol_type.clone(),
+            protocol_name: g.protocol.clone(),
+            leader,
+            member_id: id.to_string(),
+            members,
+        }))
     }
 
     fn replace_member(&self, g: &mut Group, old: &str, new: &str) {
@@ -949,6 +1006,53 @@ mod tests {
         assert_eq!(state(&c), GroupState::PreparingRebalance);
         assert_eq!(c.leave("g", &[(a.member_id.clone(), None)]), vec![0]);
         assert_eq!(state(&c), GroupState::Empty);
+    }
+
+    #[test]
+    fn static_member_restart_in_a_stable_group_skips_the_rebalance() {
+        let c = coord(0);
+        let mut j = join("", 5);
+        j.group_instance_id = Some("inst-1".into());
+        let Answer::Later(mut rx) = c.join(j.clone()) else {
+            panic!()
+        };
+        let first = rx.try_recv().unwrap();
+        let Answer::Later(mut s) = c.sync(
+            "g",
+            first.generation,
+            &first.member_id,
+            vec![(first.member_id.clone(), Bytes::from_static(b"a"))],
+        ) else {
+            panic!()
+        };
+        assert_eq!(s.try_recv().unwrap().assignment, Bytes::from_static(b"a"));
+        assert_eq!(state(&c), GroupState::Stable);
+        // the instance restarts: answered at once, same generation, new member id
+        let Answer::Now(again) = c.join(j.clone()) else {
+            panic!("a static rejoin of a stable group must not wait for a rebalance")
+        };
+        assert_eq!(again.error, 0);
+        assert_eq!(again.generation, first.generation);
+        assert_ne!(again.member_id, first.member_id);
+        assert_eq!(again.leader, again.member_id, "it was the leader");
+        assert_eq!(state(&c), GroupState::Stable);
+        let Answer::Now(s) = c.sync("g", again.generation, &again.member_id, vec![]) else {
+            panic!()
+        };
+        assert_eq!(
+            s.assignment,
+            Bytes::from_static(b"a"),
+            "its previous assignment"
+        );
+        // different protocols do need a rebalance
+        let mut other = j.clone();
+        other.protocols = vec![
+            ("range".into(), Bytes::from_static(b"m")),
+            ("roundrobin".into(), Bytes::new()),
+        ];
+        let answer = c.join(other);
+        assert!(matches!(answer, Answer::Later(_) | Answer::Now(_)));
+        assert_ne!(state(&c), GroupState::Stable);
     }
 
     #[test]
