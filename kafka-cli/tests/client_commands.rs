@@ -880,3 +880,82 @@ fn describe_shows_active_members_and_ctrl_c_commits() {
     let after = b.ok(&["groups", "describe", "--group", "live-g"], None);
     assert_eq!(lags(&after), ["0", "0"], "{after}");
 }
+
+/// `perf producer` then `perf consumer` print the Java perf tools' formats with the real
+/// counts: every produced record is acknowledged and consumed.
+#[test]
+fn perf_producer_and_consumer_report_like_the_java_tools() {
+    let b = TestBroker::start();
+    b.ok(
+        &["topics", "create", "--topic", "perf", "--partitions", "2"],
+        None,
+    );
+    let out = b.ok(
+        &[
+            "perf",
+            "producer",
+            "--topic",
+            "perf",
+            "--num-records",
+            "3000",
+            "--record-size",
+            "200",
+            "-X",
+            "linger.ms=2",
+        ],
+        None,
+    );
+    let line = out.trim();
+    assert!(
+        line.starts_with("3000 records sent, ") && line.ends_with(" ms 99.9th."),
+        "{line}"
+    );
+    for part in [
+        "records/sec (",
+        "MB/sec), ",
+        "ms avg latency, ",
+        "ms max latency, ",
+        "ms 50th, ",
+    ] {
+        assert!(line.contains(part), "{line}");
+    }
+    let out = b.ok(
+        &["perf", "consumer", "--topic", "perf", "--messages", "3000"],
+        None,
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("start.time, end.time, data.consumed.in.MB"),
+        "{out}"
+    );
+    let fields: Vec<&str> = lines[1].split(", ").collect();
+    assert_eq!(fields.len(), 10, "{out}");
+    assert_eq!(fields[4], "3000", "records consumed: {out}");
+    let mb: f64 = fields[2].parse().unwrap_or(-1.0);
+    let expected = 3000.0 * 200.0 / (1024.0 * 1024.0);
+    assert!(
+        (mb - expected).abs() < 0.001,
+        "MB consumed {mb} vs {expected}"
+    );
+    // asking for more than there is fails after --timeout-ms, with the partial result
+    let out = b.cli(
+        &[
+            "perf",
+            "consumer",
+            "--topic",
+            "perf",
+            "--messages",
+            "5000",
+            "--timeout-ms",
+            "1500",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("only 3000 of 5000 records"),
+        "{}",
+        stderr(&out)
+    );
+}

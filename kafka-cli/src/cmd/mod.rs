@@ -9,6 +9,8 @@
 //! - [`consume`]: records to stdout lines (`kafka-console-consumer`, `kcat -C`);
 //! - [`topics`]: list/create/describe/delete (`kafka-topics.sh`);
 //! - [`groups`]: list/describe/delete/reset-offsets (`kafka-consumer-groups.sh`);
+//! - [`perf`]: producer and consumer throughput (`kafka-producer-perf-test.sh`,
+//!   `kafka-consumer-perf-test.sh`);
 //! - [`client_args`]: `--bootstrap`, `-X key=value` and the tokio runtime, shared by the
 //!   commands that talk to a cluster.
 //!
@@ -18,6 +20,7 @@ pub mod client_args;
 pub mod consume;
 pub mod frames;
 pub mod groups;
+pub mod perf;
 pub mod produce;
 pub mod topics;
 
@@ -52,6 +55,8 @@ pub enum Command {
     Topics(topics::TopicsArgs),
     /// List, describe and delete consumer groups; reset their offsets.
     Groups(groups::GroupsArgs),
+    /// Producer and consumer throughput tests in the format of Kafka's perf-test tools.
+    Perf(perf::PerfArgs),
 }
 
 impl Command {
@@ -65,6 +70,7 @@ impl Command {
             Command::Consume(args) => consume::run(args),
             Command::Topics(args) => topics::run(args),
             Command::Groups(args) => groups::run(args),
+            Command::Perf(args) => perf::run(args),
         }
     }
 }
