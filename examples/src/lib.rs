@@ -104,6 +104,36 @@ pub async fn ensure_topic(admin: &Admin, topic: &str, partitions: i32) -> kafka_
     }
 }
 
+/// Creates `topic` (`partitions` partitions, if missing) and writes `count` records to
+/// it, record `i` being `record(i)` = (key, value), each acknowledged before the next; prints
+/// `seeded N records into TOPIC`. Used by the consumer examples when they run on their
+/// in-process broker, so there is something to read.
+pub async fn seed(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    count: usize,
+    record: impl Fn(usize) -> (String, String),
+) -> Result<(), BoxError> {
+    let admin = admin(bootstrap)?;
+    ensure_topic(&admin, topic, partitions).await?;
+    admin.close();
+    let producer = producer(bootstrap)?;
+    for i in 0..count {
+        let (key, value) = record(i);
+        producer
+            .send_and_wait(
+                kafka_client::ProducerRecord::new(topic)
+                    .key(key)
+                    .value(value),
+            )
+            .await?;
+    }
+    producer.close().await?;
+    println!("seeded {count} records into {topic}");
+    Ok(())
+}
+
 /// How long the examples poll before giving up.
 pub const POLL_DEADLINE: Duration = Duration::from_secs(30);
 

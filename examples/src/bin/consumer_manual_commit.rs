@@ -15,8 +15,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use examples::{ensure_topic, group_consumer, show, start_or_connect, BoxError};
-use kafka_client::ProducerRecord;
+use examples::{group_consumer, show, start_or_connect, BoxError};
 
 /// Consume in a group, committing after each processed batch.
 #[derive(Parser)]
@@ -40,18 +39,13 @@ async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
     let (bootstrap, broker) = start_or_connect(args.bootstrap).await?;
     if broker.is_some() {
-        let admin = examples::admin(&bootstrap)?;
-        ensure_topic(&admin, &args.topic, 2).await?;
-        admin.close();
-        let producer = examples::producer(&bootstrap)?;
-        for i in 0..args.count {
-            let r = ProducerRecord::new(&args.topic)
-                .key(format!("order-{i}"))
-                .value(format!("{{\"order\":{i},\"qty\":{}}}", i + 1));
-            producer.send_and_wait(r).await?;
-        }
-        producer.close().await?;
-        println!("seeded {} records into {}", args.count, args.topic);
+        examples::seed(&bootstrap, &args.topic, 2, args.count, |i| {
+            (
+                format!("order-{i}"),
+                format!("{{\"order\":{i},\"qty\":{}}}", i + 1),
+            )
+        })
+        .await?;
     }
 
     let consumer = group_consumer(&bootstrap, &args.group)?;
