@@ -8,7 +8,6 @@ use std::sync::Arc;
 use kafka_protocol::generated::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
-use kafka_protocol::generated::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::generated::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
@@ -17,8 +16,8 @@ use kafka_protocol::generated::offset_delete_request::{
 };
 use kafka_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::generated::{
-    ApiKey, DeleteRecordsRequest, ListOffsetsRequest, OffsetCommitRequest, OffsetDeleteRequest,
-    OffsetFetchRequest, OffsetFetchResponse,
+    ApiKey, DeleteRecordsRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
+    OffsetFetchResponse,
 };
 use kafka_protocol::wire::StrBytes;
 
@@ -26,12 +25,7 @@ use super::{check, Admin};
 use crate::error::{Error, KafkaCode, Result};
 use crate::types::TopicPartition;
 
-/// ListOffsets timestamp of the log start offset.
-const EARLIEST_TIMESTAMP: i64 = -2;
-/// ListOffsets timestamp of the log end offset.
-const LATEST_TIMESTAMP: i64 = -1;
-/// ListOffsets timestamp of the record with the largest timestamp (v7+, KIP-734).
-const MAX_TIMESTAMP: i64 = -3;
+use crate::net::list_offsets::{self, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP};
 
 /// A committed offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,55 +298,23 @@ impl Admin {
                     "ListOffsets v7+ (OffsetSpec::MaxTimestamp)",
                 ));
             }
-            let topics = by_topic(parts.iter().map(|(tp, spec)| {
-                (
-                    tp.topic.clone(),
-                    ListOffsetsPartition {
-                        partition_index: tp.partition,
-                        current_leader_epoch: -1,
-                        timestamp: spec.timestamp(),
-                        max_num_offsets: 1,
-                        ..Default::default()
-                    },
-                )
-            }));
-            let req = ListOffsetsRequest {
-                replica_id: -1,
-                isolation_level: 0,
-                topics: topics
-                    .into_iter()
-                    .map(|(t, partitions)| ListOffsetsTopic {
-                        name: name(&t),
-                        partitions,
-                        ..Default::default()
-                    })
-                    .collect(),
-                timeout_ms: self.timeout_ms(),
-                ..Default::default()
-            };
+            let wanted: Vec<(TopicPartition, i64)> = parts
+                .iter()
+                .map(|(tp, spec)| (tp.clone(), spec.timestamp()))
+                .collect();
+            let req = list_offsets::request(&wanted, 0, self.timeout_ms());
             pending.push(conn.enqueue_raw(version, &req)?);
         }
         let mut out = BTreeMap::new();
         for p in pending {
-            let resp = p.wait().await?;
-            for t in resp.topics {
-                for p in t.partitions {
-                    let tp = TopicPartition::new(&*t.name, p.partition_index);
-                    if p.error_code != 0 {
-                        return Err(self.partition_error(p.error_code, format!("ListOffsets {tp}")));
+            for (tp, r) in list_offsets::results(p.wait().await?) {
+                match r {
+                    Ok((offset, timestamp)) => {
+                        out.insert(tp, ListOffsetsResult { offset, timestamp });
                     }
-                    let result = match p.old_style_offsets.first() {
-                        // v0 answers with a list of offsets
-                        Some(&offset) if p.offset < 0 => ListOffsetsResult {
-                            offset,
-                            timestamp: -1,
-                        },
-                        _ => ListOffsetsResult {
-                            offset: p.offset,
-                            timestamp: p.timestamp,
-                        },
-                    };
-                    out.insert(tp, result);
+                    Err(code) => {
+                        return Err(self.partition_error(code, format!("ListOffsets {tp}")));
+                    }
                 }
             }
         }

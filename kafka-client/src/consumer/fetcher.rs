@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::generated::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::generated::{FetchRequest, FetchResponse, ListOffsetsRequest};
+use kafka_protocol::generated::{FetchRequest, FetchResponse};
 use kafka_protocol::records::DecodeOptions;
 use kafka_protocol::wire::StrBytes;
 use tokio::sync::Notify;
@@ -25,13 +24,10 @@ use tokio::time::Instant;
 use super::record::{decode_records, AbortedFilter, ConsumerRecord};
 use crate::config::{ConsumerConfig, IsolationLevel, OffsetReset};
 use crate::error::{Error, KafkaCode, Result};
-use crate::net::Metadata;
+use crate::net::{list_offsets, Metadata};
 use crate::types::TopicPartition;
 
-/// ListOffsets timestamp for the log start offset.
-pub const EARLIEST_TIMESTAMP: i64 = -2;
-/// ListOffsets timestamp for the log end offset.
-pub const LATEST_TIMESTAMP: i64 = -1;
+pub use crate::net::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 
 /// Fetch state of one assigned partition.
 #[derive(Debug, Default)]
@@ -255,55 +251,22 @@ impl Fetcher {
         parts: &[(TopicPartition, i64)],
     ) -> Result<HashMap<TopicPartition, Result<(i64, i64)>>> {
         let conn = self.metadata.pool().get(node).await?;
-        let mut topics: BTreeMap<Arc<str>, Vec<ListOffsetsPartition>> = BTreeMap::new();
-        for (tp, timestamp) in parts {
-            topics
-                .entry(tp.topic.clone())
-                .or_default()
-                .push(ListOffsetsPartition {
-                    partition_index: tp.partition,
-                    current_leader_epoch: -1,
-                    timestamp: *timestamp,
-                    max_num_offsets: 1,
-                    ..Default::default()
-                });
-        }
-        let req = ListOffsetsRequest {
-            replica_id: -1,
-            isolation_level: self.isolation(),
-            topics: topics
-                .into_iter()
-                .map(|(name, partitions)| ListOffsetsTopic {
-                    name: StrBytes::from(name.to_string()),
-                    partitions,
-                    ..Default::default()
-                })
-                .collect(),
-            timeout_ms: i32::try_from(self.cfg.common.request_timeout.as_millis())
-                .unwrap_or(i32::MAX),
-            ..Default::default()
-        };
+        let timeout_ms =
+            i32::try_from(self.cfg.common.request_timeout.as_millis()).unwrap_or(i32::MAX);
+        let req = list_offsets::request(parts, self.isolation(), timeout_ms);
         let resp = conn.send(&req).await?;
         let mut out = HashMap::new();
-        for t in resp.topics {
-            for p in t.partitions {
-                let tp = TopicPartition::new(&*t.name, p.partition_index);
-                let r = if p.error_code != 0 {
-                    if matches!(
-                        KafkaCode::from_code(p.error_code),
-                        KafkaCode::NotLeaderOrFollower | KafkaCode::UnknownTopicOrPartition
-                    ) {
-                        self.metadata.request_update();
-                    }
-                    Err(Error::broker(p.error_code, format!("ListOffsets {tp}")))
-                } else if p.offset < 0 && !p.old_style_offsets.is_empty() {
-                    // v0 answers with a list of offsets
-                    Ok((p.old_style_offsets.first().copied().unwrap_or(-1), -1))
-                } else {
-                    Ok((p.offset, p.timestamp))
-                };
-                out.insert(tp, r);
-            }
+        for (tp, r) in list_offsets::results(resp) {
+            let r = r.map_err(|code| {
+                if matches!(
+                    KafkaCode::from_code(code),
+                    KafkaCode::NotLeaderOrFollower | KafkaCode::UnknownTopicOrPartition
+                ) {
+                    self.metadata.request_update();
+                }
+                Error::broker(code, format!("ListOffsets {tp}"))
+            });
+            out.insert(tp, r);
         }
         Ok(out)
     }

@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub(crate) mod coordinator_lookup;
+pub(crate) mod list_offsets;
 pub mod metadata;
 pub mod pool;
 pub mod versions;
