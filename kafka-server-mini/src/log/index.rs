@@ -4,10 +4,11 @@
 //! `.log` as u32), one per `log.index.interval.bytes` of appended data, kept in memory and
 //! appended to the file. Must not: read the log itself.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::Write;
 use std::path::Path;
 
+use super::index_file;
 use crate::error::{BrokerError, Result};
 
 /// Bytes of one offset index entry.
@@ -24,16 +25,7 @@ impl OffsetIndex {
     /// Opens (creating if missing) the index at `path`, loading complete, increasing entries
     /// and dropping a torn or out-of-order tail.
     pub fn open(path: &Path) -> Result<Self> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| BrokerError::io(format!("open {}", path.display()), e))?;
-        let mut raw = Vec::new();
-        file.read_to_end(&mut raw)
-            .map_err(|e| BrokerError::io(format!("read {}", path.display()), e))?;
+        let (file, raw) = index_file::open(path)?;
         let mut entries: Vec<(u32, u32)> = Vec::with_capacity(raw.len() / ENTRY_SIZE);
         for chunk in raw.chunks_exact(ENTRY_SIZE) {
             let rel = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
@@ -51,11 +43,12 @@ impl OffsetIndex {
     }
 
     fn rewrite_len(&mut self) -> Result<()> {
-        let len = (self.entries.len() * ENTRY_SIZE) as u64;
-        self.file
-            .set_len(len)
-            .and_then(|()| self.file.seek(SeekFrom::End(0)).map(|_| ()))
-            .map_err(|e| BrokerError::io("truncate offset index", e))
+        index_file::set_entries(
+            &mut self.file,
+            self.entries.len(),
+            ENTRY_SIZE,
+            "offset index",
+        )
     }
 
     /// Appends an entry (ignored unless both values grow).
@@ -121,6 +114,7 @@ impl OffsetIndex {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     #[test]
     fn lookup_finds_floor_entry_and_survives_reopen_with_torn_tail() {

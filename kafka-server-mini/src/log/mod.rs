@@ -6,6 +6,7 @@
 
 pub mod checkpoint;
 pub mod index;
+mod index_file;
 #[allow(clippy::module_inception)]
 pub mod log;
 pub mod recovery;

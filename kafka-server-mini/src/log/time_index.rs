@@ -4,10 +4,11 @@
 //! when a batch raises the segment's max timestamp, at most one per
 //! `log.index.interval.bytes`. Must not: read the log itself.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::Write;
 use std::path::Path;
 
+use super::index_file;
 use crate::error::{BrokerError, Result};
 
 /// Bytes of one time index entry.
@@ -24,16 +25,7 @@ impl TimeIndex {
     /// Opens (creating if missing) the time index at `path`, keeping complete entries whose
     /// timestamps and offsets grow.
     pub fn open(path: &Path) -> Result<Self> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| BrokerError::io(format!("open {}", path.display()), e))?;
-        let mut raw = Vec::new();
-        file.read_to_end(&mut raw)
-            .map_err(|e| BrokerError::io(format!("read {}", path.display()), e))?;
+        let (file, raw) = index_file::open(path)?;
         let mut entries: Vec<(i64, u32)> = Vec::with_capacity(raw.len() / ENTRY_SIZE);
         for c in raw.chunks_exact(ENTRY_SIZE) {
             let ts = i64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
@@ -51,11 +43,7 @@ impl TimeIndex {
     }
 
     fn rewrite_len(&mut self) -> Result<()> {
-        let len = (self.entries.len() * ENTRY_SIZE) as u64;
-        self.file
-            .set_len(len)
-            .and_then(|()| self.file.seek(SeekFrom::End(0)).map(|_| ()))
-            .map_err(|e| BrokerError::io("truncate time index", e))
+        index_file::set_entries(&mut self.file, self.entries.len(), ENTRY_SIZE, "time index")
     }
 
     /// Appends an entry if its timestamp is larger than the last one's.
