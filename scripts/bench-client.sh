@@ -15,7 +15,7 @@ source "$here/../shared/peers/env.sh"
 command -v rdkafka_performance >/dev/null || { echo "SKIP: rdkafka_performance not installed"; exit 77; }
 msgs="${MSGS:-1000000}"; size="${SIZE:-100}"; runs="${RUNS:-3}"
 target="${CARGO_TARGET_DIR:-$here/target}"
-(cd "$here" && cargo build -q --release -p kafka-server-mini -p kafka-cli)
+(cd "$here" && cargo build -q --release -p krafty-server -p krafty-cli)
 cli="$target/release/kafka-cli"
 data="$(mktemp -d)"; out="$data/broker.out"
 "$target/release/kafka-server-mini" --listen 127.0.0.1:0 --data-dir "$data/log" --log-level warn >"$out" 2>&1 &

@@ -33,7 +33,7 @@ cargo test --workspace --locked
 
 if [ -d "$shared/golden-frames" ]; then
   step "kafka-cli frames check on the shared golden frames"
-  cargo run -q --locked -p kafka-cli -- frames check "$shared/golden-frames"
+  cargo run -q --locked -p krafty-cli -- frames check "$shared/golden-frames"
 fi
 
 step "fuzz"

@@ -1,16 +1,16 @@
 //! Runnable examples of the kafka-rs SDK.
 //!
 //! Every binary in `src/bin/` takes `--bootstrap HOST:PORT`; without it, it starts a
-//! [`kafka_server_mini`] broker in-process (see [`start_or_connect`]) so it runs with
+//! [`krafty_server`] broker in-process (see [`start_or_connect`]) so it runs with
 //! nothing else installed.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use kafka_client::{
+use krafty_client::{
     Admin, AdminConfig, Consumer, ConsumerConfig, Error, KafkaCode, Producer, ProducerConfig,
 };
-use kafka_server_mini::{Broker, BrokerConfig, BrokerHandle};
+use krafty_server::{Broker, BrokerConfig, BrokerHandle};
 
 /// The error type of the examples' `main`s.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -69,18 +69,18 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// An admin client.
-pub fn admin(bootstrap: &str) -> kafka_client::Result<Admin> {
+pub fn admin(bootstrap: &str) -> krafty_client::Result<Admin> {
     Ok(Admin::new(AdminConfig::new(bootstrap)?))
 }
 
 /// A producer with default settings (acks=all, idempotence as configured by default).
-pub fn producer(bootstrap: &str) -> kafka_client::Result<Producer> {
+pub fn producer(bootstrap: &str) -> krafty_client::Result<Producer> {
     Producer::new(ProducerConfig::new(bootstrap)?.with("linger.ms", "5")?)
 }
 
 /// A group consumer reading from the earliest offset, with short session timeouts and
 /// `enable.auto.commit=false` (the examples commit explicitly).
-pub fn group_consumer(bootstrap: &str, group: &str) -> kafka_client::Result<Consumer> {
+pub fn group_consumer(bootstrap: &str, group: &str) -> krafty_client::Result<Consumer> {
     let cfg = ConsumerConfig::new(bootstrap)?
         .with("group.id", group)?
         .with("auto.offset.reset", "earliest")?
@@ -93,7 +93,11 @@ pub fn group_consumer(bootstrap: &str, group: &str) -> kafka_client::Result<Cons
 
 /// Creates `topic` with `partitions` partitions (replication factor 1); an existing topic
 /// is fine.
-pub async fn ensure_topic(admin: &Admin, topic: &str, partitions: i32) -> kafka_client::Result<()> {
+pub async fn ensure_topic(
+    admin: &Admin,
+    topic: &str,
+    partitions: i32,
+) -> krafty_client::Result<()> {
     match admin.create_topic(topic, partitions, 1).await {
         Ok(()) => Ok(()),
         Err(Error::Broker {
@@ -123,7 +127,7 @@ pub async fn seed(
         let (key, value) = record(i);
         producer
             .send_and_wait(
-                kafka_client::ProducerRecord::new(topic)
+                krafty_client::ProducerRecord::new(topic)
                     .key(key)
                     .value(value),
             )

@@ -7,7 +7,7 @@
 
 use std::fmt::Debug;
 
-use kafka_protocol::generated::{RequestBody, ResponseBody};
+use krafty_protocol::generated::{RequestBody, ResponseBody};
 use serde_json::value::{to_raw_value, RawValue};
 
 /// The message inside a request body, for `{:#?}` printing.

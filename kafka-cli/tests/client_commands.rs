@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use kafka_server_mini::{Broker, BrokerConfig, BrokerHandle};
+use krafty_server::{Broker, BrokerConfig, BrokerHandle};
 
 /// A broker running on its own tokio runtime while the test thread runs the CLI.
 struct TestBroker {
@@ -342,7 +342,7 @@ fn keyed_records_land_on_the_same_partition() {
     assert_eq!(partition_of.len(), 20);
     for (key, parts) in &partition_of {
         assert_eq!(parts.len(), 1, "{key} is in partitions {parts:?}");
-        let expected = kafka_client::producer::partitioner::default_partition(key.as_bytes(), 4);
+        let expected = krafty_client::producer::partitioner::default_partition(key.as_bytes(), 4);
         assert_eq!(parts.first(), Some(&expected), "{key}");
     }
 }

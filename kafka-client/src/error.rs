@@ -263,7 +263,7 @@ pub enum Error {
     /// The connection closed before the response arrived.
     Disconnected(String),
     /// A frame from the broker could not be decoded, or encoding a request failed.
-    Codec(kafka_protocol::Error),
+    Codec(krafty_protocol::Error),
     /// The broker's response is well-formed but makes no sense (e.g. a partition that was
     /// not asked for is missing).
     InvalidResponse(String),
@@ -375,8 +375,8 @@ impl From<std::io::Error> for Error {
     }
 }
 
-impl From<kafka_protocol::Error> for Error {
-    fn from(e: kafka_protocol::Error) -> Self {
+impl From<krafty_protocol::Error> for Error {
+    fn from(e: krafty_protocol::Error) -> Self {
         Error::Codec(e)
     }
 }

@@ -1,6 +1,6 @@
 //! # kafka-client
 //!
-//! An async (tokio) Kafka client built on the [`kafka_protocol`] codec.
+//! An async (tokio) Kafka client built on the [`krafty_protocol`] codec.
 //!
 //! - [`config`]: typed configuration with the Java client's key names
 //!   (`cfg.set("linger.ms", "10")`) and its defaults.
@@ -17,8 +17,8 @@
 //! - [`error`]: [`Error`] and [`KafkaCode`], every Kafka error code with its retriable flag.
 //!
 //! ```no_run
-//! # async fn demo() -> kafka_client::Result<()> {
-//! use kafka_client::{Producer, ProducerConfig, ProducerRecord};
+//! # async fn demo() -> krafty_client::Result<()> {
+//! use krafty_client::{Producer, ProducerConfig, ProducerRecord};
 //! let producer = Producer::new(ProducerConfig::new("localhost:9092")?)?;
 //! let meta = producer.send(ProducerRecord::new("t").key("k").value("v")).await?.await?;
 //! println!("written at {}:{}", meta.partition, meta.offset);
@@ -40,5 +40,5 @@ pub use consumer::{
     Consumer, ConsumerRecord, OffsetAndTimestamp, RebalanceListener, TopicPartition,
 };
 pub use error::{ConfigError, Error, KafkaCode, Result};
-pub use kafka_protocol as protocol;
+pub use krafty_protocol as protocol;
 pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::time::Duration;
 
-use kafka_client::admin::{AlterConfigOp, ConfigEntry, ConfigResource, OffsetSpec};
-use kafka_client::{
+use krafty_client::admin::{AlterConfigOp, ConfigEntry, ConfigResource, OffsetSpec};
+use krafty_client::{
     Admin, AdminConfig, Consumer, ConsumerConfig, Error, KafkaCode, NewTopic, Producer,
     ProducerConfig, ProducerRecord, TopicPartition,
 };
@@ -108,7 +108,7 @@ impl Run {
     }
 
     /// Checks that `r` is the broker error `code`.
-    fn check_code<T: Debug>(&self, what: &str, r: &kafka_client::Result<T>, code: KafkaCode) {
+    fn check_code<T: Debug>(&self, what: &str, r: &krafty_client::Result<T>, code: KafkaCode) {
         self.check(what, matches!(r, Err(e) if e.kafka_code() == Some(code)), r);
     }
 }
@@ -389,7 +389,7 @@ async fn groups(kind: &'static str) {
     let expect = |pairs: &[(&TopicPartition, i64)]| -> BTreeMap<TopicPartition, i64> {
         pairs.iter().map(|(tp, o)| ((*tp).clone(), *o)).collect()
     };
-    let offsets = |m: BTreeMap<TopicPartition, kafka_client::admin::OffsetAndMetadata>| {
+    let offsets = |m: BTreeMap<TopicPartition, krafty_client::admin::OffsetAndMetadata>| {
         m.into_iter()
             .map(|(tp, o)| (tp, o.offset))
             .collect::<BTreeMap<_, _>>()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::StreamExt;
-use kafka_client::{
+use krafty_client::{
     Admin, AdminConfig, Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord,
     RebalanceListener, TopicPartition,
 };
@@ -67,15 +67,15 @@ async fn produce(
     producer.close().await.expect("close");
 }
 
-fn value(r: &kafka_client::ConsumerRecord) -> String {
+fn value(r: &krafty_client::ConsumerRecord) -> String {
     String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned()
 }
 
 async fn poll_until(
     c: &Consumer,
-    mut done: impl FnMut(&[kafka_client::ConsumerRecord]) -> bool,
+    mut done: impl FnMut(&[krafty_client::ConsumerRecord]) -> bool,
     secs: u64,
-) -> Vec<kafka_client::ConsumerRecord> {
+) -> Vec<krafty_client::ConsumerRecord> {
     let mut all = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !done(&all) && Instant::now() < deadline {

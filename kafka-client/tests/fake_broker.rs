@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use kafka_client::net::{Connection, ConnectionConfig};
-use kafka_client::Error;
-use kafka_protocol::frame::{decode_request, split_frame, write_typed_response};
-use kafka_protocol::generated::api_versions_response::ApiVersion;
-use kafka_protocol::generated::{
+use krafty_client::net::{Connection, ConnectionConfig};
+use krafty_client::Error;
+use krafty_protocol::frame::{decode_request, split_frame, write_typed_response};
+use krafty_protocol::generated::api_versions_response::ApiVersion;
+use krafty_protocol::generated::{
     ApiKey, ApiVersionsResponse, MetadataRequest, MetadataResponse, RequestBody,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -252,8 +252,8 @@ async fn refused_connection_is_an_error() {
 
 #[tokio::test]
 async fn pool_backs_off_exponentially_between_reconnects() {
-    use kafka_client::config::CommonConfig;
-    use kafka_client::net::Pool;
+    use krafty_client::config::CommonConfig;
+    use krafty_client::net::Pool;
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()

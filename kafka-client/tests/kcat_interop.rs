@@ -6,8 +6,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use kafka_client::producer::partitioner::murmur2;
-use kafka_client::{
+use krafty_client::producer::partitioner::murmur2;
+use krafty_client::{
     Admin, AdminConfig, Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord,
     TopicPartition,
 };

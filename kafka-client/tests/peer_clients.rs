@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafka_client::producer::partitioner::murmur2;
-use kafka_client::{
+use krafty_client::producer::partitioner::murmur2;
+use krafty_client::{
     Admin, AdminConfig, Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord,
     TopicPartition,
 };
@@ -186,7 +186,7 @@ async fn our_read_all(
     partitions: i32,
     n: usize,
     secs: u64,
-) -> Vec<kafka_client::ConsumerRecord> {
+) -> Vec<krafty_client::ConsumerRecord> {
     let consumer = our_consumer(bootstrap, &[]);
     consumer.assign((0..partitions).map(|p| TopicPartition::new(topic, p)));
     let mut got = Vec::new();

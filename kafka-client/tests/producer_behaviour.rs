@@ -5,8 +5,8 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use kafka_client::producer::Partitioner;
-use kafka_client::{
+use krafty_client::producer::Partitioner;
+use krafty_client::{
     Admin, AdminConfig, Consumer, ConsumerConfig, Error, Producer, ProducerConfig, ProducerRecord,
     TopicPartition,
 };

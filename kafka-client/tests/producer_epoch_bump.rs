@@ -10,19 +10,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use kafka_client::{Producer, ProducerConfig, ProducerRecord};
-use kafka_protocol::frame::{decode_request, split_frame, write_typed_response};
-use kafka_protocol::generated::api_versions_response::ApiVersion;
-use kafka_protocol::generated::metadata_response::{
+use krafty_client::{Producer, ProducerConfig, ProducerRecord};
+use krafty_protocol::frame::{decode_request, split_frame, write_typed_response};
+use krafty_protocol::generated::api_versions_response::ApiVersion;
+use krafty_protocol::generated::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use kafka_protocol::generated::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::generated::{
+use krafty_protocol::generated::produce_response::{
+    PartitionProduceResponse, TopicProduceResponse,
+};
+use krafty_protocol::generated::{
     ApiKey, ApiVersionsResponse, InitProducerIdResponse, MetadataResponse, ProduceResponse,
     RequestBody,
 };
-use kafka_protocol::records::{BatchIter, DecodeOptions, RawBatch};
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::records::{BatchIter, DecodeOptions, RawBatch};
+use krafty_protocol::wire::StrBytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -5,8 +5,8 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use kafka_client::producer::partitioner::murmur2;
-use kafka_client::{
+use krafty_client::producer::partitioner::murmur2;
+use krafty_client::{
     Admin, AdminConfig, Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord,
     TopicPartition,
 };
@@ -18,7 +18,7 @@ async fn consume_all(
     bootstrap: &str,
     topic: &str,
     expected: usize,
-) -> Vec<kafka_client::ConsumerRecord> {
+) -> Vec<krafty_client::ConsumerRecord> {
     let cfg = ConsumerConfig::new(bootstrap)
         .and_then(|c| c.with("auto.offset.reset", "earliest"))
         .expect("consumer config");
@@ -177,7 +177,7 @@ async fn consumer_seek_position_and_reset(kind: &str) {
     none.assign([tp.clone()]);
     let e = none.poll(Duration::from_secs(10)).await;
     assert!(
-        matches!(e, Err(kafka_client::Error::NoOffsetForPartition(_))),
+        matches!(e, Err(krafty_client::Error::NoOffsetForPartition(_))),
         "{e:?}"
     );
     // Out of range with earliest: resets to the start.

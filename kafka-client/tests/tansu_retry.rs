@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use kafka_client::{
+use krafty_client::{
     Admin, AdminConfig, Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord,
     TopicPartition,
 };
-use kafka_protocol::frame::{peek_request_header, split_frame};
+use krafty_protocol::frame::{peek_request_header, split_frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -8,7 +8,7 @@
 //! - `batch_encode_1mib/*`: a v2 record batch of 1 MiB of 100-byte records, with CRC,
 //!   uncompressed and with each codec.
 //!
-//! Run: `cargo bench -p kafka-protocol@0.1.0 --bench codec`. Results: BENCHMARKS.md.
+//! Run: `cargo bench -p krafty-protocol --bench codec`. Results: BENCHMARKS.md.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -16,17 +16,17 @@ use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kafka_protocol::generated::{
+use kprs::protocol::{Decodable as _, Encodable as _};
+use krafty_protocol::generated::{
     metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic},
     produce_request::{PartitionProduceData, TopicProduceData},
     MetadataResponse, ProduceRequest,
 };
-use kafka_protocol::message::Message;
-use kafka_protocol::records::{
+use krafty_protocol::message::Message;
+use krafty_protocol::records::{
     BatchIter, Compression, DecodeOptions, RawBatch, RecordBatchBuilder,
 };
-use kafka_protocol::wire::{StrBytes, Uuid};
-use kprs::protocol::{Decodable as _, Encodable as _};
+use krafty_protocol::wire::{StrBytes, Uuid};
 
 const TS: i64 = 1_700_000_000_000;
 

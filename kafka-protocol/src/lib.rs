@@ -6,7 +6,7 @@
 //!   UUIDs, tagged fields) with bounds checks that make hostile input a typed error.
 //! - [`messages`]: one Rust type per request, response, header and data schema of every
 //!   Kafka API and version, **generated** from Apache Kafka's JSON message specs by the
-//!   `kafka-protocol-codegen` crate; never edited by hand.
+//!   `krafty-codegen` crate; never edited by hand.
 //! - [`frame`]: the 4-byte size prefix, request and response headers and the header-version
 //!   rules, and helpers that frame and unframe whole requests and responses.
 //! - [`records`]: record batches (v2) and legacy message sets (magic 0 and 1) with CRCs and

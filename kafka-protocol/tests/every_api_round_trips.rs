@@ -8,13 +8,13 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::generated::{
+use krafty_protocol::generated::{
     self, consumer_protocol_assignment::ConsumerProtocolAssignment,
     consumer_protocol_subscription::ConsumerProtocolSubscription, group_coordinator as gc,
     transaction_coordinator as tc, ApiKey, RequestBody, ResponseBody,
 };
-use kafka_protocol::message::Message;
-use kafka_protocol::testing::{Random, Rng};
+use krafty_protocol::message::Message;
+use krafty_protocol::testing::{Random, Rng};
 
 const SEEDS: u64 = 24;
 

@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::frame::{decode_request, decode_response, write_request, write_response};
-use kafka_protocol::generated::ApiKey;
+use krafty_protocol::frame::{decode_request, decode_response, write_request, write_response};
+use krafty_protocol::generated::ApiKey;
 
 fn frames_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden-frames")

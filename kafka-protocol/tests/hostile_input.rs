@@ -18,21 +18,21 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::frame::{
+use krafty_protocol::frame::{
     decode_request, decode_response, split_frame, write_request, write_response,
     DEFAULT_MAX_FRAME_SIZE,
 };
-use kafka_protocol::generated::{
+use krafty_protocol::generated::{
     AddPartitionsToTxnResponse, ApiKey, MetadataRequest, ProduceRequest, RequestBody, ResponseBody,
 };
-use kafka_protocol::message::Message;
-use kafka_protocol::records::{
+use krafty_protocol::message::Message;
+use krafty_protocol::records::{
     write_message_set, BatchIter, Compression, DecodeOptions, LegacyMessage, RawBatch,
     RawRecordBatch, Record, RecordBatch, RecordBatchBuilder, TruncatedTail,
 };
-use kafka_protocol::testing::Rng;
-use kafka_protocol::wire::{self, StrBytes};
-use kafka_protocol::{Error, ErrorKind};
+use krafty_protocol::testing::Rng;
+use krafty_protocol::wire::{self, StrBytes};
+use krafty_protocol::{Error, ErrorKind};
 
 // ---------------------------------------------------------------------------------------
 // Golden frames
@@ -536,7 +536,7 @@ fn wire_readers_check_lengths_before_allocating() {
         &mut &input[..],
         false,
         1,
-        |_| -> kafka_protocol::Result<u8> { panic!("element decoded") },
+        |_| -> krafty_protocol::Result<u8> { panic!("element decoded") },
     );
     assert!(matches!(
         r.unwrap_err().kind(),
@@ -550,7 +550,7 @@ fn wire_readers_check_lengths_before_allocating() {
         &mut &input[..],
         false,
         4,
-        |_| -> kafka_protocol::Result<u8> { panic!("element decoded") },
+        |_| -> krafty_protocol::Result<u8> { panic!("element decoded") },
     );
     assert!(matches!(
         r.unwrap_err().kind(),
@@ -774,7 +774,7 @@ fn non_ignorable_fields_absent_in_the_version_fail_to_encode() {
     assert!(encode(&plain, 2).is_ok());
     // Through the frame writer too.
     let mut out = BytesMut::new();
-    let e = kafka_protocol::frame::write_typed_request(&mut out, 1, None, 2, &req).unwrap_err();
+    let e = krafty_protocol::frame::write_typed_request(&mut out, 1, None, 2, &req).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::NonIgnorableField);
 
     // MetadataRequest.allow_auto_topic_creation: versions 4+, default true, not ignorable.

@@ -8,13 +8,15 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::frame::{
+use krafty_protocol::frame::{
     decode_request, decode_response, request_header_version, split_frame, write_request,
     write_response, DEFAULT_MAX_FRAME_SIZE,
 };
-use kafka_protocol::generated::{ApiKey, RequestBody, RequestHeader, ResponseBody, ResponseHeader};
-use kafka_protocol::testing::Rng;
-use kafka_protocol::wire::{self, StrBytes};
+use krafty_protocol::generated::{
+    ApiKey, RequestBody, RequestHeader, ResponseBody, ResponseHeader,
+};
+use krafty_protocol::testing::Rng;
+use krafty_protocol::wire::{self, StrBytes};
 use proptest::prelude::*;
 
 /// The api key at `index` and a version of it chosen by `offset`.

@@ -18,7 +18,7 @@ pub enum BrokerError {
         source: std::io::Error,
     },
     /// A codec error while encoding or decoding stored data.
-    Protocol(kafka_protocol::Error),
+    Protocol(krafty_protocol::Error),
     /// Stored data is corrupt beyond what recovery repairs.
     Corrupt(String),
 }
@@ -53,8 +53,8 @@ impl std::error::Error for BrokerError {
     }
 }
 
-impl From<kafka_protocol::Error> for BrokerError {
-    fn from(e: kafka_protocol::Error) -> Self {
+impl From<krafty_protocol::Error> for BrokerError {
+    fn from(e: krafty_protocol::Error) -> Self {
         BrokerError::Protocol(e)
     }
 }

@@ -12,8 +12,8 @@
 //! - [`group`]: the classic group coordinator (offsets persisted in `__consumer_offsets`).
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), kafka_server_mini::BrokerError> {
-//! use kafka_server_mini::{Broker, BrokerConfig};
+//! # async fn run() -> Result<(), krafty_server::BrokerError> {
+//! use krafty_server::{Broker, BrokerConfig};
 //! let handle = Broker::start(BrokerConfig::new(([127, 0, 0, 1], 0).into(), "/tmp/data")).await?;
 //! println!("listening on {}", handle.local_addr());
 //! handle.shutdown().await?;
@@ -33,4 +33,4 @@ pub mod topic_config;
 pub use broker::{Broker, BrokerHandle};
 pub use config::BrokerConfig;
 pub use error::BrokerError;
-pub use kafka_protocol as protocol;
+pub use krafty_protocol as protocol;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use kafka_server_mini::{Broker, BrokerConfig};
+use krafty_server::{Broker, BrokerConfig};
 
 /// A small single-node Kafka broker.
 #[derive(Debug, Parser)]

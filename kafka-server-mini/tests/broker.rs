@@ -7,21 +7,21 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
-use kafka_protocol::generated::create_topics_request::CreatableTopic;
-use kafka_protocol::generated::delete_records_request::{
+use krafty_protocol::generated::create_topics_request::CreatableTopic;
+use krafty_protocol::generated::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
-use kafka_protocol::generated::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::generated::metadata_request::MetadataRequestTopic;
-use kafka_protocol::generated::{
+use krafty_protocol::generated::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use krafty_protocol::generated::metadata_request::MetadataRequestTopic;
+use krafty_protocol::generated::{
     AlterConfigsRequest, AlterConfigsResponse, ApiVersionsRequest, CreateTopicsRequest,
     CreateTopicsResponse, DeleteRecordsRequest, DeleteRecordsResponse, DescribeConfigsRequest,
     DescribeConfigsResponse, FetchResponse, IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse, InitProducerIdRequest, ListOffsetsRequest, MetadataRequest,
     OffsetDeleteRequest, OffsetDeleteResponse, ProduceResponse,
 };
-use kafka_protocol::records::{Compression, RecordBatchBuilder};
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::records::{Compression, RecordBatchBuilder};
+use krafty_protocol::wire::StrBytes;
 use tokio::io::AsyncWriteExt;
 
 async fn create(c: &mut Client, topic: &str, partitions: i32) {
@@ -130,7 +130,7 @@ async fn produce_fetch_list_offsets_and_metadata() {
     assert_eq!(r.responses[0].partitions[0].error_code, 1);
 
     // list offsets: latest, earliest, by timestamp, max timestamp, v0
-    let lo = |r: kafka_protocol::generated::ListOffsetsResponse| r.topics[0].partitions[0].offset;
+    let lo = |r: krafty_protocol::generated::ListOffsetsResponse| r.topics[0].partitions[0].offset;
     assert_eq!(lo(c.call(7, &list_offsets("t", -1)).await), 8);
     assert_eq!(lo(c.call(7, &list_offsets("t", -2)).await), 0);
     assert_eq!(
@@ -349,13 +349,13 @@ async fn idempotent_producer_sequence_checks() {
 
 #[tokio::test]
 async fn committed_offsets_survive_restart_via_consumer_offsets() {
-    use kafka_protocol::generated::offset_commit_request::{
+    use krafty_protocol::generated::offset_commit_request::{
         OffsetCommitRequestPartition, OffsetCommitRequestTopic,
     };
-    use kafka_protocol::generated::offset_fetch_request::{
+    use krafty_protocol::generated::offset_fetch_request::{
         OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
     };
-    use kafka_protocol::generated::{OffsetCommitRequest, OffsetFetchRequest};
+    use krafty_protocol::generated::{OffsetCommitRequest, OffsetFetchRequest};
 
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path()).await;
@@ -447,16 +447,16 @@ async fn committed_offsets_survive_restart_via_consumer_offsets() {
 
 #[tokio::test]
 async fn admin_apis_configs_partitions_delete() {
-    use kafka_protocol::generated::create_partitions_request::CreatePartitionsTopic;
-    use kafka_protocol::generated::describe_configs_request::DescribeConfigsResource;
-    use kafka_protocol::generated::{
+    use krafty_protocol::generated::create_partitions_request::CreatePartitionsTopic;
+    use krafty_protocol::generated::describe_configs_request::DescribeConfigsResource;
+    use krafty_protocol::generated::{
         CreatePartitionsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
     };
 
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = kafka_server_mini::BrokerConfig::new(([127, 0, 0, 1], 0).into(), dir.path());
+    let mut cfg = krafty_server::BrokerConfig::new(([127, 0, 0, 1], 0).into(), dir.path());
     cfg.set("log.retention.ms", "3600000").unwrap();
-    let broker = kafka_server_mini::Broker::start(cfg).await.unwrap();
+    let broker = krafty_server::Broker::start(cfg).await.unwrap();
     let mut c = Client::connect(broker.local_addr()).await;
     create(&mut c, "adm", 1).await;
     let r = c
@@ -534,8 +534,8 @@ async fn trailing_request_bytes_are_ignored_like_kafka() {
     wire.extend_from_slice(&frame);
     c.stream.write_all(&wire).await.unwrap();
     let f = c.read_frame().await.expect("a response, not a disconnect");
-    let (h, m) = kafka_protocol::frame::decode_typed_response::<
-        kafka_protocol::generated::MetadataResponse,
+    let (h, m) = krafty_protocol::frame::decode_typed_response::<
+        krafty_protocol::generated::MetadataResponse,
     >(f, 12)
     .unwrap();
     assert_eq!(h.correlation_id, 3);
@@ -551,7 +551,7 @@ fn hex(s: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn legacy_message_sets_are_up_converted_with_broker_assigned_offsets() {
-    use kafka_protocol::records::{write_message_set, LegacyMessage};
+    use krafty_protocol::records::{write_message_set, LegacyMessage};
 
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path()).await;
@@ -599,16 +599,13 @@ async fn legacy_message_sets_are_up_converted_with_broker_assigned_offsets() {
     broker.shutdown().await.unwrap();
 }
 
-async fn start_with(
-    dir: &std::path::Path,
-    pairs: &[(&str, &str)],
-) -> kafka_server_mini::BrokerHandle {
-    let mut c = kafka_server_mini::BrokerConfig::new(([127, 0, 0, 1], 0).into(), dir);
+async fn start_with(dir: &std::path::Path, pairs: &[(&str, &str)]) -> krafty_server::BrokerHandle {
+    let mut c = krafty_server::BrokerConfig::new(([127, 0, 0, 1], 0).into(), dir);
     c.set("group.initial.rebalance.delay.ms", "0").unwrap();
     for (k, v) in pairs {
         c.set(k, v).unwrap();
     }
-    kafka_server_mini::Broker::start(c).await.unwrap()
+    krafty_server::Broker::start(c).await.unwrap()
 }
 
 fn delete_records(topic: &str, offset: i64) -> DeleteRecordsRequest {
@@ -641,7 +638,7 @@ fn segment_files(dir: &std::path::Path, topic: &str) -> usize {
 }
 
 async fn check_deleted_records(c: &mut Client) {
-    let lo: kafka_protocol::generated::ListOffsetsResponse =
+    let lo: krafty_protocol::generated::ListOffsetsResponse =
         c.call(5, &list_offsets("dr", -2)).await;
     assert_eq!(lo.topics[0].partitions[0].offset, 57);
     let f: FetchResponse = c.call(11, &fetch_req("dr", 0, 10, 0)).await;
@@ -698,7 +695,7 @@ async fn delete_records_moves_log_start_and_survives_restart() {
     // -1 deletes up to the high watermark
     let r: DeleteRecordsResponse = c.call(1, &delete_records("dr", -1)).await;
     assert_eq!(r.topics[0].partitions[0].low_watermark, 100);
-    let lo: kafka_protocol::generated::ListOffsetsResponse =
+    let lo: krafty_protocol::generated::ListOffsetsResponse =
         c.call(5, &list_offsets("dr", -2)).await;
     assert_eq!(lo.topics[0].partitions[0].offset, 100);
     broker.shutdown().await.unwrap();
@@ -710,7 +707,7 @@ fn inc_alter(
     ops: &[(&str, i8, Option<&str>)],
     validate_only: bool,
 ) -> IncrementalAlterConfigsRequest {
-    use kafka_protocol::generated::incremental_alter_configs_request::{
+    use krafty_protocol::generated::incremental_alter_configs_request::{
         AlterConfigsResource, AlterableConfig,
     };
     IncrementalAlterConfigsRequest {
@@ -734,7 +731,7 @@ fn inc_alter(
 }
 
 async fn topic_configs(c: &mut Client, topic: &str) -> Vec<(String, String, i8)> {
-    use kafka_protocol::generated::describe_configs_request::DescribeConfigsResource;
+    use krafty_protocol::generated::describe_configs_request::DescribeConfigsResource;
     let r: DescribeConfigsResponse = c
         .call(
             4,
@@ -770,8 +767,10 @@ fn config_of(all: &[(String, String, i8)], name: &str) -> (String, i8) {
 
 #[tokio::test]
 async fn alter_configs_and_topic_overrides_survive_restart() {
-    use kafka_protocol::generated::alter_configs_request::{AlterConfigsResource, AlterableConfig};
-    use kafka_protocol::generated::create_topics_request::CreatableTopicConfig;
+    use krafty_protocol::generated::alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    use krafty_protocol::generated::create_topics_request::CreatableTopicConfig;
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path()).await;
     let mut c = Client::connect(broker.local_addr()).await;
@@ -940,22 +939,22 @@ async fn alter_configs_and_topic_overrides_survive_restart() {
     let mut c = Client::connect(broker.local_addr()).await;
     check(&topic_configs(&mut c, "cfg").await);
     // message.timestamp.type=LogAppendTime is honoured after restart
-    let before = kafka_server_mini::broker::now_ms();
+    let before = krafty_server::broker::now_ms();
     let (err, off) = produce(&mut c, "cfg", 0, batch(1, "t")).await;
     assert_eq!(err, 0);
     let f: FetchResponse = c.call(11, &fetch_req("cfg", 0, off, 0)).await;
     let recs = f.responses[0].partitions[0].records.clone().unwrap();
-    let h = kafka_protocol::records::RecordBatchHeader::parse(&recs).unwrap();
+    let h = krafty_protocol::records::RecordBatchHeader::parse(&recs).unwrap();
     assert!(h.max_timestamp >= before);
     broker.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn offset_for_leader_epoch_answers_epoch_zero() {
-    use kafka_protocol::generated::offset_for_leader_epoch_request::{
+    use krafty_protocol::generated::offset_for_leader_epoch_request::{
         OffsetForLeaderPartition, OffsetForLeaderTopic,
     };
-    use kafka_protocol::generated::OffsetForLeaderEpochRequest;
+    use krafty_protocol::generated::OffsetForLeaderEpochRequest;
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path()).await;
     let mut c = Client::connect(broker.local_addr()).await;
@@ -1003,10 +1002,10 @@ async fn offset_for_leader_epoch_answers_epoch_zero() {
 }
 
 async fn commit_standalone(c: &mut Client, group: &str, topic: &str, parts: &[(i32, i64)]) {
-    use kafka_protocol::generated::offset_commit_request::{
+    use krafty_protocol::generated::offset_commit_request::{
         OffsetCommitRequestPartition, OffsetCommitRequestTopic,
     };
-    use kafka_protocol::generated::OffsetCommitRequest;
+    use krafty_protocol::generated::OffsetCommitRequest;
     let r = c
         .call(
             8,
@@ -1035,8 +1034,8 @@ async fn commit_standalone(c: &mut Client, group: &str, topic: &str, parts: &[(i
 }
 
 async fn committed(c: &mut Client, group: &str, topic: &str, parts: &[i32]) -> Vec<i64> {
-    use kafka_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
-    use kafka_protocol::generated::OffsetFetchRequest;
+    use krafty_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
+    use krafty_protocol::generated::OffsetFetchRequest;
     let r = c
         .call(
             5,
@@ -1059,7 +1058,7 @@ async fn committed(c: &mut Client, group: &str, topic: &str, parts: &[i32]) -> V
 }
 
 fn offset_delete(group: &str, topic: &str, parts: &[i32]) -> OffsetDeleteRequest {
-    use kafka_protocol::generated::offset_delete_request::{
+    use krafty_protocol::generated::offset_delete_request::{
         OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
     };
     OffsetDeleteRequest {
@@ -1078,9 +1077,9 @@ fn offset_delete(group: &str, topic: &str, parts: &[i32]) -> OffsetDeleteRequest
 
 #[tokio::test]
 async fn offset_delete_removes_unsubscribed_offsets_and_persists_tombstones() {
-    use kafka_protocol::generated::join_group_request::JoinGroupRequestProtocol;
-    use kafka_protocol::generated::{ConsumerProtocolSubscription, JoinGroupRequest};
-    use kafka_protocol::message::Message;
+    use krafty_protocol::generated::join_group_request::JoinGroupRequestProtocol;
+    use krafty_protocol::generated::{ConsumerProtocolSubscription, JoinGroupRequest};
+    use krafty_protocol::message::Message;
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path()).await;
     let mut c = Client::connect(broker.local_addr()).await;
@@ -1139,11 +1138,11 @@ async fn offset_delete_removes_unsubscribed_offsets_and_persists_tombstones() {
 #[tokio::test]
 async fn committed_offsets_of_empty_groups_expire() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = kafka_server_mini::BrokerConfig::new(([127, 0, 0, 1], 0).into(), dir.path());
+    let mut cfg = krafty_server::BrokerConfig::new(([127, 0, 0, 1], 0).into(), dir.path());
     cfg.set("group.initial.rebalance.delay.ms", "0").unwrap();
     // a tiny retention: everything committed before "now" is stale
     cfg.offsets_retention_minutes = 0;
-    let broker = kafka_server_mini::Broker::start(cfg).await.unwrap();
+    let broker = krafty_server::Broker::start(cfg).await.unwrap();
     let mut c = Client::connect(broker.local_addr()).await;
     create(&mut c, "ex", 1).await;
     commit_standalone(&mut c, "gx", "ex", &[(0, 11)]).await;

@@ -256,10 +256,10 @@ async fn kill9_loses_no_acknowledged_record() {
             let m = c
                 .call(
                     9,
-                    &kafka_protocol::generated::MetadataRequest {
+                    &krafty_protocol::generated::MetadataRequest {
                         topics: Some(vec![
-                            kafka_protocol::generated::metadata_request::MetadataRequestTopic {
-                                name: Some(kafka_protocol::wire::StrBytes::from("crash")),
+                            krafty_protocol::generated::metadata_request::MetadataRequestTopic {
+                                name: Some(krafty_protocol::wire::StrBytes::from("crash")),
                                 ..Default::default()
                             },
                         ]),

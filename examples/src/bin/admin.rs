@@ -1,4 +1,4 @@
-//! Topic administration with [`kafka_client::Admin`].
+//! Topic administration with [`krafty_client::Admin`].
 //!
 //! Describes the cluster, creates a topic (3 partitions, with a topic config), lists the
 //! topics, describes the new one (partition leaders, replicas, ISR), deletes it, and lists
@@ -10,7 +10,7 @@
 
 use clap::Parser;
 use examples::{start_or_connect, unique, BoxError};
-use kafka_client::NewTopic;
+use krafty_client::NewTopic;
 
 /// Create, list, describe and delete a topic.
 #[derive(Parser)]

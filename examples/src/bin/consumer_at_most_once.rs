@@ -1,7 +1,7 @@
 //! A group consumer with at-most-once processing: commit first, then process.
 //!
 //! The consumer joins `--group` with `enable.auto.commit=false`. After each poll it commits
-//! the positions *past* the batch with [`kafka_client::Consumer::commit_sync`] and only
+//! the positions *past* the batch with [`krafty_client::Consumer::commit_sync`] and only
 //! then processes (prints) the records. If the process dies while processing, the group
 //! restarts after the committed batch: records may be lost, never seen twice. (For
 //! at-least-once, swap the two steps: see `consumer_manual_commit`.)

@@ -1,7 +1,7 @@
 //! A group consumer with manual commits: at-least-once processing.
 //!
 //! The consumer joins `--group` with `enable.auto.commit=false`, polls, processes
-//! (prints) each batch, and only then calls [`kafka_client::Consumer::commit_sync`]. If the
+//! (prints) each batch, and only then calls [`krafty_client::Consumer::commit_sync`]. If the
 //! process dies between processing and committing, the group restarts from the last commit
 //! and the batch is processed again: records may be seen twice, never lost.
 //!

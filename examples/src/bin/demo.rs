@@ -1,8 +1,8 @@
 //! The README demo: a full round trip through the SDK.
 //!
 //! Starts kafka-server-mini in-process (or uses `--bootstrap HOST:PORT`), creates a topic
-//! with 3 partitions, produces 10 keyed records with [`kafka_client::Producer`], consumes
-//! them back with a [`kafka_client::Consumer`] in a consumer group, commits, prints each
+//! with 3 partitions, produces 10 keyed records with [`krafty_client::Producer`], consumes
+//! them back with a [`krafty_client::Consumer`] in a consumer group, commits, prints each
 //! record and a final `round-tripped N records through ...` line, then shuts down.
 //!
 //! ```text
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use examples::{ensure_topic, group_consumer, show, start_or_connect, unique, BoxError};
-use kafka_client::ProducerRecord;
+use krafty_client::ProducerRecord;
 
 /// Produce keyed records and consume them back through a consumer group.
 #[derive(Parser)]

@@ -3,7 +3,7 @@
 //! Reads records from `--input` in a consumer group, transforms each value (upper-cases
 //! it), produces the result to `--output`, waits until every one of those sends is
 //! acknowledged by the broker, and only then commits the input offsets with
-//! [`kafka_client::Consumer::commit_offsets`] (the committed offset is the *next* offset to
+//! [`krafty_client::Consumer::commit_offsets`] (the committed offset is the *next* offset to
 //! read, i.e. the last processed offset + 1).
 //!
 //! **At-least-once** (this example): commit after the output is acknowledged. A crash
@@ -29,7 +29,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use clap::Parser;
 use examples::{ensure_topic, group_consumer, show, start_or_connect, BoxError};
-use kafka_client::{ProducerRecord, TopicPartition};
+use krafty_client::{ProducerRecord, TopicPartition};
 
 /// Consume from one topic, transform, produce to another, commit after the acks.
 #[derive(Parser)]

@@ -1,8 +1,8 @@
 //! Sending records and reading their delivery metadata.
 //!
-//! Sends `--count` keyed records to `--topic` with [`kafka_client::Producer::send`], which
-//! returns a [`kafka_client::DeliveryFuture`] per record as soon as the record is buffered;
-//! awaiting it yields the [`kafka_client::RecordMetadata`] (partition, offset, timestamp)
+//! Sends `--count` keyed records to `--topic` with [`krafty_client::Producer::send`], which
+//! returns a [`krafty_client::DeliveryFuture`] per record as soon as the record is buffered;
+//! awaiting it yields the [`krafty_client::RecordMetadata`] (partition, offset, timestamp)
 //! once the broker has acknowledged the batch. Prints one `delivered ...` line per record.
 //!
 //! ```text
@@ -11,7 +11,7 @@
 
 use clap::Parser;
 use examples::{ensure_topic, start_or_connect, BoxError};
-use kafka_client::ProducerRecord;
+use krafty_client::ProducerRecord;
 
 /// Send records and print their delivery metadata.
 #[derive(Parser)]

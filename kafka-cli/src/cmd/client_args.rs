@@ -9,7 +9,7 @@
 use std::future::Future;
 
 use clap::Args;
-use kafka_client::{AdminConfig, ConfigError};
+use krafty_client::{AdminConfig, ConfigError};
 
 use super::CliError;
 
@@ -81,7 +81,7 @@ pub fn block_on<T>(fut: impl Future<Output = Result<T, CliError>>) -> Result<T, 
 }
 
 /// A client error as a message saying what was being done.
-pub fn client_error(what: impl std::fmt::Display, e: kafka_client::Error) -> CliError {
+pub fn client_error(what: impl std::fmt::Display, e: krafty_client::Error) -> CliError {
     CliError::msg(format!("{what}: {e}"))
 }
 

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use kafka_client::{Admin, Consumer, ConsumerConfig, ConsumerRecord, TopicPartition};
+use krafty_client::{Admin, Consumer, ConsumerConfig, ConsumerRecord, TopicPartition};
 use tokio::time::Instant;
 
 use super::client_args::{apply_settings, block_on, client_error, ClientArgs};
@@ -190,7 +190,7 @@ async fn partitions_of(
     args: &ConsumeArgs,
     cfg: &ConsumerConfig,
 ) -> Result<Vec<TopicPartition>, CliError> {
-    let admin = Admin::new(kafka_client::AdminConfig {
+    let admin = Admin::new(krafty_client::AdminConfig {
         common: cfg.common.clone(),
     });
     let described = admin.describe_topics(&[args.topic.as_str()]).await;

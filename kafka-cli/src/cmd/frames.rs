@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 use bytes::{Bytes, BytesMut};
 use clap::{Args, Subcommand};
-use kafka_protocol::frame::{self, RequestFrame};
-use kafka_protocol::generated::{ApiKey, ResponseBody, ResponseHeader};
+use krafty_protocol::frame::{self, RequestFrame};
+use krafty_protocol::generated::{ApiKey, ResponseBody, ResponseHeader};
 use serde::Serialize;
 use serde_json::value::{to_raw_value, RawValue};
 
@@ -305,7 +305,7 @@ fn decode(args: &DecodeArgs) -> Result<ExitCode, CliError> {
         Direction::Request => None,
     };
 
-    let attempt = |frame: Bytes| -> kafka_protocol::Result<Decoded> {
+    let attempt = |frame: Bytes| -> krafty_protocol::Result<Decoded> {
         match &target {
             Some(t) => frame::decode_response(frame, t.api_key, t.api_version)
                 .map(|(header, body)| Decoded::Response(header, body)),

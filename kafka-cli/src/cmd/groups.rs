@@ -4,7 +4,7 @@
 //! Owns: the `groups` subcommands, the describe table (`GROUP TOPIC PARTITION
 //! CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID`, one row per partition that
 //! has a committed offset or an assigned member) and the offset-reset plan. Everything it
-//! asks the cluster goes through [`kafka_client::Admin`].
+//! asks the cluster goes through [`krafty_client::Admin`].
 //!
 //! `reset-offsets` without `--execute` is a dry run: it prints the plan and changes nothing,
 //! like Kafka's tool. Offsets can only be reset while the group has no active members; a
@@ -15,8 +15,8 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Subcommand};
-use kafka_client::admin::{GroupDescription, OffsetSpec};
-use kafka_client::{Admin, TopicPartition};
+use krafty_client::admin::{GroupDescription, OffsetSpec};
+use krafty_client::{Admin, TopicPartition};
 
 use super::client_args::{block_on, client_error, ClientArgs};
 use super::CliError;
@@ -132,7 +132,7 @@ async fn run_with(admin: &Admin, command: &GroupsCommand) -> Result<ExitCode, Cl
                 .map_err(|e| client_error(format_args!("cannot delete group `{group}`"), e))?
                 .pop()
                 .unwrap_or_else(|| {
-                    Err(kafka_client::Error::InvalidResponse(
+                    Err(krafty_client::Error::InvalidResponse(
                         "no DeleteGroups result".into(),
                     ))
                 });

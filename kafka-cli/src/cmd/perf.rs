@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
-use kafka_client::{
+use krafty_client::{
     Consumer, ConsumerConfig, DeliveryFuture, Producer, ProducerConfig, ProducerRecord,
 };
 use tokio::sync::mpsc;

@@ -14,7 +14,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use kafka_client::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
+use krafty_client::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
@@ -82,7 +82,7 @@ fn trim_line_end(mut line: &[u8]) -> &[u8] {
 struct Outcome {
     acknowledged: u64,
     failed: u64,
-    first_error: Option<kafka_client::Error>,
+    first_error: Option<krafty_client::Error>,
 }
 
 /// Runs `kafka-cli produce`.

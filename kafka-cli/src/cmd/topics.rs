@@ -2,14 +2,14 @@
 //!
 //! Owns: the `topics` subcommands and their output (`describe` prints the lines
 //! `kafka-topics.sh --describe` prints, without topic ids and configs). Everything it asks
-//! the cluster goes through [`kafka_client::Admin`].
+//! the cluster goes through [`krafty_client::Admin`].
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use kafka_client::net::TopicInfo;
-use kafka_client::{Admin, KafkaCode, NewTopic};
+use krafty_client::net::TopicInfo;
+use krafty_client::{Admin, KafkaCode, NewTopic};
 
 use super::client_args::{block_on, client_error, parse_key_value, ClientArgs};
 use super::CliError;
@@ -123,13 +123,13 @@ async fn run_with(admin: &Admin, command: &TopicsCommand) -> Result<ExitCode, Cl
                 .map_err(|e| client_error(format_args!("cannot create topic `{}`", args.topic), e))?
                 .pop()
                 .unwrap_or_else(|| {
-                    Err(kafka_client::Error::InvalidResponse(
+                    Err(krafty_client::Error::InvalidResponse(
                         "no CreateTopics result".into(),
                     ))
                 });
             match result {
                 Ok(()) => writeln!(out, "Created topic {}.", args.topic)?,
-                Err(kafka_client::Error::Broker {
+                Err(krafty_client::Error::Broker {
                     code: KafkaCode::TopicAlreadyExists,
                     ..
                 }) if args.if_not_exists => {}
@@ -171,13 +171,13 @@ async fn run_with(admin: &Admin, command: &TopicsCommand) -> Result<ExitCode, Cl
                 .map_err(|e| client_error(format_args!("cannot delete topic `{topic}`"), e))?
                 .pop()
                 .unwrap_or_else(|| {
-                    Err(kafka_client::Error::InvalidResponse(
+                    Err(krafty_client::Error::InvalidResponse(
                         "no DeleteTopics result".into(),
                     ))
                 });
             match result {
                 Ok(()) => writeln!(out, "Deleted topic {topic}.")?,
-                Err(kafka_client::Error::Broker {
+                Err(krafty_client::Error::Broker {
                     code: KafkaCode::UnknownTopicOrPartition,
                     ..
                 }) if *if_exists => {}

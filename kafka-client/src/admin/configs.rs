@@ -3,15 +3,15 @@
 //! configs); topic resources to any broker (as the Java client, which picks the least
 //! loaded node; KRaft brokers forward changes to the controller).
 
-use kafka_protocol::generated::describe_configs_request::DescribeConfigsResource;
-use kafka_protocol::generated::incremental_alter_configs_request::{
+use krafty_protocol::generated::describe_configs_request::DescribeConfigsResource;
+use krafty_protocol::generated::incremental_alter_configs_request::{
     AlterConfigsResource as IncrementalResource, AlterableConfig as IncrementalConfig,
 };
-use kafka_protocol::generated::{
+use krafty_protocol::generated::{
     alter_configs_request, AlterConfigsRequest, DescribeConfigsRequest,
     IncrementalAlterConfigsRequest,
 };
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::wire::StrBytes;
 
 use super::{check, Admin};
 use crate::error::{Error, Result};

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::generated::{
+use krafty_protocol::generated::{
     ApiKey, DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest,
 };
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::wire::StrBytes;
 
 use super::{check, Admin};
 use crate::consumer::group::assignor::decode_assignment;

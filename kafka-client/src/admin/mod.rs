@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::wire::StrBytes;
 use tokio::time::Instant;
 
 use crate::config::AdminConfig;

@@ -5,21 +5,21 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kafka_protocol::generated::delete_records_request::{
+use krafty_protocol::generated::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
-use kafka_protocol::generated::offset_commit_request::{
+use krafty_protocol::generated::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
-use kafka_protocol::generated::offset_delete_request::{
+use krafty_protocol::generated::offset_delete_request::{
     OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
-use kafka_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
-use kafka_protocol::generated::{
+use krafty_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
+use krafty_protocol::generated::{
     ApiKey, DeleteRecordsRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
     OffsetFetchResponse,
 };
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::wire::StrBytes;
 
 use super::{check, Admin};
 use crate::error::{Error, KafkaCode, Result};

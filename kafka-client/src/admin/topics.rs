@@ -1,12 +1,12 @@
 //! Topics, partitions and the cluster: CreateTopics, DeleteTopics and CreatePartitions (at
 //! the controller) and Metadata (list/describe topics, describe the cluster).
 
-use kafka_protocol::generated::create_partitions_request::CreatePartitionsTopic;
-use kafka_protocol::generated::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use kafka_protocol::generated::{
+use krafty_protocol::generated::create_partitions_request::CreatePartitionsTopic;
+use krafty_protocol::generated::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use krafty_protocol::generated::{
     CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
 };
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::wire::StrBytes;
 
 use super::{check, Admin};
 use crate::error::{Error, Result};

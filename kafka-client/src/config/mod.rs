@@ -70,7 +70,7 @@ mod tests {
         assert!(p.set("batch.size", "1000").is_ok());
         assert_eq!(p.batch_size, 1000);
         assert!(p.set("compression.type", "ZSTD").is_ok());
-        assert_eq!(p.compression, kafka_protocol::records::Compression::Zstd);
+        assert_eq!(p.compression, krafty_protocol::records::Compression::Zstd);
         assert!(p.set("bootstrap.servers", "a:1, b:2").is_ok());
         assert_eq!(p.common.bootstrap_servers.len(), 2);
         assert_eq!(

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kafka_protocol::records::Compression;
+use krafty_protocol::records::Compression;
 
 use super::common::CommonConfig;
 use super::parse;

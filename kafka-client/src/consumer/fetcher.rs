@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::generated::{FetchRequest, FetchResponse};
-use kafka_protocol::records::DecodeOptions;
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
+use krafty_protocol::generated::{FetchRequest, FetchResponse};
+use krafty_protocol::records::DecodeOptions;
+use krafty_protocol::wire::StrBytes;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 

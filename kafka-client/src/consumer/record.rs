@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafka_protocol::records::{
+use krafty_protocol::records::{
     BatchIter, ControlRecordType, DecodeOptions, RawBatch, RecordHeader, TimestampType,
 };
 
@@ -179,7 +179,7 @@ pub(crate) fn decode_records(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_protocol::records::{Compression, RecordBatchBuilder};
+    use krafty_protocol::records::{Compression, RecordBatchBuilder};
 
     #[test]
     fn decodes_every_codec_and_skips_earlier_offsets() {
@@ -230,7 +230,7 @@ mod tests {
     }
 
     fn marker(base: i64, pid: i64, kind: ControlRecordType) -> Vec<u8> {
-        let m = kafka_protocol::records::EndTxnMarker {
+        let m = krafty_protocol::records::EndTxnMarker {
             control_type: kind,
             coordinator_epoch: 0,
         };

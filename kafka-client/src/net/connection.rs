@@ -15,10 +15,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::frame::{decode_typed_response, split_frame, write_typed_request};
-use kafka_protocol::generated::ApiKey;
-use kafka_protocol::message::Request;
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::frame::{decode_typed_response, split_frame, write_typed_request};
+use krafty_protocol::generated::ApiKey;
+use krafty_protocol::message::Request;
+use krafty_protocol::wire::StrBytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -29,7 +29,7 @@ use super::versions::{negotiate, ApiVersions};
 use crate::error::{Error, Result};
 
 /// Largest response frame accepted: Kafka's `socket.request.max.bytes` default (100 MiB).
-pub const MAX_RESPONSE_SIZE: usize = kafka_protocol::frame::DEFAULT_MAX_FRAME_SIZE;
+pub const MAX_RESPONSE_SIZE: usize = krafty_protocol::frame::DEFAULT_MAX_FRAME_SIZE;
 
 type Waiter = oneshot::Sender<Result<Bytes>>;
 
@@ -100,7 +100,7 @@ pub struct PendingResponse<R> {
     _marker: std::marker::PhantomData<fn() -> R>,
 }
 
-impl<R: kafka_protocol::message::Message> PendingResponse<R> {
+impl<R: krafty_protocol::message::Message> PendingResponse<R> {
     /// The raw response frame (header included), within `request.timeout.ms`.
     pub async fn wait_bytes(self) -> Result<Bytes> {
         let timeout = self.conn.inner.request_timeout;
@@ -120,7 +120,7 @@ impl<R: kafka_protocol::message::Message> PendingResponse<R> {
     }
 }
 
-impl<R: kafka_protocol::message::Response> PendingResponse<R> {
+impl<R: krafty_protocol::message::Response> PendingResponse<R> {
     /// The decoded response.
     pub async fn wait(self) -> Result<R> {
         let version = self.version;
@@ -220,7 +220,7 @@ impl Connection {
     }
 
     /// Decodes a response frame (header included) of `version`.
-    pub fn decode<R: kafka_protocol::message::Response>(frame: Bytes, version: i16) -> Result<R> {
+    pub fn decode<R: krafty_protocol::message::Response>(frame: Bytes, version: i16) -> Result<R> {
         Ok(decode_typed_response::<R>(frame, version)?.1)
     }
 

@@ -5,8 +5,8 @@
 //! it names. Shared by the consumer's group coordinator and the admin client. Must not:
 //! cache coordinators or retry (callers decide both).
 
-use kafka_protocol::generated::FindCoordinatorRequest;
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::generated::FindCoordinatorRequest;
+use krafty_protocol::wire::StrBytes;
 
 use super::connection::Connection;
 use super::pool::Pool;

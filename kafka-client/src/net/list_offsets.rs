@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kafka_protocol::generated::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::generated::{ListOffsetsRequest, ListOffsetsResponse};
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::generated::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use krafty_protocol::generated::{ListOffsetsRequest, ListOffsetsResponse};
+use krafty_protocol::wire::StrBytes;
 
 use crate::types::TopicPartition;
 
@@ -85,7 +85,7 @@ pub(crate) fn results(resp: ListOffsetsResponse) -> Vec<(TopicPartition, Partiti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_protocol::generated::list_offsets_response::{
+    use krafty_protocol::generated::list_offsets_response::{
         ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
     };
 

@@ -10,9 +10,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kafka_protocol::generated::metadata_request::MetadataRequestTopic;
-use kafka_protocol::generated::{MetadataRequest, MetadataResponse};
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::generated::metadata_request::MetadataRequestTopic;
+use krafty_protocol::generated::{MetadataRequest, MetadataResponse};
+use krafty_protocol::wire::StrBytes;
 use tokio::time::Instant;
 
 use super::pool::Pool;

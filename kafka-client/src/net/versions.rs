@@ -7,9 +7,9 @@
 
 use std::collections::HashMap;
 
-use kafka_protocol::generated::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
-use kafka_protocol::message::VersionRange;
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::generated::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
+use krafty_protocol::message::VersionRange;
+use krafty_protocol::wire::StrBytes;
 
 use super::connection::Connection;
 use crate::error::{Error, KafkaCode, Result};
@@ -120,7 +120,7 @@ pub async fn negotiate(conn: &Connection) -> Result<ApiVersions> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_protocol::generated::api_versions_response::ApiVersion;
+    use krafty_protocol::generated::api_versions_response::ApiVersion;
 
     #[test]
     fn pick_intersects_broker_codec_and_client() {

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::records::{self, Compression, RecordBatchBuilder};
+use krafty_protocol::records::{self, Compression, RecordBatchBuilder};
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::time::Instant;
 
@@ -538,7 +538,7 @@ pub(crate) fn next_sequence(seq: i32, records: i32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_protocol::records::{DecodeOptions, RawRecordBatch};
+    use krafty_protocol::records::{DecodeOptions, RawRecordBatch};
     use std::future::IntoFuture;
 
     fn cfg(batch_size: usize, linger_ms: u64, memory: usize) -> AccumulatorConfig {

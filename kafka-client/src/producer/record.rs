@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// A record to send.
 ///
 /// ```
-/// use kafka_client::ProducerRecord;
+/// use krafty_client::ProducerRecord;
 /// let r = ProducerRecord::new("events").key("user-1").value("clicked").header("trace", "abc");
 /// assert_eq!(r.topic, "events");
 /// ```

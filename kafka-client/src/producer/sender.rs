@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kafka_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::generated::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
+use krafty_protocol::generated::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
+use krafty_protocol::wire::StrBytes;
 use tokio::time::Instant;
 
 use super::accumulator::{Accumulator, ProducerBatch};
@@ -88,7 +88,7 @@ impl Sender {
         // KIP-360: with InitProducerId v3+, an existing id is kept and its epoch bumped
         // (the broker fences the old epoch); older brokers hand out a new id.
         let bump = current.filter(|_| {
-            conn.version(kafka_protocol::generated::ApiKey::InitProducerId)
+            conn.version(krafty_protocol::generated::ApiKey::InitProducerId)
                 .is_ok_and(|v| v >= 3)
         });
         let req = InitProducerIdRequest {
@@ -235,7 +235,7 @@ impl Sender {
                 .collect(),
             ..Default::default()
         };
-        let version = match conn.version(kafka_protocol::generated::ApiKey::Produce) {
+        let version = match conn.version(krafty_protocol::generated::ApiKey::Produce) {
             Ok(v) => v,
             Err(e) => {
                 for b in batches {

@@ -116,7 +116,7 @@ impl Mini {
         let bin = target.join("debug/kafka-server-mini");
         if !bin.exists() {
             eprintln!(
-                "SKIP: {} not built (cargo build -p kafka-server-mini)",
+                "SKIP: {} not built (cargo build -p krafty-server)",
                 bin.display()
             );
             return None;
@@ -227,7 +227,7 @@ impl RestartableMini {
         let bin = target.join("debug/kafka-server-mini");
         if !bin.exists() {
             eprintln!(
-                "SKIP: {} not built (cargo build -p kafka-server-mini)",
+                "SKIP: {} not built (cargo build -p krafty-server)",
                 bin.display()
             );
             return None;

@@ -1,4 +1,4 @@
-//! # kafka-protocol-codegen
+//! # krafty-codegen
 //!
 //! Reads Apache Kafka's JSON message specs (a folder with `clients/`,
 //! `group-coordinator/` and `transaction-coordinator/`, or a Kafka checkout's

@@ -38,8 +38,8 @@ fn generated_code_is_up_to_date() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("generated");
-    let files = kafka_protocol_codegen::generate(&specs).unwrap();
-    kafka_protocol_codegen::write_all(&out, &files).unwrap();
+    let files = krafty_codegen::generate(&specs).unwrap();
+    krafty_codegen::write_all(&out, &files).unwrap();
     let fresh = read_tree(&out);
     let committed = read_tree(&manifest.join("../src/generated"));
     let missing: Vec<_> = fresh
@@ -57,7 +57,7 @@ fn generated_code_is_up_to_date() {
         .collect();
     assert!(
         missing.is_empty() && extra.is_empty() && changed.is_empty(),
-        "kafka-protocol/src/generated is stale; run `cargo run -p kafka-protocol-codegen`.\n\
+        "kafka-protocol/src/generated is stale; run `cargo run -p krafty-codegen`.\n\
          missing: {missing:?}\nextra: {extra:?}\nchanged: {changed:?}"
     );
     eprintln!("{} generated files up to date", fresh.len());
@@ -76,7 +76,7 @@ fn a_flat_kafka_checkout_folder_works_too() {
         );
         return;
     }
-    let files = kafka_protocol_codegen::generate(&flat).unwrap();
+    let files = krafty_codegen::generate(&flat).unwrap();
     let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
     assert!(names.contains(&"produce_request.rs".to_string()));
     assert!(names.contains(&"api_key.rs".to_string()));

@@ -12,7 +12,7 @@
 #![no_main]
 
 use bytes::Bytes;
-use kafka_protocol::records::{
+use krafty_protocol::records::{
     down_convert, legacy_to_batch, up_convert, BatchIter, Compression, ControlRecordType,
     DecodeOptions, EndTxnMarker, RawBatch, RawRecordBatch, RecordBatch, TruncatedTail,
 };

@@ -8,8 +8,8 @@
 #![no_main]
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::frame::{decode_request, request_header_version, write_request};
-use kafka_protocol::message::Message;
+use krafty_protocol::frame::{decode_request, request_header_version, write_request};
+use krafty_protocol::message::Message;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

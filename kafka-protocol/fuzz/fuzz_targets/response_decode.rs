@@ -8,9 +8,9 @@
 #![no_main]
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::frame::{decode_response, response_header_version, write_response};
-use kafka_protocol::generated::ApiKey;
-use kafka_protocol::message::Message;
+use krafty_protocol::frame::{decode_response, response_header_version, write_response};
+use krafty_protocol::generated::ApiKey;
+use krafty_protocol::message::Message;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

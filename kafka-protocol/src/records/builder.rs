@@ -26,14 +26,14 @@ use crate::wire::varint_len;
 /// Builds one v2 record batch by appending records; see the [module docs](self).
 ///
 /// ```
-/// use kafka_protocol::records::{Compression, RecordBatchBuilder};
+/// use krafty_protocol::records::{Compression, RecordBatchBuilder};
 ///
 /// let mut builder = RecordBatchBuilder::with_capacity(Compression::None, 16 * 1024);
 /// builder.append(1_700_000_000_000, Some(b"key-1"), Some(b"value"))?;
 /// builder.append_with_headers(1_700_000_000_001, None, Some(b"v2"), &[("trace", &b"x"[..])])?;
 /// let batch = builder.finish()?;
 /// assert_eq!(batch.len(), 61 + 17 + 17); // header + two 17-byte records
-/// # Ok::<(), kafka_protocol::Error>(())
+/// # Ok::<(), krafty_protocol::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct RecordBatchBuilder {
@@ -373,7 +373,7 @@ mod tests {
     /// Throughput check for the producer hot path: 1 MiB of 100-byte uncompressed records,
     /// CRC included, against a plain copy of the same bytes. Reports both wall-clock and
     /// thread CPU time (from /proc, so a loaded machine does not skew it). Run with
-    /// `cargo test --release -p kafka-protocol@0.1.0 builder_throughput -- --ignored --nocapture`.
+    /// `cargo test --release -p krafty-protocol builder_throughput -- --ignored --nocapture`.
     #[test]
     #[ignore]
     fn builder_throughput() {

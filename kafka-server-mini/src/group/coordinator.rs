@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use kafka_protocol::records::{
+use krafty_protocol::records::{
     BatchIter, Compression, DecodeOptions, RawBatch, RecordBatchBuilder,
 };
 
@@ -831,8 +831,8 @@ pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
 
 /// The topics of a consumer protocol subscription (2-byte version, then the struct).
 fn subscription_topics(metadata: &Bytes) -> Option<Vec<String>> {
-    use kafka_protocol::generated::ConsumerProtocolSubscription;
-    use kafka_protocol::message::Message;
+    use krafty_protocol::generated::ConsumerProtocolSubscription;
+    use krafty_protocol::message::Message;
     if metadata.len() < 2 {
         return None;
     }

@@ -73,12 +73,12 @@ impl OffsetStore {
 /// the value a 2-byte version then the value struct (null: a tombstone).
 pub mod records {
     use bytes::{BufMut, Bytes, BytesMut};
-    use kafka_protocol::generated::group_coordinator::group_metadata_value::MemberMetadata;
-    use kafka_protocol::generated::group_coordinator::{
+    use krafty_protocol::generated::group_coordinator::group_metadata_value::MemberMetadata;
+    use krafty_protocol::generated::group_coordinator::{
         GroupMetadataKey, GroupMetadataValue, OffsetCommitKey, OffsetCommitValue,
     };
-    use kafka_protocol::message::Message;
-    use kafka_protocol::wire::StrBytes;
+    use krafty_protocol::message::Message;
+    use krafty_protocol::wire::StrBytes;
 
     use super::CommittedOffset;
     use crate::group::state::Group;

@@ -1,7 +1,7 @@
 //! ApiVersions (key 18), versions 0-4.
 
-use kafka_protocol::generated::api_versions_response::ApiVersion;
-use kafka_protocol::generated::{ApiVersionsRequest, ApiVersionsResponse};
+use krafty_protocol::generated::api_versions_response::ApiVersion;
+use krafty_protocol::generated::{ApiVersionsRequest, ApiVersionsResponse};
 
 use super::{encode_response, Ctx};
 use crate::error::code;

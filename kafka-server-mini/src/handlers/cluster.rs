@@ -1,8 +1,8 @@
 //! DescribeCluster (key 60), versions 0-1: this node is the whole cluster.
 
-use kafka_protocol::generated::describe_cluster_response::DescribeClusterBroker;
-use kafka_protocol::generated::{DescribeClusterRequest, DescribeClusterResponse};
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::generated::describe_cluster_response::DescribeClusterBroker;
+use krafty_protocol::generated::{DescribeClusterRequest, DescribeClusterResponse};
+use krafty_protocol::wire::StrBytes;
 
 use super::Ctx;
 use crate::net::Pending;

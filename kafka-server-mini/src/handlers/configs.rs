@@ -4,16 +4,16 @@
 //! overrides) and IncrementalAlterConfigs (key 44, versions 0-1: SET / DELETE / APPEND /
 //! SUBTRACT) for topics; broker resources accept no dynamic keys (INVALID_REQUEST).
 
-use kafka_protocol::generated::alter_configs_response::AlterConfigsResourceResponse;
-use kafka_protocol::generated::describe_configs_response::{
+use krafty_protocol::generated::alter_configs_response::AlterConfigsResourceResponse;
+use krafty_protocol::generated::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult,
 };
-use kafka_protocol::generated::incremental_alter_configs_response::AlterConfigsResourceResponse as IncrementalAlterConfigsResourceResponse;
-use kafka_protocol::generated::{
+use krafty_protocol::generated::incremental_alter_configs_response::AlterConfigsResourceResponse as IncrementalAlterConfigsResourceResponse;
+use krafty_protocol::generated::{
     AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::wire::StrBytes;
 
 use super::Ctx;
 use crate::config::{BrokerConfig, KEYS};

@@ -1,9 +1,9 @@
 //! FindCoordinator (key 10), versions 0-6 (batched keys from v4): this node coordinates
 //! every group. Transaction coordinators are not served (COORDINATOR_NOT_AVAILABLE).
 
-use kafka_protocol::generated::find_coordinator_response::Coordinator;
-use kafka_protocol::generated::{FindCoordinatorRequest, FindCoordinatorResponse};
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::generated::find_coordinator_response::Coordinator;
+use krafty_protocol::generated::{FindCoordinatorRequest, FindCoordinatorResponse};
+use krafty_protocol::wire::StrBytes;
 
 use super::Ctx;
 use crate::error::code;

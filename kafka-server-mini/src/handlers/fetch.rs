@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::generated::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::generated::{FetchRequest, FetchResponse};
-use kafka_protocol::records::{down_convert, DecodeOptions, MAGIC_V0, MAGIC_V1};
-use kafka_protocol::wire::{StrBytes, Uuid};
+use krafty_protocol::generated::fetch_response::{FetchableTopicResponse, PartitionData};
+use krafty_protocol::generated::{FetchRequest, FetchResponse};
+use krafty_protocol::records::{down_convert, DecodeOptions, MAGIC_V0, MAGIC_V1};
+use krafty_protocol::wire::{StrBytes, Uuid};
 
 use super::Ctx;
 use crate::broker::BrokerState;

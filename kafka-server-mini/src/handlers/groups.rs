@@ -2,17 +2,17 @@
 //! v0-4), LeaveGroup (13, v0-5), ListGroups (16, v0-5), DescribeGroups (15, v0-5) and
 //! DeleteGroups (42, v0-2).
 
-use kafka_protocol::generated::delete_groups_response::DeletableGroupResult;
-use kafka_protocol::generated::describe_groups_response::{DescribedGroup, DescribedGroupMember};
-use kafka_protocol::generated::join_group_response::JoinGroupResponseMember;
-use kafka_protocol::generated::leave_group_response::MemberResponse;
-use kafka_protocol::generated::list_groups_response::ListedGroup;
-use kafka_protocol::generated::{
+use krafty_protocol::generated::delete_groups_response::DeletableGroupResult;
+use krafty_protocol::generated::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use krafty_protocol::generated::join_group_response::JoinGroupResponseMember;
+use krafty_protocol::generated::leave_group_response::MemberResponse;
+use krafty_protocol::generated::list_groups_response::ListedGroup;
+use krafty_protocol::generated::{
     DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
     HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
     LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, SyncGroupRequest, SyncGroupResponse,
 };
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::wire::StrBytes;
 
 use super::Ctx;
 use crate::error::code;

@@ -3,10 +3,10 @@
 //! a partition whose only epoch is 0; an undefined epoch (< 0) answers -1 / -1. A current
 //! leader epoch (v2+) above 0 is UNKNOWN_LEADER_EPOCH; below -1 FENCED_LEADER_EPOCH.
 
-use kafka_protocol::generated::offset_for_leader_epoch_response::{
+use krafty_protocol::generated::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,
 };
-use kafka_protocol::generated::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+use krafty_protocol::generated::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
 use super::Ctx;
 use crate::error::code;

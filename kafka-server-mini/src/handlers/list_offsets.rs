@@ -1,10 +1,10 @@
 //! ListOffsets (key 2), versions 0-10: earliest (-2), latest (-1), max timestamp (-3) and by
 //! timestamp through the time index; v0 answers with `old_style_offsets`.
 
-use kafka_protocol::generated::list_offsets_response::{
+use krafty_protocol::generated::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
-use kafka_protocol::generated::{ListOffsetsRequest, ListOffsetsResponse};
+use krafty_protocol::generated::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::Ctx;
 use crate::error::code;

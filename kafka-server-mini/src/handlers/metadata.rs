@@ -1,11 +1,11 @@
 //! Metadata (key 3), every version the codec has: brokers, controller, topics (auto-created
 //! when allowed) and partitions, all led by this node.
 
-use kafka_protocol::generated::metadata_response::{
+use krafty_protocol::generated::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use kafka_protocol::generated::{MetadataRequest, MetadataResponse};
-use kafka_protocol::wire::{StrBytes, Uuid};
+use krafty_protocol::generated::{MetadataRequest, MetadataResponse};
+use krafty_protocol::wire::{StrBytes, Uuid};
 
 use super::Ctx;
 use crate::broker::{BrokerState, Topic};

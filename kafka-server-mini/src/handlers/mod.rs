@@ -22,8 +22,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use kafka_protocol::frame::write_typed_response;
-use kafka_protocol::message::Response;
+use krafty_protocol::frame::write_typed_response;
+use krafty_protocol::message::Response;
 
 use crate::broker::BrokerState;
 use crate::net::{Pending, Reply};

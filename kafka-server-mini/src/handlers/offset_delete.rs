@@ -2,10 +2,10 @@
 //! topics it does not consume (GROUP_SUBSCRIBED_TO_TOPIC otherwise); tombstones go to
 //! `__consumer_offsets`.
 
-use kafka_protocol::generated::offset_delete_response::{
+use krafty_protocol::generated::offset_delete_response::{
     OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
 };
-use kafka_protocol::generated::{OffsetDeleteRequest, OffsetDeleteResponse};
+use krafty_protocol::generated::{OffsetDeleteRequest, OffsetDeleteResponse};
 
 use super::Ctx;
 use crate::net::Pending;

@@ -1,17 +1,17 @@
 //! OffsetCommit (8, v0-9, including standalone commits with generation -1) and OffsetFetch
 //! (9, v0-9, including multi-group v8+).
 
-use kafka_protocol::generated::offset_commit_response::{
+use krafty_protocol::generated::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
-use kafka_protocol::generated::offset_fetch_response::{
+use krafty_protocol::generated::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
-use kafka_protocol::generated::{
+use krafty_protocol::generated::{
     OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
 };
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::wire::StrBytes;
 
 use super::Ctx;
 use crate::broker::now_ms;

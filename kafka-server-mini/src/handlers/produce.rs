@@ -3,9 +3,11 @@
 //! response (and, as in Kafka, a failed acks=0 produce closes the connection).
 
 use bytes::Bytes;
-use kafka_protocol::generated::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::generated::{ProduceRequest, ProduceResponse};
-use kafka_protocol::records::{
+use krafty_protocol::generated::produce_response::{
+    PartitionProduceResponse, TopicProduceResponse,
+};
+use krafty_protocol::generated::{ProduceRequest, ProduceResponse};
+use krafty_protocol::records::{
     up_convert, BatchIter, Compression, DecodeOptions, RawBatch, RecordBatchHeader, TruncatedTail,
     MAGIC_OFFSET, MAGIC_V2,
 };

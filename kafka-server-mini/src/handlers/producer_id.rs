@@ -3,7 +3,7 @@
 //! Transactional ids are not served yet (transactions come in a later issue): they are
 //! refused with INVALID_REQUEST (42) rather than a retriable error clients would loop on.
 
-use kafka_protocol::generated::{InitProducerIdRequest, InitProducerIdResponse};
+use krafty_protocol::generated::{InitProducerIdRequest, InitProducerIdResponse};
 
 use super::Ctx;
 use crate::error::code;

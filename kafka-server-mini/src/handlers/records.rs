@@ -3,10 +3,10 @@
 //! restart. Offset -1 means the high watermark; offsets above it are OFFSET_OUT_OF_RANGE;
 //! the internal `__consumer_offsets` is refused (INVALID_TOPIC_EXCEPTION), as in Kafka.
 
-use kafka_protocol::generated::delete_records_response::{
+use krafty_protocol::generated::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
-use kafka_protocol::generated::{DeleteRecordsRequest, DeleteRecordsResponse};
+use krafty_protocol::generated::{DeleteRecordsRequest, DeleteRecordsResponse};
 
 use super::Ctx;
 use crate::error::code;

@@ -1,14 +1,14 @@
 //! CreateTopics (19), DeleteTopics (20) and CreatePartitions (37), all versions, including
 //! validate-only.
 
-use kafka_protocol::generated::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::generated::create_topics_response::CreatableTopicResult;
-use kafka_protocol::generated::delete_topics_response::DeletableTopicResult;
-use kafka_protocol::generated::{
+use krafty_protocol::generated::create_partitions_response::CreatePartitionsTopicResult;
+use krafty_protocol::generated::create_topics_response::CreatableTopicResult;
+use krafty_protocol::generated::delete_topics_response::DeletableTopicResult;
+use krafty_protocol::generated::{
     CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
     DeleteTopicsRequest, DeleteTopicsResponse,
 };
-use kafka_protocol::wire::{StrBytes, Uuid};
+use krafty_protocol::wire::{StrBytes, Uuid};
 
 use super::Ctx;
 use crate::error::code;

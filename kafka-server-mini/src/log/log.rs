@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kafka_protocol::records::header::{compute_crc, set_base_offset, set_partition_leader_epoch};
-use kafka_protocol::records::{RecordBatchHeader, TimestampType};
+use krafty_protocol::records::header::{compute_crc, set_base_offset, set_partition_leader_epoch};
+use krafty_protocol::records::{RecordBatchHeader, TimestampType};
 
 use super::recovery;
 use super::segment::Segment;
@@ -396,7 +396,7 @@ impl Log {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use kafka_protocol::records::{Compression, RecordBatchBuilder};
+    use krafty_protocol::records::{Compression, RecordBatchBuilder};
     use std::io::Write;
 
     fn cfg(segment_bytes: u64) -> LogConfig {

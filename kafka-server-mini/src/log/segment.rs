@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bytes::Bytes;
-use kafka_protocol::records::{DecodeOptions, RawRecordBatch, RecordBatchHeader};
+use krafty_protocol::records::{DecodeOptions, RawRecordBatch, RecordBatchHeader};
 
 use super::index::OffsetIndex;
 use super::time_index::TimeIndex;

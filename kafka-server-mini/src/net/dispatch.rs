@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafka_protocol::frame::{peek_request_header, RequestFrame};
-use kafka_protocol::generated::{ApiKey, RequestBody};
-use kafka_protocol::message::VersionRange;
+use krafty_protocol::frame::{peek_request_header, RequestFrame};
+use krafty_protocol::generated::{ApiKey, RequestBody};
+use krafty_protocol::message::VersionRange;
 use tracing::Instrument;
 
 use super::connection::{Pending, Reply};
@@ -122,8 +122,8 @@ pub fn dispatch(state: &Arc<BrokerState>, frame: Bytes, peer: SocketAddr) -> Pen
 
 /// Decodes a request as Apache Kafka does, ignoring bytes left after the body (librdkafka
 /// 2.x pads some Metadata v12 requests with 3 bytes after the tagged fields).
-fn decode_request_lenient(frame: Bytes) -> kafka_protocol::Result<RequestFrame> {
-    let (req, trailing) = kafka_protocol::frame::decode_request_lenient(frame)?;
+fn decode_request_lenient(frame: Bytes) -> krafty_protocol::Result<RequestFrame> {
+    let (req, trailing) = krafty_protocol::frame::decode_request_lenient(frame)?;
     if trailing > 0 {
         tracing::debug!(
             api = req.api_key().name(),

@@ -8,7 +8,7 @@ pub mod producer_state;
 
 use std::sync::{Mutex, MutexGuard};
 
-use kafka_protocol::records::RecordBatchHeader;
+use krafty_protocol::records::RecordBatchHeader;
 
 use crate::log::Log;
 use producer_state::{ProducerStateMap, SequenceCheck};

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use kafka_protocol::records::RecordBatchHeader;
+use krafty_protocol::records::RecordBatchHeader;
 
 use crate::error::code;
 
@@ -120,7 +120,7 @@ impl ProducerStateMap {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use kafka_protocol::records::{BatchAttributes, Compression};
+    use krafty_protocol::records::{BatchAttributes, Compression};
 
     fn h(pid: i64, epoch: i16, seq: i32, n: i32, base: i64) -> RecordBatchHeader {
         RecordBatchHeader {

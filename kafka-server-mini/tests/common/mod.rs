@@ -2,16 +2,16 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::frame::{decode_typed_response, split_frame, write_typed_request};
-use kafka_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::generated::{FetchRequest, FetchResponse, ProduceRequest, ProduceResponse};
-use kafka_protocol::message::Request;
-use kafka_protocol::records::{
+use krafty_protocol::frame::{decode_typed_response, split_frame, write_typed_request};
+use krafty_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
+use krafty_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
+use krafty_protocol::generated::{FetchRequest, FetchResponse, ProduceRequest, ProduceResponse};
+use krafty_protocol::message::Request;
+use krafty_protocol::records::{
     BatchIter, Compression, DecodeOptions, RawBatch, RecordBatchBuilder,
 };
-use kafka_protocol::wire::StrBytes;
-use kafka_server_mini::{Broker, BrokerConfig, BrokerHandle};
+use krafty_protocol::wire::StrBytes;
+use krafty_server::{Broker, BrokerConfig, BrokerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -11,18 +11,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kafka_protocol::generated::join_group_request::JoinGroupRequestProtocol;
-use kafka_protocol::generated::leave_group_request::MemberIdentity;
-use kafka_protocol::generated::offset_commit_request::{
+use krafty_protocol::generated::join_group_request::JoinGroupRequestProtocol;
+use krafty_protocol::generated::leave_group_request::MemberIdentity;
+use krafty_protocol::generated::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
-use kafka_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
-use kafka_protocol::generated::sync_group_request::SyncGroupRequestAssignment;
-use kafka_protocol::generated::{
+use krafty_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
+use krafty_protocol::generated::sync_group_request::SyncGroupRequestAssignment;
+use krafty_protocol::generated::{
     ApiKey, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest,
     OffsetFetchRequest, SyncGroupRequest,
 };
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::wire::StrBytes;
 use tokio::time::Instant;
 
 use super::assignor::{self, Assignor, RebalanceProtocol, Subscription};
@@ -347,7 +347,7 @@ impl Coordinator {
         &self,
         protocol: &str,
         assignors: &[Box<dyn Assignor>],
-        members: &[kafka_protocol::generated::join_group_response::JoinGroupResponseMember],
+        members: &[krafty_protocol::generated::join_group_response::JoinGroupResponseMember],
     ) -> Result<Vec<SyncGroupRequestAssignment>> {
         let assignor = assignors
             .iter()

@@ -7,14 +7,14 @@
 use std::collections::BTreeMap;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::generated::consumer_protocol_assignment::{
+use krafty_protocol::generated::consumer_protocol_assignment::{
     ConsumerProtocolAssignment, TopicPartition as AssignmentTopic,
 };
-use kafka_protocol::generated::consumer_protocol_subscription::{
+use krafty_protocol::generated::consumer_protocol_subscription::{
     ConsumerProtocolSubscription, TopicPartition as OwnedTopic,
 };
-use kafka_protocol::message::Message;
-use kafka_protocol::wire::StrBytes;
+use krafty_protocol::message::Message;
+use krafty_protocol::wire::StrBytes;
 
 use super::Subscription;
 use crate::error::{Error, Result};
