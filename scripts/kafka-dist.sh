@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# Real Apache Kafka on demand, without Docker: fetch the published jars with Maven, run a
+# KRaft single node or a 3-node cluster on loopback, and run Kafka's own command-line tools.
+#
+#   scripts/kafka-dist.sh fetch   [-v VERSION]                 jars into the cache; prints the dir
+#   scripts/kafka-dist.sh start   [-v VERSION] [-n NODES] [--name NAME] [--set k=v ...]
+#                                 formats KRaft storage, starts NODES (1 or 3) combined
+#                                 broker+controller nodes on free loopback ports, waits until
+#                                 every broker serves, prints the bootstrap list on stdout
+#   scripts/kafka-dist.sh bootstrap [--name NAME]              prints the bootstrap list again
+#   scripts/kafka-dist.sh stop    [--name NAME]                clean stop of every node
+#   scripts/kafka-dist.sh kill    [--name NAME] NODE_ID        kill -9 one node
+#   scripts/kafka-dist.sh restart [--name NAME] NODE_ID        start one stopped/killed node again
+#   scripts/kafka-dist.sh tool    [-v VERSION] TOOL [ARGS...]  runs a Kafka tool by its script name:
+#       kafka-console-producer kafka-console-consumer kafka-topics kafka-consumer-groups
+#       kafka-configs kafka-producer-perf-test kafka-consumer-perf-test kafka-get-offsets
+#       kafka-delete-records kafka-dump-log kafka-metadata-quorum kafka-storage
+#   scripts/kafka-dist.sh java-classpath [-v VERSION]          prints the classpath (for javac)
+#   scripts/kafka-dist.sh versions                             prints the pinned versions
+#
+# Cache: ${KAFKA_DIST_HOME:-~/.cache/kafka-dist}/VERSION/libs (jars), .../run/NAME (node data,
+# logs, state). Nothing is written into the repository.
+set -euo pipefail
+
+# The 4.0.x release that matches the message specs (4.0.0-SNAPSHOT of October 2024; 4.0.0 itself
+# is not served by Maven Central here, 4.0.2 is its newest patch release) and the newest 4.x.
+KAFKA_VERSION_SPEC="4.0.2"
+KAFKA_VERSION_NEWEST="4.4.0"
+LOG4J_VERSION="2.24.3"
+
+home="${KAFKA_DIST_HOME:-$HOME/.cache/kafka-dist}"
+version="${KAFKA_DIST_VERSION:-$KAFKA_VERSION_SPEC}"
+name="default"
+nodes=1
+sets=()
+
+die() { echo "kafka-dist: $*" >&2; exit 1; }
+
+java_bin() {
+  if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then echo "$JAVA_HOME/bin/java"; else command -v java || die "java not found (install a JDK 17+)"; fi
+}
+
+libs_dir() { echo "$home/$version/libs"; }
+
+fetch() {
+  local dir="$home/$version"
+  if [ -f "$dir/.complete" ]; then echo "$dir"; return; fi
+  command -v mvn >/dev/null || die "mvn not found: Maven is needed to fetch Apache Kafka $version"
+  mkdir -p "$dir"
+  cat >"$dir/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.kafka-dist</groupId><artifactId>kafka-dist</artifactId><version>$version</version>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$version</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$version</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$LOG4J_VERSION</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$LOG4J_VERSION</version></dependency>
+  </dependencies>
+</project>
+EOF
+  echo "kafka-dist: fetching Apache Kafka $version with Maven into $dir" >&2
+  rm -rf "$dir/libs"
+  if ! (cd "$dir" && mvn -q -B dependency:copy-dependencies -DoutputDirectory=libs -DincludeScope=runtime >"$dir/fetch.log" 2>&1); then
+    tail -20 "$dir/fetch.log" >&2
+    die "Maven could not fetch org.apache.kafka:kafka_2.13:$version (log: $dir/fetch.log)"
+  fi
+  # Which jar holds which class: tool main classes moved between Kafka versions.
+  : >"$dir/classes.idx"
+  for j in "$dir"/libs/kafka*.jar; do
+    unzip -Z1 "$j" 2>/dev/null | grep -E '^(kafka|org/apache/kafka)/.*[A-Za-z]\.class$' | grep -v '\$' >>"$dir/classes.idx" || true
+  done
+  cat >"$dir/log4j2-tools.properties" <<'EOF'
+rootLogger.level = WARN
+rootLogger.appenderRef.stderr.ref = STDERR
+appender.stderr.type = Console
+appender.stderr.name = STDERR
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = [%d] %p %m (%c)%n
+EOF
+  touch "$dir/.complete"
+  echo "$dir"
+}
+
+classpath() { local d; d=$(libs_dir); ls "$d"/*.jar | tr '\n' ':' ; }
+
+# First class of the candidates present in this version's jars.
+main_class() {
+  local c
+  for c in "$@"; do
+    if grep -qx "${c//.//}.class" "$home/$version/classes.idx"; then echo "$c"; return; fi
+  done
+  die "none of $* in Kafka $version"
+}
+
+tool_class() {
+  case "$1" in
+    kafka-console-producer) main_class org.apache.kafka.tools.ConsoleProducer kafka.tools.ConsoleProducer ;;
+    kafka-console-consumer) main_class org.apache.kafka.tools.consumer.ConsoleConsumer kafka.tools.ConsoleConsumer ;;
+    kafka-topics) main_class org.apache.kafka.tools.TopicCommand kafka.admin.TopicCommand ;;
+    kafka-consumer-groups) main_class org.apache.kafka.tools.consumer.group.ConsumerGroupCommand kafka.admin.ConsumerGroupCommand ;;
+    kafka-configs) main_class org.apache.kafka.tools.ConfigCommand kafka.admin.ConfigCommand ;;
+    kafka-producer-perf-test) main_class org.apache.kafka.tools.ProducerPerformance ;;
+    kafka-consumer-perf-test) main_class org.apache.kafka.tools.ConsumerPerformance ;;
+    kafka-get-offsets) main_class org.apache.kafka.tools.GetOffsetShell ;;
+    kafka-delete-records) main_class org.apache.kafka.tools.DeleteRecordsCommand ;;
+    kafka-dump-log) main_class org.apache.kafka.tools.DumpLogSegments kafka.tools.DumpLogSegments ;;
+    kafka-metadata-quorum) main_class org.apache.kafka.tools.MetadataQuorumCommand ;;
+    kafka-storage) main_class kafka.tools.StorageTool org.apache.kafka.tools.StorageTool ;;
+    kafka-transactions) main_class org.apache.kafka.tools.TransactionsCommand ;;
+    *) die "unknown tool $1" ;;
+  esac
+}
+
+run_tool() {
+  fetch >/dev/null
+  local tool="$1"; shift
+  local cls; cls=$(tool_class "$tool")
+  exec "$(java_bin)" -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$home/$version/log4j2-tools.properties" \
+    -cp "$(classpath)" "$cls" "$@"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+run_dir() { echo "$home/run/$name"; }
+
+# Is something accepting connections on 127.0.0.1:PORT?
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_node() {
+  local id="$1" rd; rd=$(run_dir)
+  local cfg="$rd/node-$id/server.properties"
+  nohup "$(java_bin)" -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$rd/node-$id/log4j2.properties" -Dkafka.logs.dir="$rd/node-$id/logs" \
+    -cp "$(classpath)" kafka.Kafka "$cfg" >"$rd/node-$id/stdout.log" 2>&1 &
+  echo $! >"$rd/node-$id/pid"
+}
+
+wait_node() {
+  local id="$1" rd; rd=$(run_dir)
+  local port; port=$(cat "$rd/node-$id/broker.port")
+  local deadline=$(( $(date +%s) + ${KAFKA_DIST_START_TIMEOUT:-120} ))
+  while :; do
+    if grep -q "Kafka Server started" "$rd/node-$id/logs/server.log" 2>/dev/null && port_open "$port"; then return 0; fi
+    if ! kill -0 "$(cat "$rd/node-$id/pid")" 2>/dev/null; then
+      tail -30 "$rd/node-$id/stdout.log" "$rd/node-$id/logs/server.log" >&2 2>/dev/null || true
+      die "node $id of $name exited during start (logs in $rd/node-$id)"
+    fi
+    [ "$(date +%s)" -lt "$deadline" ] || die "node $id of $name did not serve within ${KAFKA_DIST_START_TIMEOUT:-120}s (logs in $rd/node-$id)"
+    sleep 0.3
+  done
+}
+
+bootstrap() {
+  local rd; rd=$(run_dir)
+  [ -f "$rd/nodes" ] || die "no cluster named $name (start it first)"
+  local out="" id
+  for id in $(cat "$rd/nodes"); do out="${out:+$out,}127.0.0.1:$(cat "$rd/node-$id/broker.port")"; done
+  echo "$out"
+}
+
+start() {
+  [ "$nodes" = 1 ] || [ "$nodes" = 3 ] || die "--nodes must be 1 or 3"
+  fetch >/dev/null
+  local rd; rd=$(run_dir)
+  if [ -f "$rd/nodes" ]; then stop_all >/dev/null 2>&1 || true; fi
+  rm -rf "$rd"; mkdir -p "$rd"
+  local id voters="" rf=$nodes minisr=1
+  [ "$nodes" = 3 ] && minisr=2
+  for id in $(seq 1 "$nodes"); do
+    mkdir -p "$rd/node-$id/logs" "$rd/node-$id/data"
+    free_port >"$rd/node-$id/broker.port"
+    free_port >"$rd/node-$id/controller.port"
+    voters="${voters:+$voters,}$id@127.0.0.1:$(cat "$rd/node-$id/controller.port")"
+  done
+  seq 1 "$nodes" | tr '\n' ' ' >"$rd/nodes"
+  echo "$version" >"$rd/version"
+  local cluster_id
+  cluster_id=$(python3 -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  for id in $(seq 1 "$nodes"); do
+    local bp cp; bp=$(cat "$rd/node-$id/broker.port"); cp=$(cat "$rd/node-$id/controller.port")
+    cat >"$rd/node-$id/server.properties" <<EOF
+process.roles=broker,controller
+node.id=$id
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$bp,CONTROLLER://127.0.0.1:$cp
+advertised.listeners=PLAINTEXT://127.0.0.1:$bp
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$rd/node-$id/data
+num.partitions=1
+default.replication.factor=$rf
+min.insync.replicas=$minisr
+offsets.topic.replication.factor=$rf
+offsets.topic.num.partitions=${KAFKA_DIST_OFFSETS_PARTITIONS:-5}
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$minisr
+transaction.state.log.num.partitions=${KAFKA_DIST_OFFSETS_PARTITIONS:-5}
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+delete.topic.enable=true
+num.network.threads=2
+num.io.threads=2
+log.flush.interval.messages=9223372036854775807
+EOF
+    local kv
+    for kv in "${sets[@]+"${sets[@]}"}"; do echo "$kv" >>"$rd/node-$id/server.properties"; done
+    cat >"$rd/node-$id/log4j2.properties" <<EOF
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = $rd/node-$id/logs/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+EOF
+    "$(java_bin)" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+      -Dlog4j2.configurationFile="$home/$version/log4j2-tools.properties" -cp "$(classpath)" \
+      "$(tool_class kafka-storage)" format -t "$cluster_id" -c "$rd/node-$id/server.properties" \
+      >"$rd/node-$id/format.log" 2>&1 || { cat "$rd/node-$id/format.log" >&2; die "formatting node $id failed"; }
+  done
+  for id in $(seq 1 "$nodes"); do start_node "$id"; done
+  for id in $(seq 1 "$nodes"); do wait_node "$id"; done
+  echo "kafka-dist: Apache Kafka $version, $nodes node(s), name $name, data in $rd" >&2
+  bootstrap
+}
+
+stop_node() {
+  local id="$1" sig="$2" rd; rd=$(run_dir)
+  local pidf="$rd/node-$id/pid"
+  [ -f "$pidf" ] || return 0
+  local pid; pid=$(cat "$pidf")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "-$sig" "$pid" 2>/dev/null || true
+    local i
+    for i in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidf"
+}
+
+stop_all() {
+  local rd; rd=$(run_dir)
+  [ -f "$rd/nodes" ] || return 0
+  local id
+  # Brokers first, in parallel, so a controller quorum stays up while they shut down.
+  for id in $(cat "$rd/nodes"); do stop_node "$id" TERM & done
+  wait
+  echo "kafka-dist: stopped $name" >&2
+}
+
+cmd="${1:-}"; [ $# -gt 0 ] && shift
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -v|--version) version="$2"; shift 2 ;;
+    -n|--nodes) nodes="$2"; shift 2 ;;
+    --name) name="$2"; shift 2 ;;
+    --set) sets+=("$2"); shift 2 ;;
+    --) shift; args+=("$@"); break ;;
+    *) if [ "$cmd" = tool ]; then args+=("$@"); break; fi; args+=("$1"); shift ;;
+  esac
+done
+case "$version" in newest) version="$KAFKA_VERSION_NEWEST" ;; spec) version="$KAFKA_VERSION_SPEC" ;; esac
+if [ "$cmd" != start ] && [ "$cmd" != fetch ] && [ "$cmd" != tool ] && [ -f "$(run_dir)/version" ]; then
+  version=$(cat "$(run_dir)/version")
+fi
+
+case "$cmd" in
+  fetch) fetch ;;
+  start) start ;;
+  bootstrap) bootstrap ;;
+  stop) stop_all ;;
+  kill) [ ${#args[@]} -ge 1 ] || die "kill needs a node id"; stop_node "${args[0]}" KILL ;;
+  restart) [ ${#args[@]} -ge 1 ] || die "restart needs a node id"; start_node "${args[0]}"; wait_node "${args[0]}"; bootstrap ;;
+  tool) [ ${#args[@]} -ge 1 ] || die "tool needs a tool name"; run_tool "${args[@]}" ;;
+  java-classpath) fetch >/dev/null; classpath; echo ;;
+  versions) echo "spec=$KAFKA_VERSION_SPEC newest=$KAFKA_VERSION_NEWEST" ;;
+  *) sed -n '2,22p' "$0"; exit 2 ;;
+esac
