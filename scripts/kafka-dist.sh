@@ -221,7 +221,7 @@ appender.file.layout.pattern = [%d] %p %m (%c)%n
 EOF
     "$(java_bin)" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
       -Dlog4j2.configurationFile="$home/$version/log4j2-tools.properties" -cp "$(classpath)" \
-      "$(tool_class kafka-storage)" format -t "$cluster_id" -c "$rd/node-$id/server.properties" \
+      "$(tool_class kafka-storage)" format --cluster-id="$cluster_id" -c "$rd/node-$id/server.properties" \
       >"$rd/node-$id/format.log" 2>&1 || { cat "$rd/node-$id/format.log" >&2; die "formatting node $id failed"; }
   done
   for id in $(seq 1 "$nodes"); do start_node "$id"; done
