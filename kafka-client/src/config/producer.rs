@@ -49,7 +49,8 @@ pub struct ProducerConfig {
     pub compression: Compression,
     /// `retries`: attempts after the first before a batch fails (i32::MAX).
     pub retries: u32,
-    /// `delivery.timeout.ms`: upper bound from `send` to the batch's success or failure (120 s).
+    /// `delivery.timeout.ms`: upper bound from `send` to the batch's success or failure (120 s);
+    /// a failure is reported at most a few milliseconds of scheduling slack after it.
     pub delivery_timeout: Duration,
     /// `max.request.size`: largest produce request, and largest record (1 MiB).
     pub max_request_size: usize,

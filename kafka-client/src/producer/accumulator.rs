@@ -4,13 +4,14 @@
 //! [`RecordBatchBuilder`], so records are encoded once, straight into the batch buffer),
 //! `batch.size` and `linger.ms` (when a batch is ready), `buffer.memory` with backpressure
 //! (appends wait up to `max.block.ms` for memory, freed when batches complete),
-//! `delivery.timeout.ms` for batches still queued, and per-partition ordering: at most one
+//! `delivery.timeout.ms` for batches queued and in flight ([`Accumulator::expire`], run on
+//! time by the sender's expiry task), and per-partition ordering: at most one
 //! batch per partition is in flight, and a batch to retry goes back to the front of its
 //! queue with its sequence number, so retries neither reorder nor duplicate. Idempotent
 //! sequence numbers are assigned when a batch is first drained. Must not: do I/O.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -69,7 +70,7 @@ pub(crate) struct ProducerBatch {
     pub encoded: Option<Bytes>,
     pub records: i32,
     pub created: Instant,
-    completion: watch::Sender<BatchOutcome>,
+    completion: Arc<watch::Sender<BatchOutcome>>,
     memory: usize,
     /// Attempts made so far.
     pub attempts: u32,
@@ -95,6 +96,12 @@ impl ProducerBatch {
 struct InFlight {
     completion: watch::Receiver<BatchOutcome>,
     base_sequence: Option<i32>,
+    /// The batch's completion, so [`Accumulator::expire`] can report it failed while the
+    /// request is still out.
+    reporter: Arc<watch::Sender<BatchOutcome>>,
+    /// When `delivery.timeout.ms` runs out for this batch.
+    expires: Instant,
+    records: i32,
 }
 
 #[derive(Debug, Default)]
@@ -136,6 +143,15 @@ pub(crate) struct Ready {
     pub next_check: Option<Instant>,
     /// Some ready partition has no known leader.
     pub unknown_leader: bool,
+}
+
+/// What [`Accumulator::expire`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Expired {
+    /// Some expired batch carried a sequence number (idempotent producer).
+    pub sequenced: bool,
+    /// When the next batch reaches `delivery.timeout.ms` (none: nothing is pending).
+    pub next: Option<Instant>,
 }
 
 /// The per-partition batch queues of one producer.
@@ -238,7 +254,7 @@ impl Accumulator {
                     encoded: None,
                     records: 0,
                     created: Instant::now(),
-                    completion: tx,
+                    completion: Arc::new(tx),
                     memory: 0,
                     attempts: 0,
                     base_sequence: None,
@@ -290,7 +306,6 @@ impl Accumulator {
         leader_of: impl Fn(&TopicPartition) -> Option<i32>,
     ) -> Ready {
         let mut ready = Ready::default();
-        let mut expired = Vec::new();
         {
             let mut state = self.state();
             let drain_all = state.flushing > 0 || state.closing;
@@ -298,13 +313,6 @@ impl Accumulator {
             for (tp, q) in state.parts.iter_mut() {
                 if !q.can_send(limit) {
                     continue;
-                }
-                while q.batches.front().is_some_and(|b| {
-                    b.base_sequence.is_none() && now >= b.created + self.cfg.delivery_timeout
-                }) {
-                    if let Some(b) = q.batches.pop_front() {
-                        expired.push(b);
-                    }
                 }
                 let Some(front) = q.batches.front() else {
                     continue;
@@ -328,14 +336,69 @@ impl Accumulator {
                 }
             }
         }
-        for b in expired {
+        ready
+    }
+
+    /// Fails every batch whose `delivery.timeout.ms` has run out at `now`, as Java's
+    /// `RecordAccumulator.expiredBatches` and `Sender.getExpiredInflightBatches` do:
+    /// queued batches (new or waiting for a retry) are removed and completed with
+    /// [`Error::Timeout`]; batches in flight are reported failed at once, and their late
+    /// answer is then ignored (the record may still have been written, as in Java).
+    /// Returns whether an expired batch carried a sequence (the idempotent producer then
+    /// needs a new epoch) and when the next batch expires.
+    pub(crate) fn expire(&self, now: Instant) -> Expired {
+        let timeout = self.cfg.delivery_timeout;
+        let mut out = Expired::default();
+        let mut queued = Vec::new();
+        {
+            let mut state = self.state();
+            for q in state.parts.values_mut() {
+                let mut kept = VecDeque::with_capacity(q.batches.len());
+                for b in q.batches.drain(..) {
+                    if now >= b.created + timeout {
+                        queued.push(b);
+                    } else {
+                        out.next =
+                            Some(out.next.map_or(b.created + timeout, |n: Instant| {
+                                n.min(b.created + timeout)
+                            }));
+                        kept.push_back(b);
+                    }
+                }
+                q.batches = kept;
+                for f in &q.in_flight {
+                    if f.completion.borrow().is_some() {
+                        continue;
+                    }
+                    if now >= f.expires {
+                        let why = format!(
+                            "{} record(s) expired after delivery.timeout.ms while in flight",
+                            f.records
+                        );
+                        f.reporter.send_if_modified(|v| {
+                            let unset = v.is_none();
+                            if unset {
+                                *v = Some(Err(Error::Timeout(why)));
+                            }
+                            unset
+                        });
+                        out.sequenced |= f.base_sequence.is_some();
+                    } else {
+                        out.next = Some(out.next.map_or(f.expires, |n| n.min(f.expires)));
+                    }
+                }
+            }
+        }
+        for b in queued {
+            out.sequenced |= b.base_sequence.is_some();
             let why = format!(
                 "{} record(s) for {} expired after delivery.timeout.ms in the accumulator",
                 b.records, b.tp
             );
+            tracing::warn!(tp = %b.tp, "batch expired (delivery.timeout.ms)");
             self.complete(b, Err(Error::Timeout(why)));
         }
-        ready
+        out
     }
 
     /// Takes the first batch of `tp` for sending (the partition is then muted until
@@ -403,6 +466,9 @@ impl Accumulator {
         q.in_flight.push_back(InFlight {
             completion: batch.completion.subscribe(),
             base_sequence: batch.base_sequence,
+            reporter: batch.completion.clone(),
+            expires: batch.created + self.cfg.delivery_timeout,
+            records: batch.records,
         });
         Some(Ok(batch))
     }
@@ -460,7 +526,14 @@ impl Accumulator {
                 q.in_flight.retain(|f| !f.completion.same_channel(&rx));
             }
         }
-        batch.completion.send_replace(Some(result));
+        // a batch already reported expired keeps that outcome
+        batch.completion.send_if_modified(|v| {
+            let unset = v.is_none();
+            if unset {
+                *v = Some(result);
+            }
+            unset
+        });
         self.memory.add_permits(batch.memory);
         self.wake.notify_one();
     }
@@ -604,6 +677,43 @@ mod tests {
             panic!()
         };
         assert_eq!(second.base_sequence, Some(n));
+    }
+
+    #[tokio::test]
+    async fn expire_fails_queued_and_in_flight_batches_at_the_delivery_timeout() {
+        let mut c = cfg(16384, 0, 1 << 20);
+        c.delivery_timeout = Duration::from_millis(3000);
+        let acc = Accumulator::new(c);
+        let (a, b) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        let Ok(queued) = acc.append(&a, 1, None, Some(b"q"), &[], far()).await else {
+            panic!("append")
+        };
+        let Ok(sent) = acc.append(&b, 1, None, Some(b"s"), &[], far()).await else {
+            panic!("append")
+        };
+        let Some(Ok(in_flight)) = acc.take(&b, Some((7, 0)), 1 << 20, true) else {
+            panic!("take")
+        };
+        let start = Instant::now();
+        let early = acc.expire(start + Duration::from_millis(2900));
+        assert!(!early.sequenced);
+        assert!(early
+            .next
+            .is_some_and(|n| n <= start + Duration::from_millis(3000)));
+        let late = acc.expire(start + Duration::from_millis(3001));
+        assert!(late.sequenced, "the in-flight batch carried a sequence");
+        assert_eq!(late.next, None, "nothing left to expire");
+        assert!(matches!(queued.await, Err(Error::Timeout(_))));
+        // the late answer of the expired in-flight batch does not change its outcome
+        acc.complete(
+            in_flight,
+            Ok(BatchResult {
+                base_offset: 0,
+                log_append_time: -1,
+            }),
+        );
+        assert!(matches!(sent.await, Err(Error::Timeout(_))));
+        assert!(acc.is_empty());
     }
 
     #[tokio::test]

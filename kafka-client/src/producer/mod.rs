@@ -39,6 +39,8 @@ pub struct Producer {
     custom: Option<Box<dyn Partitioner>>,
     sender: Arc<Sender>,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// The task failing batches at `delivery.timeout.ms`.
+    expiry: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Sender {
@@ -78,6 +80,7 @@ impl Producer {
         }));
         let sender = Sender::new(acc.clone(), metadata.clone(), cfg.clone());
         let task = tokio::spawn(sender.clone().run());
+        let expiry = tokio::spawn(sender.clone().run_expiry());
         Ok(Producer {
             sticky: StickyPartitioner::new(cfg.batch_size),
             cfg,
@@ -86,6 +89,7 @@ impl Producer {
             custom,
             sender,
             task: std::sync::Mutex::new(Some(task)),
+            expiry,
         })
     }
 
@@ -185,6 +189,7 @@ impl Producer {
         if let Some(task) = task {
             let _ = task.await;
         }
+        self.expiry.abort();
         self.metadata.pool().close_all();
         Ok(())
     }
@@ -197,6 +202,7 @@ impl Drop for Producer {
         if let Some(task) = self.task.lock().ok().and_then(|mut t| t.take()) {
             task.abort();
         }
+        self.expiry.abort();
         self.acc.abort_all(&Error::Closed);
     }
 }

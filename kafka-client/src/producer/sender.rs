@@ -6,7 +6,7 @@
 //! Owns: the idempotent producer id and epoch (InitProducerId; after a batch failed for good
 //! or the broker rejected a sequence, an epoch bump — KIP-360 — so later sequences start
 //! again at 0 and rejected batches are resent under the new epoch), `acks`, `retries`,
-//! `retry.backoff.ms`, `delivery.timeout.ms` for sent batches, `max.request.size` per
+//! `retry.backoff.ms`, the task that expires batches at `delivery.timeout.ms`, `max.request.size` per
 //! request, and metadata refreshes on leadership errors and disconnects. Must not: touch
 //! batch contents (the accumulator encodes them).
 
@@ -126,6 +126,28 @@ impl Sender {
         self.need_new_pid.store(false, Ordering::SeqCst);
         self.acc.reset_sequences();
         Ok(Some(pid))
+    }
+
+    /// The expiry task: fails batches as their `delivery.timeout.ms` runs out, on its own
+    /// timer so a sender loop waiting on a dead broker (connecting, metadata, producer id)
+    /// never delays the report. A record's failure is reported at most a scheduling slack
+    /// (the tokio timer's millisecond resolution plus the task's wake-up) after
+    /// `delivery.timeout.ms`.
+    pub async fn run_expiry(self: Arc<Self>) {
+        loop {
+            let now = Instant::now();
+            let expired = self.acc.expire(now);
+            if expired.sequenced {
+                // sequences of this producer id now have a gap: start a new epoch (KIP-360)
+                self.need_new_pid.store(true, Ordering::SeqCst);
+                self.acc.wake.notify_one();
+            }
+            // a batch created after this point expires later than now + delivery.timeout.ms
+            let next = expired.next.map_or(now + self.cfg.delivery_timeout, |n| {
+                n.min(now + self.cfg.delivery_timeout)
+            });
+            tokio::time::sleep_until(next).await;
+        }
     }
 
     /// The sender loop; returns when stopped and everything is drained.
