@@ -3,7 +3,8 @@
 //! Owns: choosing the partitions (without `--group`: every partition of the topic, or
 //! `--partition`, assigned directly; with `--group`: a group subscription), the start
 //! position (`--from-beginning`, `--offset`), the stop conditions (`--max-messages`,
-//! `--timeout-ms` without a new record, Ctrl-C) and the output format. Must not: commit
+//! `--timeout-ms` without a new record, counted from the start as `kafka-console-consumer`
+//! does, Ctrl-C) and the output format. Must not: commit
 //! records it did not print.
 //!
 //! Output: one record per line, the value's bytes as they are (not UTF-8 is written raw); with
@@ -43,9 +44,9 @@ pub struct ConsumeArgs {
     /// Exit after printing this many records.
     #[arg(long, short = 'n', value_name = "N")]
     pub max_messages: Option<u64>,
-    /// Exit (status 0) when no record arrived for this long; with --group the clock starts
-    /// once the group is joined. Without it (and without --max-messages) consume until
-    /// Ctrl-C.
+    /// Exit (status 0) when no record arrived for this long, counted from the start (as
+    /// `kafka-console-consumer --timeout-ms`: joining a group is part of that time).
+    /// Without it (and without --max-messages) consume until Ctrl-C.
     #[arg(long, value_name = "MS")]
     pub timeout_ms: Option<u64>,
     /// Print KEY<SEP>VALUE instead of the value alone.
@@ -225,21 +226,20 @@ async fn poll_loop(
     let separator = args.key_separator.as_bytes();
     let stdout = io::stdout();
     let mut printed: u64 = 0;
-    // The idle clock starts now, or with a group once the first poll returned (joining the
-    // group happens inside it and may take a while).
-    let mut last_activity: Option<Instant> = args.group.is_none().then(Instant::now);
+    // The idle clock starts now, also with a group (whose join carries on across polls that
+    // each return by their timeout), as kafka-console-consumer's does.
+    let mut last_activity = Instant::now();
     let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
-        let wait = match (idle_limit, last_activity) {
-            (Some(limit), Some(last)) => {
-                let left = limit.saturating_sub(last.elapsed());
+        let wait = match idle_limit {
+            Some(limit) => {
+                let left = limit.saturating_sub(last_activity.elapsed());
                 if left.is_zero() {
                     return (Ok(()), printed);
                 }
                 left
             }
-            (Some(limit), None) => limit,
-            (None, _) => Duration::from_secs(1),
+            None => Duration::from_secs(1),
         };
         let records = tokio::select! {
             polled = consumer.poll(wait) => polled,
@@ -249,8 +249,8 @@ async fn poll_loop(
             Ok(r) => r,
             Err(e) => return (Err(client_error("poll failed", e)), printed),
         };
-        if last_activity.is_none() || !records.is_empty() {
-            last_activity = Some(Instant::now());
+        if !records.is_empty() {
+            last_activity = Instant::now();
         }
         let mut out = stdout.lock();
         for (i, record) in records.iter().enumerate() {

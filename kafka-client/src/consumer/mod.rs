@@ -10,11 +10,12 @@
 
 mod fetcher;
 pub mod group;
+mod membership;
 mod rebalance;
 mod record;
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -55,7 +56,16 @@ pub struct Consumer {
     listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
     /// A pattern subscription and when its topics were last matched.
     pattern: Mutex<Option<(regex::Regex, Option<Instant>)>>,
+    /// The group step (commit before revoking, join) carried across polls.
+    pending: Mutex<Option<membership::Pending>>,
+    /// `subscribe(&[])` was called: revoke and leave on the next poll.
+    unsubscribe_pending: AtomicBool,
+    /// The auto-commit in flight.
+    auto_commit: Mutex<Option<JoinHandle<()>>>,
 }
+
+/// How long [`Consumer::close`] waits for the group (Java's default close timeout).
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for Consumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -89,20 +99,39 @@ impl Consumer {
             group_lock: tokio::sync::Mutex::new(()),
             listener: Mutex::new(None),
             pattern: Mutex::new(None),
+            pending: Mutex::new(None),
+            unsubscribe_pending: AtomicBool::new(false),
+            auto_commit: Mutex::new(None),
         })
     }
 
     /// Subscribes to `topics` through the consumer group (`group.id` required); the group
-    /// assigns partitions on the next [`poll`](Self::poll).
+    /// assigns partitions over the next [`poll`](Self::poll)s. An empty list unsubscribes,
+    /// as Java's `subscribe(emptyList)`: fetching stops at once, and the revoke callback
+    /// and LeaveGroup run on the next `poll` (use [`unsubscribe`](Self::unsubscribe) to
+    /// wait for them).
     pub fn subscribe(&self, topics: &[&str]) -> Result<()> {
         let Some(group) = &self.group else {
             return Err(Error::IllegalState("subscribe needs group.id".into()));
         };
+        if topics.is_empty() {
+            self.unsubscribe_later();
+            return Ok(());
+        }
         let mut sub: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
         sub.sort();
         sub.dedup();
         self.metadata().add_topics(sub.iter().map(String::as_str));
-        *self.subscription.lock().unwrap_or_else(|e| e.into_inner()) = sub;
+        let changed = {
+            let mut current = self.subscription.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = *current != sub;
+            *current = sub;
+            changed
+        };
+        if changed {
+            // a join under way carries the old subscription: start over with the new one
+            self.abort_pending();
+        }
         *self.pattern.lock().unwrap_or_else(|e| e.into_inner()) = None;
         group.rejoin_needed.store(true, Ordering::SeqCst);
         Ok(())
@@ -143,187 +172,6 @@ impl Consumer {
 
     fn listener(&self) -> Option<Arc<dyn RebalanceListener>> {
         self.listener.lock().ok().and_then(|l| l.clone())
-    }
-
-    /// With a pattern subscription: refreshes the matching topics when due and flags a
-    /// rejoin when they changed.
-    async fn refresh_pattern(&self, group: &Coordinator) -> Result<()> {
-        let due = {
-            let p = self.pattern.lock().unwrap_or_else(|e| e.into_inner());
-            match &*p {
-                None => return Ok(()),
-                Some((_, None)) => true,
-                Some((_, Some(at))) => at.elapsed() >= self.fetcher.cfg.common.metadata_max_age,
-            }
-        };
-        if !due {
-            return Ok(());
-        }
-        let snap = self.metadata().fetch_all().await?;
-        let mut matched: Vec<String> = {
-            let mut p = self.pattern.lock().unwrap_or_else(|e| e.into_inner());
-            let Some((re, at)) = p.as_mut() else {
-                return Ok(());
-            };
-            *at = Some(Instant::now());
-            snap.topics
-                .values()
-                .filter(|t| !t.is_internal && re.is_match(&t.name))
-                .map(|t| t.name.clone())
-                .collect()
-        };
-        matched.sort();
-        let mut sub = self.subscription.lock().unwrap_or_else(|e| e.into_inner());
-        if *sub != matched {
-            tracing::info!(topics = ?matched, "pattern subscription changed");
-            self.metadata()
-                .add_topics(matched.iter().map(String::as_str));
-            *sub = matched;
-            group.rejoin_needed.store(true, Ordering::SeqCst);
-        }
-        Ok(())
-    }
-
-    /// Joins or rejoins the group when needed (running the rebalance listener and the
-    /// commits around it), and auto-commits when due.
-    async fn maintain_group(&self) -> Result<()> {
-        let Some(group) = self.group.clone() else {
-            return Ok(());
-        };
-        if let Err(e) = self.refresh_pattern(&group).await {
-            tracing::debug!(error = %e, "pattern subscription refresh failed");
-        }
-        let cfg = &self.fetcher.cfg;
-        if group.partitions_lost.swap(false, Ordering::SeqCst) {
-            let lost = self.assignment();
-            tracing::info!(partitions = ?lost, "partitions lost: the group dropped this member");
-            if let Some(l) = self.listener() {
-                l.on_partitions_lost(self, &lost).await;
-            }
-            self.assign_partitions(Vec::new());
-        }
-        let topics = self
-            .subscription
-            .lock()
-            .map(|s| s.clone())
-            .unwrap_or_default();
-        if !topics.is_empty() && group.rejoin_needed.load(Ordering::SeqCst) {
-            let _guard = self.group_lock.lock().await;
-            if group.rejoin_needed.load(Ordering::SeqCst) {
-                if let Err(e) = self.rebalance(&group, &topics).await {
-                    // like Java's poll: a group that is still rebalancing (or a coordinator
-                    // that moved) is not the application's error; the next poll rejoins
-                    let transient = e.is_retriable()
-                        || matches!(
-                            e.kafka_code(),
-                            Some(
-                                KafkaCode::RebalanceInProgress
-                                    | KafkaCode::UnknownMemberId
-                                    | KafkaCode::IllegalGeneration
-                                    | KafkaCode::MemberIdRequired
-                            )
-                        );
-                    if !transient {
-                        return Err(e);
-                    }
-                    tracing::info!(error = %e, "group join not finished; retrying on the next poll");
-                    group.rejoin_needed.store(true, Ordering::SeqCst);
-                }
-            }
-        }
-        if cfg.enable_auto_commit {
-            let due = self
-                .last_commit
-                .lock()
-                .map(|t| t.elapsed() >= cfg.auto_commit_interval)
-                .unwrap_or(false);
-            if due {
-                if let Err(e) = self.commit_sync().await {
-                    tracing::debug!(error = %e, "auto-commit failed");
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Commits (with auto-commit) and runs the revoke callback for `partitions`.
-    async fn revoke(&self, partitions: &[TopicPartition]) {
-        if partitions.is_empty() {
-            return;
-        }
-        if self.fetcher.cfg.enable_auto_commit {
-            let offsets: Vec<(TopicPartition, i64)> = self
-                .positions()
-                .into_iter()
-                .filter(|(tp, _)| partitions.contains(tp))
-                .collect();
-            if let Err(e) = self.commit_offsets(&offsets).await {
-                tracing::debug!(error = %e, "commit of revoked partitions failed");
-            }
-        }
-        if let Some(l) = self.listener() {
-            l.on_partitions_revoked(self, partitions).await;
-        }
-    }
-
-    /// One rebalance: eager protocols give everything up before joining; the cooperative
-    /// one keeps consuming, then gives up only what moved (and rejoins so the group can
-    /// hand it over).
-    async fn rebalance(&self, group: &Arc<Coordinator>, topics: &[String]) -> Result<()> {
-        let cfg = &self.fetcher.cfg;
-        let cooperative = group.cooperative();
-        let owned = self.assignment();
-        if !cooperative {
-            // eager: give everything up (committing it with auto-commit) before rejoining
-            self.revoke(&owned).await;
-        }
-        let deadline = Instant::now() + cfg.max_poll_interval;
-        let owned_for_join = if cooperative {
-            owned.clone()
-        } else {
-            Vec::new()
-        };
-        let assignment = group
-            .join(topics, &owned_for_join, &owned, deadline)
-            .await?;
-        // the group dropped this member during the join (e.g. its session expired): what
-        // it held and did not get back is lost, not revoked
-        let dropped_during_join = group.partitions_lost.swap(false, Ordering::SeqCst);
-        let added: Vec<TopicPartition> = assignment
-            .iter()
-            .filter(|tp| !cooperative || !owned.contains(tp))
-            .cloned()
-            .collect();
-        if cooperative {
-            let revoked: Vec<TopicPartition> = owned
-                .iter()
-                .filter(|tp| !assignment.contains(tp))
-                .cloned()
-                .collect();
-            if !revoked.is_empty() && dropped_during_join {
-                tracing::info!(partitions = ?revoked, "cooperative rebalance: partitions lost");
-                if let Some(l) = self.listener() {
-                    l.on_partitions_lost(self, &revoked).await;
-                }
-            } else if !revoked.is_empty() {
-                tracing::info!(partitions = ?revoked, "cooperative rebalance: revoking");
-                self.revoke(&revoked).await;
-                // KIP-429: rejoin at once so the revoked partitions get their new owner
-                group.rejoin_needed.store(true, Ordering::SeqCst);
-            }
-        }
-        self.assign_partitions(assignment.clone());
-        if !added.is_empty() {
-            let committed = group.committed(&added).await?;
-            for (tp, offset) in committed {
-                self.seek(&tp, offset)?;
-            }
-        }
-        if let Some(l) = self.listener() {
-            l.on_partitions_assigned(self, &added).await;
-        }
-        self.start_heartbeat(group.clone());
-        Ok(())
     }
 
     fn start_heartbeat(&self, group: Arc<Coordinator>) {
@@ -726,13 +574,18 @@ impl Consumer {
 
     /// Waits up to `timeout` for records and returns at most `max.poll.records` of them
     /// (empty on timeout). A partition's fetch error is returned once, then cleared.
+    ///
+    /// With a group, `poll` also drives the membership: it returns by `timeout` whatever
+    /// the group is doing (joining, syncing, waiting for a coordinator), empty when nothing
+    /// is assigned yet, and the join carries on across calls (as Java's `poll(Duration)`).
+    /// Rebalance listener callbacks run inside `poll` (their own time is not bounded).
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let deadline = Instant::now() + timeout;
         if let Ok(mut t) = self.last_poll.lock() {
             *t = Instant::now();
         }
         loop {
-            self.maintain_group().await?;
+            self.maintain_group(deadline).await?;
             let notified = self.fetcher.data_ready.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
@@ -788,36 +641,14 @@ impl Consumer {
         (!out.is_empty()).then_some(Ok(out))
     }
 
-    /// Commits (with `enable.auto.commit`), leaves the group, stops the fetcher and closes
-    /// connections.
+    /// [`close_timeout`](Self::close_timeout) with [`DEFAULT_CLOSE_TIMEOUT`] (30 s, as
+    /// Java's `close()`): commits (with `enable.auto.commit`), revokes and leaves the
+    /// group, stops the fetcher and closes connections.
     pub async fn close(&self) {
-        if let Some(group) = &self.group {
-            let subscribed = !self
-                .subscription
-                .lock()
-                .map(|s| s.is_empty())
-                .unwrap_or(true);
-            if subscribed {
-                // as Java's close: the group's partitions are revoked (committed with
-                // auto-commit, then the listener is told) before leaving
-                let owned = self.assignment();
-                self.revoke(&owned).await;
-            } else if self.fetcher.cfg.enable_auto_commit {
-                if let Err(e) = self.commit_sync().await {
-                    tracing::debug!(error = %e, "final commit failed");
-                }
-            }
-            if let Some(hb) = self.heartbeat.lock().ok().and_then(|mut h| h.take()) {
-                hb.abort();
-            }
-            if group.is_static() {
-                // KIP-345: a static member keeps its place until session.timeout.ms, so a
-                // restart within it gets the same partitions without a rebalance
-                tracing::debug!("static member: not leaving the group");
-            } else if let Err(e) = group.leave().await {
-                tracing::debug!(error = %e, "leave group failed");
-            }
-        }
+        self.close_timeout(DEFAULT_CLOSE_TIMEOUT).await;
+    }
+
+    async fn stop_fetcher(&self) {
         self.fetcher.stop.store(true, Ordering::SeqCst);
         self.fetcher.wake_fetcher.notify_one();
         let task = self.task.lock().ok().and_then(|mut t| t.take());
@@ -838,5 +669,9 @@ impl Drop for Consumer {
         if let Some(task) = self.task.lock().ok().and_then(|mut t| t.take()) {
             task.abort();
         }
+        if let Some(t) = self.auto_commit.lock().ok().and_then(|mut t| t.take()) {
+            t.abort();
+        }
+        self.abort_pending();
     }
 }

@@ -208,6 +208,15 @@ impl Metadata {
         self.state().stale = true;
     }
 
+    /// Marks the cache stale unless it was refreshed within `min_age` (a throttled
+    /// [`request_update`](Self::request_update)).
+    pub fn request_update_if_older(&self, min_age: Duration) {
+        let mut s = self.state();
+        if s.updated.is_none_or(|u| u.elapsed() >= min_age) {
+            s.stale = true;
+        }
+    }
+
     /// Adds topics to those the cache keeps.
     pub fn add_topics<'a>(&self, topics: impl IntoIterator<Item = &'a str>) {
         let mut s = self.state();

@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use super::assignor::{self, Assignor, RebalanceProtocol, Subscription};
 use crate::config::ConsumerConfig;
 use crate::error::{Error, KafkaCode, Result};
-use crate::net::{Connection, Metadata};
+use crate::net::{ClusterSnapshot, Connection, Metadata};
 use crate::types::TopicPartition;
 
 /// Membership state.
@@ -53,6 +53,36 @@ pub(crate) struct Coordinator {
     /// A join/sync is in progress: heartbeats pause (as Java's do), since they would carry
     /// the generation that is ending and be answered ILLEGAL_GENERATION.
     joining: AtomicBool,
+    /// Partition counts of the topics this member watches, as of the last assignment (0:
+    /// the topic did not exist). The leader watches every topic of the group, a follower
+    /// its own subscription; a change rejoins (Java's `ConsumerCoordinator` metadata
+    /// snapshot).
+    watched: Mutex<BTreeMap<String, i32>>,
+}
+
+/// Resets the `joining` flag when a join ends, also when its task is aborted.
+struct JoiningGuard<'a>(&'a AtomicBool);
+
+impl Drop for JoiningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The partition count of `topic` in `snap`: `Some(0)` when the broker said the topic does
+/// not exist, `None` when the snapshot does not tell (no answer yet, a transient error).
+pub(crate) fn partition_count(snap: &ClusterSnapshot, topic: &str) -> Option<i32> {
+    if let Some(t) = snap.topics.get(topic) {
+        return Some(i32::try_from(t.partitions.len()).unwrap_or(i32::MAX));
+    }
+    match snap
+        .topic_errors
+        .get(topic)
+        .map(|&c| KafkaCode::from_code(c))
+    {
+        Some(KafkaCode::UnknownTopicOrPartition) => Some(0),
+        _ => None,
+    }
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -82,6 +112,7 @@ impl Coordinator {
             rejoin_needed: AtomicBool::new(true),
             partitions_lost: AtomicBool::new(false),
             joining: AtomicBool::new(false),
+            watched: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -114,6 +145,61 @@ impl Coordinator {
     /// Whether this is a static member (it does not send LeaveGroup on close).
     pub fn is_static(&self) -> bool {
         self.cfg.group_instance_id.is_some()
+    }
+
+    /// Forgets the member id and generation (after leaving the group, or unsubscribing as
+    /// a static member): the next join starts as a new member.
+    pub fn reset_membership(&self) {
+        self.update(|m| {
+            m.member_id.clear();
+            m.generation = -1;
+        });
+        self.clear_watched();
+    }
+
+    /// Stops watching metadata (no assignment to protect).
+    pub fn clear_watched(&self) {
+        if let Ok(mut w) = self.watched.lock() {
+            w.clear();
+        }
+    }
+
+    fn set_watched(&self, counts: BTreeMap<String, i32>) {
+        if let Ok(mut w) = self.watched.lock() {
+            *w = counts;
+        }
+    }
+
+    /// Compares the watched topics with the latest metadata: returns why the group must
+    /// rebalance (a partition count changed, a topic appeared or was deleted), if it must.
+    /// While a watched topic is missing, metadata is refreshed every second (as Java's
+    /// consumer keeps asking for unknown topics) so its creation is noticed.
+    pub fn metadata_change(&self) -> Option<String> {
+        let watched = self.watched.lock().map(|w| w.clone()).unwrap_or_default();
+        if watched.is_empty() {
+            return None;
+        }
+        let snap = self.metadata.snapshot();
+        let mut missing = false;
+        for (topic, &was) in &watched {
+            let now = partition_count(&snap, topic);
+            missing |= now.is_none_or(|n| n == 0);
+            let Some(n) = now.filter(|&n| n != was) else {
+                continue;
+            };
+            return Some(if was == 0 {
+                format!("topic {topic} appeared with {n} partition(s)")
+            } else if n == 0 {
+                format!("topic {topic} no longer exists")
+            } else {
+                format!("partition count of {topic} changed from {was} to {n}")
+            });
+        }
+        if missing {
+            self.metadata
+                .request_update_if_older(Duration::from_secs(1).max(self.cfg.common.retry_backoff));
+        }
+        None
     }
 
     /// Forgets the coordinator (after NOT_COORDINATOR or a disconnect).
@@ -217,19 +303,20 @@ impl Coordinator {
             })
             .collect::<Result<_>>()?;
         self.joining.store(true, Ordering::SeqCst);
-        let result = self.join_loop(&assignors, &metadata, deadline).await;
-        self.joining.store(false, Ordering::SeqCst);
-        result
+        let _joining = JoiningGuard(&self.joining);
+        self.join_loop(topics, &assignors, &metadata, deadline)
+            .await
     }
 
     async fn join_loop(
         &self,
+        topics: &[String],
         assignors: &[Box<dyn Assignor>],
         metadata: &[bytes::Bytes],
         deadline: Instant,
     ) -> Result<Vec<TopicPartition>> {
         loop {
-            match self.join_once(assignors, metadata).await {
+            match self.join_once(topics, assignors, metadata).await {
                 Ok(assignment) => {
                     self.rejoin_needed.store(false, Ordering::SeqCst);
                     return Ok(assignment);
@@ -254,6 +341,7 @@ impl Coordinator {
 
     async fn join_once(
         &self,
+        topics: &[String],
         assignors: &[Box<dyn Assignor>],
         metadata: &[bytes::Bytes],
     ) -> Result<Vec<TopicPartition>> {
@@ -311,10 +399,11 @@ impl Coordinator {
             .map(|p| p.to_string())
             .unwrap_or_default();
         tracing::info!(group = %self.group_id, %member_id, generation, %protocol, leader = %resp.leader, "joined group");
-        let assignments = if resp.leader == member_id.as_str() {
+        let leader = resp.leader == member_id.as_str();
+        let (assignments, leader_counts) = if leader {
             self.lead(&protocol, assignors, &resp.members).await?
         } else {
-            Vec::new()
+            (Vec::new(), BTreeMap::new())
         };
         let sync = SyncGroupRequest {
             group_id: self.group(),
@@ -336,19 +425,43 @@ impl Coordinator {
             ));
         }
         let parts = assignor::decode_assignment(sync_resp.assignment)?;
+        let watched = if leader {
+            leader_counts
+        } else {
+            self.subscription_counts(topics).await
+        };
+        self.set_watched(watched);
         Ok(parts
             .into_iter()
             .map(|(t, p)| TopicPartition::new(t, p))
             .collect())
     }
 
-    /// The leader's job: assign the partitions of every member's topics.
+    /// A follower's view of its own subscription after a join (fresh metadata, so a
+    /// leader with newer metadata does not look like a change).
+    async fn subscription_counts(&self, topics: &[String]) -> BTreeMap<String, i32> {
+        let snap =
+            match tokio::time::timeout(self.cfg.common.request_timeout, self.metadata.refresh())
+                .await
+            {
+                Ok(Ok(snap)) => snap,
+                _ => self.metadata.snapshot(),
+            };
+        topics
+            .iter()
+            .filter_map(|t| partition_count(&snap, t).map(|n| (t.clone(), n)))
+            .collect()
+    }
+
+    /// The leader's job: assign the partitions of every member's topics. Returns the
+    /// assignments and the partition counts they were computed from (0 for a topic that
+    /// does not exist: it gets no partitions, and its creation triggers a rebalance).
     async fn lead(
         &self,
         protocol: &str,
         assignors: &[Box<dyn Assignor>],
         members: &[krafty_protocol::generated::join_group_response::JoinGroupResponseMember],
-    ) -> Result<Vec<SyncGroupRequestAssignment>> {
+    ) -> Result<(Vec<SyncGroupRequestAssignment>, BTreeMap<String, i32>)> {
         let assignor = assignors
             .iter()
             .find(|a| a.name() == protocol)
@@ -363,24 +476,42 @@ impl Coordinator {
             sub.group_instance_id = m.group_instance_id.as_ref().map(|i| i.to_string());
             subscriptions.insert(m.member_id.to_string(), sub);
         }
-        let mut counts = BTreeMap::new();
+        // the leader watches every topic of the group (Java's group subscription)
+        let group_topics: std::collections::BTreeSet<String> = subscriptions
+            .values()
+            .flat_map(|s| s.topics.iter().cloned())
+            .collect();
+        self.metadata
+            .add_topics(group_topics.iter().map(String::as_str));
         let deadline = Instant::now() + self.cfg.common.request_timeout;
-        for topic in subscriptions.values().flat_map(|s| &s.topics) {
-            if counts.contains_key(topic) {
-                continue;
+        let snap = match tokio::time::timeout_at(deadline, self.metadata.refresh()).await {
+            Ok(Ok(snap)) => snap,
+            _ => self.metadata.snapshot(),
+        };
+        let mut watched = BTreeMap::new();
+        let mut counts = BTreeMap::new();
+        for topic in &group_topics {
+            let n = match partition_count(&snap, topic) {
+                Some(n) => n,
+                // no answer yet, or a topic being created: wait for it as before
+                None => match self.metadata.topic(topic, deadline).await {
+                    Ok(t) => i32::try_from(t.partitions.len()).unwrap_or(i32::MAX),
+                    Err(e) => {
+                        tracing::warn!(%topic, error = %e, "subscribed topic has no metadata");
+                        0
+                    }
+                },
+            };
+            if n == 0 {
+                tracing::info!(%topic, "subscribed topic does not exist: nothing to assign");
+            } else {
+                counts.insert(topic.clone(), n);
             }
-            match self.metadata.topic(topic, deadline).await {
-                Ok(t) => {
-                    counts.insert(
-                        topic.clone(),
-                        i32::try_from(t.partitions.len()).unwrap_or(i32::MAX),
-                    );
-                }
-                Err(e) => tracing::warn!(%topic, error = %e, "subscribed topic has no metadata"),
-            }
+            watched.insert(topic.clone(), n);
         }
         let plan = assignor.assign(&subscriptions, &counts);
-        plan.into_iter()
+        let assignments = plan
+            .into_iter()
             .map(|(member, parts)| {
                 Ok(SyncGroupRequestAssignment {
                     member_id: StrBytes::from(member),
@@ -388,7 +519,8 @@ impl Coordinator {
                     ..Default::default()
                 })
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        Ok((assignments, watched))
     }
 
     /// Sends one heartbeat; errors that need a rejoin set [`Self::rejoin_needed`].
