@@ -386,6 +386,65 @@ fn consume_with_timeout_exits_zero_when_there_are_no_records() {
     assert_eq!(stdout(&out), "");
 }
 
+/// As `kafka-console-consumer --timeout-ms`: the time counts from the start, also while the
+/// group waits for a member killed with SIGKILL (its 45 s session), so the consumer exits
+/// after about --timeout-ms with nothing printed instead of after the dead session.
+#[test]
+fn consume_timeout_counts_while_a_killed_member_holds_the_group() {
+    let b = TestBroker::start();
+    b.ok(
+        &["topics", "create", "--topic", "held", "--partitions", "1"],
+        None,
+    );
+    let mut member = Command::new(env!("CARGO_BIN_EXE_kafka-cli"))
+        .args(["consume", "--topic", "held", "--group", "g3"])
+        .args(["--bootstrap", &b.bootstrap])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let joined_by = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let described = b.cli(&["groups", "describe", "--group", "g3"], None);
+        if stdout(&described).contains("held") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < joined_by,
+            "the first member never joined: {}",
+            stderr(&described)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    member.kill().unwrap(); // SIGKILL: no LeaveGroup
+    member.wait().unwrap();
+    let started = std::time::Instant::now();
+    let out = b.cli(
+        &[
+            "consume",
+            "--topic",
+            "held",
+            "--group",
+            "g3",
+            "--from-beginning",
+            "--timeout-ms",
+            "5000",
+        ],
+        None,
+    );
+    let took = started.elapsed();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert!(
+        took < Duration::from_secs(20),
+        "consume --timeout-ms 5000 took {took:?} while the group waited for the killed member"
+    );
+    println!(
+        "RESULT kafka-cli consume --timeout-ms 5000 with a killed member: exited after {} ms",
+        took.as_millis()
+    );
+}
+
 /// The LAG column of every row of `groups describe` (header skipped).
 fn lags(describe: &str) -> Vec<String> {
     let mut rows = describe.lines();

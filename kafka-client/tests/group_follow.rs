@@ -339,10 +339,12 @@ async fn unsubscribe_revokes_and_leaves_real_kafka() {
 
 // --- 3. added partitions and a deleted topic ---------------------------------------------
 
-async fn topic_changes(bootstrap: &str, label: &str) {
+/// `grow`: whether the broker supports CreatePartitions (Tansu does not: there the topic
+/// starts with 3 partitions and only the deletion is checked).
+async fn topic_changes(bootstrap: &str, label: &str, grow: bool) {
     let topic = common::topic("grow");
     admin(bootstrap)
-        .create_topic(&topic, 1, 1)
+        .create_topic(&topic, if grow { 1 } else { 3 }, 1)
         .await
         .expect("create");
     let group = common::topic("gp");
@@ -394,16 +396,23 @@ async fn topic_changes(bootstrap: &str, label: &str) {
             std::thread::sleep(Duration::from_millis(100));
         }
     };
+    let first = if grow {
+        BTreeSet::from([0])
+    } else {
+        BTreeSet::from([0, 1, 2])
+    };
     tokio::task::block_in_place(|| {
         wait(Duration::from_secs(60), "first assignment", &|p| {
-            *p == BTreeSet::from([0])
+            *p == first
         })
     });
 
-    admin(bootstrap)
-        .create_partitions(&topic, 3)
-        .await
-        .expect("create_partitions");
+    if grow {
+        admin(bootstrap)
+            .create_partitions(&topic, 3)
+            .await
+            .expect("create_partitions");
+    }
     let started = Instant::now();
     let grown = tokio::task::block_in_place(|| {
         wait(Duration::from_secs(30), "after adding partitions", &|p| {
@@ -465,7 +474,7 @@ async fn topic_changes(bootstrap: &str, label: &str) {
     a.close_timeout(Duration::from_secs(5)).await;
     b.close_timeout(Duration::from_secs(5)).await;
     println!(
-        "RESULT topic-changes {label}: after create_partitions(3): {grown:?} (a={:?} b={:?}) in {grow_ms} ms; after delete: {after_delete:?} in {delete_ms} ms",
+        "RESULT topic-changes {label}: after create_partitions(3) (done: {grow}): {grown:?} (a={:?} b={:?}) in {grow_ms} ms; after delete: {after_delete:?} in {delete_ms} ms",
         after_add.0, after_add.1
     );
 }
@@ -473,21 +482,22 @@ async fn topic_changes(bootstrap: &str, label: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn added_partitions_are_assigned_and_a_deleted_topic_is_revoked_mini() {
     if let Some(b) = common::TestBroker::start("mini") {
-        topic_changes(&b.bootstrap(), "kafka-server-mini").await;
+        topic_changes(&b.bootstrap(), "kafka-server-mini", true).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn added_partitions_are_assigned_and_a_deleted_topic_is_revoked_tansu() {
     if let Some(b) = common::TestBroker::start("tansu") {
-        topic_changes(&b.bootstrap(), "tansu").await;
+        // Tansu answers CreatePartitions as an unsupported API
+        topic_changes(&b.bootstrap(), "tansu", false).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn added_partitions_are_assigned_and_a_deleted_topic_is_revoked_real_kafka() {
     for (name, bootstrap) in real_clusters() {
-        topic_changes(&bootstrap, &name).await;
+        topic_changes(&bootstrap, &name, true).await;
     }
 }
 
@@ -495,11 +505,11 @@ async fn added_partitions_are_assigned_and_a_deleted_topic_is_revoked_real_kafka
 
 const DELIVERY_TIMEOUT: Duration = Duration::from_millis(3000);
 
-fn expiring_producer(bootstrap: &str) -> Producer {
+fn expiring_producer(bootstrap: &str, linger_ms: &str) -> Producer {
     let cfg = ProducerConfig::new(bootstrap)
         .and_then(|c| c.with("delivery.timeout.ms", "3000"))
         .and_then(|c| c.with("request.timeout.ms", "2000"))
-        .and_then(|c| c.with("linger.ms", "0"))
+        .and_then(|c| c.with("linger.ms", linger_ms))
         .and_then(|c| c.with("acks", "all"))
         .expect("config");
     Producer::new(cfg).expect("producer")
@@ -508,18 +518,24 @@ fn expiring_producer(bootstrap: &str) -> Producer {
 /// Sends five records one after the other, then returns when each failed, in ms after
 /// its own send; every one must fail with a timeout within delivery.timeout.ms plus a
 /// loose slack.
-async fn five_expired_sends(producer: &Producer, topic: &str, label: &str) -> Vec<u128> {
+async fn five_expired_sends(
+    producer: &Producer,
+    topic: &str,
+    partition: i32,
+    gap: Duration,
+    label: &str,
+) -> Vec<u128> {
     let mut pending = Vec::new();
     for i in 0..5 {
         let mut record = ProducerRecord::new(topic).value(format!("x{i}"));
-        record.partition = Some(0);
+        record.partition = Some(partition);
         let sent = Instant::now();
         let delivery = producer.send(record).await.expect("append");
         pending.push(tokio::spawn(async move {
             let outcome = delivery.await;
             (sent.elapsed(), outcome)
         }));
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(gap).await;
     }
     let mut reported = Vec::new();
     for p in pending {
@@ -548,12 +564,19 @@ async fn expired_sends_are_reported_within_the_delivery_timeout_mini() {
         .create_topic(&topic, 1, 1)
         .await
         .expect("create");
-    let producer = expiring_producer(&bootstrap);
+    let producer = expiring_producer(&bootstrap, "0");
     let mut first = ProducerRecord::new(&topic).value("ok");
     first.partition = Some(0);
     producer.send_and_wait(first).await.expect("first send");
     broker.kill9();
-    let reported = five_expired_sends(&producer, &topic, "kafka-server-mini").await;
+    let reported = five_expired_sends(
+        &producer,
+        &topic,
+        0,
+        Duration::from_millis(100),
+        "kafka-server-mini",
+    )
+    .await;
     drop(producer);
     println!("RESULT expired-sends kafka-server-mini (broker killed): reported {reported:?} ms after send");
 }
@@ -569,31 +592,46 @@ async fn expired_sends_are_reported_within_the_delivery_timeout_tansu() {
         .create_topic(&topic, 1, 1)
         .await
         .expect("create");
-    let producer = expiring_producer(&bootstrap);
+    let producer = expiring_producer(&bootstrap, "0");
     let mut first = ProducerRecord::new(&topic).value("ok");
     first.partition = Some(0);
     producer.send_and_wait(first).await.expect("first send");
     drop(tansu); // stops the broker
-    let reported = five_expired_sends(&producer, &topic, "tansu").await;
+    let reported =
+        five_expired_sends(&producer, &topic, 0, Duration::from_millis(100), "tansu").await;
     drop(producer);
     println!("RESULT expired-sends tansu (broker stopped): reported {reported:?} ms after send");
 }
 
-/// Real Kafka: the shared clusters must not be killed, so the records cannot be written
-/// for another reason: `acks=all` on a topic whose `min.insync.replicas` exceeds its
-/// replicas (NOT_ENOUGH_REPLICAS, retried until the delivery timeout).
+/// Real Kafka: the shared clusters must not be killed, so the records go to a partition
+/// that stops existing: the producer knows partition 1 of a 2-partition topic, the topic is
+/// deleted (the producer's next metadata request re-creates it with the broker's
+/// `num.partitions`, 1), and the batch for partition 1 waits for a leader that never comes
+/// until `delivery.timeout.ms`.
 #[tokio::test]
 async fn expired_sends_are_reported_within_the_delivery_timeout_real_kafka() {
     for (name, bootstrap) in real_clusters() {
         let topic = common::topic("expire");
-        let created = admin(&bootstrap)
-            .create_topics(&[NewTopic::new(&topic, 1, 1).config("min.insync.replicas", "2")])
+        admin(&bootstrap)
+            .create_topic(&topic, 2, 1)
             .await
             .expect("create");
-        assert!(created.iter().all(Result::is_ok), "{name}: {created:?}");
-        let producer = expiring_producer(&bootstrap);
-        let reported = five_expired_sends(&producer, &topic, &name).await;
+        // linger.ms=200: the five records are appended before the first produce answer
+        // refreshes the producer's metadata
+        let producer = expiring_producer(&bootstrap, "200");
+        let mut first = ProducerRecord::new(&topic).value("ok");
+        first.partition = Some(1);
+        producer.send_and_wait(first).await.expect("first send");
+        let deleted = admin(&bootstrap)
+            .delete_topics(&[&topic])
+            .await
+            .expect("delete");
+        assert!(deleted.iter().all(Result::is_ok), "{name}: {deleted:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let reported = five_expired_sends(&producer, &topic, 1, Duration::ZERO, &name).await;
         producer.close().await.expect("close");
-        println!("RESULT expired-sends {name} (NOT_ENOUGH_REPLICAS): reported {reported:?} ms after send");
+        println!(
+            "RESULT expired-sends {name} (partition deleted): reported {reported:?} ms after send"
+        );
     }
 }

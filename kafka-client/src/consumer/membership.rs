@@ -90,8 +90,13 @@ impl Consumer {
     /// Abandons a group step in progress (its task stops; a join's member id is kept so
     /// that LeaveGroup can name it).
     pub(super) fn abort_pending(&self) {
-        if let Some(p) = self.take_pending() {
-            p.abort();
+        let Some(p) = self.take_pending() else {
+            return;
+        };
+        let joining = matches!(p, Pending::Joining { .. });
+        p.abort();
+        if let (true, Some(group)) = (joining, &self.group) {
+            group.abandon_join();
         }
     }
 

@@ -3,8 +3,10 @@
 //! Owns: finding the group coordinator (FindCoordinator), membership (JoinGroup with the
 //! KIP-394 member-id round trip: a first join without a member id gets MEMBER_ID_REQUIRED
 //! and the id to rejoin with; SyncGroup, with the leader computing the assignment),
-//! heartbeats (their errors flag a rejoin), LeaveGroup, and committed offsets (OffsetCommit,
-//! OffsetFetch). Must not: fetch records or track positions (the consumer does).
+//! heartbeats (their errors flag a rejoin), LeaveGroup, committed offsets (OffsetCommit,
+//! OffsetFetch), and the metadata snapshot a rebalance was computed from (the leader's of
+//! every group topic, a follower's of its subscription; a change means rejoin, as Java's
+//! `ConsumerCoordinator` compares its assignment snapshot). Must not: fetch records or track positions (the consumer does).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -200,6 +202,17 @@ impl Coordinator {
                 .request_update_if_older(Duration::from_secs(1).max(self.cfg.common.retry_backoff));
         }
         None
+    }
+
+    /// After a join was abandoned (close, unsubscribe, a new subscription): closes the
+    /// coordinator connection, on which the broker may hold the JoinGroup until the
+    /// rebalance ends (it answers one connection's requests in order), so LeaveGroup or the
+    /// next join goes out on a fresh connection at once.
+    pub fn abandon_join(&self) {
+        if let Some(c) = self.member().coordinator {
+            c.close("join abandoned");
+        }
+        self.lose_coordinator();
     }
 
     /// Forgets the coordinator (after NOT_COORDINATOR or a disconnect).
