@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use krafty_client::{
-    Admin, AdminConfig, Consumer, ConsumerConfig, Error, NewTopic, Producer, ProducerConfig,
-    ProducerRecord, RebalanceListener, TopicPartition,
+    Admin, AdminConfig, Consumer, ConsumerConfig, Error, Producer, ProducerConfig, ProducerRecord,
+    RebalanceListener, TopicPartition,
 };
 use tokio::time::Instant;
 
