@@ -271,3 +271,171 @@ fn compaction_matches_real_kafka() {
         "offsets kept"
     );
 }
+
+/// `__consumer_offsets` is compacted, never time-retained: with `log.retention.ms=1` (every
+/// closed segment is expired for a delete-policy topic) and small segments, every committed
+/// offset survives retention rounds, the cleaner and a
+/// restart; a data directory from before compaction (no `cleanup.policy` override) is
+/// switched to compaction at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_offsets_are_compacted_not_time_retained() {
+    use krafty_server::broker::OFFSETS_TOPIC;
+    use krafty_server::group::offsets::CommittedOffset;
+    use krafty_server::{Broker, BrokerConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let config = || {
+        let mut c = BrokerConfig::new(([127, 0, 0, 1], 0).into(), dir.path());
+        for kv in [
+            "log.retention.ms=1",
+            "log.retention.check.interval.ms=50",
+            "log.cleaner.backoff.ms=50",
+            "log.cleaner.min.cleanable.ratio=0.01",
+        ] {
+            c.set_pair(kv).unwrap();
+        }
+        c
+    };
+    let broker = Broker::start(config()).await.unwrap();
+    let st = broker.state().clone();
+    let t = st.topic(OFFSETS_TOPIC).unwrap();
+    assert_eq!(
+        t.configs().get("cleanup.policy").map(String::as_str),
+        Some("compact")
+    );
+    let mut configs = t.configs();
+    configs.insert("segment.bytes".into(), "300".into());
+    st.set_topic_configs(OFFSETS_TOPIC, configs).unwrap();
+    let commit = |group: &str, partition: i32, offset: i64| {
+        let o = CommittedOffset {
+            offset,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp: krafty_server::broker::now_ms(),
+        };
+        assert_eq!(
+            st.groups
+                .commit(group, -1, "", vec![("t".into(), partition, o)]),
+            0
+        );
+    };
+    for i in 0..100 {
+        commit("old-group", (i % 4) as i32, i);
+    }
+    let segments = || {
+        st.partition(OFFSETS_TOPIC, 0)
+            .unwrap()
+            .lock()
+            .log
+            .segment_count()
+    };
+    assert!(segments() > 10, "small segments rolled");
+    // wait (bounded) for the cleaner to compact, while retention runs every 50 ms
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let part = st.partition(OFFSETS_TOPIC, 0).unwrap();
+    let records = || {
+        let p = part.lock();
+        p.log
+            .batch_headers()
+            .unwrap()
+            .iter()
+            .map(|h| i64::from(h.records_count))
+            .sum::<i64>()
+    };
+    while records() > 20 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(records() <= 20, "compacted: {} records left", records());
+    assert_eq!(
+        part.lock().log.log_start_offset(),
+        0,
+        "nothing time-retained"
+    );
+    drop(part);
+    broker.shutdown().await.unwrap();
+    // a data dir from before compaction: the override file is gone
+    std::fs::remove_file(dir.path().join("__consumer_offsets-0/topic.config")).unwrap();
+    let broker = Broker::start(config()).await.unwrap();
+    let st = broker.state().clone();
+    assert_eq!(
+        st.topic(OFFSETS_TOPIC)
+            .unwrap()
+            .configs()
+            .get("cleanup.policy")
+            .map(String::as_str),
+        Some("compact")
+    );
+    for p in 0..4 {
+        let want = (0..100).filter(|i| i % 4 == p).max().unwrap();
+        assert_eq!(
+            st.groups
+                .committed("old-group", "t", p as i32)
+                .unwrap()
+                .offset,
+            want,
+            "partition {p}"
+        );
+    }
+    broker.shutdown().await.unwrap();
+}
+
+/// Compaction figures (ignored by default; run in release):
+/// `cargo test --release -p krafty-server --test compaction compaction_figures -- --ignored --nocapture`.
+/// 1,000,000 records of 100-byte values over 10,000 keys (every key updated 100 times) in
+/// batches of 100, 16 MiB segments; one clean of everything below the active segment.
+#[test]
+#[ignore]
+fn compaction_figures() {
+    use krafty_protocol::records::{Compression, RecordBatchBuilder};
+    use krafty_server::log::cleaner::cleaner::{clean_partition, LogCleanState};
+    use krafty_server::log::{Log, LogConfig};
+    use krafty_server::partition::Partition;
+    use krafty_server::BrokerConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bc = BrokerConfig::new(([127, 0, 0, 1], 0).into(), dir.path());
+    bc.set_pair("log.cleanup.policy=compact").unwrap();
+    bc.set_pair("log.segment.bytes=16777216").unwrap();
+    let log = Log::open(
+        &dir.path().join("t-0"),
+        LogConfig::from_broker(&bc),
+        None,
+        None,
+    )
+    .unwrap();
+    let p = Partition::new("t".into(), 0, log);
+    let value = [b'x'; 100];
+    let (records, keys) = (1_000_000u64, 10_000u64);
+    let t = Instant::now();
+    {
+        let mut st = p.lock();
+        for b in 0..records / 100 {
+            let mut batch = RecordBatchBuilder::new(Compression::None);
+            for i in 0..100 {
+                let k = format!("key-{:05}", (b * 100 + i) % keys);
+                batch
+                    .append(1, Some(k.as_bytes()), Some(&value[..]))
+                    .unwrap();
+            }
+            st.log
+                .append(&mut batch.finish().unwrap().to_vec(), 1)
+                .unwrap();
+        }
+    }
+    let write = t.elapsed();
+    let mut state = LogCleanState::default();
+    let t = Instant::now();
+    let stats = clean_partition(&p, &mut state, 10, 128 << 20, None)
+        .unwrap()
+        .unwrap();
+    let clean = t.elapsed();
+    println!(
+        "records in {records} (cleaned range {}), records kept {}, keys {}, bytes {} -> {}, \
+         segments replaced {}, clean took {clean:?} (append took {write:?})",
+        stats.records_read,
+        stats.records_kept,
+        stats.keys,
+        stats.bytes_before,
+        stats.bytes_after,
+        stats.segments_replaced
+    );
+    assert!(stats.records_kept <= keys);
+}
