@@ -23,6 +23,7 @@
 //!   attribute bit 6, base timestamp = horizon) and a later clean drops it;
 //! - records without a key are dropped by the cleaner, as Kafka's cleaner does.
 
+#[allow(clippy::module_inception)]
 pub mod cleaner;
 pub mod offset_map;
 pub mod scheduler;
