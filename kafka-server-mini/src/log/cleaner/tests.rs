@@ -22,22 +22,21 @@ use crate::partition::Partition;
 
 const BUF: u64 = 128 << 20;
 
+/// Compacted-log settings built from the broker defaults (so fields added to `LogConfig`
+/// later keep their defaults here).
 fn cfg(segment_bytes: u64) -> LogConfig {
-    LogConfig {
-        segment_bytes,
-        roll_ms: i64::MAX,
-        retention_ms: -1,
-        retention_bytes: -1,
-        index_interval_bytes: 100,
-        flush_interval_messages: i64::MAX,
-        flush_interval_ms: -1,
-        log_append_time: false,
-        cleanup: CleanupConfig {
-            compact: true,
-            delete: false,
-            ..CleanupConfig::default()
-        },
-    }
+    let bc = crate::config::BrokerConfig::new(([127, 0, 0, 1], 0).into(), "/nonexistent");
+    let mut c = LogConfig::from_broker(&bc);
+    c.segment_bytes = segment_bytes;
+    c.roll_ms = i64::MAX;
+    c.retention_ms = -1;
+    c.index_interval_bytes = 100;
+    c.cleanup = CleanupConfig {
+        compact: true,
+        delete: false,
+        ..CleanupConfig::default()
+    };
+    c
 }
 
 type Rec<'a> = (Option<&'a str>, Option<&'a str>);
@@ -535,4 +534,42 @@ fn consumer_offsets_replay_reads_a_compacted_log() {
         "deleted group stays deleted"
     );
     assert_eq!(replayed.committed("g3", "u", 0).unwrap().offset, 19);
+}
+
+#[test]
+fn compressed_batches_are_rebuilt_with_their_codec() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open(dir.path(), cfg(600));
+    {
+        let mut st = p.lock();
+        for i in 0..40 {
+            let vals: Vec<String> = (0..5).map(|j| format!("v{i}-{j}")).collect();
+            let keys: Vec<String> = (0..5).map(|j| format!("k{}", (i * 5 + j) % 7)).collect();
+            let recs: Vec<Rec<'_>> = keys
+                .iter()
+                .zip(&vals)
+                .map(|(k, v)| (Some(k.as_str()), Some(v.as_str())))
+                .collect();
+            let mut raw = batch_with(RecordBatchBuilder::new(Compression::Gzip), &recs, 3);
+            st.log.append(&mut raw, 0).unwrap();
+        }
+    }
+    let (before, _) = read_all(&p.lock().log);
+    let mut state = LogCleanState::default();
+    clean_partition(&p, &mut state, 10_000, BUF, None)
+        .unwrap()
+        .unwrap();
+    let (after, headers) = read_all(&p.lock().log);
+    assert_eq!(latest(&after), latest(&before));
+    check_same_origin(&before, &after);
+    assert!(after.len() < before.len() / 3);
+    assert!(headers
+        .iter()
+        .all(|h| h.compression().unwrap() == Compression::Gzip));
+    assert!(
+        headers
+            .iter()
+            .any(|h| i64::from(h.records_count) < i64::from(h.last_offset_delta) + 1),
+        "a rebuilt batch keeps its last offset delta"
+    );
 }
