@@ -304,8 +304,9 @@ impl Log {
     }
 
     /// Deletes whole non-active segments past `log.retention.ms` (by their largest
-    /// timestamp) or beyond `log.retention.bytes`, moving the log start offset. Returns the
-    /// number of segments deleted.
+    /// timestamp) or beyond `log.retention.bytes`, moving the log start offset; nothing when
+    /// `cleanup.policy` lacks `delete` (plain `compact`). Returns the number of segments
+    /// deleted.
     pub fn enforce_retention(&mut self, now_ms: i64) -> Result<usize> {
         let mut deleted = 0;
         if !self.config.cleanup.delete {
