@@ -425,6 +425,16 @@ impl BrokerState {
     }
 }
 
+/// The configs `__consumer_offsets` is created with, as Kafka does: compacted (never
+/// time-retained, so committed offsets live as long as their group) with 100 MiB segments
+/// (`offsets.topic.segment.bytes`).
+pub fn offsets_topic_configs() -> TopicConfigs {
+    let mut c = TopicConfigs::new();
+    c.insert("cleanup.policy".into(), "compact".into());
+    c.insert("segment.bytes".into(), "104857600".into());
+    c
+}
+
 /// Starts brokers.
 #[derive(Debug)]
 pub struct Broker;
@@ -474,9 +484,17 @@ impl Broker {
         });
         state.load()?;
         let offsets_topic = match state.topic(OFFSETS_TOPIC) {
-            Some(t) => t,
+            Some(t) => {
+                let mut configs = t.configs();
+                if configs.get("cleanup.policy").map(String::as_str) != Some("compact") {
+                    // logs written before compaction existed: compact from now on
+                    configs.insert("cleanup.policy".into(), "compact".into());
+                    state.set_topic_configs(OFFSETS_TOPIC, configs)?;
+                }
+                t
+            }
             None => state
-                .create_topic(OFFSETS_TOPIC, 1, false)
+                .create_topic_with(OFFSETS_TOPIC, 1, false, offsets_topic_configs())
                 .map_err(|code| {
                     BrokerError::Corrupt(format!("cannot create {OFFSETS_TOPIC}: error {code}"))
                 })?,
@@ -489,6 +507,7 @@ impl Broker {
             tokio::spawn(crate::net::listener::accept_loop(listener, state.clone())),
             tokio::spawn(background(state.clone())),
             tokio::spawn(crate::group::coordinator::sweeper(state.clone())),
+            tokio::spawn(crate::log::cleaner::scheduler::run(state.clone())),
         ];
         tracing::info!(%local_addr, data_dir = %state.config.data_dir.display(), "broker started");
         Ok(BrokerHandle {

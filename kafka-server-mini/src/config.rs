@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{BrokerError, Result};
+use crate::log::cleaner::CleanupConfig;
 
 /// Everything the broker is configured with.
 #[derive(Debug, Clone)]
@@ -55,6 +56,14 @@ pub struct BrokerConfig {
     /// `log.message.timestamp.type`: `true` for LogAppendTime (the broker stamps batches),
     /// `false` for CreateTime.
     pub log_append_time: bool,
+    /// `log.cleanup.policy` and the `log.cleaner.*` compaction defaults of topics.
+    pub log_cleanup: CleanupConfig,
+    /// `log.cleaner.enable`: run the background log cleaner.
+    pub log_cleaner_enable: bool,
+    /// `log.cleaner.backoff.ms`: the pause between cleaner rounds.
+    pub log_cleaner_backoff_ms: u64,
+    /// `log.cleaner.dedupe.buffer.size`: the memory bound of the cleaner's offset map.
+    pub log_cleaner_dedupe_buffer_size: u64,
 }
 
 /// The config keys accepted by [`BrokerConfig::set`], with their defaults as text.
@@ -78,6 +87,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ("group.max.session.timeout.ms", "1800000"),
     ("offsets.retention.minutes", "10080"),
     ("log.message.timestamp.type", "CreateTime"),
+    ("log.cleanup.policy", "delete"),
+    ("log.cleaner.enable", "true"),
+    ("log.cleaner.backoff.ms", "15000"),
+    ("log.cleaner.dedupe.buffer.size", "134217728"),
+    ("log.cleaner.delete.retention.ms", "86400000"),
+    ("log.cleaner.min.cleanable.ratio", "0.5"),
+    ("log.cleaner.min.compaction.lag.ms", "0"),
+    ("log.cleaner.max.compaction.lag.ms", "9223372036854775807"),
 ];
 
 impl BrokerConfig {
@@ -105,6 +122,10 @@ impl BrokerConfig {
             group_max_session_timeout_ms: 1_800_000,
             offsets_retention_minutes: 10080,
             log_append_time: false,
+            log_cleanup: CleanupConfig::default(),
+            log_cleaner_enable: true,
+            log_cleaner_backoff_ms: 15_000,
+            log_cleaner_dedupe_buffer_size: 128 << 20,
         }
     }
 
@@ -146,6 +167,36 @@ impl BrokerConfig {
                         )))
                     }
                 };
+            }
+            "log.cleanup.policy" => {
+                self.log_cleanup = self.log_cleanup.clone().with_policy(v).ok_or_else(|| {
+                    BrokerError::Config(format!(
+                        "`{key}` must be delete, compact or both, got `{v}`"
+                    ))
+                })?;
+            }
+            "log.cleaner.enable" => self.log_cleaner_enable = boolean(key, v)?,
+            "log.cleaner.backoff.ms" => self.log_cleaner_backoff_ms = positive(key, v)?,
+            "log.cleaner.dedupe.buffer.size" => {
+                self.log_cleaner_dedupe_buffer_size = positive(key, v)?;
+            }
+            "log.cleaner.delete.retention.ms" => {
+                self.log_cleanup.delete_retention_ms = non_negative(key, v)?;
+            }
+            "log.cleaner.min.cleanable.ratio" => {
+                let r: f64 = num(key, v)?;
+                if !(0.0..=1.0).contains(&r) {
+                    return Err(BrokerError::Config(format!(
+                        "`{key}` must be between 0 and 1, got `{v}`"
+                    )));
+                }
+                self.log_cleanup.min_cleanable_dirty_ratio = r;
+            }
+            "log.cleaner.min.compaction.lag.ms" => {
+                self.log_cleanup.min_compaction_lag_ms = non_negative(key, v)?;
+            }
+            "log.cleaner.max.compaction.lag.ms" => {
+                self.log_cleanup.max_compaction_lag_ms = positive(key, v)?;
             }
             _ => return Err(BrokerError::Config(format!("unknown config key `{key}`"))),
         }
@@ -191,6 +242,20 @@ impl BrokerConfig {
                 "CreateTime"
             }
             .to_string(),
+            "log.cleanup.policy" => self.log_cleanup.policy().to_string(),
+            "log.cleaner.enable" => self.log_cleaner_enable.to_string(),
+            "log.cleaner.backoff.ms" => self.log_cleaner_backoff_ms.to_string(),
+            "log.cleaner.dedupe.buffer.size" => self.log_cleaner_dedupe_buffer_size.to_string(),
+            "log.cleaner.delete.retention.ms" => self.log_cleanup.delete_retention_ms.to_string(),
+            "log.cleaner.min.cleanable.ratio" => {
+                self.log_cleanup.min_cleanable_dirty_ratio.to_string()
+            }
+            "log.cleaner.min.compaction.lag.ms" => {
+                self.log_cleanup.min_compaction_lag_ms.to_string()
+            }
+            "log.cleaner.max.compaction.lag.ms" => {
+                self.log_cleanup.max_compaction_lag_ms.to_string()
+            }
             _ => return None,
         })
     }
@@ -211,6 +276,16 @@ fn positive<T: std::str::FromStr + PartialOrd + Default>(key: &str, v: &str) -> 
     if n <= T::default() {
         return Err(BrokerError::Config(format!(
             "`{key}` must be positive, got `{v}`"
+        )));
+    }
+    Ok(n)
+}
+
+fn non_negative(key: &str, v: &str) -> Result<i64> {
+    let n: i64 = num(key, v)?;
+    if n < 0 {
+        return Err(BrokerError::Config(format!(
+            "`{key}` must not be negative, got `{v}`"
         )));
     }
     Ok(n)

@@ -2,8 +2,9 @@
 //! onto a partition's [`LogConfig`], and their file (`topic.config` in every partition
 //! directory, `key=value` lines) so they survive restarts.
 //!
-//! `cleanup.policy` is accepted (`delete`, `compact` or both) but only `delete` is acted
-//! on: compaction is not implemented.
+//! `cleanup.policy` (`delete`, `compact` or both) selects time/size retention and/or the log
+//! cleaner (`log::cleaner`), tuned by `delete.retention.ms`, `min.cleanable.dirty.ratio`,
+//! `min.compaction.lag.ms` and `max.compaction.lag.ms`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,8 +21,12 @@ pub const FILE: &str = "topic.config";
 /// Topic config names that may be overridden.
 pub const OVERRIDABLE: &[&str] = &[
     "cleanup.policy",
+    "delete.retention.ms",
+    "max.compaction.lag.ms",
     "max.message.bytes",
     "message.timestamp.type",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
     "retention.bytes",
     "retention.ms",
     "segment.bytes",
@@ -51,6 +56,14 @@ pub fn validate(name: &str, value: &str) -> std::result::Result<(), String> {
     match name {
         "retention.ms" | "retention.bytes" => long(-1),
         "segment.ms" => long(1),
+        "delete.retention.ms" | "min.compaction.lag.ms" => long(0),
+        "max.compaction.lag.ms" => long(1),
+        "min.cleanable.dirty.ratio" => match v.parse::<f64>() {
+            Ok(r) if (0.0..=1.0).contains(&r) => Ok(()),
+            _ => Err(format!(
+                "Invalid value {v} for configuration {name}: Value must be in [0,1]"
+            )),
+        },
         "segment.bytes" => int(14),
         "max.message.bytes" => int(0),
         "message.timestamp.type" => match v {
@@ -79,6 +92,26 @@ pub fn apply(mut c: LogConfig, overrides: &TopicConfigs) -> LogConfig {
             "segment.bytes" => c.segment_bytes = v.parse().unwrap_or(c.segment_bytes),
             "segment.ms" => c.roll_ms = v.parse().unwrap_or(c.roll_ms),
             "message.timestamp.type" => c.log_append_time = v == "LogAppendTime",
+            "cleanup.policy" => {
+                if let Some(p) = c.cleanup.clone().with_policy(v) {
+                    c.cleanup = p;
+                }
+            }
+            "delete.retention.ms" => {
+                c.cleanup.delete_retention_ms = v.parse().unwrap_or(c.cleanup.delete_retention_ms);
+            }
+            "min.cleanable.dirty.ratio" => {
+                c.cleanup.min_cleanable_dirty_ratio =
+                    v.parse().unwrap_or(c.cleanup.min_cleanable_dirty_ratio);
+            }
+            "min.compaction.lag.ms" => {
+                c.cleanup.min_compaction_lag_ms =
+                    v.parse().unwrap_or(c.cleanup.min_compaction_lag_ms);
+            }
+            "max.compaction.lag.ms" => {
+                c.cleanup.max_compaction_lag_ms =
+                    v.parse().unwrap_or(c.cleanup.max_compaction_lag_ms);
+            }
             _ => {}
         }
     }

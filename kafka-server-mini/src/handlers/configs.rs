@@ -36,11 +36,18 @@ const TYPE_BOOLEAN: i8 = 1;
 const TYPE_STRING: i8 = 2;
 const TYPE_INT: i8 = 3;
 const TYPE_LONG: i8 = 5;
+const TYPE_DOUBLE: i8 = 6;
 
 /// `(topic config, broker key it comes from or "", fixed value, config type)`.
 const TOPIC_CONFIGS: &[(&str, &str, &str, i8)] = &[
-    ("cleanup.policy", "", "delete", TYPE_STRING),
+    ("cleanup.policy", "log.cleanup.policy", "", TYPE_STRING),
     ("compression.type", "", "producer", TYPE_STRING),
+    (
+        "delete.retention.ms",
+        "log.cleaner.delete.retention.ms",
+        "",
+        TYPE_LONG,
+    ),
     (
         "flush.messages",
         "log.flush.interval.messages",
@@ -53,12 +60,30 @@ const TOPIC_CONFIGS: &[(&str, &str, &str, i8)] = &[
         "",
         TYPE_INT,
     ),
+    (
+        "max.compaction.lag.ms",
+        "log.cleaner.max.compaction.lag.ms",
+        "",
+        TYPE_LONG,
+    ),
     ("max.message.bytes", "message.max.bytes", "", TYPE_INT),
     (
         "message.timestamp.type",
         "log.message.timestamp.type",
         "",
         TYPE_STRING,
+    ),
+    (
+        "min.cleanable.dirty.ratio",
+        "log.cleaner.min.cleanable.ratio",
+        "",
+        TYPE_DOUBLE,
+    ),
+    (
+        "min.compaction.lag.ms",
+        "log.cleaner.min.compaction.lag.ms",
+        "",
+        TYPE_LONG,
     ),
     ("min.insync.replicas", "", "1", TYPE_INT),
     ("retention.bytes", "log.retention.bytes", "", TYPE_LONG),
@@ -69,8 +94,9 @@ const TOPIC_CONFIGS: &[(&str, &str, &str, i8)] = &[
 
 fn broker_type(key: &str) -> i8 {
     match key {
-        "advertised.listeners" | "log.message.timestamp.type" => TYPE_STRING,
-        "auto.create.topics.enable" => TYPE_BOOLEAN,
+        "advertised.listeners" | "log.message.timestamp.type" | "log.cleanup.policy" => TYPE_STRING,
+        "auto.create.topics.enable" | "log.cleaner.enable" => TYPE_BOOLEAN,
+        "log.cleaner.min.cleanable.ratio" => TYPE_DOUBLE,
         "node.id"
         | "num.partitions"
         | "message.max.bytes"

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use krafty_protocol::records::header::{compute_crc, set_base_offset, set_partition_leader_epoch};
 use krafty_protocol::records::{RecordBatchHeader, TimestampType};
 
+use super::cleaner::CleanupConfig;
 use super::recovery;
 use super::segment::Segment;
 use crate::config::BrokerConfig;
@@ -39,6 +40,8 @@ pub struct LogConfig {
     pub flush_interval_ms: i64,
     /// `log.message.timestamp.type` is LogAppendTime.
     pub log_append_time: bool,
+    /// `cleanup.policy` and the compaction settings (see `cleaner`).
+    pub cleanup: CleanupConfig,
 }
 
 impl LogConfig {
@@ -53,6 +56,7 @@ impl LogConfig {
             flush_interval_messages: c.log_flush_interval_messages,
             flush_interval_ms: c.log_flush_interval_ms,
             log_append_time: c.log_append_time,
+            cleanup: c.log_cleanup.clone(),
         }
     }
 }
@@ -81,6 +85,7 @@ impl Log {
     ) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .map_err(|e| BrokerError::io(format!("create {}", dir.display()), e))?;
+        super::cleaner::swap::recover_interrupted(dir, config.index_interval_bytes)?;
         let mut bases = Vec::new();
         let entries = std::fs::read_dir(dir)
             .map_err(|e| BrokerError::io(format!("list {}", dir.display()), e))?;
@@ -299,10 +304,14 @@ impl Log {
     }
 
     /// Deletes whole non-active segments past `log.retention.ms` (by their largest
-    /// timestamp) or beyond `log.retention.bytes`, moving the log start offset. Returns the
-    /// number of segments deleted.
+    /// timestamp) or beyond `log.retention.bytes`, moving the log start offset; nothing when
+    /// `cleanup.policy` lacks `delete` (plain `compact`). Returns the number of segments
+    /// deleted.
     pub fn enforce_retention(&mut self, now_ms: i64) -> Result<usize> {
         let mut deleted = 0;
+        if !self.config.cleanup.delete {
+            return Ok(0);
+        }
         loop {
             if self.segments.len() <= 1 {
                 break;
@@ -385,6 +394,29 @@ impl Log {
         Ok(())
     }
 
+    // ---- hooks for the log cleaner (`cleaner/`) ----
+
+    /// The segments in offset order; the last one is the active segment.
+    pub fn segments(&self) -> impl DoubleEndedIterator<Item = &Segment> {
+        self.segments.values()
+    }
+
+    /// The log settings.
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Replaces the segments based at `old` by `new`, whose files the cleaner already swapped
+    /// in on disk (`cleaner::swap::commit`).
+    pub(crate) fn replace_segments(&mut self, old: &[i64], new: Segment) {
+        for base in old {
+            self.segments.remove(base);
+        }
+        self.segments.insert(new.base_offset(), new);
+    }
+
+    // ---- end of the log cleaner hooks ----
+
     /// Deletes the log's directory and everything in it.
     pub fn delete(self) -> Result<()> {
         std::fs::remove_dir_all(&self.dir)
@@ -409,6 +441,7 @@ mod tests {
             flush_interval_messages: i64::MAX,
             flush_interval_ms: -1,
             log_append_time: false,
+            cleanup: CleanupConfig::default(),
         }
     }
 

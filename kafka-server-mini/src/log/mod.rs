@@ -2,9 +2,12 @@
 //!
 //! A partition's directory `<data-dir>/<topic>-<partition>/` holds segments named by their
 //! 20-digit base offset: `.log` (v2 batches exactly as stored), `.index` (offset index) and
-//! `.timeindex` (time index). The data directory holds the checkpoint files.
+//! `.timeindex` (time index). The data directory holds the checkpoint files. Compacted logs
+//! are rewritten by the `cleaner`, whose `.cleaned` / `.swap` / `.deleted` files are
+//! resolved when the log opens.
 
 pub mod checkpoint;
+pub mod cleaner;
 pub mod index;
 mod index_file;
 #[allow(clippy::module_inception)]
