@@ -13,7 +13,11 @@
 # (KAFKA_SHARED, default ../shared next to the repository): peers/capture_proxy.py,
 # peers/golden/select_golden.py and kafka-message-specs.
 # Env: KAFKA_DIST_HOME (cache of kafka-dist.sh; a private cluster named golden-cap is started
-# there and stopped at the end), KAFKA_DIST_VERSION (default: the specs' 4.0.x release).
+# there and stopped at the end), KAFKA_DIST_VERSION (the broker; default: the specs' 4.0.x
+# release), JAVA_GOLDEN_CLIENTS (client versions to record, default "4.0.2 3.9.1": the 4.0.2
+# client speaks some versions newer than the specs, e.g. Produce v12 and Metadata v13, which
+# the round-trip test only checks to be refused; 3.9.1 stays within them). Folders:
+# java-<run> for the first client version, java-<major.minor>-<run> for the others.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 shared="${KAFKA_SHARED:-$root/../shared}"
@@ -69,8 +73,8 @@ record() {
 }
 
 bs="127.0.0.1:$pport"
-tool() { "$dist" tool "$@"; }
-topic=java-golden
+client_version=""
+tool() { "$dist" tool -v "$client_version" "$@"; }
 lines() {
   local i
   for i in $(seq 1 "$1"); do printf 'smoke-seq:%s,client:java\tkey-%s:%s:%s\n' "$i" "$((i % 17))" "$2" "$i"; done
@@ -85,36 +89,44 @@ produce() {
     --property parse.headers=true --producer-property linger.ms=5
 }
 consume() {
-  tool kafka-console-consumer --bootstrap-server "$bs" --topic "$topic" --group java-golden-g \
+  tool kafka-console-consumer --bootstrap-server "$bs" --topic "$topic" --group "$group" \
     --from-beginning --max-messages 1000 --timeout-ms 20000 \
     --property print.key=true --property print.headers=true --property print.partition=true \
     --property print.offset=true
 }
 admin() {
-  tool kafka-topics --bootstrap-server "$bs" --create --topic java-golden-admin --partitions 2 --replication-factor 1 --config retention.ms=3600000
+  tool kafka-topics --bootstrap-server "$bs" --create --topic "${topic}-admin" --partitions 2 --replication-factor 1 --config retention.ms=3600000
   tool kafka-topics --bootstrap-server "$bs" --list
-  tool kafka-topics --bootstrap-server "$bs" --describe --topic java-golden-admin
-  tool kafka-topics --bootstrap-server "$bs" --alter --topic java-golden-admin --partitions 4
+  tool kafka-topics --bootstrap-server "$bs" --describe --topic "${topic}-admin"
+  tool kafka-topics --bootstrap-server "$bs" --alter --topic "${topic}-admin" --partitions 4
   tool kafka-configs --bootstrap-server "$bs" --describe --entity-type topics --entity-name "$topic"
   tool kafka-configs --bootstrap-server "$bs" --alter --entity-type topics --entity-name "$topic" --add-config retention.ms=7200000,cleanup.policy=delete
   tool kafka-configs --bootstrap-server "$bs" --describe --entity-type brokers --entity-name 1
   tool kafka-configs --bootstrap-server "$bs" --alter --entity-type brokers --entity-name 1 --add-config log.cleaner.threads=2
   tool kafka-consumer-groups --bootstrap-server "$bs" --list
-  tool kafka-consumer-groups --bootstrap-server "$bs" --describe --group java-golden-g
-  tool kafka-consumer-groups --bootstrap-server "$bs" --reset-offsets --group java-golden-g --topic "$topic" --to-earliest --execute
+  tool kafka-consumer-groups --bootstrap-server "$bs" --describe --group "$group"
+  tool kafka-consumer-groups --bootstrap-server "$bs" --reset-offsets --group "$group" --topic "$topic" --to-earliest --execute
   tool kafka-get-offsets --bootstrap-server "$bs" --topic "$topic"
   printf '{"partitions":[{"topic":"%s","partition":0,"offset":3}],"version":1}\n' "$topic" >"$raw/delete-records.json"
   tool kafka-delete-records --bootstrap-server "$bs" --offset-json-file "$raw/delete-records.json"
-  tool kafka-consumer-groups --bootstrap-server "$bs" --delete --group java-golden-g
-  tool kafka-topics --bootstrap-server "$bs" --delete --topic java-golden-admin
+  tool kafka-consumer-groups --bootstrap-server "$bs" --delete --group "$group"
+  tool kafka-topics --bootstrap-server "$bs" --delete --topic "${topic}-admin"
 }
 
-record setup admin_setup
-for codec in none gzip snappy lz4 zstd; do record "producer-$codec" produce "$codec"; done
-record consumer consume
-record admin admin
-# The setup run only creates the topic the others use; its CreateTopics frames are in the admin run.
-rm -rf "${raw:?}/java__setup"
+first=1
+for client_version in ${JAVA_GOLDEN_CLIENTS:-4.0.2 3.9.1}; do
+  prefix=""
+  [ "$first" = 1 ] || prefix="$(echo "$client_version" | cut -d. -f1,2)-"
+  first=0
+  topic="java-golden-${prefix}t"
+  group="java-golden-${prefix}g"
+  record "${prefix}setup" admin_setup
+  for codec in none gzip snappy lz4 zstd; do record "${prefix}producer-$codec" produce "$codec"; done
+  record "${prefix}consumer" consume
+  record "${prefix}admin" admin
+  # The setup run only creates the topic the others use; the admin run has CreateTopics too.
+  rm -rf "${raw:?}/java__${prefix}setup"
+done
 
 python3 "$select_py" "$raw" "$dest" "$specs" --per-group "${GOLDEN_PER_GROUP:-3}" --max-mb 4 \
   --table "$dest/java-coverage.md" >/dev/null
