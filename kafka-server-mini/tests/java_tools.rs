@@ -951,6 +951,32 @@ fn java_console_consumer_group_rebalances() {
         (0..4).collect(),
         "the remaining member did not take every partition"
     );
+    // The remaining member as kafka-consumer-groups shows it: member ids are Kafka's
+    // `<client.id>-<UUID>` and it owns all 4 partitions.
+    let members = tool(&[
+        "kafka-consumer-groups",
+        "--bootstrap-server",
+        &bs,
+        "--describe",
+        "--group",
+        group,
+        "--members",
+    ]);
+    let rows: Vec<Vec<&str>> = members
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.first() == Some(&group))
+        .collect();
+    assert_eq!(rows.len(), 1, "{members}");
+    let (member_id, client_id, owned) = (rows[0][1], rows[0][3], rows[0][4]);
+    let uuid = member_id
+        .strip_prefix(&format!("{client_id}-"))
+        .unwrap_or_else(|| panic!("member id {member_id} does not start with {client_id}-"));
+    assert!(
+        uuid.len() == 36 && uuid.split('-').map(str::len).eq([8, 4, 4, 4, 12]),
+        "member id {member_id} is not <client.id>-<UUID>"
+    );
+    assert_eq!(owned, "4", "{members}");
     b.terminate();
 }
 
