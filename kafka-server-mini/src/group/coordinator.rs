@@ -884,6 +884,30 @@ pub async fn sweeper(state: Arc<BrokerState>) {
     }
 }
 
+/// A version-4 UUID text (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`) from the clock and a
+/// per-broker counter, mixed so that ids differ in every position; unique, not secret.
+fn uuid_v4_text(counter: u64) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut v = (nanos ^ (u128::from(counter) << 64 | u128::from(counter)))
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+    v ^= v >> 61;
+    v = v.wrapping_mul(0xbf58_476d_1ce4_e5b9_94d0_49bb_1331_11eb);
+    let mut b = v.to_be_bytes();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -1125,28 +1149,4 @@ mod tests {
         c.tick(Instant::now() + Duration::from_millis(250));
         assert_eq!(rx.try_recv().unwrap().generation, 1);
     }
-}
-
-/// A version-4 UUID text (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`) from the clock and a
-/// per-broker counter, mixed so that ids differ in every position; unique, not secret.
-fn uuid_v4_text(counter: u64) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let mut v = (nanos ^ (u128::from(counter) << 64 | u128::from(counter)))
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
-    v ^= v >> 61;
-    v = v.wrapping_mul(0xbf58_476d_1ce4_e5b9_94d0_49bb_1331_11eb);
-    let mut b = v.to_be_bytes();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }
