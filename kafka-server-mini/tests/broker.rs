@@ -1319,3 +1319,84 @@ async fn mutated_and_random_frames_do_not_hurt_the_broker() {
     );
     broker.shutdown().await.unwrap();
 }
+
+/// DescribeTopicPartitions pages by `response_partition_limit` and the cursor as Kafka's
+/// broker does; unknown names get UNKNOWN_TOPIC_OR_PARTITION; ELR lists are empty.
+#[tokio::test]
+async fn describe_topic_partitions_pages_with_cursor() {
+    use krafty_protocol::generated::describe_topic_partitions_request::{Cursor, TopicRequest};
+    use krafty_protocol::generated::DescribeTopicPartitionsRequest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    let mut c = Client::connect(broker.local_addr()).await;
+    create(&mut c, "dtp-a", 3).await;
+    create(&mut c, "dtp-b", 2).await;
+    let names = ["dtp-b", "dtp-a", "dtp-missing"];
+    let mut cursor = None;
+    let mut seen = Vec::new();
+    let mut missing = 0;
+    for _ in 0..10 {
+        let r = c
+            .call(
+                0,
+                &DescribeTopicPartitionsRequest {
+                    topics: names
+                        .iter()
+                        .map(|n| TopicRequest {
+                            name: StrBytes::from(n.to_string()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    response_partition_limit: 2,
+                    cursor: cursor.take(),
+                    ..Default::default()
+                },
+            )
+            .await;
+        let mut in_answer = 0;
+        for t in &r.topics {
+            let name = t.name.as_deref().unwrap_or_default().to_string();
+            if name == "dtp-missing" {
+                assert_eq!(t.error_code, 3);
+                missing += 1;
+                continue;
+            }
+            assert_eq!(t.error_code, 0);
+            for p in &t.partitions {
+                assert_eq!(p.eligible_leader_replicas.as_deref(), Some(&[][..]));
+                assert_eq!(p.last_known_elr.as_deref(), Some(&[][..]));
+                assert_eq!(p.leader_id, 1);
+                seen.push((name.clone(), p.partition_index));
+                in_answer += 1;
+            }
+        }
+        assert!(in_answer <= 2, "limit exceeded: {:?}", r.topics);
+        match r.next_cursor {
+            Some(next) => {
+                cursor = Some(Cursor {
+                    topic_name: next.topic_name,
+                    partition_index: next.partition_index,
+                    ..Default::default()
+                })
+            }
+            None => break,
+        }
+    }
+    let want: Vec<(String, i32)> = [
+        ("dtp-a", 0),
+        ("dtp-a", 1),
+        ("dtp-a", 2),
+        ("dtp-b", 0),
+        ("dtp-b", 1),
+    ]
+    .iter()
+    .map(|(n, p)| (n.to_string(), *p))
+    .collect();
+    assert_eq!(
+        seen, want,
+        "sorted by name, every partition once across pages"
+    );
+    assert!(missing >= 1, "the unknown topic was reported");
+    broker.shutdown().await.unwrap();
+}

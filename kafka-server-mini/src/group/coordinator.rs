@@ -190,14 +190,12 @@ impl GroupCoordinator {
         self.groups.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn new_member_id(&self, client_id: &str) -> String {
+    /// A new member id as Kafka's classic group coordinator makes it: the group instance id
+    /// (static members) or the client id, `-`, and a random-looking version-4 UUID in its
+    /// 36-character text form (`console-consumer-1b4e28ba-2fa1-41d2-883f-0016d3cca427`).
+    fn new_member_id(&self, client_id: &str, instance_id: Option<&str>) -> String {
         let n = self.next_member.fetch_add(1, Ordering::Relaxed);
-        let prefix = if client_id.is_empty() {
-            "member"
-        } else {
-            client_id
-        };
-        format!("{prefix}-{:x}-{n}", now_ms())
+        format!("{}-{}", instance_id.unwrap_or(client_id), uuid_v4_text(n))
     }
 
     /// Handles a JoinGroup.
@@ -241,7 +239,7 @@ impl GroupCoordinator {
         let member_id = if req.member_id.is_empty() && req.group_instance_id.is_some() {
             // a static member (KIP-345) gets its id at once; a known instance id takes over
             // the old member (whose pending requests are fenced)
-            let id = self.new_member_id(&req.client_id);
+            let id = self.new_member_id(&req.client_id, req.group_instance_id.as_deref());
             if let Some(old) = static_owner {
                 self.replace_member(g, &old, &id);
                 if let Some(answer) = self.static_rejoin_without_rebalance(g, &id, &req) {
@@ -250,7 +248,7 @@ impl GroupCoordinator {
             }
             id
         } else if req.member_id.is_empty() {
-            let id = self.new_member_id(&req.client_id);
+            let id = self.new_member_id(&req.client_id, None);
             if req.version >= 4 {
                 g.pending_members.insert(id.clone(), Instant::now());
                 return Answer::Now(join_error(code::MEMBER_ID_REQUIRED, &id));
@@ -884,6 +882,30 @@ pub async fn sweeper(state: Arc<BrokerState>) {
             _ = every.tick() => state.groups.tick(Instant::now()),
         }
     }
+}
+
+/// A version-4 UUID text (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`) from the clock and a
+/// per-broker counter, mixed so that ids differ in every position; unique, not secret.
+fn uuid_v4_text(counter: u64) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut v = (nanos ^ (u128::from(counter) << 64 | u128::from(counter)))
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+    v ^= v >> 61;
+    v = v.wrapping_mul(0xbf58_476d_1ce4_e5b9_94d0_49bb_1331_11eb);
+    let mut b = v.to_be_bytes();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 #[cfg(test)]

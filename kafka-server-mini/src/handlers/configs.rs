@@ -1,12 +1,13 @@
 //! DescribeConfigs (key 32), versions 0-4: topic configs (per-topic overrides with source
 //! TOPIC_CONFIG, else derived from the broker's log settings) and broker configs (the keys
-//! of [`crate::config::KEYS`]). AlterConfigs (key 33, versions 0-2, replaces a topic's
+//! of [`crate::config::KEYS`]), with synonyms when asked (v1+, Kafka's order: topic override,
+//! static broker value, default). AlterConfigs (key 33, versions 0-2, replaces a topic's
 //! overrides) and IncrementalAlterConfigs (key 44, versions 0-1: SET / DELETE / APPEND /
 //! SUBTRACT) for topics; broker resources accept no dynamic keys (INVALID_REQUEST).
 
 use krafty_protocol::generated::alter_configs_response::AlterConfigsResourceResponse;
 use krafty_protocol::generated::describe_configs_response::{
-    DescribeConfigsResourceResult, DescribeConfigsResult,
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
 use krafty_protocol::generated::incremental_alter_configs_response::AlterConfigsResourceResponse as IncrementalAlterConfigsResourceResponse;
 use krafty_protocol::generated::{
@@ -92,6 +93,69 @@ const TOPIC_CONFIGS: &[(&str, &str, &str, i8)] = &[
     ("segment.ms", "log.roll.ms", "", TYPE_LONG),
 ];
 
+/// Kafka's broker-level synonym of a topic config whose value here is fixed (no broker key).
+fn fixed_synonym(topic_config: &str) -> Option<&'static str> {
+    match topic_config {
+        "cleanup.policy" => Some("log.cleanup.policy"),
+        "compression.type" => Some("compression.type"),
+        "min.insync.replicas" => Some("min.insync.replicas"),
+        _ => None,
+    }
+}
+
+/// Broker keys whose Kafka default is null (Kafka derives them from `*.hours`), so Kafka
+/// reports no DEFAULT_CONFIG synonym for them.
+fn no_default_synonym(broker_key: &str) -> bool {
+    matches!(broker_key, "log.retention.ms" | "log.roll.ms")
+}
+
+fn synonym(name: &str, value: String, source: i8) -> DescribeConfigsSynonym {
+    DescribeConfigsSynonym {
+        name: StrBytes::from(name.to_string()),
+        value: Some(StrBytes::from(value)),
+        source,
+        ..Default::default()
+    }
+}
+
+/// The synonyms of a broker config, most specific first, as Kafka lists them: the static
+/// value when one was set, then the default.
+fn broker_synonyms(c: &BrokerConfig, key: &str) -> Vec<DescribeConfigsSynonym> {
+    let mut out = Vec::new();
+    let (value, source) = broker_value(c, key);
+    if source == STATIC_BROKER_CONFIG {
+        out.push(synonym(key, value, STATIC_BROKER_CONFIG));
+    }
+    if !no_default_synonym(key) {
+        if let Some((_, default)) = KEYS.iter().find(|(k, _)| *k == key) {
+            out.push(synonym(key, (*default).to_string(), DEFAULT_CONFIG));
+        }
+    }
+    out
+}
+
+/// The synonyms of a topic config (DescribeConfigs with `include_synonyms`): the topic
+/// override, then the broker config it falls back to (Kafka's `DYNAMIC_TOPIC_CONFIG`,
+/// `STATIC_BROKER_CONFIG`, `DEFAULT_CONFIG` order).
+fn topic_synonyms(
+    c: &BrokerConfig,
+    name: &str,
+    broker_key: &str,
+    fixed: &str,
+    override_value: Option<&String>,
+) -> Vec<DescribeConfigsSynonym> {
+    let mut out = Vec::new();
+    if let Some(v) = override_value {
+        out.push(synonym(name, v.clone(), TOPIC_CONFIG));
+    }
+    if !broker_key.is_empty() {
+        out.extend(broker_synonyms(c, broker_key));
+    } else if let Some(key) = fixed_synonym(name) {
+        out.push(synonym(key, fixed.to_string(), DEFAULT_CONFIG));
+    }
+    out
+}
+
 fn broker_type(key: &str) -> i8 {
     match key {
         "advertised.listeners" | "log.message.timestamp.type" | "log.cleanup.policy" => TYPE_STRING,
@@ -156,6 +220,8 @@ fn topic_default(c: &BrokerConfig, name: &str) -> Option<(String, i8)> {
 pub fn describe_configs(ctx: &Ctx, req: DescribeConfigsRequest) -> Pending {
     let v = ctx.version;
     let c = &ctx.state.config;
+    // Synonyms exist from v1; v0 has no field for them.
+    let synonyms = v >= 1 && req.include_synonyms;
     let results = req
         .resources
         .iter()
@@ -180,12 +246,17 @@ pub fn describe_configs(ctx: &Ctx, req: DescribeConfigsRequest) -> Pending {
                     res.configs = TOPIC_CONFIGS
                         .iter()
                         .filter(|(name, ..)| wanted(name))
-                        .map(|(name, _, _, ty)| {
+                        .map(|(name, key, fixed, ty)| {
                             let (value, source) = match overrides.get(*name) {
                                 Some(o) => (o.clone(), TOPIC_CONFIG),
                                 None => topic_default(c, name).unwrap_or_default(),
                             };
-                            entry(v, name, value, source, false, *ty)
+                            let mut e = entry(v, name, value, source, false, *ty);
+                            if synonyms {
+                                e.synonyms =
+                                    topic_synonyms(c, name, key, fixed, overrides.get(*name));
+                            }
+                            e
                         })
                         .collect();
                 }
@@ -203,7 +274,11 @@ pub fn describe_configs(ctx: &Ctx, req: DescribeConfigsRequest) -> Pending {
                         .filter(|(k, _)| wanted(k))
                         .map(|(k, _)| {
                             let (value, source) = broker_value(c, k);
-                            entry(v, k, value, source, true, broker_type(k))
+                            let mut e = entry(v, k, value, source, true, broker_type(k));
+                            if synonyms {
+                                e.synonyms = broker_synonyms(c, k);
+                            }
+                            e
                         })
                         .collect();
                 }

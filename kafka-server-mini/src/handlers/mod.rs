@@ -6,6 +6,7 @@ pub mod api_versions;
 pub mod cluster;
 pub mod configs;
 pub mod coordinator;
+pub mod describe_topic_partitions;
 pub mod fetch;
 pub mod groups;
 pub mod leader_epoch;

@@ -137,8 +137,11 @@ impl Segment {
     }
 
     fn index_batch(&mut self, h: &RecordBatchHeader, pos: u64, index_interval: u64) -> Result<()> {
-        if self.bytes_since_last_index >= index_interval && pos > 0 {
-            let rel = self.relative(h.base_offset);
+        // As Kafka's `LogSegment.append`: an entry once more than `index.interval.bytes` were
+        // appended since the last one, keyed by the batch's *last* offset (kafka-dump-log's
+        // index verification compares it with the batch's lastOffset).
+        if self.bytes_since_last_index > index_interval && pos > 0 {
+            let rel = self.relative(h.last_offset());
             self.index.append(rel, pos as u32)?;
             self.bytes_since_last_index = 0;
         }

@@ -44,7 +44,8 @@ pub fn served_versions(api: ApiKey) -> Option<VersionRange> {
         | ApiKey::AlterConfigs
         | ApiKey::IncrementalAlterConfigs
         | ApiKey::OffsetForLeaderEpoch
-        | ApiKey::OffsetDelete => api.valid_versions(),
+        | ApiKey::OffsetDelete
+        | ApiKey::DescribeTopicPartitions => api.valid_versions(),
         ApiKey::ApiVersions => VersionRange { min: 0, max: 4 },
         _ => return None,
     };
@@ -140,6 +141,7 @@ fn route(ctx: &Ctx, body: RequestBody) -> Pending {
     match body {
         RequestBody::ApiVersions(r) => api_versions::handle(ctx, r),
         RequestBody::Metadata(r) => metadata::handle(ctx, r),
+        RequestBody::DescribeTopicPartitions(r) => describe_topic_partitions::handle(ctx, r),
         RequestBody::Produce(r) => produce::handle(ctx, r),
         RequestBody::Fetch(r) => fetch::handle(ctx, r),
         RequestBody::ListOffsets(r) => list_offsets::handle(ctx, r),
