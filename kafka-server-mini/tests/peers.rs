@@ -2,95 +2,20 @@
 //! scripts (every codec each client supports), the protocol probes, and a kill -9 crash test.
 //!
 //! Peer tests skip with a printed reason when `shared/peers` or a peer is missing (a smoke
-//! script exits 77 then); they never pass without running.
+//! script exits 77 then); with `CI=true` they fail instead (`common::peer::peer_missing`),
+//! so CI never passes without running them.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
+use common::peer::{peer_missing, workspace_root, BrokerProc};
 use common::*;
 
 /// Records per smoke run (kept small: the whole CI must stay fast on 2 cores).
 const SMOKE_N: &str = "40";
-
-struct BrokerProc {
-    child: Child,
-    port: u16,
-    _stderr_path: PathBuf,
-}
-
-impl BrokerProc {
-    fn start(data_dir: &Path) -> Self {
-        let log = data_dir.with_extension("stderr.log");
-        let stderr = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kafka-server-mini"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args([
-                "--set",
-                "group.initial.rebalance.delay.ms=0",
-                "--log-level",
-                "info",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start kafka-server-mini");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.rsplit_once(':'))
-            .and_then(|(_, p)| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        BrokerProc {
-            child,
-            port,
-            _stderr_path: log,
-        }
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        ([127, 0, 0, 1], self.port).into()
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        for _ in 0..100 {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        self.child.kill().unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for BrokerProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn shared_peers() -> Option<PathBuf> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -122,8 +47,9 @@ fn run_with_env(peers: &Path, cmd: &str) -> (i32, String) {
 
 fn smoke(client: &str, codecs: &[&str]) {
     let Some(peers) = shared_peers() else {
-        eprintln!("SKIP {client}: shared/peers not found next to the workspace");
-        return;
+        return peer_missing(&format!(
+            "{client}: shared/peers not found next to the workspace"
+        ));
     };
     let dir = tempfile::tempdir().unwrap();
     let broker = BrokerProc::start(&dir.path().join("data"));
@@ -142,10 +68,7 @@ fn smoke(client: &str, codecs: &[&str]) {
             .to_string();
         match code {
             0 => eprintln!("{client} {codec}: {last}"),
-            77 => {
-                eprintln!("SKIP {client}: peer not installed ({last})");
-                return;
-            }
+            77 => return peer_missing(&format!("{client}: peer not installed ({last})")),
             _ => {
                 eprintln!("{client} {codec}: exit {code}\n{out}");
                 failures.push(format!("{codec}: exit {code}: {last}"));
@@ -185,8 +108,7 @@ fn peer_smoke_sarama() {
 fn peer_smoke_old_protocol_versions() {
     // magic 0/1 message sets and Fetch v0-3 down-conversion, from real clients
     let Some(peers) = shared_peers() else {
-        eprintln!("SKIP old versions: shared/peers not found");
-        return;
+        return peer_missing("old versions: shared/peers not found next to the workspace");
     };
     let dir = tempfile::tempdir().unwrap();
     let broker = BrokerProc::start(&dir.path().join("data"));
@@ -206,7 +128,7 @@ fn peer_smoke_old_protocol_versions() {
         let (code, out) = run_with_env(&peers, &cmd);
         match code {
             0 => eprintln!("{client} {args}: ok"),
-            77 => eprintln!("SKIP {client} {args}: peer not installed"),
+            77 => peer_missing(&format!("{client} {args}: peer not installed")),
             _ => failures.push(format!("{client} {args}: exit {code}: {out}")),
         }
     }
@@ -216,13 +138,11 @@ fn peer_smoke_old_protocol_versions() {
 #[test]
 fn peer_protocol_probes() {
     let Some(peers) = shared_peers() else {
-        eprintln!("SKIP probes: shared/peers not found");
-        return;
+        return peer_missing("probes: shared/peers not found next to the workspace");
     };
     let (code, _) = run_with_env(&peers, "command -v python >/dev/null");
     if code != 0 {
-        eprintln!("SKIP probes: no python in the peers environment");
-        return;
+        return peer_missing("probes: no python in the peers environment");
     }
     let dir = tempfile::tempdir().unwrap();
     let broker = BrokerProc::start(&dir.path().join("data"));
@@ -312,27 +232,44 @@ fn binary_rejects_unknown_config_keys() {
     assert!(out.stdout.is_empty(), "never printed `listening on`");
 }
 
-/// Produces and consumes a few lines with the Java console clients of a Kafka distribution
-/// at `KAFKA_HOME`; skipped when it is not set (no Java Kafka on this machine).
+/// How to run one of Kafka's Java tools: `$KAFKA_HOME/bin/TOOL.sh` when `KAFKA_HOME` is set,
+/// else `scripts/kafka-dist.sh tool TOOL` (the published jars, fetched with Maven).
+fn java_tool(tool: &str) -> Command {
+    match std::env::var_os("KAFKA_HOME") {
+        Some(home) => Command::new(PathBuf::from(home).join(format!("bin/{tool}.sh"))),
+        None => {
+            let mut c = Command::new("bash");
+            c.arg(workspace_root().join("scripts/kafka-dist.sh"))
+                .args(["tool", tool]);
+            c
+        }
+    }
+}
+
+/// Produces and consumes a few lines with Kafka's Java console clients (see `java_tool`);
+/// a missing Java or Kafka distribution is `peer_missing`.
 #[test]
 fn java_console_clients() {
-    let Some(home) = std::env::var_os("KAFKA_HOME").map(PathBuf::from) else {
-        println!("SKIP java_console_clients: KAFKA_HOME not set (no Java Kafka on this machine)");
-        return;
-    };
-    let producer = home.join("bin/kafka-console-producer.sh");
-    let consumer = home.join("bin/kafka-console-consumer.sh");
-    if !producer.exists() || !consumer.exists() {
-        println!(
-            "SKIP java_console_clients: no console clients under {}",
-            home.display()
-        );
-        return;
+    let probe = java_tool("kafka-topics").arg("--version").output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            return peer_missing(&format!(
+                "java_console_clients: Kafka's tools do not run (KAFKA_HOME or \
+                 scripts/kafka-dist.sh): {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ))
+        }
+        Err(e) => {
+            return peer_missing(&format!(
+                "java_console_clients: Kafka's tools do not run: {e}"
+            ))
+        }
     }
     let dir = tempfile::tempdir().unwrap();
     let broker = BrokerProc::start(&dir.path().join("data"));
     let lines = ["java-one", "java-two", "java-three"];
-    let mut p = Command::new(&producer)
+    let mut p = java_tool("kafka-console-producer")
         .args([
             "--bootstrap-server",
             &broker.bootstrap(),
@@ -343,7 +280,7 @@ fn java_console_clients() {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start kafka-console-producer.sh");
+        .expect("start kafka-console-producer");
     {
         use std::io::Write;
         let mut stdin = p.stdin.take().unwrap();
@@ -357,9 +294,7 @@ fn java_console_clients() {
         "producer failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::new("timeout")
-        .arg("90")
-        .arg(&consumer)
+    let out = java_tool("kafka-console-consumer")
         .args([
             "--bootstrap-server",
             &broker.bootstrap(),
@@ -372,7 +307,7 @@ fn java_console_clients() {
             "60000",
         ])
         .output()
-        .expect("run kafka-console-consumer.sh");
+        .expect("run kafka-console-consumer");
     let got = String::from_utf8_lossy(&out.stdout);
     for l in lines {
         assert!(
@@ -390,15 +325,13 @@ fn java_console_clients() {
 #[test]
 fn peer_group_two_consumers_split_and_rebalance() {
     let Some(peers) = shared_peers() else {
-        eprintln!("SKIP group two consumers: shared/peers not found");
-        return;
+        return peer_missing("group two consumers: shared/peers not found next to the workspace");
     };
     let (code, _) = run_with_env(&peers, "python -c 'import confluent_kafka' >/dev/null 2>&1");
     if code != 0 {
-        eprintln!(
-            "SKIP group two consumers: no python with confluent_kafka in the peers environment"
+        return peer_missing(
+            "group two consumers: no python with confluent_kafka in the peers environment",
         );
-        return;
     }
     let dir = tempfile::tempdir().unwrap();
     let broker = BrokerProc::start(&dir.path().join("data"));
@@ -411,8 +344,7 @@ fn peer_group_two_consumers_split_and_rebalance() {
     );
     let (code, out) = run_with_env(&peers, &cmd);
     if code == 77 {
-        eprintln!("SKIP group two consumers: {}", out.trim());
-        return;
+        return peer_missing(&format!("group two consumers: {}", out.trim()));
     }
     let line = out
         .lines()

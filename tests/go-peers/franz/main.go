@@ -115,14 +115,23 @@ func (s *smoke) adminTopics(ctx context.Context, topics []string, rf int16) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	s.c.Check("kadm list topics", err == nil && allListed(listed, topics), "err %v, listed %v", err, listed.Names())
-	cfgs, err := s.adm.DescribeTopicConfigs(ctx, topics[0])
+	// any broker answers; on a multi-node cluster one may not know the new topic yet
 	policy := ""
-	if err == nil && len(cfgs) == 1 {
-		for _, c := range cfgs[0].Configs {
-			if c.Key == "cleanup.policy" && c.Value != nil {
-				policy = *c.Value
+	for range 50 {
+		cfgs, derr := s.adm.DescribeTopicConfigs(ctx, topics[0])
+		err = derr
+		if err == nil && len(cfgs) == 1 {
+			err = cfgs[0].Err
+			for _, c := range cfgs[0].Configs {
+				if c.Key == "cleanup.policy" && c.Value != nil {
+					policy = *c.Value
+				}
 			}
 		}
+		if policy != "" {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	s.c.Check("kadm describe topic configs", err == nil && policy == "delete", "err %v, cleanup.policy %q", err, policy)
 }

@@ -131,12 +131,20 @@ func (s *smoke) adminTopics(topics []string, rf int16) {
 		}
 	}
 	s.c.Check("admin describe topics", err == nil && len(md) == len(topics) && len(bad) == 0, "err %v, %v", err, bad)
-	entries, err := s.adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topics[0]})
+	// any broker answers; on a multi-node cluster one may not know the new topic yet
 	policy := ""
-	for _, e := range entries {
-		if e.Name == "cleanup.policy" {
-			policy = e.Value
+	for range 50 {
+		var entries []sarama.ConfigEntry
+		entries, err = s.adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topics[0]})
+		for _, e := range entries {
+			if e.Name == "cleanup.policy" {
+				policy = e.Value
+			}
 		}
+		if policy != "" {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	s.c.Check("admin describe topic config", err == nil && policy == "delete", "err %v, cleanup.policy %q", err, policy)
 }
