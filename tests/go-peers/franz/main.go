@@ -87,9 +87,11 @@ func main() {
 		topics = append(topics, "franz-"+codec+"-"+run)
 	}
 	s.adminTopics(ctx, topics, int16(*rf))
+	started := time.Now().Add(-time.Second).UnixMilli()
 	for i, codec := range names {
 		s.codecRun(ctx, codec, topics[i])
 	}
+	s.adminOffsetsAndChanges(ctx, topics[0], started)
 	s.adminGroupsAndCleanup(ctx, topics)
 	s.c.Exit()
 }
@@ -290,6 +292,99 @@ func (s *smoke) committed(ctx context.Context, name, group, topic string) map[in
 		}
 	}
 	return out
+}
+
+// adminOffsetsAndChanges, on a topic holding n records: list start/end offsets and offsets
+// by time, delete records, alter a topic config, add a partition.
+func (s *smoke) adminOffsetsAndChanges(ctx context.Context, topic string, before int64) {
+	starts, err := s.adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	var bad []string
+	starts.Each(func(o kadm.ListedOffset) {
+		if o.Offset != 0 {
+			bad = append(bad, fmt.Sprintf("p%d start %d", o.Partition, o.Offset))
+		}
+	})
+	s.c.Check("kadm list start offsets", err == nil && len(bad) == 0, "err %v %v", err, bad)
+	ends, err := s.adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	var total int64
+	victim, victimEnd := int32(-1), int64(0)
+	ends.Each(func(o kadm.ListedOffset) {
+		total += o.Offset
+		if o.Offset >= 2 && victim < 0 {
+			victim, victimEnd = o.Partition, o.Offset
+		}
+	})
+	s.c.Check("kadm list end offsets", err == nil && total == int64(s.n), "err %v, sum %d want %d", err, total, s.n)
+	byTime, err := s.adm.ListOffsetsAfterMilli(ctx, before, topic)
+	bad = bad[:0]
+	byTime.Each(func(o kadm.ListedOffset) {
+		if end, ok := ends.Lookup(topic, o.Partition); ok && end.Offset > 0 && o.Offset != 0 {
+			bad = append(bad, fmt.Sprintf("p%d: %d", o.Partition, o.Offset))
+		}
+	})
+	s.c.Check("kadm list offsets by time", err == nil && len(bad) == 0, "err %v %v", err, bad)
+
+	if victim >= 0 {
+		var os kadm.Offsets
+		os.AddOffset(topic, victim, 1, -1)
+		deleted, err := s.adm.DeleteRecords(ctx, os)
+		if err == nil {
+			err = deleted.Error()
+		}
+		low := deleted[topic][victim].LowWatermark
+		s.c.Check("kadm delete records", err == nil && low == 1, "err %v, low watermark %d", err, low)
+		starts, err = s.adm.ListStartOffsets(ctx, topic)
+		st, _ := starts.Lookup(topic, victim)
+		en, _ := ends.Lookup(topic, victim)
+		s.c.Check("kadm start offset after delete records", err == nil && st.Offset == 1 && en.Offset == victimEnd,
+			"err %v, p%d start %d", err, victim, st.Offset)
+	}
+
+	altered, err := s.adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: kadm.StringPtr("3600000")}}, topic)
+	if err == nil && len(altered) == 1 {
+		err = altered[0].Err
+	}
+	s.c.NoErr("kadm incremental alter topic config", err)
+	retention := ""
+	for range 50 { // the change reaches every broker a little later on a multi-node cluster
+		cfgs, derr := s.adm.DescribeTopicConfigs(ctx, topic)
+		err = derr
+		if err == nil && len(cfgs) == 1 {
+			for _, c := range cfgs[0].Configs {
+				if c.Key == "retention.ms" && c.Value != nil {
+					retention = *c.Value
+				}
+			}
+		}
+		if retention == "3600000" {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.c.Check("kadm describe the altered config", err == nil && retention == "3600000", "err %v, retention.ms %q", err, retention)
+
+	grown, err := s.adm.CreatePartitions(ctx, 1, topic)
+	if err == nil {
+		err = grown.Error()
+	}
+	s.c.NoErr("kadm create partitions", err)
+	count := 0
+	for range 50 {
+		listed, lerr := s.adm.ListTopics(ctx, topic)
+		err = lerr
+		count = len(listed[topic].Partitions)
+		if err == nil && count == partitions+1 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.c.Check("kadm topic has the added partition", err == nil && count == partitions+1, "err %v, %d partitions", err, count)
 }
 
 // adminGroupsAndCleanup lists and describes the (now empty) groups, deletes them and the

@@ -96,6 +96,7 @@ func main() {
 	for i, codec := range names {
 		s.codecRun(codec, topics[i])
 	}
+	s.adminOffsetsAndChanges(topics[0])
 	s.adminGroupsAndCleanup(topics)
 	s.c.Exit()
 }
@@ -320,6 +321,77 @@ func (s *smoke) committed(name, group, topic string) map[int32]int64 {
 		}
 	}
 	return out
+}
+
+// adminOffsetsAndChanges, on a topic holding n records: oldest/newest offsets, delete
+// records, an incremental config change, an added partition.
+func (s *smoke) adminOffsetsAndChanges(topic string) {
+	cl, err := sarama.NewClient(s.seeds, config())
+	if !s.c.NoErr("client for offsets", err) {
+		return
+	}
+	defer cl.Close()
+	var total int64
+	victim, victimEnd := int32(-1), int64(0)
+	var bad []string
+	for p := int32(0); p < partitions; p++ {
+		oldest, oerr := cl.GetOffset(topic, p, sarama.OffsetOldest)
+		newest, nerr := cl.GetOffset(topic, p, sarama.OffsetNewest)
+		if oerr != nil || nerr != nil || oldest != 0 {
+			bad = append(bad, fmt.Sprintf("p%d oldest %d (%v) newest %d (%v)", p, oldest, oerr, newest, nerr))
+		}
+		total += newest
+		if newest >= 2 && victim < 0 {
+			victim, victimEnd = p, newest
+		}
+	}
+	s.c.Check("list oldest and newest offsets", len(bad) == 0 && total == int64(s.n), "%v, sum of ends %d want %d", bad, total, s.n)
+	if victim >= 0 {
+		err = s.adm.DeleteRecords(topic, map[int32]int64{victim: 1})
+		s.c.NoErr("admin delete records", err)
+		if err := cl.RefreshMetadata(topic); err != nil {
+			s.c.NoErr("refresh metadata", err)
+		}
+		oldest, oerr := cl.GetOffset(topic, victim, sarama.OffsetOldest)
+		newest, nerr := cl.GetOffset(topic, victim, sarama.OffsetNewest)
+		s.c.Check("oldest offset after delete records", oerr == nil && nerr == nil && oldest == 1 && newest == victimEnd,
+			"p%d oldest %d (%v) newest %d (%v)", victim, oldest, oerr, newest, nerr)
+	}
+
+	value := "3600000"
+	err = s.adm.IncrementalAlterConfig(sarama.TopicResource, topic,
+		map[string]sarama.IncrementalAlterConfigsEntry{"retention.ms": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &value}}, false)
+	s.c.NoErr("admin incremental alter topic config", err)
+	retention := ""
+	for range 50 { // the change reaches every broker a little later on a multi-node cluster
+		entries, derr := s.adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+		err = derr
+		for _, e := range entries {
+			if e.Name == "retention.ms" {
+				retention = e.Value
+			}
+		}
+		if retention == value {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.c.Check("admin describe the altered config", err == nil && retention == value, "err %v, retention.ms %q", err, retention)
+
+	s.c.NoErr("admin create partitions", s.adm.CreatePartitions(topic, partitions+1, nil, false))
+	count := 0
+	for range 50 {
+		md, derr := s.adm.DescribeTopics([]string{topic})
+		err = derr
+		if err == nil && len(md) == 1 {
+			count = len(md[0].Partitions)
+		}
+		if count == partitions+1 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.c.Check("admin topic has the added partition", err == nil && count == partitions+1, "err %v, %d partitions", err, count)
 }
 
 func (s *smoke) adminGroupsAndCleanup(topics []string) {
