@@ -263,7 +263,9 @@ func (s *smoke) consume(name, group, topic string, want int, whileUp func()) []s
 	reached, stop := context.WithCancel(ctx)
 	h := &handler{want: want, done: stop}
 	var errs []string
-	go func() {
+	errsDone := make(chan struct{})
+	go func() { // Errors() is closed by Close()
+		defer close(errsDone)
 		for e := range cg.Errors() {
 			if len(errs) < 5 {
 				errs = append(errs, e.Error())
@@ -280,6 +282,7 @@ func (s *smoke) consume(name, group, topic string, want int, whileUp func()) []s
 	}
 	s.c.NoErr(name+" consume session", err)
 	s.c.NoErr(name+" close (leave group)", cg.Close())
+	<-errsDone
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s.c.Check(name+" without errors", len(errs) == 0, "%v", errs)
