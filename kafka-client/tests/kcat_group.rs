@@ -62,7 +62,7 @@ async fn our_poll(c: &Consumer, at_least: usize, secs: u64) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_shared_with_kcat() {
     let Some(kcat) = common::peer_bin("kcat") else {
-        eprintln!("SKIP: kcat is not installed");
+        common::peer_missing("kcat is not installed (run ../shared/peers/install.sh)");
         return;
     };
     let Some(tansu) = common::Tansu::start() else {

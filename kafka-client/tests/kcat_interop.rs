@@ -16,7 +16,7 @@ const PARTITIONS: i32 = 4;
 
 fn setup() -> Option<(common::Tansu, std::path::PathBuf)> {
     let Some(kcat) = common::peer_bin("kcat") else {
-        eprintln!("SKIP: kcat is not installed (run ../shared/peers/install.sh)");
+        common::peer_missing("kcat is not installed (run ../shared/peers/install.sh)");
         return None;
     };
     let tansu = common::Tansu::start()?;

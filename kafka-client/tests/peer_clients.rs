@@ -2,7 +2,8 @@
 //! `tests/peer_scripts/peer.py` in the peers kit's Python venv, against kafka-server-mini
 //! and Tansu: record contents under every compression both ways, Java-compatible keyed
 //! partitioning, a consumer group shared with librdkafka, and idempotent production across
-//! a broker crash. Each test prints `SKIP:` and returns when a peer is not installed.
+//! a broker crash. Each test prints `SKIP:` and returns when a peer is not installed; with
+//! `CI=true` it fails instead.
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -51,10 +52,12 @@ fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peer_scripts/peer.py")
 }
 
-/// The venv's python when it can import the peer's module; prints `SKIP:` otherwise.
+/// The venv's python when it can import the peer's module; [`common::peer_missing`] otherwise.
 async fn python_for(peer: Peer) -> Option<PathBuf> {
     let Some(py) = common::peer_python() else {
-        eprintln!("SKIP: the peers' Python venv is not installed (run ../shared/peers/install.sh)");
+        common::peer_missing(
+            "the peers' Python venv is not installed (run ../shared/peers/install.sh)",
+        );
         return None;
     };
     let ok = tokio::process::Command::new(&py)
@@ -65,10 +68,10 @@ async fn python_for(peer: Peer) -> Option<PathBuf> {
         .await
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!(
-            "SKIP: Python module {} is not installed in the peers' venv",
+        common::peer_missing(&format!(
+            "Python module {} is not installed in the peers' venv",
             peer.module()
-        );
+        ));
         return None;
     }
     Some(py)

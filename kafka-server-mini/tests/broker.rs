@@ -1135,6 +1135,79 @@ async fn offset_delete_removes_unsubscribed_offsets_and_persists_tombstones() {
     broker.shutdown().await.unwrap();
 }
 
+/// Like Java's ClassicGroup, a group whose last member left keeps its protocol type:
+/// ListGroups and DescribeGroups still say "consumer" (sarama's ListConsumerGroups keys on
+/// it).
+#[tokio::test]
+async fn an_empty_group_keeps_its_protocol_type() {
+    use krafty_protocol::generated::join_group_request::JoinGroupRequestProtocol;
+    use krafty_protocol::generated::{
+        DescribeGroupsRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    let mut c = Client::connect(broker.local_addr()).await;
+    let join = c
+        .call(
+            3,
+            &JoinGroupRequest {
+                group_id: StrBytes::from("pt"),
+                session_timeout_ms: 30_000,
+                rebalance_timeout_ms: 30_000,
+                member_id: StrBytes::from(""),
+                protocol_type: StrBytes::from("consumer"),
+                protocols: vec![JoinGroupRequestProtocol {
+                    name: StrBytes::from("range"),
+                    metadata: Bytes::from_static(&[0, 0, 0, 0, 0, 0, 0, 0]),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(join.error_code, 0);
+    let leave = c
+        .call(
+            1,
+            &LeaveGroupRequest {
+                group_id: StrBytes::from("pt"),
+                member_id: join.member_id.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(leave.error_code, 0);
+    let listed = c.call(4, &ListGroupsRequest::default()).await;
+    let g = listed
+        .groups
+        .iter()
+        .find(|g| g.group_id.as_str() == "pt")
+        .expect("the empty group is listed");
+    assert_eq!(
+        (g.protocol_type.as_str(), g.group_state.as_str()),
+        ("consumer", "Empty")
+    );
+    let described = c
+        .call(
+            5,
+            &DescribeGroupsRequest {
+                groups: vec![StrBytes::from("pt")],
+                ..Default::default()
+            },
+        )
+        .await;
+    let d = &described.groups[0];
+    assert_eq!(
+        (
+            d.protocol_type.as_str(),
+            d.group_state.as_str(),
+            d.members.len()
+        ),
+        ("consumer", "Empty", 0)
+    );
+    broker.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn committed_offsets_of_empty_groups_expire() {
     let dir = tempfile::tempdir().unwrap();

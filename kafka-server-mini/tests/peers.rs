@@ -2,95 +2,20 @@
 //! scripts (every codec each client supports), the protocol probes, and a kill -9 crash test.
 //!
 //! Peer tests skip with a printed reason when `shared/peers` or a peer is missing (a smoke
-//! script exits 77 then); they never pass without running.
+//! script exits 77 then); with `CI=true` they fail instead (`common::peer::peer_missing`),
+//! so CI never passes without running them.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
+use common::peer::{peer_missing, BrokerProc};
 use common::*;
 
 /// Records per smoke run (kept small: the whole CI must stay fast on 2 cores).
 const SMOKE_N: &str = "40";
-
-struct BrokerProc {
-    child: Child,
-    port: u16,
-    _stderr_path: PathBuf,
-}
-
-impl BrokerProc {
-    fn start(data_dir: &Path) -> Self {
-        let log = data_dir.with_extension("stderr.log");
-        let stderr = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kafka-server-mini"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args([
-                "--set",
-                "group.initial.rebalance.delay.ms=0",
-                "--log-level",
-                "info",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start kafka-server-mini");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.rsplit_once(':'))
-            .and_then(|(_, p)| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        BrokerProc {
-            child,
-            port,
-            _stderr_path: log,
-        }
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        ([127, 0, 0, 1], self.port).into()
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        for _ in 0..100 {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        self.child.kill().unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for BrokerProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn shared_peers() -> Option<PathBuf> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -122,8 +47,9 @@ fn run_with_env(peers: &Path, cmd: &str) -> (i32, String) {
 
 fn smoke(client: &str, codecs: &[&str]) {
     let Some(peers) = shared_peers() else {
-        eprintln!("SKIP {client}: shared/peers not found next to the workspace");
-        return;
+        return peer_missing(&format!(
+            "{client}: shared/peers not found next to the workspace"
+        ));
     };
     let dir = tempfile::tempdir().unwrap();
     let broker = BrokerProc::start(&dir.path().join("data"));
@@ -142,10 +68,7 @@ fn smoke(client: &str, codecs: &[&str]) {
             .to_string();
         match code {
             0 => eprintln!("{client} {codec}: {last}"),
-            77 => {
-                eprintln!("SKIP {client}: peer not installed ({last})");
-                return;
-            }
+            77 => return peer_missing(&format!("{client}: peer not installed ({last})")),
             _ => {
                 eprintln!("{client} {codec}: exit {code}\n{out}");
                 failures.push(format!("{codec}: exit {code}: {last}"));
@@ -185,8 +108,7 @@ fn peer_smoke_sarama() {
 fn peer_smoke_old_protocol_versions() {
     // magic 0/1 message sets and Fetch v0-3 down-conversion, from real clients
     let Some(peers) = shared_peers() else {
-        eprintln!("SKIP old versions: shared/peers not found");
-        return;
+        return peer_missing("old versions: shared/peers not found next to the workspace");
     };
     let dir = tempfile::tempdir().unwrap();
     let broker = BrokerProc::start(&dir.path().join("data"));
@@ -206,7 +128,7 @@ fn peer_smoke_old_protocol_versions() {
         let (code, out) = run_with_env(&peers, &cmd);
         match code {
             0 => eprintln!("{client} {args}: ok"),
-            77 => eprintln!("SKIP {client} {args}: peer not installed"),
+            77 => peer_missing(&format!("{client} {args}: peer not installed")),
             _ => failures.push(format!("{client} {args}: exit {code}: {out}")),
         }
     }
@@ -216,13 +138,11 @@ fn peer_smoke_old_protocol_versions() {
 #[test]
 fn peer_protocol_probes() {
     let Some(peers) = shared_peers() else {
-        eprintln!("SKIP probes: shared/peers not found");
-        return;
+        return peer_missing("probes: shared/peers not found next to the workspace");
     };
     let (code, _) = run_with_env(&peers, "command -v python >/dev/null");
     if code != 0 {
-        eprintln!("SKIP probes: no python in the peers environment");
-        return;
+        return peer_missing("probes: no python in the peers environment");
     }
     let dir = tempfile::tempdir().unwrap();
     let broker = BrokerProc::start(&dir.path().join("data"));
@@ -318,15 +238,13 @@ fn binary_rejects_unknown_config_keys() {
 #[test]
 fn peer_group_two_consumers_split_and_rebalance() {
     let Some(peers) = shared_peers() else {
-        eprintln!("SKIP group two consumers: shared/peers not found");
-        return;
+        return peer_missing("group two consumers: shared/peers not found next to the workspace");
     };
     let (code, _) = run_with_env(&peers, "python -c 'import confluent_kafka' >/dev/null 2>&1");
     if code != 0 {
-        eprintln!(
-            "SKIP group two consumers: no python with confluent_kafka in the peers environment"
+        return peer_missing(
+            "group two consumers: no python with confluent_kafka in the peers environment",
         );
-        return;
     }
     let dir = tempfile::tempdir().unwrap();
     let broker = BrokerProc::start(&dir.path().join("data"));
@@ -339,8 +257,7 @@ fn peer_group_two_consumers_split_and_rebalance() {
     );
     let (code, out) = run_with_env(&peers, &cmd);
     if code == 77 {
-        eprintln!("SKIP group two consumers: {}", out.trim());
-        return;
+        return peer_missing(&format!("group two consumers: {}", out.trim()));
     }
     let line = out
         .lines()

@@ -19,13 +19,30 @@ pub fn peers_home() -> PathBuf {
         })
 }
 
+/// Whether this is a CI run (`CI` set to anything but `false`/`0`/empty).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false" | "FALSE"))
+}
+
+/// A peer (Tansu, kcat, a Python client, the broker binary, a real Kafka) the test needs is
+/// missing or would not start. With `CI=true` that fails the test with the reason (an
+/// interop test that skips in CI proves nothing); outside CI it prints `SKIP: reason` and
+/// the caller returns.
+pub fn peer_missing(reason: &str) {
+    if in_ci() {
+        panic!("peer missing with CI=true (CI never passes by skipping): {reason}");
+    }
+    eprintln!("SKIP: {reason} (with CI=true this fails)");
+}
+
 /// A Tansu broker on a free port, stopped on drop.
 pub struct Tansu {
     pub port: u16,
 }
 
 impl Tansu {
-    /// Starts Tansu, or returns `None` (after printing why) when it is not installed.
+    /// Starts Tansu, or returns `None` after [`peer_missing`] when it is not installed or
+    /// does not start.
     pub fn start() -> Option<Tansu> {
         Self::start_advertising(None)
     }
@@ -38,21 +55,29 @@ impl Tansu {
             .try_init();
         let script = shared_dir().join("peers/start-tansu.sh");
         if !script.exists() || !peers_home().join("bin/tansu").exists() {
-            eprintln!("SKIP: Tansu is not installed (run ../shared/peers/install.sh)");
+            peer_missing("Tansu is not installed (run ../shared/peers/install.sh)");
             return None;
         }
         for _ in 0..3 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .ok()?
-                .local_addr()
-                .ok()?
-                .port();
+            let port = match TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+                Ok(a) => a.port(),
+                Err(e) => {
+                    peer_missing(&format!("Tansu: no free port ({e})"));
+                    return None;
+                }
+            };
             let mut cmd = Command::new("bash");
             cmd.arg(&script).arg(port.to_string());
             if let Some(a) = advertised {
                 cmd.arg(a.to_string());
             }
-            let out = cmd.output().ok()?;
+            let out = match cmd.output() {
+                Ok(out) => out,
+                Err(e) => {
+                    peer_missing(&format!("Tansu: cannot run {}: {e}", script.display()));
+                    return None;
+                }
+            };
             if out.status.success() {
                 return Some(Tansu { port });
             }
@@ -61,7 +86,7 @@ impl Tansu {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        eprintln!("SKIP: Tansu would not start");
+        peer_missing("Tansu would not start (three tries; see the errors above)");
         None
     }
 
@@ -115,14 +140,14 @@ impl Mini {
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
         let bin = target.join("debug/kafka-server-mini");
         if !bin.exists() {
-            eprintln!(
-                "SKIP: {} not built (cargo build -p krafty-server)",
+            peer_missing(&format!(
+                "{} not built (cargo build -p krafty-server)",
                 bin.display()
-            );
+            ));
             return None;
         }
-        let dir = tempfile::tempdir().ok()?;
-        let mut child = Command::new(&bin)
+        let dir = tempfile::tempdir().expect("temporary data folder");
+        let spawned = Command::new(&bin)
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -133,9 +158,18 @@ impl Mini {
             .arg(dir.path())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
-            .spawn()
-            .ok()?;
-        let stdout = child.stdout.take()?;
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                peer_missing(&format!(
+                    "kafka-server-mini: cannot run {}: {e}",
+                    bin.display()
+                ));
+                return None;
+            }
+        };
+        let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
         let _ = std::io::BufReader::new(stdout).read_line(&mut line);
         let Some(addr) = line
@@ -143,7 +177,7 @@ impl Mini {
             .strip_prefix("listening on ")
             .map(str::to_string)
         else {
-            eprintln!("SKIP: kafka-server-mini did not start: {line:?}");
+            peer_missing(&format!("kafka-server-mini did not start: {line:?}"));
             let _ = child.kill();
             let _ = child.wait();
             return None;
@@ -226,10 +260,10 @@ impl RestartableMini {
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
         let bin = target.join("debug/kafka-server-mini");
         if !bin.exists() {
-            eprintln!(
-                "SKIP: {} not built (cargo build -p krafty-server)",
+            peer_missing(&format!(
+                "{} not built (cargo build -p krafty-server)",
                 bin.display()
-            );
+            ));
             return None;
         }
         Some(bin)
@@ -267,9 +301,9 @@ impl RestartableMini {
     /// (after printing why).
     pub fn start() -> Option<RestartableMini> {
         let bin = Self::binary()?;
-        let dir = tempfile::tempdir().ok()?;
+        let dir = tempfile::tempdir().expect("temporary data folder");
         let Some((child, addr)) = Self::spawn(&bin, "127.0.0.1:0", dir.path()) else {
-            eprintln!("SKIP: kafka-server-mini did not start");
+            peer_missing("kafka-server-mini did not start");
             return None;
         };
         Some(RestartableMini {

@@ -419,7 +419,8 @@ impl GroupCoordinator {
         if g.members.is_empty() {
             g.state = GroupState::Empty;
             g.protocol = None;
-            g.protocol_type = None;
+            // the protocol type stays (Java's ClassicGroup keeps it): ListGroups and
+            // DescribeGroups still say "consumer" for an empty group with offsets
             g.leader = None;
             self.persist_group(g);
             return;

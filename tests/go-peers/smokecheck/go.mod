@@ -1,0 +1,3 @@
+module krafty/go-peers/smokecheck
+
+go 1.26.0
