@@ -3,8 +3,8 @@
 //! result; the same input on real Apache Kafka (a cluster named in `REAL_KAFKA_CLUSTERS`)
 //! must give the same latest value per key at the same offsets.
 //!
-//! Peer tests skip with a printed reason when `shared/peers` or a peer is missing. The
-//! real-Kafka test follows the `REAL_KAFKA_CLUSTERS` convention: unset outside CI it prints
+//! A missing `shared/peers` or peer is `peer_missing` (SKIP outside CI, a failure with
+//! `CI=true`). The real-Kafka test follows the `REAL_KAFKA_CLUSTERS` convention: unset outside CI it prints
 //! `SKIP`, with `CI=true` it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -12,6 +12,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::peer::peer_missing;
 
 /// Broker settings that make the cleaner act within a test's time.
 const FAST_CLEANER: &[&str] = &[
@@ -135,13 +138,13 @@ fn json_object<'a>(line: &'a str, name: &str) -> &'a str {
 #[test]
 fn compaction_confluent_kafka_topic_config() {
     let Some(peers) = shared_peers() else {
-        eprintln!("SKIP compaction confluent: shared/peers not found");
+        peer_missing("compaction confluent: shared/peers not found");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let broker = Mini::start(&dir.path().join("data"), &[]);
     let Some(line) = confluent_compaction(&peers, &broker.bootstrap(), "compacted-cc", 30) else {
-        eprintln!("SKIP compaction confluent: confluent_kafka not installed");
+        peer_missing("compaction confluent: confluent_kafka not installed");
         return;
     };
     eprintln!("{line}");
@@ -155,11 +158,11 @@ fn compaction_confluent_kafka_topic_config() {
 #[test]
 fn compaction_kcat_broker_default_policy() {
     let Some(peers) = shared_peers() else {
-        eprintln!("SKIP compaction kcat: shared/peers not found");
+        peer_missing("compaction kcat: shared/peers not found");
         return;
     };
     if run_with_env(&peers, "command -v kcat >/dev/null").0 != 0 {
-        eprintln!("SKIP compaction kcat: kcat not installed");
+        peer_missing("compaction kcat: kcat not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
