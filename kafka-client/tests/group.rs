@@ -6,9 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use krafty_client::{
-    Admin, AdminConfig, Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord,
-};
+use krafty_client::{Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord};
 
 const PARTITIONS: i32 = 4;
 const N: usize = 400;
@@ -26,12 +24,10 @@ fn consumer(bootstrap: &str, group: &str) -> Consumer {
     Consumer::new(cfg).expect("consumer")
 }
 
-async fn setup(bootstrap: &str) -> String {
+async fn setup(broker: &common::TestBroker) -> String {
+    let bootstrap = &broker.bootstrap();
     let topic = common::topic("group");
-    Admin::new(AdminConfig::new(bootstrap).expect("config"))
-        .create_topic(&topic, PARTITIONS, 1)
-        .await
-        .expect("create");
+    common::create_topic(broker, &topic, PARTITIONS).await;
     let producer =
         Producer::new(ProducerConfig::new(bootstrap).expect("config")).expect("producer");
     for i in 0..N {
@@ -53,7 +49,7 @@ async fn commit_and_resume(kind: &str) {
         return;
     };
     let bootstrap = broker.bootstrap();
-    let topic = setup(&bootstrap).await;
+    let topic = setup(&broker).await;
     let group = common::topic("g");
 
     let first = consumer(&bootstrap, &group);
@@ -96,7 +92,7 @@ async fn two_members_split(kind: &str) {
         return;
     };
     let bootstrap = broker.bootstrap();
-    let topic = setup(&bootstrap).await;
+    let topic = setup(&broker).await;
     let group = common::topic("g2");
     let a = Arc::new(consumer(&bootstrap, &group));
     let b = Arc::new(consumer(&bootstrap, &group));
@@ -155,7 +151,7 @@ async fn late_joiner_rebalances(kind: &str) {
         return;
     };
     let bootstrap = broker.bootstrap();
-    let topic = setup(&bootstrap).await;
+    let topic = setup(&broker).await;
     let group = common::topic("g3");
     let stop = Arc::new(AtomicBool::new(false));
     let spawn_loop = |c: Arc<Consumer>| {
@@ -231,7 +227,7 @@ async fn auto_commit(kind: &str) {
         return;
     };
     let bootstrap = broker.bootstrap();
-    let topic = setup(&bootstrap).await;
+    let topic = setup(&broker).await;
     let group = common::topic("g4");
     let cfg = |auto: &str| {
         ConsumerConfig::new(&bootstrap)
@@ -276,3 +272,8 @@ async fn group_auto_commit_tansu() {
 async fn group_auto_commit_mini() {
     auto_commit("mini").await;
 }
+
+real_kafka_tests!(group_late_joiner_rebalances_real, late_joiner_rebalances);
+real_kafka_tests!(group_commit_and_resume_real, commit_and_resume);
+real_kafka_tests!(group_two_members_split_real, two_members_split);
+real_kafka_tests!(group_auto_commit_real, auto_commit);
