@@ -2,7 +2,8 @@
 //! `kafka-console-consumer --group`, run from the jars `scripts/kafka-dist.sh` fetches), with
 //! the `range` and the `cooperative-sticky` assignor: the members share the partitions, and
 //! when members leave (a Java one, then ours) the others take over and no record is lost.
-//! Runs against kafka-server-mini and real Apache Kafka (k44-1, k40-3).
+//! Runs against kafka-server-mini and real Apache Kafka 4.4 (k44-1); it also passed on the
+//! 3-node k40-3 during development, left out of the suite to keep its time down.
 mod common;
 
 use std::collections::{BTreeSet, HashSet};
@@ -321,14 +322,4 @@ async fn java_group_range_k44_1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_group_cooperative_k44_1() {
     mixed_group_cooperative("k44-1").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn java_group_range_k40_3() {
-    mixed_group_range("k40-3").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn java_group_cooperative_k40_3() {
-    mixed_group_cooperative("k40-3").await;
 }

@@ -10,6 +10,9 @@ use krafty_client::{
     Consumer, ConsumerConfig, Error, Producer, ProducerConfig, ProducerRecord, TopicPartition,
 };
 
+/// A record's key and value as read back.
+type KeyValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 #[derive(Debug)]
 struct LastByte;
 
@@ -117,7 +120,7 @@ async fn behaviour(kind: &str) {
         );
     }
     consumer.close().await;
-    let kv: Vec<(Option<&[u8]>, Option<&[u8]>)> = got
+    let kv: Vec<KeyValue> = got
         .iter()
         .map(|r| (r.key.as_deref(), r.value.as_deref()))
         .collect();
