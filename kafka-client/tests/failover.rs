@@ -62,12 +62,19 @@ impl Private {
 
 impl Drop for Private {
     /// A throwaway cluster: kill -9 every node (a clean stop takes seconds per node), then
-    /// `stop` to clear the state.
+    /// `stop` to clear the state, and remove its data.
     fn drop(&mut self) {
         for node in ["1", "2", "3"] {
             let _ = dist(&["kill", "--name", &self.name, node]);
         }
         let _ = dist(&["stop", "--name", &self.name]);
+        let home = std::env::var_os("KAFKA_DIST_HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                    .join(".cache/kafka-dist")
+            });
+        let _ = std::fs::remove_dir_all(home.join("run").join(&self.name));
     }
 }
 
