@@ -277,3 +277,50 @@ real_kafka_tests!(group_late_joiner_rebalances_real, late_joiner_rebalances);
 real_kafka_tests!(group_commit_and_resume_real, commit_and_resume);
 real_kafka_tests!(group_two_members_split_real, two_members_split);
 real_kafka_tests!(group_auto_commit_real, auto_commit);
+
+/// `commit_async`: the handle resolves once the broker stored the positions, which a
+/// fresh member of the group then reads back as its committed offsets.
+async fn async_commit(kind: &str) {
+    let Some(broker) = common::TestBroker::start(kind) else {
+        return;
+    };
+    let bootstrap = broker.bootstrap();
+    let topic = setup(&broker).await;
+    let group = common::topic("g5");
+    let c = consumer(&bootstrap, &group);
+    c.subscribe(&[&topic]).expect("subscribe");
+    let mut n = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while n < N && tokio::time::Instant::now() < deadline {
+        n += c
+            .poll(Duration::from_millis(300))
+            .await
+            .expect("poll")
+            .len();
+    }
+    assert_eq!(n, N);
+    let assignment = c.assignment();
+    c.commit_async()
+        .expect("commit_async")
+        .await
+        .expect("commit task")
+        .expect("async commit stored");
+    let checker = consumer(&bootstrap, &group);
+    let committed = checker.committed(&assignment).await.expect("committed");
+    let total: i64 = committed.values().sum();
+    assert_eq!(total, N as i64, "{kind}: async commit: {committed:?}");
+    checker.close().await;
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_async_commit_tansu() {
+    async_commit("tansu").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_async_commit_mini() {
+    async_commit("mini").await;
+}
+
+real_kafka_tests!(group_async_commit_real, async_commit);
