@@ -9,6 +9,8 @@
 # 4. runs the fuzz targets for a short while when the fuzzer toolchain is present.
 # Tests that need something missing (Java Kafka, a peer) print SKIP with the reason outside CI
 # and FAIL with CI=true; only the testcontainers example skips in CI too (no Docker engine).
+# Before `cargo test` it starts the real Apache Kafka clusters (scripts/real-kafka.sh up) and
+# stops them on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -30,6 +32,33 @@ cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# ---- real Apache Kafka (issue 9) -------------------------------------------------------
+# The shared clusters k40-1, k40-3, k44-1, k44-3 that the real-Kafka tests judge against
+# (scripts/real-kafka.sh; jars cached in ~/.cache/kafka-dist). `up` prints
+# `export REAL_KAFKA_CLUSTERS=...`, which the tests read; `down` runs on exit. With CI=true
+# a Kafka that cannot be fetched or started fails the run with its reason; outside CI the
+# real-Kafka tests then print SKIP. REAL_KAFKA_SKIP=1 (outside CI) leaves them out.
+step "real Kafka clusters"
+real_kafka_down() { bash scripts/real-kafka.sh down >/dev/null 2>&1 || true; }
+if [ "${REAL_KAFKA_SKIP:-}" = 1 ] && [ "${CI:-}" != true ]; then
+  echo "SKIP real Kafka: REAL_KAFKA_SKIP=1"
+elif real_kafka_out=$(bash scripts/real-kafka.sh up); then
+  trap real_kafka_down EXIT
+  echo "$real_kafka_out"
+  real_kafka_export=$(printf '%s\n' "$real_kafka_out" | sed -n 's/^export REAL_KAFKA_CLUSTERS=//p' | tail -1)
+  [ -n "$real_kafka_export" ] || { echo "real-kafka.sh up printed no REAL_KAFKA_CLUSTERS line" >&2; exit 1; }
+  export REAL_KAFKA_CLUSTERS="$real_kafka_export"
+else
+  trap real_kafka_down EXIT
+  if [ "${CI:-}" = true ]; then
+    echo "FAIL real Kafka: scripts/real-kafka.sh up failed (reason above); CI=true does not skip" >&2
+    exit 1
+  fi
+  echo "SKIP real Kafka: scripts/real-kafka.sh up failed (reason above); real-Kafka tests will skip"
+  unset REAL_KAFKA_CLUSTERS
+fi
+# ---- end real Apache Kafka ---------------------------------------------------------------
 
 step "cargo test"
 cargo test --workspace --locked

@@ -1,4 +1,4 @@
-//! Consumer features against real brokers (kafka-server-mini and Tansu): pause/resume,
+//! Consumer features against real brokers (kafka-server-mini, Tansu, real Apache Kafka): pause/resume,
 //! offsets_for_times and beginning/end offsets, the record `Stream`, pattern subscription,
 //! rebalance listener callbacks and static membership.
 mod common;
@@ -10,8 +10,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::StreamExt;
 use krafty_client::{
-    Admin, AdminConfig, Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord,
-    RebalanceListener, TopicPartition,
+    Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord, RebalanceListener,
+    TopicPartition,
 };
 use tokio::time::Instant;
 
@@ -32,11 +32,8 @@ fn consumer_cfg(bootstrap: &str, extra: &[(&str, &str)]) -> ConsumerConfig {
     cfg
 }
 
-async fn create(bootstrap: &str, topic: &str, partitions: i32) {
-    Admin::new(AdminConfig::new(bootstrap).expect("config"))
-        .create_topic(topic, partitions, 1)
-        .await
-        .expect("create topic");
+async fn create(broker: &common::TestBroker, topic: &str, partitions: i32) {
+    common::create_topic(broker, topic, partitions).await;
 }
 
 /// Sends `n` records `prefix-i` to `topic` (partition `partition` when given) with
@@ -90,7 +87,7 @@ async fn pause_resume_and_offset_queries(kind: &str) {
     };
     let b = broker.bootstrap();
     let topic = common::topic("pause");
-    create(&b, &topic, 2).await;
+    create(&broker, &topic, 2).await;
     let ts0 = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -171,7 +168,7 @@ async fn stream_of_records(kind: &str) {
     };
     let b = broker.bootstrap();
     let topic = common::topic("stream");
-    create(&b, &topic, 1).await;
+    create(&broker, &topic, 1).await;
     produce(&b, &topic, None, "s", 120, None).await;
     let c = Consumer::new(consumer_cfg(&b, &[("max.poll.records", "7")])).expect("consumer");
     c.assign([TopicPartition::new(&topic, 0)]);
@@ -210,7 +207,7 @@ async fn pattern_subscription(kind: &str) {
         format!("{base}-x"),
     );
     for t in [&t1, &t2, &other] {
-        create(&b, t, 1).await;
+        create(&broker, t, 1).await;
         produce(&b, t, None, t, 5, None).await;
     }
     let group = common::topic("gpat");
@@ -223,7 +220,7 @@ async fn pattern_subscription(kind: &str) {
     assert_eq!(got.len(), 10);
     // a new matching topic is picked up
     let t3 = format!("{base}-a3");
-    create(&b, &t3, 1).await;
+    create(&broker, &t3, 1).await;
     produce(&b, &t3, None, &t3, 5, None).await;
     let got = poll_until(&c, |all| all.len() >= 5, 30).await;
     assert_eq!(got.len(), 5, "{kind}: records of the new topic");
@@ -351,7 +348,7 @@ async fn listener_callbacks(kind: &str, strategy: &str) {
     };
     let b = broker.bootstrap();
     let topic = common::topic("listen");
-    create(&b, &topic, 4).await;
+    create(&broker, &topic, 4).await;
     let group = common::topic("glisten");
     let extra = [
         ("group.id", group.as_str()),
@@ -436,7 +433,7 @@ async fn static_member_restart(kind: &str) {
     };
     let b = broker.bootstrap();
     let topic = common::topic("static");
-    create(&b, &topic, 4).await;
+    create(&broker, &topic, 4).await;
     let group = common::topic("gstatic");
     let cfg = |instance: &str| {
         consumer_cfg(
@@ -534,7 +531,7 @@ async fn poll_interval_exceeded(kind: &str) {
     };
     let b = broker.bootstrap();
     let topic = common::topic("stall");
-    create(&b, &topic, 4).await;
+    create(&broker, &topic, 4).await;
     let group = common::topic("gstall");
     let extra = [
         ("group.id", group.as_str()),
@@ -596,3 +593,38 @@ async fn poll_interval_exceeded_mini() {
 async fn poll_interval_exceeded_tansu() {
     poll_interval_exceeded("tansu").await;
 }
+
+async fn listener_callbacks_range(kind: &str) {
+    listener_callbacks(kind, "range").await;
+}
+
+async fn listener_callbacks_roundrobin(kind: &str) {
+    listener_callbacks(kind, "roundrobin").await;
+}
+
+async fn listener_callbacks_sticky(kind: &str) {
+    listener_callbacks(kind, "sticky").await;
+}
+
+async fn listener_callbacks_cooperative(kind: &str) {
+    listener_callbacks(kind, "cooperative-sticky").await;
+}
+
+real_kafka_tests!(
+    pause_resume_and_offset_queries_real,
+    pause_resume_and_offset_queries
+);
+real_kafka_tests!(stream_of_records_real, stream_of_records);
+real_kafka_tests!(pattern_subscription_real, pattern_subscription);
+real_kafka_tests!(listener_callbacks_eager_real, listener_callbacks_range);
+real_kafka_tests!(
+    listener_callbacks_roundrobin_real,
+    listener_callbacks_roundrobin
+);
+real_kafka_tests!(listener_callbacks_sticky_real, listener_callbacks_sticky);
+real_kafka_tests!(
+    listener_callbacks_cooperative_real,
+    listener_callbacks_cooperative
+);
+real_kafka_tests!(static_member_restart_real, static_member_restart);
+real_kafka_tests!(poll_interval_exceeded_real, poll_interval_exceeded);

@@ -6,9 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use krafty_client::{
-    Admin, AdminConfig, Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord,
-};
+use krafty_client::{Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord};
 
 const PARTITIONS: i32 = 4;
 const N: usize = 400;
@@ -26,12 +24,10 @@ fn consumer(bootstrap: &str, group: &str) -> Consumer {
     Consumer::new(cfg).expect("consumer")
 }
 
-async fn setup(bootstrap: &str) -> String {
+async fn setup(broker: &common::TestBroker) -> String {
+    let bootstrap = &broker.bootstrap();
     let topic = common::topic("group");
-    Admin::new(AdminConfig::new(bootstrap).expect("config"))
-        .create_topic(&topic, PARTITIONS, 1)
-        .await
-        .expect("create");
+    common::create_topic(broker, &topic, PARTITIONS).await;
     let producer =
         Producer::new(ProducerConfig::new(bootstrap).expect("config")).expect("producer");
     for i in 0..N {
@@ -53,7 +49,7 @@ async fn commit_and_resume(kind: &str) {
         return;
     };
     let bootstrap = broker.bootstrap();
-    let topic = setup(&bootstrap).await;
+    let topic = setup(&broker).await;
     let group = common::topic("g");
 
     let first = consumer(&bootstrap, &group);
@@ -96,7 +92,7 @@ async fn two_members_split(kind: &str) {
         return;
     };
     let bootstrap = broker.bootstrap();
-    let topic = setup(&bootstrap).await;
+    let topic = setup(&broker).await;
     let group = common::topic("g2");
     let a = Arc::new(consumer(&bootstrap, &group));
     let b = Arc::new(consumer(&bootstrap, &group));
@@ -155,7 +151,7 @@ async fn late_joiner_rebalances(kind: &str) {
         return;
     };
     let bootstrap = broker.bootstrap();
-    let topic = setup(&bootstrap).await;
+    let topic = setup(&broker).await;
     let group = common::topic("g3");
     let stop = Arc::new(AtomicBool::new(false));
     let spawn_loop = |c: Arc<Consumer>| {
@@ -231,7 +227,7 @@ async fn auto_commit(kind: &str) {
         return;
     };
     let bootstrap = broker.bootstrap();
-    let topic = setup(&bootstrap).await;
+    let topic = setup(&broker).await;
     let group = common::topic("g4");
     let cfg = |auto: &str| {
         ConsumerConfig::new(&bootstrap)
@@ -276,3 +272,55 @@ async fn group_auto_commit_tansu() {
 async fn group_auto_commit_mini() {
     auto_commit("mini").await;
 }
+
+real_kafka_tests!(group_late_joiner_rebalances_real, late_joiner_rebalances);
+real_kafka_tests!(group_commit_and_resume_real, commit_and_resume);
+real_kafka_tests!(group_two_members_split_real, two_members_split);
+real_kafka_tests!(group_auto_commit_real, auto_commit);
+
+/// `commit_async`: the handle resolves once the broker stored the positions, which a
+/// fresh member of the group then reads back as its committed offsets.
+async fn async_commit(kind: &str) {
+    let Some(broker) = common::TestBroker::start(kind) else {
+        return;
+    };
+    let bootstrap = broker.bootstrap();
+    let topic = setup(&broker).await;
+    let group = common::topic("g5");
+    let c = consumer(&bootstrap, &group);
+    c.subscribe(&[&topic]).expect("subscribe");
+    let mut n = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while n < N && tokio::time::Instant::now() < deadline {
+        n += c
+            .poll(Duration::from_millis(300))
+            .await
+            .expect("poll")
+            .len();
+    }
+    assert_eq!(n, N);
+    let assignment = c.assignment();
+    c.commit_async()
+        .expect("commit_async")
+        .await
+        .expect("commit task")
+        .expect("async commit stored");
+    let checker = consumer(&bootstrap, &group);
+    let committed = checker.committed(&assignment).await.expect("committed");
+    let total: i64 = committed.values().sum();
+    assert_eq!(total, N as i64, "{kind}: async commit: {committed:?}");
+    checker.close().await;
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_async_commit_tansu() {
+    async_commit("tansu").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_async_commit_mini() {
+    async_commit("mini").await;
+}
+
+real_kafka_tests!(group_async_commit_real, async_commit);

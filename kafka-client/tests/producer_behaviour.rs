@@ -1,5 +1,5 @@
 //! Producer settings against real brokers: acks 0/1/all, idempotence off, explicit and
-//! custom partitions, sticky partitioning of null keys, flush.
+//! custom partitions, sticky partitioning of null keys, null keys and values, flush.
 mod common;
 
 use std::collections::HashMap;
@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use krafty_client::producer::Partitioner;
 use krafty_client::{
-    Admin, AdminConfig, Consumer, ConsumerConfig, Error, Producer, ProducerConfig, ProducerRecord,
-    TopicPartition,
+    Consumer, ConsumerConfig, Error, Producer, ProducerConfig, ProducerRecord, TopicPartition,
 };
+
+/// A record's key and value as read back.
+type KeyValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
 
 #[derive(Debug)]
 struct LastByte;
@@ -55,12 +57,11 @@ async fn behaviour(kind: &str) {
         return;
     };
     let bootstrap = broker.bootstrap();
-    let admin = Admin::new(AdminConfig::new(&bootstrap).expect("config"));
 
     // acks=0, acks=1 and idempotence off: records arrive; acks=0 has no offsets.
     for (acks, idem) in [("0", "false"), ("1", "false"), ("all", "false")] {
         let topic = common::topic(&format!("acks{acks}"));
-        admin.create_topic(&topic, 1, 1).await.expect("create");
+        common::create_topic(&broker, &topic, 1).await;
         let cfg = ProducerConfig::new(&bootstrap)
             .and_then(|c| c.with("acks", acks))
             .and_then(|c| c.with("enable.idempotence", idem))
@@ -86,9 +87,57 @@ async fn behaviour(kind: &str) {
         assert_eq!(counts.get(&0).copied(), Some(100), "acks={acks}");
     }
 
+    // Null keys and values (a tombstone) and an empty value, with the default producer
+    // (idempotent, acks=all).
+    let topic = common::topic("nulls");
+    common::create_topic(&broker, &topic, 1).await;
+    let producer =
+        Producer::new(ProducerConfig::new(&bootstrap).expect("config")).expect("producer");
+    for r in [
+        ProducerRecord::new(&topic),
+        ProducerRecord::new(&topic).key("k"),
+        ProducerRecord::new(&topic).value("v"),
+        ProducerRecord::new(&topic).key("").value(""),
+    ] {
+        producer.send_and_wait(r).await.expect("send");
+    }
+    producer.close().await.expect("close");
+    let consumer = Consumer::new(
+        ConsumerConfig::new(&bootstrap)
+            .and_then(|c| c.with("auto.offset.reset", "earliest"))
+            .expect("config"),
+    )
+    .expect("consumer");
+    consumer.assign([TopicPartition::new(&topic, 0)]);
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while got.len() < 4 && tokio::time::Instant::now() < deadline {
+        got.extend(
+            consumer
+                .poll(Duration::from_millis(300))
+                .await
+                .expect("poll"),
+        );
+    }
+    consumer.close().await;
+    let kv: Vec<KeyValue> = got
+        .iter()
+        .map(|r| (r.key.as_deref(), r.value.as_deref()))
+        .collect();
+    assert_eq!(
+        kv,
+        vec![
+            (None, None),
+            (Some(&b"k"[..]), None),
+            (None, Some(&b"v"[..])),
+            (Some(&b""[..]), Some(&b""[..])),
+        ],
+        "{kind}: null and empty keys/values"
+    );
+
     // Explicit, invalid, custom and sticky partitions.
     let topic = common::topic("parts");
-    admin.create_topic(&topic, 3, 1).await.expect("create");
+    common::create_topic(&broker, &topic, 3).await;
     let producer = Producer::with_partitioner(
         ProducerConfig::new(&bootstrap).expect("config"),
         Some(Box::new(LastByte)),
@@ -156,3 +205,5 @@ async fn producer_behaviour_tansu() {
 async fn producer_behaviour_mini() {
     behaviour("mini").await;
 }
+
+real_kafka_tests!(producer_behaviour_real, behaviour);

@@ -1,4 +1,4 @@
-//! Our producer -> broker (Tansu, kafka-server-mini) -> our consumer, for every codec: every record back exactly once,
+//! Our producer -> broker (Tansu, kafka-server-mini, real Apache Kafka) -> our consumer, for every codec: every record back exactly once,
 //! in order per partition, keys on the partition murmur2 gives.
 mod common;
 
@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use krafty_client::producer::partitioner::murmur2;
 use krafty_client::{
-    Admin, AdminConfig, Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord,
-    TopicPartition,
+    Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord, TopicPartition,
 };
 
 const PARTITIONS: i32 = 3;
@@ -58,18 +57,20 @@ async fn consumer_seek_position_and_reset_mini() {
     consumer_seek_position_and_reset("mini").await;
 }
 
+real_kafka_tests!(roundtrip_every_codec_real, roundtrip_every_codec);
+real_kafka_tests!(
+    consumer_seek_position_and_reset_real,
+    consumer_seek_position_and_reset
+);
+
 async fn roundtrip_every_codec(kind: &str) {
     let Some(broker) = common::TestBroker::start(kind) else {
         return;
     };
     let bootstrap = broker.bootstrap();
-    let admin = Admin::new(AdminConfig::new(&bootstrap).expect("config"));
     for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
         let topic = common::topic(&format!("rt-{codec}"));
-        admin
-            .create_topic(&topic, PARTITIONS, 1)
-            .await
-            .expect("create topic");
+        common::create_topic(&broker, &topic, PARTITIONS).await;
         let cfg = ProducerConfig::new(&bootstrap)
             .and_then(|c| c.with("compression.type", codec))
             .and_then(|c| c.with("linger.ms", "2"))
@@ -132,12 +133,8 @@ async fn consumer_seek_position_and_reset(kind: &str) {
         return;
     };
     let bootstrap = broker.bootstrap();
-    let admin = Admin::new(AdminConfig::new(&bootstrap).expect("config"));
     let topic = common::topic("seek");
-    admin
-        .create_topic(&topic, 1, 1)
-        .await
-        .expect("create topic");
+    common::create_topic(&broker, &topic, 1).await;
     let producer =
         Producer::new(ProducerConfig::new(&bootstrap).expect("config")).expect("producer");
     for i in 0..100 {

@@ -33,6 +33,10 @@ pub const MAX_RESPONSE_SIZE: usize = krafty_protocol::frame::DEFAULT_MAX_FRAME_S
 
 type Waiter = oneshot::Sender<Result<Bytes>>;
 
+/// A request frame for the writer, with whom to tell once it is written to the socket
+/// (requests that get no response: Produce with acks=0).
+type Outgoing = (Bytes, Option<oneshot::Sender<()>>);
+
 /// State shared by the handle, the writer and the reader.
 struct Shared {
     addr: String,
@@ -61,7 +65,7 @@ impl Shared {
 
 struct Inner {
     shared: Arc<Shared>,
-    tx: mpsc::UnboundedSender<Bytes>,
+    tx: mpsc::UnboundedSender<Outgoing>,
     next_id: AtomicI32,
     client_id: Option<StrBytes>,
     request_timeout: Duration,
@@ -252,7 +256,7 @@ impl Connection {
             }
             pending.insert(id, tx);
         }
-        if self.inner.tx.send(frame).is_err() {
+        if self.inner.tx.send((frame, None)).is_err() {
             self.forget(id);
             return Err(Error::Disconnected(self.addr().to_string()));
         }
@@ -271,16 +275,20 @@ impl Connection {
         self.enqueue_raw(version, body)
     }
 
-    /// Queues a request that gets no response (Produce with acks=0).
-    pub fn send_oneway<R: Request>(&self, version: i16, body: &R) -> Result<()> {
+    /// Queues a request that gets no response (Produce with acks=0). The receiver resolves
+    /// once the request is written to the socket (as Java completes an acks=0 send), or
+    /// fails if the connection closes before that.
+    pub fn send_oneway<R: Request>(&self, version: i16, body: &R) -> Result<oneshot::Receiver<()>> {
         if self.is_closed() {
             return Err(Error::Disconnected(self.addr().to_string()));
         }
         let (_, frame) = self.encode(version, body)?;
+        let (written, rx) = oneshot::channel();
         self.inner
             .tx
-            .send(frame)
-            .map_err(|_| Error::Disconnected(self.addr().to_string()))
+            .send((frame, Some(written)))
+            .map_err(|_| Error::Disconnected(self.addr().to_string()))?;
+        Ok(rx)
     }
 
     /// Sends a request at the negotiated version and waits for its response.
@@ -291,23 +299,31 @@ impl Connection {
 
 async fn write_loop(
     mut w: OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<Bytes>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
     shared: Arc<Shared>,
 ) {
     let mut buf = BytesMut::new();
-    while let Some(frame) = rx.recv().await {
+    let mut notify = Vec::new();
+    while let Some((frame, written)) = rx.recv().await {
         buf.clear();
         buf.extend_from_slice(&frame);
+        notify.extend(written);
         // Coalesce what is already queued into one write.
         while buf.len() < 256 * 1024 {
             match rx.try_recv() {
-                Ok(more) => buf.extend_from_slice(&more),
+                Ok((more, written)) => {
+                    buf.extend_from_slice(&more);
+                    notify.extend(written);
+                }
                 Err(_) => break,
             }
         }
         if let Err(e) = w.write_all(&buf).await {
             shared.close(&format!("write failed: {e}"));
             return;
+        }
+        for n in notify.drain(..) {
+            let _ = n.send(());
         }
     }
     let _ = w.shutdown().await;

@@ -267,17 +267,37 @@ impl Sender {
             }
         };
         if self.cfg.acks == Acks::None {
-            let sent = conn.send_oneway(version, &req);
-            for b in batches {
-                match &sent {
-                    Ok(()) => self.acc.complete(
-                        b,
-                        Ok(BatchResult {
-                            base_offset: -1,
-                            log_append_time: -1,
-                        }),
-                    ),
-                    Err(e) => self.retry_or_fail(b, e.clone()),
+            // Done once written to the socket (Java's rule for acks=0), not when queued: a
+            // close right after must not drop requests still waiting for the writer.
+            match conn.send_oneway(version, &req) {
+                Ok(written) => {
+                    let this = self.clone();
+                    let addr = conn.addr().to_string();
+                    tokio::spawn(async move {
+                        let outcome = written.await;
+                        for b in batches {
+                            match outcome {
+                                Ok(()) => this.acc.complete(
+                                    b,
+                                    Ok(BatchResult {
+                                        base_offset: -1,
+                                        log_append_time: -1,
+                                    }),
+                                ),
+                                Err(_) => this.retry_or_fail(
+                                    b,
+                                    Error::Disconnected(format!(
+                                        "{addr}: closed before the request was written"
+                                    )),
+                                ),
+                            }
+                        }
+                    });
+                }
+                Err(e) => {
+                    for b in batches {
+                        self.retry_or_fail(b, e.clone());
+                    }
                 }
             }
             return;

@@ -202,12 +202,111 @@ impl Drop for Mini {
     }
 }
 
-/// A running broker of either kind.
+/// One of the shared real Apache Kafka clusters that `scripts/real-kafka.sh up` starts
+/// (`k40-1`, `k40-3`, `k44-1`, `k44-3`), named in the env `REAL_KAFKA_CLUSTERS`.
+pub struct RealKafka {
+    /// The cluster name (`k44-3`).
+    pub name: String,
+    /// Its bootstrap list.
+    pub bootstrap: String,
+    /// Its node count (1 or 3).
+    pub nodes: usize,
+}
+
+/// `scripts/kafka-dist.sh` of this repository.
+pub fn kafka_dist_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka-dist.sh")
+}
+
+/// Whether the run is CI (`CI=true`), where a missing real Kafka fails instead of skipping.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// `SKIP: reason` outside CI; a panic with the reason under `CI=true`.
+pub fn skip_or_fail(reason: &str) {
+    if in_ci() {
+        panic!("CI=true and {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+}
+
+impl RealKafka {
+    /// The cluster `name` if `REAL_KAFKA_CLUSTERS` lists it and it answers `bootstrap`;
+    /// otherwise `None` after `SKIP` (outside CI) or a panic (with `CI=true`).
+    pub fn get(name: &str) -> Option<RealKafka> {
+        let listed = std::env::var("REAL_KAFKA_CLUSTERS").unwrap_or_default();
+        if listed.trim().is_empty() {
+            skip_or_fail(&format!(
+                "REAL_KAFKA_CLUSTERS is not set, no real Kafka cluster {name} \
+                 (run scripts/real-kafka.sh up and export what it prints)"
+            ));
+            return None;
+        }
+        if !listed.split(',').any(|n| n.trim() == name) {
+            eprintln!("SKIP: REAL_KAFKA_CLUSTERS={listed} does not list {name}");
+            return None;
+        }
+        let out = Command::new("bash")
+            .arg(kafka_dist_script())
+            .args(["bootstrap", "--name", name])
+            .output();
+        let bootstrap = match out {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            Ok(o) => {
+                panic!(
+                    "REAL_KAFKA_CLUSTERS lists {name} but kafka-dist.sh bootstrap failed: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+            }
+            Err(e) => panic!("running kafka-dist.sh: {e}"),
+        };
+        let nodes = bootstrap.split(',').count();
+        Some(RealKafka {
+            name: name.to_string(),
+            bootstrap,
+            nodes,
+        })
+    }
+}
+
+/// The real clusters a test can run against (`REAL_KAFKA_CLUSTERS` names).
+pub const REAL_CLUSTERS: [&str; 4] = ["k40-1", "k40-3", "k44-1", "k44-3"];
+
+/// Defines a module `$name` with one test per real Kafka cluster (`k40_1`, `k40_3`,
+/// `k44_1`, `k44_3`), each running `super::$scenario(cluster_name).await`.
+#[macro_export]
+macro_rules! real_kafka_tests {
+    ($name:ident, $scenario:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn k40_1() {
+                super::$scenario("k40-1").await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn k40_3() {
+                super::$scenario("k40-3").await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn k44_1() {
+                super::$scenario("k44-1").await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn k44_3() {
+                super::$scenario("k44-3").await;
+            }
+        }
+    };
+}
+
+/// A running broker of any kind.
 pub enum TestBroker {
     /// Tansu.
     Tansu(Tansu),
     /// kafka-server-mini.
     Mini(Mini),
+    /// A shared real Apache Kafka cluster.
+    Real(RealKafka),
 }
 
 impl TestBroker {
@@ -216,7 +315,27 @@ impl TestBroker {
         match self {
             TestBroker::Tansu(t) => t.bootstrap(),
             TestBroker::Mini(m) => m.bootstrap(),
+            TestBroker::Real(r) => r.bootstrap.clone(),
         }
+    }
+
+    /// Whether this is a real Apache Kafka cluster.
+    pub fn is_real(&self) -> bool {
+        matches!(self, TestBroker::Real(_))
+    }
+
+    /// How many brokers serve (1, or 3 for a 3-node real cluster).
+    pub fn nodes(&self) -> usize {
+        match self {
+            TestBroker::Real(r) => r.nodes,
+            _ => 1,
+        }
+    }
+
+    /// The replication factor topics of this test get: every broker of the cluster
+    /// (3 on a 3-node cluster, whose `min.insync.replicas` is 2).
+    pub fn rf(&self) -> i16 {
+        self.nodes() as i16
     }
 
     /// Whether this is Tansu (whose known deviations some tests tolerate).
@@ -224,7 +343,8 @@ impl TestBroker {
         matches!(self, TestBroker::Tansu(_))
     }
 
-    /// Starts the named broker (`tansu` or `mini`).
+    /// Starts the named broker (`tansu` or `mini`), or picks the real cluster of that name
+    /// (`k40-1`, `k40-3`, `k44-1`, `k44-3`).
     pub fn start(kind: &str) -> Option<TestBroker> {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -232,6 +352,7 @@ impl TestBroker {
             .try_init();
         match kind {
             "tansu" => Tansu::start().map(TestBroker::Tansu),
+            k if REAL_CLUSTERS.contains(&k) => RealKafka::get(k).map(TestBroker::Real),
             _ => Mini::start().map(TestBroker::Mini),
         }
     }
@@ -347,4 +468,57 @@ impl Drop for RestartableMini {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// Waits until every broker of `bootstrap` (each asked on its own) knows `topic` with
+/// `partitions` partitions, each with a leader, and every leader answers ListOffsets for it.
+/// Real Kafka applies a created topic (or added partitions) asynchronously on every broker
+/// after CreateTopics answers, as Java's AdminClient documents; tests wait as Kafka's own
+/// tests do (`waitForTopicCreated`). Panics after 30 s.
+pub async fn wait_topic_ready(bootstrap: &str, topic: &str, partitions: i32) {
+    use krafty_client::admin::OffsetSpec;
+    use krafty_client::{Admin, AdminConfig, TopicPartition};
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    for addr in bootstrap.split(',') {
+        let admin = Admin::new(AdminConfig::new(addr).expect("admin config"));
+        let mut last: String;
+        loop {
+            let described = admin.describe_topics(&[topic]).await;
+            let ok = match &described {
+                Ok(d) => {
+                    d[0].partitions.len() == partitions as usize
+                        && d[0].partitions.iter().all(|p| p.leader >= 0)
+                }
+                Err(_) => false,
+            };
+            if ok {
+                let tps: Vec<_> = (0..partitions)
+                    .map(|p| (TopicPartition::new(topic, p), OffsetSpec::Latest))
+                    .collect();
+                match admin.list_offsets(&tps).await {
+                    Ok(_) => break,
+                    Err(e) => last = format!("list_offsets: {e}"),
+                }
+            } else {
+                last = format!("{described:?}");
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "topic {topic} not ready on {addr} within 30 s: {last}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        admin.close();
+    }
+}
+
+/// Creates `topic` with `partitions` partitions, replicated on every broker of `broker`
+/// (its [`TestBroker::rf`]), and waits until it is ready everywhere ([`wait_topic_ready`]).
+pub async fn create_topic(broker: &TestBroker, topic: &str, partitions: i32) {
+    let bootstrap = broker.bootstrap();
+    krafty_client::Admin::new(krafty_client::AdminConfig::new(&bootstrap).expect("config"))
+        .create_topic(topic, partitions, broker.rf())
+        .await
+        .expect("create topic");
+    wait_topic_ready(&bootstrap, topic, partitions).await;
 }
