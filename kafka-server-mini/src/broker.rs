@@ -294,7 +294,13 @@ impl BrokerState {
         configs: &TopicConfigs,
     ) -> Result<Partition> {
         let dir = partition_dir(&self.config.data_dir, topic, index);
-        let log = Log::open(&dir, self.log_config(configs), rp, ls)?;
+        let log = Log::open_with(
+            &dir,
+            self.log_config(configs),
+            rp,
+            ls,
+            self.config.disk.clone(),
+        )?;
         if !configs.is_empty() {
             topic_config::write(&dir, configs)?;
         }
@@ -340,18 +346,26 @@ impl BrokerState {
         for t in self.topics() {
             for p in &t.partitions {
                 let mut st = p.lock();
-                if flush {
-                    st.log.flush()?;
+                if flush && st.log.offline_reason().is_none() {
+                    if let Err(e) = st.log.flush() {
+                        tracing::error!(topic = %t.name, partition = p.index, error = %e, "flush failed; log offline");
+                    }
                 }
                 rp.insert((t.name.clone(), p.index), st.log.recovery_point());
                 ls.insert((t.name.clone(), p.index), st.log.log_start_offset());
             }
         }
+        let disk = &self.config.disk;
         checkpoint::write(
+            disk,
             &self.config.data_dir.join(checkpoint::RECOVERY_POINT_FILE),
             &rp,
         )?;
-        checkpoint::write(&self.config.data_dir.join(checkpoint::LOG_START_FILE), &ls)
+        checkpoint::write(
+            disk,
+            &self.config.data_dir.join(checkpoint::LOG_START_FILE),
+            &ls,
+        )
     }
 
     fn load(&self) -> Result<()> {

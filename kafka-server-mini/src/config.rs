@@ -55,6 +55,19 @@ pub struct BrokerConfig {
     /// `log.message.timestamp.type`: `true` for LogAppendTime (the broker stamps batches),
     /// `false` for CreateTime.
     pub log_append_time: bool,
+    /// `max.connections`: open client connections at most (new ones are closed at once).
+    pub max_connections: usize,
+    /// `max.connections.per.ip`.
+    pub max_connections_per_ip: usize,
+    /// `connections.max.idle.ms`: a connection with no complete request for this long is
+    /// closed (also one whose request trickles in without completing).
+    pub connections_max_idle_ms: u64,
+    /// `request.memory.budget.bytes` (this broker's own setting; Kafka has no such key):
+    /// everything one Produce request may decompress or up-convert in total, checked
+    /// before each allocation. Past it the partition's data is refused (RECORD_LIST_TOO_LARGE).
+    pub request_memory_budget_bytes: usize,
+    /// The file I/O under every log and checkpoint (tests inject disk faults here).
+    pub disk: crate::log::disk::Disk,
 }
 
 /// The config keys accepted by [`BrokerConfig::set`], with their defaults as text.
@@ -78,6 +91,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("group.max.session.timeout.ms", "1800000"),
     ("offsets.retention.minutes", "10080"),
     ("log.message.timestamp.type", "CreateTime"),
+    ("max.connections", "2147483647"),
+    ("max.connections.per.ip", "2147483647"),
+    ("connections.max.idle.ms", "600000"),
+    ("request.memory.budget.bytes", "67108864"),
 ];
 
 impl BrokerConfig {
@@ -105,6 +122,11 @@ impl BrokerConfig {
             group_max_session_timeout_ms: 1_800_000,
             offsets_retention_minutes: 10080,
             log_append_time: false,
+            max_connections: i32::MAX as usize,
+            max_connections_per_ip: i32::MAX as usize,
+            connections_max_idle_ms: 600_000,
+            request_memory_budget_bytes: 64 << 20,
+            disk: crate::log::disk::real(),
         }
     }
 
@@ -136,6 +158,12 @@ impl BrokerConfig {
             "group.min.session.timeout.ms" => self.group_min_session_timeout_ms = num(key, v)?,
             "group.max.session.timeout.ms" => self.group_max_session_timeout_ms = num(key, v)?,
             "offsets.retention.minutes" => self.offsets_retention_minutes = positive(key, v)?,
+            "max.connections" => self.max_connections = positive(key, v)?,
+            "max.connections.per.ip" => self.max_connections_per_ip = positive(key, v)?,
+            "connections.max.idle.ms" => self.connections_max_idle_ms = positive(key, v)?,
+            "request.memory.budget.bytes" => {
+                self.request_memory_budget_bytes = positive(key, v)?;
+            }
             "log.message.timestamp.type" => {
                 self.log_append_time = match v {
                     "CreateTime" => false,
@@ -191,6 +219,10 @@ impl BrokerConfig {
                 "CreateTime"
             }
             .to_string(),
+            "max.connections" => self.max_connections.to_string(),
+            "max.connections.per.ip" => self.max_connections_per_ip.to_string(),
+            "connections.max.idle.ms" => self.connections_max_idle_ms.to_string(),
+            "request.memory.budget.bytes" => self.request_memory_budget_bytes.to_string(),
             _ => return None,
         })
     }

@@ -5,6 +5,7 @@
 //! `.timeindex` (time index). The data directory holds the checkpoint files.
 
 pub mod checkpoint;
+pub mod disk;
 pub mod index;
 mod index_file;
 #[allow(clippy::module_inception)]
