@@ -56,6 +56,15 @@ impl Topic {
             .get(name)
             .and_then(|v| v.trim().parse().ok())
     }
+
+    /// One override as text, read under the lock without copying the map.
+    pub fn config_str(&self, name: &str) -> Option<String> {
+        self.configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .map(|v| v.trim().to_string())
+    }
 }
 
 /// State shared by every connection and background task.
@@ -68,6 +77,9 @@ pub struct BrokerState {
     /// The cluster id.
     pub cluster_id: String,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// The memory pool for what requests decompress or convert
+    /// (`request.memory.budget.bytes`).
+    pub memory: Arc<crate::memory::MemoryPool>,
     /// Notified after every append (long-polling fetches wait on it).
     pub data_arrived: Notify,
     /// The group coordinator.
@@ -478,6 +490,7 @@ impl Broker {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let state = Arc::new(BrokerState {
             groups: GroupCoordinator::new(&config),
+            memory: crate::memory::MemoryPool::new(config.request_memory_budget_bytes),
             config,
             advertised,
             cluster_id: "kafka-server-mini-cluster".to_string(),

@@ -55,6 +55,12 @@ pub struct BrokerConfig {
     /// `log.message.timestamp.type`: `true` for LogAppendTime (the broker stamps batches),
     /// `false` for CreateTime.
     pub log_append_time: bool,
+    /// `log.message.timestamp.before.max.ms`: how far in the past a CreateTime timestamp
+    /// may be (INVALID_TIMESTAMP beyond).
+    pub log_message_timestamp_before_max_ms: i64,
+    /// `log.message.timestamp.after.max.ms`: how far in the future a CreateTime timestamp
+    /// may be (Kafka 4's default: one hour).
+    pub log_message_timestamp_after_max_ms: i64,
     /// `max.connections`: open client connections at most (new ones are closed at once).
     pub max_connections: usize,
     /// `max.connections.per.ip`.
@@ -91,6 +97,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("group.max.session.timeout.ms", "1800000"),
     ("offsets.retention.minutes", "10080"),
     ("log.message.timestamp.type", "CreateTime"),
+    ("log.message.timestamp.before.max.ms", "9223372036854775807"),
+    ("log.message.timestamp.after.max.ms", "3600000"),
     ("max.connections", "2147483647"),
     ("max.connections.per.ip", "2147483647"),
     ("connections.max.idle.ms", "600000"),
@@ -122,6 +130,8 @@ impl BrokerConfig {
             group_max_session_timeout_ms: 1_800_000,
             offsets_retention_minutes: 10080,
             log_append_time: false,
+            log_message_timestamp_before_max_ms: i64::MAX,
+            log_message_timestamp_after_max_ms: 3_600_000,
             max_connections: i32::MAX as usize,
             max_connections_per_ip: i32::MAX as usize,
             connections_max_idle_ms: 600_000,
@@ -158,6 +168,12 @@ impl BrokerConfig {
             "group.min.session.timeout.ms" => self.group_min_session_timeout_ms = num(key, v)?,
             "group.max.session.timeout.ms" => self.group_max_session_timeout_ms = num(key, v)?,
             "offsets.retention.minutes" => self.offsets_retention_minutes = positive(key, v)?,
+            "log.message.timestamp.before.max.ms" => {
+                self.log_message_timestamp_before_max_ms = num(key, v)?;
+            }
+            "log.message.timestamp.after.max.ms" => {
+                self.log_message_timestamp_after_max_ms = num(key, v)?;
+            }
             "max.connections" => self.max_connections = positive(key, v)?,
             "max.connections.per.ip" => self.max_connections_per_ip = positive(key, v)?,
             "connections.max.idle.ms" => self.connections_max_idle_ms = positive(key, v)?,
@@ -219,6 +235,12 @@ impl BrokerConfig {
                 "CreateTime"
             }
             .to_string(),
+            "log.message.timestamp.before.max.ms" => {
+                self.log_message_timestamp_before_max_ms.to_string()
+            }
+            "log.message.timestamp.after.max.ms" => {
+                self.log_message_timestamp_after_max_ms.to_string()
+            }
             "max.connections" => self.max_connections.to_string(),
             "max.connections.per.ip" => self.max_connections_per_ip.to_string(),
             "connections.max.idle.ms" => self.connections_max_idle_ms.to_string(),
