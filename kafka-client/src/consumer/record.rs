@@ -90,6 +90,34 @@ impl AbortedFilter {
     }
 }
 
+/// Decodes one partition of a Fetch response as the consumer does: the records from
+/// `from_offset` on and the offset to fetch next; with `aborted` (the response's aborted
+/// transactions, for `read_committed`) records of aborted transactions are dropped. Bad
+/// data (lengths, CRCs, offsets that overflow, compression bombs past `opts`) is an error,
+/// never a panic. Public for the fetch-response fuzz target.
+pub fn decode_fetched_partition(
+    topic: &str,
+    partition: i32,
+    records: Bytes,
+    from_offset: i64,
+    aborted: Option<Vec<(i64, i64)>>,
+    opts: &DecodeOptions,
+) -> Result<(Vec<ConsumerRecord>, Option<i64>)> {
+    let topic: Arc<str> = Arc::from(topic);
+    let mut filter = aborted.map(AbortedFilter::new);
+    let mut out = Vec::new();
+    let next = decode_records(
+        &topic,
+        partition,
+        records,
+        from_offset,
+        opts,
+        filter.as_mut(),
+        &mut out,
+    )?;
+    Ok((out, next))
+}
+
 /// The records of one fetched partition from `from_offset` on, and the offset to fetch
 /// next (`None` when no complete batch was in the data). With `aborted` (read_committed),
 /// records of aborted transactions are dropped. Control batches never reach the
