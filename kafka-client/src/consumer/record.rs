@@ -342,7 +342,12 @@ mod tests {
     fn hostile_offsets_are_errors_not_panics() {
         let topic: Arc<str> = Arc::from("t");
         let opts = DecodeOptions::default();
-        for (base, delta) in [(i64::MAX, 0), (i64::MAX - 1, 5), (-7, 0), (i64::MAX - 3, 2)] {
+        for (base, delta) in [
+            (i64::MAX, 0i32),
+            (i64::MAX - 1, 5),
+            (-7, 0),
+            (i64::MAX - 3, 2),
+        ] {
             let mut b = RecordBatchBuilder::new(Compression::None).base_offset(base);
             for i in 0..3 {
                 assert!(b.append(1000 + i, Some(b"k"), Some(b"v")).is_ok());
@@ -352,7 +357,7 @@ mod tests {
                 Err(e) => panic!("building base {base}: {e:?}"),
             };
             // a hostile last offset delta (not covered by the CRC check here)
-            raw[23..27].copy_from_slice(&(2 + delta as i32).to_be_bytes());
+            raw[23..27].copy_from_slice(&(2 + delta).to_be_bytes());
             let mut out = Vec::new();
             let r = decode_records(
                 &topic,
