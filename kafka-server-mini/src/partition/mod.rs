@@ -83,6 +83,7 @@ impl Partition {
         let now = crate::broker::now_ms();
         let mut scratch: Option<ProducerStateMap> = None;
         let mut first_duplicate: Option<i64> = None;
+        let several = batches.len() > 1;
         let mut fresh = Vec::with_capacity(batches.len());
         for batch in batches {
             let h = RecordBatchHeader::parse(&batch)
@@ -96,10 +97,13 @@ impl Partition {
                     }
                 }
                 SequenceCheck::Append => {
-                    // later batches of the same request are checked as if this one was stored
-                    scratch
-                        .get_or_insert_with(|| st.producers.clone())
-                        .record(&h);
+                    // later batches of the same request are checked as if this one was
+                    // stored (a copy of the state only when there are later batches)
+                    if several && h.has_producer_id() {
+                        scratch
+                            .get_or_insert_with(|| st.producers.clone())
+                            .record(&h);
+                    }
                     fresh.push(batch);
                 }
             }
