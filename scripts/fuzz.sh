@@ -182,7 +182,16 @@ else
 fi
 
 # --- build -------------------------------------------------------------------------------
-XX
+for target in $TARGETS; do
+    dir=$(crate_of "$target")
+    echo "fuzz: building $target in $dir (cargo +nightly fuzz build ${BUILD_FLAGS[*]})"
+    build_start=$(date +%s)
+    if ! (cd "$dir" && cargo +nightly fuzz build "${BUILD_FLAGS[@]}" "$target"); then
+        echo "fuzz: FAILED to build $target"
+        exit 1
+    fi
+    echo "fuzz: build of $target took $(($(date +%s) - build_start)) s"
+done
 
 # --- run ---------------------------------------------------------------------------------
 failed=()
