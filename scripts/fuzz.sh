@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Short fuzzing run of the kafka-protocol codec (kafka-protocol/fuzz, cargo-fuzz layout).
+# Short fuzzing run of the codec (kafka-protocol/fuzz), the broker's request path
+# (kafka-server-mini/fuzz: broker_request) and the consumer's fetch-response path
+# (kafka-client/fuzz: fetch_response), all in cargo-fuzz layout.
 #
 # Runs every fuzz target for FUZZ_SECONDS (default 25) seconds, seeded with the golden
 # frames of kafka-protocol/tests/data/golden-frames. Needs a nightly toolchain and
@@ -10,7 +12,7 @@
 # `cargo +nightly fuzz run -D --sanitizer none <target> <file>` from kafka-protocol/).
 #
 # Environment:
-#   FUZZ_SECONDS       seconds per target (default 25; 3 targets)
+#   FUZZ_SECONDS       seconds per target (default 25; 5 targets)
 #   FUZZ_TARGETS       space-separated subset of targets (default: all)
 #   KAFKA_TOOLS_HOME   where cargo-fuzz is installed if missing
 #   FUZZ_RELEASE=1     optimized build (-O -a) for long runs: ~10x the execs/s, ~2-3x the
@@ -46,7 +48,17 @@ CRATE="$ROOT/kafka-protocol"
 FUZZ_DIR="$CRATE/fuzz"
 GOLDEN="$CRATE/tests/data/golden-frames"
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
-TARGETS=${FUZZ_TARGETS:-"request_decode response_decode record_batch_decode"}
+TARGETS=${FUZZ_TARGETS:-"request_decode response_decode record_batch_decode broker_request fetch_response"}
+SERVER_FUZZ="$ROOT/kafka-server-mini/fuzz"
+CLIENT_FUZZ="$ROOT/kafka-client/fuzz"
+# the crate (cargo-fuzz directory's parent) of each target
+crate_of() {
+    case "$1" in
+    broker_request) echo "$ROOT/kafka-server-mini" ;;
+    fetch_response) echo "$ROOT/kafka-client" ;;
+    *) echo "$CRATE" ;;
+    esac
+}
 TOOLS=${KAFKA_TOOLS_HOME:-$HOME/.cache/kafka-tools}
 if [ "${FUZZ_RELEASE:-0}" = 1 ]; then
     BUILD_FLAGS=(-O -a --sanitizer none --codegen-units 16)
@@ -85,7 +97,8 @@ echo "fuzz: $(cargo fuzz --version), $(rustup run nightly rustc --version)"
 # own finds from earlier runs are kept).
 cd "$CRATE" || exit 1
 mkdir -p "$FUZZ_DIR/corpus/request_decode" "$FUZZ_DIR/corpus/response_decode" \
-    "$FUZZ_DIR/corpus/record_batch_decode"
+    "$FUZZ_DIR/corpus/record_batch_decode" "$SERVER_FUZZ/corpus/broker_request" \
+    "$CLIENT_FUZZ/corpus/fetch_response"
 
 byte() { printf "\\$(printf '%03o' $(($1 & 255)))"; }
 seeds=0
@@ -100,11 +113,18 @@ for dir in "$GOLDEN"/*/; do
         case "$name" in
         *.request.bin)
             cp "$f" "$FUZZ_DIR/corpus/request_decode/golden-$client-$name"
+            # broker_request input: the same request frame, through the broker
+            cp "$f" "$SERVER_FUZZ/corpus/broker_request/golden-$client-$name"
             ;;
         *.response.bin)
             # response_decode input: api key (2 bytes BE), version (2 bytes BE), frame.
             { byte $((key >> 8)); byte "$key"; byte $((version >> 8)); byte "$version"; cat "$f"; } \
                 >"$FUZZ_DIR/corpus/response_decode/golden-$client-$name"
+            if [ "$((10#$key))" = 1 ]; then
+                # fetch_response input: version (2 bytes BE), fetch offset (8 bytes), frame.
+                { byte $((version >> 8)); byte "$version"; printf '\0\0\0\0\0\0\0\0'; cat "$f"; } \
+                    >"$CLIENT_FUZZ/corpus/fetch_response/golden-$client-$name"
+            fi
             ;;
         esac
         seeds=$((seeds + 1))
@@ -162,24 +182,28 @@ else
 fi
 
 # --- build -------------------------------------------------------------------------------
-echo "fuzz: building (cargo +nightly fuzz build ${BUILD_FLAGS[*]})"
-build_start=$(date +%s)
-if ! cargo +nightly fuzz build "${BUILD_FLAGS[@]}"; then
-    echo "fuzz: FAILED to build the fuzz targets"
-    exit 1
-fi
-echo "fuzz: build took $(($(date +%s) - build_start)) s"
+for target in $TARGETS; do
+    dir=$(crate_of "$target")
+    echo "fuzz: building $target in $dir (cargo +nightly fuzz build ${BUILD_FLAGS[*]})"
+    build_start=$(date +%s)
+    if ! (cd "$dir" && cargo +nightly fuzz build "${BUILD_FLAGS[@]}" "$target"); then
+        echo "fuzz: FAILED to build $target"
+        exit 1
+    fi
+    echo "fuzz: build of $target took $(($(date +%s) - build_start)) s"
+done
 
 # --- run ---------------------------------------------------------------------------------
 failed=()
 summary=()
 for target in $TARGETS; do
-    log="$FUZZ_DIR/artifacts/$target.log"
-    mkdir -p "$FUZZ_DIR/artifacts/$target"
+    dir=$(crate_of "$target")
+    log="$dir/fuzz/artifacts/$target.log"
+    mkdir -p "$dir/fuzz/artifacts/$target"
     echo "fuzz: running $target for ${FUZZ_SECONDS}s"
-    cargo +nightly fuzz run "${BUILD_FLAGS[@]}" "$target" -- \
+    (cd "$dir" && cargo +nightly fuzz run "${BUILD_FLAGS[@]}" "$target" -- \
         -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 >"$log" 2>&1
+        -print_final_stats=1) >"$log" 2>&1
     rc=$?
     execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
     rate=$(grep -m1 'stat::average_exec_per_sec' "$log" | awk '{print $2}')
@@ -188,7 +212,7 @@ for target in $TARGETS; do
         failed+=("$target")
         echo "fuzz: $target FAILED (exit $rc); last lines of $log:"
         tail -n 40 "$log"
-        summary+=("$target: CRASH (see $log and $FUZZ_DIR/artifacts/$target/)")
+        summary+=("$target: CRASH (see $log and $dir/fuzz/artifacts/$target/)")
     else
         summary+=("$target: ${execs:-?} execs, ${rate:-?} execs/s, ${cov:-cov: ?}")
     fi

@@ -56,6 +56,15 @@ impl Topic {
             .get(name)
             .and_then(|v| v.trim().parse().ok())
     }
+
+    /// One override as text, read under the lock without copying the map.
+    pub fn config_str(&self, name: &str) -> Option<String> {
+        self.configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .map(|v| v.trim().to_string())
+    }
 }
 
 /// State shared by every connection and background task.
@@ -68,6 +77,9 @@ pub struct BrokerState {
     /// The cluster id.
     pub cluster_id: String,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// The memory pool for what requests decompress or convert
+    /// (`request.memory.budget.bytes`).
+    pub memory: Arc<crate::memory::MemoryPool>,
     /// Notified after every append (long-polling fetches wait on it).
     pub data_arrived: Notify,
     /// The group coordinator.
@@ -294,7 +306,13 @@ impl BrokerState {
         configs: &TopicConfigs,
     ) -> Result<Partition> {
         let dir = partition_dir(&self.config.data_dir, topic, index);
-        let log = Log::open(&dir, self.log_config(configs), rp, ls)?;
+        let log = Log::open_with(
+            &dir,
+            self.log_config(configs),
+            rp,
+            ls,
+            self.config.disk.clone(),
+        )?;
         if !configs.is_empty() {
             topic_config::write(&dir, configs)?;
         }
@@ -340,18 +358,26 @@ impl BrokerState {
         for t in self.topics() {
             for p in &t.partitions {
                 let mut st = p.lock();
-                if flush {
-                    st.log.flush()?;
+                if flush && st.log.offline_reason().is_none() {
+                    if let Err(e) = st.log.flush() {
+                        tracing::error!(topic = %t.name, partition = p.index, error = %e, "flush failed; log offline");
+                    }
                 }
                 rp.insert((t.name.clone(), p.index), st.log.recovery_point());
                 ls.insert((t.name.clone(), p.index), st.log.log_start_offset());
             }
         }
+        let disk = &self.config.disk;
         checkpoint::write(
+            disk,
             &self.config.data_dir.join(checkpoint::RECOVERY_POINT_FILE),
             &rp,
         )?;
-        checkpoint::write(&self.config.data_dir.join(checkpoint::LOG_START_FILE), &ls)
+        checkpoint::write(
+            disk,
+            &self.config.data_dir.join(checkpoint::LOG_START_FILE),
+            &ls,
+        )
     }
 
     fn load(&self) -> Result<()> {
@@ -474,6 +500,7 @@ impl Broker {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let state = Arc::new(BrokerState {
             groups: GroupCoordinator::new(&config),
+            memory: crate::memory::MemoryPool::new(config.request_memory_budget_bytes),
             config,
             advertised,
             cluster_id: "kafka-server-mini-cluster".to_string(),

@@ -64,6 +64,25 @@ pub struct BrokerConfig {
     pub log_cleaner_backoff_ms: u64,
     /// `log.cleaner.dedupe.buffer.size`: the memory bound of the cleaner's offset map.
     pub log_cleaner_dedupe_buffer_size: u64,
+    /// `log.message.timestamp.before.max.ms`: how far in the past a CreateTime timestamp
+    /// may be (INVALID_TIMESTAMP beyond).
+    pub log_message_timestamp_before_max_ms: i64,
+    /// `log.message.timestamp.after.max.ms`: how far in the future a CreateTime timestamp
+    /// may be (Kafka 4's default: one hour).
+    pub log_message_timestamp_after_max_ms: i64,
+    /// `max.connections`: open client connections at most (new ones are closed at once).
+    pub max_connections: usize,
+    /// `max.connections.per.ip`.
+    pub max_connections_per_ip: usize,
+    /// `connections.max.idle.ms`: a connection with no complete request for this long is
+    /// closed (also one whose request trickles in without completing).
+    pub connections_max_idle_ms: u64,
+    /// `request.memory.budget.bytes` (this broker's own setting; Kafka has no such key):
+    /// everything one Produce request may decompress or up-convert in total, checked
+    /// before each allocation. Past it the partition's data is refused (RECORD_LIST_TOO_LARGE).
+    pub request_memory_budget_bytes: usize,
+    /// The file I/O under every log and checkpoint (tests inject disk faults here).
+    pub disk: crate::log::disk::Disk,
 }
 
 /// The config keys accepted by [`BrokerConfig::set`], with their defaults as text.
@@ -95,6 +114,12 @@ pub const KEYS: &[(&str, &str)] = &[
     ("log.cleaner.min.cleanable.ratio", "0.5"),
     ("log.cleaner.min.compaction.lag.ms", "0"),
     ("log.cleaner.max.compaction.lag.ms", "9223372036854775807"),
+    ("log.message.timestamp.before.max.ms", "9223372036854775807"),
+    ("log.message.timestamp.after.max.ms", "3600000"),
+    ("max.connections", "2147483647"),
+    ("max.connections.per.ip", "2147483647"),
+    ("connections.max.idle.ms", "600000"),
+    ("request.memory.budget.bytes", "67108864"),
 ];
 
 impl BrokerConfig {
@@ -126,6 +151,13 @@ impl BrokerConfig {
             log_cleaner_enable: true,
             log_cleaner_backoff_ms: 15_000,
             log_cleaner_dedupe_buffer_size: 128 << 20,
+            log_message_timestamp_before_max_ms: i64::MAX,
+            log_message_timestamp_after_max_ms: 3_600_000,
+            max_connections: i32::MAX as usize,
+            max_connections_per_ip: i32::MAX as usize,
+            connections_max_idle_ms: 600_000,
+            request_memory_budget_bytes: 64 << 20,
+            disk: crate::log::disk::real(),
         }
     }
 
@@ -157,6 +189,18 @@ impl BrokerConfig {
             "group.min.session.timeout.ms" => self.group_min_session_timeout_ms = num(key, v)?,
             "group.max.session.timeout.ms" => self.group_max_session_timeout_ms = num(key, v)?,
             "offsets.retention.minutes" => self.offsets_retention_minutes = positive(key, v)?,
+            "log.message.timestamp.before.max.ms" => {
+                self.log_message_timestamp_before_max_ms = num(key, v)?;
+            }
+            "log.message.timestamp.after.max.ms" => {
+                self.log_message_timestamp_after_max_ms = num(key, v)?;
+            }
+            "max.connections" => self.max_connections = positive(key, v)?,
+            "max.connections.per.ip" => self.max_connections_per_ip = positive(key, v)?,
+            "connections.max.idle.ms" => self.connections_max_idle_ms = positive(key, v)?,
+            "request.memory.budget.bytes" => {
+                self.request_memory_budget_bytes = positive(key, v)?;
+            }
             "log.message.timestamp.type" => {
                 self.log_append_time = match v {
                     "CreateTime" => false,
@@ -256,6 +300,16 @@ impl BrokerConfig {
             "log.cleaner.max.compaction.lag.ms" => {
                 self.log_cleanup.max_compaction_lag_ms.to_string()
             }
+            "log.message.timestamp.before.max.ms" => {
+                self.log_message_timestamp_before_max_ms.to_string()
+            }
+            "log.message.timestamp.after.max.ms" => {
+                self.log_message_timestamp_after_max_ms.to_string()
+            }
+            "max.connections" => self.max_connections.to_string(),
+            "max.connections.per.ip" => self.max_connections_per_ip.to_string(),
+            "connections.max.idle.ms" => self.connections_max_idle_ms.to_string(),
+            "request.memory.budget.bytes" => self.request_memory_budget_bytes.to_string(),
             _ => return None,
         })
     }

@@ -21,6 +21,10 @@ pub enum BrokerError {
     Protocol(krafty_protocol::Error),
     /// Stored data is corrupt beyond what recovery repairs.
     Corrupt(String),
+    /// A log's files are in an unknown state after a failed write, fsync or rollback: the
+    /// log is offline (clients get KAFKA_STORAGE_ERROR) until the broker restarts and
+    /// recovers it, as Kafka takes a failed log directory offline.
+    Storage(String),
 }
 
 impl BrokerError {
@@ -40,6 +44,7 @@ impl fmt::Display for BrokerError {
             BrokerError::Io { context, source } => write!(f, "{context}: {source}"),
             BrokerError::Protocol(e) => write!(f, "protocol error: {e:?}"),
             BrokerError::Corrupt(why) => write!(f, "corrupt data: {why}"),
+            BrokerError::Storage(why) => write!(f, "log offline: {why}"),
         }
     }
 }
@@ -56,6 +61,19 @@ impl std::error::Error for BrokerError {
 impl From<krafty_protocol::Error> for BrokerError {
     fn from(e: krafty_protocol::Error) -> Self {
         BrokerError::Protocol(e)
+    }
+}
+
+impl BrokerError {
+    /// The Kafka error code a client gets when an operation on a log fails this way:
+    /// KAFKA_STORAGE_ERROR for I/O failures and offline logs (retriable, as in Kafka),
+    /// CORRUPT_MESSAGE for corrupt stored data, UNKNOWN_SERVER_ERROR otherwise.
+    pub fn code(&self) -> i16 {
+        match self {
+            BrokerError::Io { .. } | BrokerError::Storage(_) => code::KAFKA_STORAGE_ERROR,
+            BrokerError::Corrupt(_) | BrokerError::Protocol(_) => code::CORRUPT_MESSAGE,
+            BrokerError::Config(_) => code::UNKNOWN_SERVER_ERROR,
+        }
     }
 }
 
@@ -78,6 +96,10 @@ pub mod code {
     pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
     /// The coordinator is not available.
     pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    /// This broker is not the group's coordinator.
+    pub const NOT_COORDINATOR: i16 = 16;
+    /// The committed offset's metadata is too large to be stored.
+    pub const INVALID_COMMIT_OFFSET_SIZE: i16 = 28;
     /// The topic name is invalid.
     pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
     /// The acks value is not 0, 1 or -1.
@@ -118,6 +140,12 @@ pub mod code {
     pub const MEMBER_ID_REQUIRED: i16 = 79;
     /// The record is invalid.
     pub const INVALID_RECORD: i16 = 87;
+    /// The request included message batches larger than the broker accepts in total.
+    pub const RECORD_LIST_TOO_LARGE: i16 = 18;
+    /// A timestamp is outside the range the topic accepts.
+    pub const INVALID_TIMESTAMP: i16 = 32;
+    /// The log directory holding the partition failed (disk error).
+    pub const KAFKA_STORAGE_ERROR: i16 = 56;
     /// The topic id is unknown.
     pub const UNKNOWN_TOPIC_ID: i16 = 100;
     /// An unexpected server error.

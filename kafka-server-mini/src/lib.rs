@@ -26,6 +26,7 @@ pub mod error;
 pub mod group;
 pub mod handlers;
 pub mod log;
+pub mod memory;
 pub mod net;
 pub mod partition;
 pub mod topic_config;

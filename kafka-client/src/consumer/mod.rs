@@ -26,7 +26,7 @@ use tokio::time::Instant;
 use self::fetcher::{Fetcher, PartitionState};
 use self::group::coordinator::Coordinator;
 pub use self::rebalance::RebalanceListener;
-pub use self::record::ConsumerRecord;
+pub use self::record::{decode_fetched_partition, ConsumerRecord};
 use crate::config::{ConsumerConfig, OffsetReset};
 use crate::error::{Error, KafkaCode, Result};
 use crate::net::{Metadata, Pool};

@@ -8,7 +8,14 @@ use krafty_protocol::records::{
     BatchIter, ControlRecordType, DecodeOptions, RawBatch, RecordHeader, TimestampType,
 };
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// `a + b` for offsets taken from a broker's response: an overflow is a malformed response
+/// (an error for that partition), never a panic or a wrapped offset.
+fn offset_add(a: i64, b: i64, what: &str) -> Result<i64> {
+    a.checked_add(b)
+        .ok_or_else(|| Error::InvalidResponse(format!("fetched {what} overflows: {a} + {b}")))
+}
 
 /// A consumed record. Keys, values and header values are slices of the fetched (or
 /// decompressed) buffer, not copies.
@@ -83,6 +90,34 @@ impl AbortedFilter {
     }
 }
 
+/// Decodes one partition of a Fetch response as the consumer does: the records from
+/// `from_offset` on and the offset to fetch next; with `aborted` (the response's aborted
+/// transactions, for `read_committed`) records of aborted transactions are dropped. Bad
+/// data (lengths, CRCs, offsets that overflow, compression bombs past `opts`) is an error,
+/// never a panic. Public for the fetch-response fuzz target.
+pub fn decode_fetched_partition(
+    topic: &str,
+    partition: i32,
+    records: Bytes,
+    from_offset: i64,
+    aborted: Option<Vec<(i64, i64)>>,
+    opts: &DecodeOptions,
+) -> Result<(Vec<ConsumerRecord>, Option<i64>)> {
+    let topic: Arc<str> = Arc::from(topic);
+    let mut filter = aborted.map(AbortedFilter::new);
+    let mut out = Vec::new();
+    let next = decode_records(
+        &topic,
+        partition,
+        records,
+        from_offset,
+        opts,
+        filter.as_mut(),
+        &mut out,
+    )?;
+    Ok((out, next))
+}
+
 /// The records of one fetched partition from `from_offset` on, and the offset to fetch
 /// next (`None` when no complete batch was in the data). With `aborted` (read_committed),
 /// records of aborted transactions are dropped. Control batches never reach the
@@ -101,7 +136,15 @@ pub(crate) fn decode_records(
         match entry? {
             RawBatch::V2(batch) => {
                 let h = *batch.header();
-                next = Some(next.unwrap_or(from_offset).max(h.last_offset() + 1));
+                if h.base_offset < 0 || h.last_offset_delta < 0 {
+                    return Err(Error::InvalidResponse(format!(
+                        "fetched batch with base offset {} and last offset delta {}",
+                        h.base_offset, h.last_offset_delta
+                    )));
+                }
+                let last = offset_add(h.base_offset, i64::from(h.last_offset_delta), "batch")?;
+                let after = offset_add(last, 1, "batch")?;
+                next = Some(next.unwrap_or(from_offset).max(after));
                 if let Some(filter) = aborted.as_deref_mut().filter(|_| h.producer_id >= 0) {
                     let abort_marker = h.is_control()
                         && match batch.records(opts)?.next() {
@@ -111,22 +154,18 @@ pub(crate) fn decode_records(
                             ),
                             None => false,
                         };
-                    if filter.skip(
-                        h.producer_id,
-                        h.last_offset(),
-                        h.is_transactional(),
-                        abort_marker,
-                    ) {
+                    if filter.skip(h.producer_id, last, h.is_transactional(), abort_marker) {
                         continue;
                     }
                 }
-                if h.is_control() || h.last_offset() < from_offset {
+                if h.is_control() || last < from_offset {
                     continue;
                 }
                 let ts_type = h.timestamp_type();
                 for record in batch.records(opts)? {
                     let record = record?;
-                    let offset = h.base_offset + i64::from(record.offset_delta);
+                    let offset =
+                        offset_add(h.base_offset, i64::from(record.offset_delta), "record")?;
                     if offset < from_offset {
                         continue;
                     }
@@ -155,7 +194,14 @@ pub(crate) fn decode_records(
                     vec![message]
                 };
                 for m in inner {
-                    next = Some(next.unwrap_or(from_offset).max(m.offset + 1));
+                    if m.offset < 0 {
+                        return Err(Error::InvalidResponse(format!(
+                            "fetched message with offset {}",
+                            m.offset
+                        )));
+                    }
+                    let after = offset_add(m.offset, 1, "message")?;
+                    next = Some(next.unwrap_or(from_offset).max(after));
                     if m.offset < from_offset {
                         continue;
                     }
@@ -290,5 +336,39 @@ mod tests {
             ["a0", "b0", "a1", "b1", "b2"],
             "read_uncommitted"
         );
+    }
+
+    #[test]
+    fn hostile_offsets_are_errors_not_panics() {
+        let topic: Arc<str> = Arc::from("t");
+        let opts = DecodeOptions::default();
+        for (base, delta) in [
+            (i64::MAX, 0i32),
+            (i64::MAX - 1, 5),
+            (-7, 0),
+            (i64::MAX - 3, 2),
+        ] {
+            let mut b = RecordBatchBuilder::new(Compression::None).base_offset(base);
+            for i in 0..3 {
+                assert!(b.append(1000 + i, Some(b"k"), Some(b"v")).is_ok());
+            }
+            let mut raw = match b.finish() {
+                Ok(b) => b.to_vec(),
+                Err(e) => panic!("building base {base}: {e:?}"),
+            };
+            // a hostile last offset delta (not covered by the CRC check here)
+            raw[23..27].copy_from_slice(&(2 + delta).to_be_bytes());
+            let mut out = Vec::new();
+            let r = decode_records(
+                &topic,
+                0,
+                Bytes::from(raw),
+                0,
+                &opts.with_verify_crc(false),
+                None,
+                &mut out,
+            );
+            assert!(r.is_err(), "base {base} delta {delta}: {r:?}");
+        }
     }
 }

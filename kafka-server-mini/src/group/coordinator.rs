@@ -155,34 +155,50 @@ impl GroupCoordinator {
         let _ = self.store.set(partition);
     }
 
-    fn persist(&self, records: Vec<StoredRecord>) {
+    /// Appends `records` to `__consumer_offsets` as one batch. Without an attached store
+    /// (a coordinator used in memory only) there is nothing to write. A failed append is
+    /// the error code the client gets, mapped as Kafka's GroupMetadataManager maps append
+    /// errors: KAFKA_STORAGE_ERROR -> NOT_COORDINATOR, MESSAGE_TOO_LARGE /
+    /// RECORD_LIST_TOO_LARGE -> INVALID_COMMIT_OFFSET_SIZE, anything else ->
+    /// COORDINATOR_NOT_AVAILABLE.
+    fn persist(&self, records: Vec<StoredRecord>) -> Result<(), i16> {
         let Some(p) = self.store.get() else {
-            return;
+            return Ok(());
         };
         if records.is_empty() {
-            return;
+            return Ok(());
         }
         let mut b = RecordBatchBuilder::new(Compression::None);
         let now = now_ms();
         for (k, v) in &records {
             if let Err(e) = b.append(now, Some(k.as_ref()), v.as_deref()) {
                 tracing::error!(error = ?e, "could not build a group record");
-                return;
+                return Err(code::COORDINATOR_NOT_AVAILABLE);
             }
         }
-        match b.finish() {
-            Ok(bytes) => {
-                if let Err(code) = p.append(vec![bytes.to_vec()]) {
-                    tracing::error!(code, "could not persist group records");
+        let bytes = b.finish().map_err(|e| {
+            tracing::error!(error = ?e, "could not build a group batch");
+            code::COORDINATOR_NOT_AVAILABLE
+        })?;
+        p.append(vec![bytes.to_vec()]).map(|_| ()).map_err(|c| {
+            tracing::error!(code = c, "could not persist group records");
+            match c {
+                code::KAFKA_STORAGE_ERROR => code::NOT_COORDINATOR,
+                code::MESSAGE_TOO_LARGE | code::RECORD_LIST_TOO_LARGE => {
+                    code::INVALID_COMMIT_OFFSET_SIZE
                 }
+                _ => code::COORDINATOR_NOT_AVAILABLE,
             }
-            Err(e) => tracing::error!(error = ?e, "could not build a group batch"),
-        }
+        })
     }
 
+    /// Persists the group's metadata record; a failure is logged (the group lives on in
+    /// memory; its next change writes the record again).
     fn persist_group(&self, g: &Group) {
         if let Some(r) = group_records::group_metadata(g, now_ms()) {
-            self.persist(vec![r]);
+            if let Err(c) = self.persist(vec![r]) {
+                tracing::warn!(group = %g.id, code = c, "group metadata not persisted");
+            }
         }
     }
 
@@ -659,7 +675,10 @@ impl GroupCoordinator {
                 .iter()
                 .filter_map(|(t, p, o)| group_records::offset_commit(group_id, t, *p, Some(o)))
                 .collect();
-            self.persist(records);
+            // acknowledged only once stored: a failed append commits nothing
+            if let Err(c) = self.persist(records) {
+                return c;
+            }
             for (t, p, o) in offsets {
                 g.offsets.commit(&t, p, o);
             }
@@ -688,7 +707,9 @@ impl GroupCoordinator {
         if let Some((key, _)) = group_records::group_metadata(g, now_ms()) {
             records.push((key, None));
         }
-        self.persist(records);
+        if let Err(c) = self.persist(records) {
+            return c;
+        }
         groups.remove(group_id);
         tracing::info!(group = group_id, "deleted group");
         code::NONE
@@ -729,6 +750,7 @@ impl GroupCoordinator {
             return Err(code::NON_EMPTY_GROUP);
         };
         let mut tombstones = Vec::new();
+        let mut gone = Vec::new();
         let codes = partitions
             .iter()
             .map(|(t, p)| {
@@ -736,13 +758,17 @@ impl GroupCoordinator {
                     return GROUP_SUBSCRIBED_TO_TOPIC;
                 }
                 if g.offsets.get(t, *p).is_some() {
-                    g.offsets.remove(t, *p);
+                    gone.push((t.clone(), *p));
                     tombstones.extend(group_records::offset_commit(group_id, t, *p, None));
                 }
                 code::NONE
             })
             .collect();
-        self.persist(tombstones);
+        // removed from memory only once the tombstones are stored
+        self.persist(tombstones)?;
+        for (t, p) in gone {
+            g.offsets.remove(&t, p);
+        }
         Ok(codes)
     }
 
@@ -819,7 +845,9 @@ impl GroupCoordinator {
                     .iter()
                     .filter_map(|(t, p)| group_records::offset_commit(&g.id, t, *p, None))
                     .collect();
-                self.persist(tombstones);
+                if let Err(c) = self.persist(tombstones) {
+                    tracing::warn!(group = %g.id, code = c, "expired offsets' tombstones not persisted");
+                }
             }
         }
     }

@@ -111,7 +111,7 @@ fn read_all(
                 }
                 Err(e) => {
                     tracing::error!(topic = %partition.topic, partition = index, error = %e, "read failed");
-                    pd.error_code = code::UNKNOWN_SERVER_ERROR;
+                    pd.error_code = e.code();
                     any_error = true;
                 }
             }

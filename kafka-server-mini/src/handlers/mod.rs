@@ -15,6 +15,7 @@ pub mod metadata;
 pub mod offset_delete;
 pub mod offsets;
 pub mod produce;
+pub mod produce_validation;
 pub mod producer_id;
 pub mod records;
 pub mod topics;

@@ -1,5 +1,5 @@
-//! Produce (key 0), versions 0-11: validation (lengths, magic, CRC, sizes, record counts),
-//! up-conversion of magic 0/1 message sets, sequence checks and appends. acks=0 gets no
+//! Produce (key 0), versions 0-11: per partition, validation of every batch and record
+//! ([`produce_validation`]), then sequence checks and one all-or-nothing append. acks=0 gets no
 //! response (and, as in Kafka, a failed acks=0 produce closes the connection).
 
 use bytes::Bytes;
@@ -7,82 +7,48 @@ use krafty_protocol::generated::produce_response::{
     PartitionProduceResponse, TopicProduceResponse,
 };
 use krafty_protocol::generated::{ProduceRequest, ProduceResponse};
-use krafty_protocol::records::{
-    up_convert, BatchIter, Compression, DecodeOptions, RawBatch, RecordBatchHeader, TruncatedTail,
-    MAGIC_OFFSET, MAGIC_V2,
-};
+use krafty_protocol::records::{MAGIC_OFFSET, MAGIC_V2};
 
+use super::produce_validation::{self, Rules};
 use super::Ctx;
 use crate::broker::BrokerState;
 use crate::error::code;
 use crate::net::{Pending, Reply};
 use crate::partition::AppendOutcome;
 
-/// Kafka's UNSUPPORTED_COMPRESSION_TYPE.
-const UNSUPPORTED_COMPRESSION_TYPE: i16 = 76;
-
-/// Splits and validates a `records` field into whole v2 batches ready to append.
-pub fn validate_records(records: &Bytes, max_batch: usize) -> Result<Vec<Vec<u8>>, i16> {
-    let magic = *records.get(MAGIC_OFFSET).ok_or(code::CORRUPT_MESSAGE)? as i8;
-    let opts = DecodeOptions::default().with_truncated_tail(TruncatedTail::Error);
-    if magic < MAGIC_V2 {
-        let mut batch = up_convert(records, Compression::None, &opts).map_err(|e| {
-            tracing::info!(error = ?e, "invalid legacy message set");
-            code::CORRUPT_MESSAGE
-        })?;
-        if batch.records.is_empty() {
-            return Err(code::INVALID_RECORD);
-        }
-        // Producers write arbitrary offsets in legacy sets (uncompressed: usually all 0);
-        // the broker assigns them, so the records get consecutive deltas here (the codec's
-        // up_convert keeps the producer's offsets as deltas).
-        batch.base_offset = 0;
-        for (i, r) in batch.records.iter_mut().enumerate() {
-            r.offset_delta = i32::try_from(i).map_err(|_| code::INVALID_RECORD)?;
-        }
-        batch.update_from_records();
-        let bytes = batch.to_bytes().map_err(|_| code::CORRUPT_MESSAGE)?;
-        let h = RecordBatchHeader::parse(&bytes).map_err(|_| code::CORRUPT_MESSAGE)?;
-        if h.records_count != h.last_offset_delta.saturating_add(1) {
-            return Err(code::INVALID_RECORD);
-        }
-        if bytes.len() > max_batch {
-            return Err(code::MESSAGE_TOO_LARGE);
-        }
-        return Ok(vec![bytes.to_vec()]);
+/// The validation rules of `topic` (its overrides over the broker's settings).
+fn rules(state: &BrokerState, topic: &str) -> Rules {
+    let t = state.topic(topic);
+    let max_batch = t
+        .as_ref()
+        .and_then(|t| t.config_i64("max.message.bytes"))
+        .and_then(|v| v.try_into().ok())
+        .unwrap_or(state.config.message_max_bytes);
+    let compacted = t
+        .as_ref()
+        .and_then(|t| t.config_str("cleanup.policy"))
+        .is_some_and(|p| p.split(',').any(|x| x.trim() == "compact"));
+    let log_append_time = match t
+        .as_ref()
+        .and_then(|t| t.config_str("message.timestamp.type"))
+    {
+        Some(v) => v == "LogAppendTime",
+        None => state.config.log_append_time,
+    };
+    Rules {
+        max_batch,
+        compacted,
+        timestamp_before_max_ms: t
+            .as_ref()
+            .and_then(|t| t.config_i64("message.timestamp.before.max.ms"))
+            .unwrap_or(state.config.log_message_timestamp_before_max_ms),
+        timestamp_after_max_ms: t
+            .as_ref()
+            .and_then(|t| t.config_i64("message.timestamp.after.max.ms"))
+            .unwrap_or(state.config.log_message_timestamp_after_max_ms),
+        log_append_time,
+        now_ms: crate::broker::now_ms(),
     }
-    let mut out = Vec::new();
-    for entry in BatchIter::new(records.clone(), opts) {
-        let raw = match entry {
-            Ok(RawBatch::V2(raw)) => raw,
-            Ok(RawBatch::Legacy(_)) => return Err(code::INVALID_RECORD),
-            Err(e) => {
-                tracing::info!(error = ?e, "invalid record batch");
-                return Err(code::CORRUPT_MESSAGE);
-            }
-        };
-        let h = raw.header();
-        if h.total_size() > max_batch {
-            return Err(code::MESSAGE_TOO_LARGE);
-        }
-        if raw.validate().is_err() {
-            return Err(code::CORRUPT_MESSAGE);
-        }
-        if h.compression().is_err() {
-            return Err(UNSUPPORTED_COMPRESSION_TYPE);
-        }
-        if h.is_control()
-            || h.records_count == 0
-            || h.records_count != h.last_offset_delta.saturating_add(1)
-        {
-            return Err(code::INVALID_RECORD);
-        }
-        out.push(raw.as_bytes().to_vec());
-    }
-    if out.is_empty() {
-        return Err(code::INVALID_RECORD);
-    }
-    Ok(out)
 }
 
 fn produce_partition(
@@ -107,13 +73,11 @@ fn produce_partition(
     {
         return Err(code::INVALID_RECORD);
     }
-    let max = state
-        .topic(topic)
-        .and_then(|t| t.config_i64("max.message.bytes"))
-        .and_then(|v| v.try_into().ok())
-        .unwrap_or(state.config.message_max_bytes);
-    let batches = validate_records(records, max)?;
-    partition.append(batches)
+    let validated = produce_validation::validate(records, &rules(state, topic), &state.memory)?;
+    // the pool's bytes held by converted data are given back once it is appended
+    let outcome = partition.append(validated.batches);
+    drop(validated.held);
+    outcome
 }
 
 /// Answers Produce.

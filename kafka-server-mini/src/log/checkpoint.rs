@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 
+use super::disk::Disk;
 use crate::error::{BrokerError, Result};
 
 /// The recovery point checkpoint's file name.
@@ -19,18 +19,19 @@ pub const LOG_START_FILE: &str = "log-start-offset-checkpoint";
 /// `(topic, partition) -> offset`.
 pub type Offsets = BTreeMap<(String, i32), i64>;
 
-/// Writes `offsets` to `path` atomically.
-pub fn write(path: &Path, offsets: &Offsets) -> Result<()> {
+/// Writes `offsets` to `path` atomically (temp file, fsync, rename, directory fsync), every
+/// change through `disk`. On failure the old file stays in place.
+pub fn write(disk: &Disk, path: &Path, offsets: &Offsets) -> Result<()> {
     let mut text = format!("0\n{}\n", offsets.len());
     for ((topic, partition), offset) in offsets {
         text.push_str(&format!("{topic} {partition} {offset}\n"));
     }
     let tmp = path.with_extension("tmp");
     let io = |e| BrokerError::io(format!("write checkpoint {}", path.display()), e);
-    let mut f = File::create(&tmp).map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)?;
+    let f = File::create(&tmp).map_err(io)?;
+    disk.append(&tmp, &f, text.as_bytes()).map_err(io)?;
+    disk.sync(&tmp, &f).map_err(io)?;
+    disk.rename(&tmp, path).map_err(io)?;
     if let Some(dir) = path.parent() {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
@@ -86,7 +87,7 @@ mod tests {
         let mut o = Offsets::new();
         o.insert(("a".into(), 0), 5);
         o.insert(("b-c".into(), 2), 7);
-        write(&p, &o).unwrap();
+        write(&crate::log::disk::real(), &p, &o).unwrap();
         assert_eq!(read(&p).unwrap(), o);
         std::fs::write(&p, "0\n3\na 0 1\n").unwrap();
         assert!(read(&p).is_err());

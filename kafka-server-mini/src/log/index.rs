@@ -5,9 +5,9 @@
 //! appended to the file. Must not: read the log itself.
 
 use std::fs::File;
-use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::disk::Disk;
 use super::index_file;
 use crate::error::{BrokerError, Result};
 
@@ -18,13 +18,15 @@ pub const ENTRY_SIZE: usize = 8;
 #[derive(Debug)]
 pub struct OffsetIndex {
     file: File,
+    path: PathBuf,
+    disk: Disk,
     entries: Vec<(u32, u32)>,
 }
 
 impl OffsetIndex {
     /// Opens (creating if missing) the index at `path`, loading complete, increasing entries
     /// and dropping a torn or out-of-order tail.
-    pub fn open(path: &Path) -> Result<Self> {
+    pub fn open(path: &Path, disk: Disk) -> Result<Self> {
         let (file, raw) = index_file::open(path)?;
         let mut entries: Vec<(u32, u32)> = Vec::with_capacity(raw.len() / ENTRY_SIZE);
         for chunk in raw.chunks_exact(ENTRY_SIZE) {
@@ -37,13 +39,20 @@ impl OffsetIndex {
             }
             entries.push((rel, pos));
         }
-        let mut index = OffsetIndex { file, entries };
+        let mut index = OffsetIndex {
+            file,
+            path: path.to_path_buf(),
+            disk,
+            entries,
+        };
         index.rewrite_len()?;
         Ok(index)
     }
 
     fn rewrite_len(&mut self) -> Result<()> {
         index_file::set_entries(
+            &self.disk,
+            &self.path,
             &mut self.file,
             self.entries.len(),
             ENTRY_SIZE,
@@ -61,9 +70,11 @@ impl OffsetIndex {
         let mut buf = [0u8; ENTRY_SIZE];
         buf[..4].copy_from_slice(&relative_offset.to_be_bytes());
         buf[4..].copy_from_slice(&position.to_be_bytes());
-        self.file
-            .write_all(&buf)
-            .map_err(|e| BrokerError::io("append offset index", e))?;
+        if let Err(e) = self.disk.append(&self.path, &self.file, &buf) {
+            // cut a partial entry so the next one starts on an entry boundary
+            self.rewrite_len()?;
+            return Err(BrokerError::io("append offset index", e));
+        }
         self.entries.push((relative_offset, position));
         Ok(())
     }
@@ -104,8 +115,8 @@ impl OffsetIndex {
 
     /// Forces the index to disk.
     pub fn flush(&self) -> Result<()> {
-        self.file
-            .sync_data()
+        self.disk
+            .sync(&self.path, &self.file)
             .map_err(|e| BrokerError::io("fsync offset index", e))
     }
 }
@@ -115,13 +126,14 @@ impl OffsetIndex {
 mod tests {
     use super::*;
     use std::fs::OpenOptions;
+    use std::io::Write;
 
     #[test]
     fn lookup_finds_floor_entry_and_survives_reopen_with_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0.index");
         {
-            let mut idx = OffsetIndex::open(&path).unwrap();
+            let mut idx = OffsetIndex::open(&path, crate::log::disk::real()).unwrap();
             idx.append(0, 0).unwrap();
             idx.append(10, 4096).unwrap();
             idx.append(20, 8192).unwrap();
@@ -132,7 +144,7 @@ mod tests {
         // a torn write: 3 stray bytes
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(&[1, 2, 3]).unwrap();
-        let idx = OffsetIndex::open(&path).unwrap();
+        let idx = OffsetIndex::open(&path, crate::log::disk::real()).unwrap();
         assert_eq!(idx.len(), 3);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 24);
     }

@@ -9,6 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
+use super::disk::Disk;
 use crate::error::{BrokerError, Result};
 
 /// Opens (creating if missing) the index file at `path` and reads all of it.
@@ -27,10 +28,17 @@ pub fn open(path: &Path) -> Result<(File, Vec<u8>)> {
 }
 
 /// Sets the file's length to `entries` entries of `entry_size` bytes and moves the write
-/// position to its end. `what` names the index in errors.
-pub fn set_entries(file: &mut File, entries: usize, entry_size: usize, what: &str) -> Result<()> {
+/// position to its end (through `disk`). `what` names the index in errors.
+pub fn set_entries(
+    disk: &Disk,
+    path: &Path,
+    file: &mut File,
+    entries: usize,
+    entry_size: usize,
+    what: &str,
+) -> Result<()> {
     let len = (entries * entry_size) as u64;
-    file.set_len(len)
+    disk.set_len(path, file, len)
         .and_then(|()| file.seek(SeekFrom::End(0)).map(|_| ()))
         .map_err(|e| BrokerError::io(format!("truncate {what}"), e))
 }

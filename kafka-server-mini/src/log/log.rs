@@ -16,6 +16,7 @@ use krafty_protocol::records::header::{compute_crc, set_base_offset, set_partiti
 use krafty_protocol::records::{RecordBatchHeader, TimestampType};
 
 use super::cleaner::CleanupConfig;
+use super::disk::{self, Disk};
 use super::recovery;
 use super::segment::Segment;
 use crate::config::BrokerConfig;
@@ -71,6 +72,8 @@ pub struct Log {
     config: LogConfig,
     unflushed_messages: i64,
     last_flush: Instant,
+    disk: Disk,
+    offline: Option<String>,
 }
 
 impl Log {
@@ -83,9 +86,30 @@ impl Log {
         recovery_point: Option<i64>,
         log_start_offset: Option<i64>,
     ) -> Result<Self> {
+        Self::open_with(dir, config, recovery_point, log_start_offset, disk::real())
+    }
+
+    /// [`open`](Self::open) with every file change going through `disk` (tests inject
+    /// faults there). Opening never fails on what the files hold, only on I/O errors:
+    /// - segments from the one holding `recovery_point` on (every segment when `None`) are
+    ///   validated batch by batch (length, magic, CRC, offsets), cut at the first invalid
+    ///   byte, their indexes rebuilt, and the segments after a cut one deleted (their
+    ///   offsets would no longer follow), as Kafka's log recovery does;
+    /// - a segment before the recovery point whose files do not match (missing index,
+    ///   index past the data, invalid tail) is reported at error level and recovered alone
+    ///   (Kafka rebuilds such a segment's indexes); later, flushed segments are kept.
+    ///
+    /// Recovered segments are fsynced, and the recovery point becomes the log end offset.
+    pub fn open_with(
+        dir: &Path,
+        config: LogConfig,
+        recovery_point: Option<i64>,
+        log_start_offset: Option<i64>,
+        disk: Disk,
+    ) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .map_err(|e| BrokerError::io(format!("create {}", dir.display()), e))?;
-        super::cleaner::swap::recover_interrupted(dir, config.index_interval_bytes)?;
+        super::cleaner::swap::recover_interrupted(dir, config.index_interval_bytes, &disk)?;
         let mut bases = Vec::new();
         let entries = std::fs::read_dir(dir)
             .map_err(|e| BrokerError::io(format!("list {}", dir.display()), e))?;
@@ -104,15 +128,15 @@ impl Log {
         bases.sort_unstable();
         let mut segments = BTreeMap::new();
         for base in bases {
-            segments.insert(base, Segment::open(dir, base)?);
+            segments.insert(base, Segment::open(dir, base, disk.clone())?);
         }
-        let cut = recovery::recover(&mut segments, recovery_point, config.index_interval_bytes)?;
-        if cut > 0 {
-            tracing::warn!(dir = %dir.display(), bytes = cut, "log recovered with truncation");
+        let rec = recovery::recover(&mut segments, recovery_point, config.index_interval_bytes)?;
+        if rec.bytes_cut > 0 {
+            tracing::warn!(dir = %dir.display(), bytes = rec.bytes_cut, segments_deleted = rec.segments_deleted, "log recovered with truncation");
         }
         if segments.is_empty() {
             let base = log_start_offset.unwrap_or(0).max(0);
-            segments.insert(base, Segment::open(dir, base)?);
+            segments.insert(base, Segment::open(dir, base, disk.clone())?);
         }
         let first = segments.keys().next().copied().unwrap_or(0);
         let mut log = Log {
@@ -123,6 +147,8 @@ impl Log {
             config,
             unflushed_messages: 0,
             last_flush: Instant::now(),
+            disk,
+            offline: None,
         };
         let leo = log.log_end_offset();
         log.log_start_offset = log_start_offset.unwrap_or(first).clamp(first, leo);
@@ -166,6 +192,11 @@ impl Log {
         self.recovery_point
     }
 
+    /// The file I/O every change of this log goes through.
+    pub fn disk(&self) -> &Disk {
+        &self.disk
+    }
+
     /// The directory of the log.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -186,8 +217,121 @@ impl Log {
     /// with LogAppendTime stamps `now_ms` as the max timestamp and sets the timestamp type
     /// bit (both covered: the CRC is recomputed). Rolls first when needed. Returns the
     /// batch's new header.
+    ///
+    /// A failed write leaves the log as it was (the segment is cut back) and returns the
+    /// error; when the log's files are left in an unknown state (a failed rollback or
+    /// fsync) the log goes offline: every later append and read fails with
+    /// [`BrokerError::Storage`] until the broker restarts and recovers it.
     pub fn append(&mut self, batch: &mut [u8], now_ms: i64) -> Result<RecordBatchHeader> {
-        let base = self.log_end_offset();
+        self.check_online()?;
+        let result = self.append_online(batch, now_ms);
+        if let Err(e) = &result {
+            self.offline_on(e);
+        }
+        result
+    }
+
+    /// Fails with [`BrokerError::Storage`] when the log is offline.
+    pub fn check_online(&self) -> Result<()> {
+        match &self.offline {
+            Some(why) => Err(BrokerError::Storage(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the log went offline after a storage failure (and why).
+    pub fn offline_reason(&self) -> Option<&str> {
+        self.offline.as_deref()
+    }
+
+    /// Takes the log offline when `e` leaves its files in an unknown state.
+    fn offline_on(&mut self, e: &BrokerError) {
+        let fatal = match e {
+            BrokerError::Storage(_) => true,
+            BrokerError::Io { context, .. } => context.starts_with("fsync"),
+            _ => false,
+        };
+        if fatal && self.offline.is_none() {
+            tracing::error!(dir = %self.dir.display(), error = %e, "taking the log offline");
+            self.offline = Some(e.to_string());
+        }
+    }
+
+    /// Appends validated v2 batches as one unit: each gets its offsets (and with
+    /// LogAppendTime its timestamp) as in [`append`](Self::append), then all are written in
+    /// one write to one segment, so either every batch is stored or none is. Returns their
+    /// new headers.
+    pub fn append_batches(
+        &mut self,
+        batches: &mut [Vec<u8>],
+        now_ms: i64,
+    ) -> Result<Vec<RecordBatchHeader>> {
+        self.check_online()?;
+        let result = self.append_batches_online(batches, now_ms);
+        if let Err(e) = &result {
+            self.offline_on(e);
+        }
+        result
+    }
+
+    fn append_online(&mut self, batch: &mut [u8], now_ms: i64) -> Result<RecordBatchHeader> {
+        let mut one = [batch.to_vec()];
+        let mut headers = self.append_batches_online(&mut one, now_ms)?;
+        batch.copy_from_slice(&one[0]);
+        headers
+            .pop()
+            .ok_or_else(|| BrokerError::Corrupt("no batch appended".into()))
+    }
+
+    fn append_batches_online(
+        &mut self,
+        batches: &mut [Vec<u8>],
+        now_ms: i64,
+    ) -> Result<Vec<RecordBatchHeader>> {
+        let mut next = self.log_end_offset();
+        let mut headers = Vec::with_capacity(batches.len());
+        for batch in batches.iter_mut() {
+            let header = self.stamp(batch, next, now_ms)?;
+            next = header.next_offset();
+            headers.push(header);
+        }
+        let Some(last) = headers.last() else {
+            return Ok(headers);
+        };
+        let total: usize = batches.iter().map(Vec::len).sum();
+        self.maybe_roll(total, last.last_offset())?;
+        let buf = if batches.len() == 1 {
+            std::mem::take(&mut batches[0])
+        } else {
+            batches.concat()
+        };
+        let interval = self.config.index_interval_bytes;
+        let active = self
+            .segments
+            .values_mut()
+            .next_back()
+            .ok_or_else(|| BrokerError::Corrupt("log without segments".into()))?;
+        let written = active.append_batches(&buf, &headers, interval);
+        if batches.len() == 1 {
+            batches[0] = buf;
+        }
+        written?;
+        for h in &headers {
+            self.unflushed_messages += i64::from(h.last_offset_delta) + 1;
+        }
+        let by_count = self.unflushed_messages >= self.config.flush_interval_messages;
+        let by_time = self.config.flush_interval_ms >= 0
+            && self.last_flush.elapsed()
+                >= Duration::from_millis(self.config.flush_interval_ms as u64);
+        if by_count || by_time {
+            self.flush_online()?;
+        }
+        Ok(headers)
+    }
+
+    /// Assigns `base` as the batch's base offset, leader epoch 0 and, with LogAppendTime,
+    /// the append time (recomputing the CRC). Returns the new header.
+    fn stamp(&self, batch: &mut [u8], base: i64, now_ms: i64) -> Result<RecordBatchHeader> {
         set_base_offset(batch, base)?;
         set_partition_leader_epoch(batch, 0)?;
         if self.config.log_append_time {
@@ -200,24 +344,7 @@ impl Log {
             h.crc = compute_crc(batch);
             h.write(batch)?;
         }
-        let header = RecordBatchHeader::parse(batch)?;
-        self.maybe_roll(batch.len(), header.last_offset())?;
-        let interval = self.config.index_interval_bytes;
-        let active = self
-            .segments
-            .values_mut()
-            .next_back()
-            .ok_or_else(|| BrokerError::Corrupt("log without segments".into()))?;
-        active.append(batch, &header, interval)?;
-        self.unflushed_messages += i64::from(header.last_offset_delta) + 1;
-        let by_count = self.unflushed_messages >= self.config.flush_interval_messages;
-        let by_time = self.config.flush_interval_ms >= 0
-            && self.last_flush.elapsed()
-                >= Duration::from_millis(self.config.flush_interval_ms as u64);
-        if by_count || by_time {
-            self.flush()?;
-        }
-        Ok(header)
+        Ok(RecordBatchHeader::parse(batch)?)
     }
 
     fn maybe_roll(&mut self, len: usize, last_offset: i64) -> Result<()> {
@@ -235,7 +362,8 @@ impl Log {
         self.active()?.flush()?;
         self.recovery_point = base;
         tracing::debug!(dir = %self.dir.display(), base, "rolling segment");
-        self.segments.insert(base, Segment::open(&self.dir, base)?);
+        let seg = Segment::open(&self.dir, base, self.disk.clone())?;
+        self.segments.insert(base, seg);
         Ok(())
     }
 
@@ -248,6 +376,7 @@ impl Log {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> Result<Option<Bytes>> {
+        self.check_online()?;
         let leo = self.log_end_offset();
         if offset < self.log_start_offset || offset > leo {
             return Ok(None);
@@ -379,8 +508,19 @@ impl Log {
         Ok(())
     }
 
-    /// Forces every segment to disk and moves the recovery point to the log end.
+    /// Forces every segment to disk and moves the recovery point to the log end. A failed
+    /// fsync takes the log offline (after one, the kernel may have dropped the dirty pages
+    /// and a retry would wrongly succeed).
     pub fn flush(&mut self) -> Result<()> {
+        self.check_online()?;
+        let result = self.flush_online();
+        if let Err(e) = &result {
+            self.offline_on(e);
+        }
+        result
+    }
+
+    fn flush_online(&mut self) -> Result<()> {
         let leo = self.log_end_offset();
         for s in self.segments.range(self.recovery_point.min(leo)..) {
             s.1.flush()?;

@@ -8,6 +8,7 @@
 
 pub mod checkpoint;
 pub mod cleaner;
+pub mod disk;
 pub mod index;
 mod index_file;
 #[allow(clippy::module_inception)]

@@ -3,10 +3,12 @@
 //! Owns: appending validated v2 batches (already carrying their assigned offsets), reading
 //! stored bytes by offset through the offset index, timestamp lookups through the time
 //! index, and recovery (validating lengths and CRCs from the start, truncating at the first
-//! bad byte and rebuilding both indexes). Must not: assign offsets or decide when to roll.
+//! bad byte and rebuilding both indexes). A failed append is rolled back (file cut to its
+//! last good size, index entries dropped) so nothing after it is corrupted. Every change
+//! to a file goes through the [`DiskIo`](super::disk::DiskIo) seam. Must not: assign
+//! offsets or decide when to roll.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,6 +16,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use krafty_protocol::records::{DecodeOptions, RawRecordBatch, RecordBatchHeader};
 
+use super::disk::Disk;
 use super::index::OffsetIndex;
 use super::time_index::TimeIndex;
 use crate::error::{BrokerError, Result};
@@ -28,6 +31,8 @@ pub fn file_name(dir: &Path, base_offset: i64, ext: &str) -> PathBuf {
 pub struct Segment {
     base_offset: i64,
     dir: PathBuf,
+    path: PathBuf,
+    disk: Disk,
     file: File,
     size: u64,
     index: OffsetIndex,
@@ -37,14 +42,32 @@ pub struct Segment {
     max_timestamp: i64,
     offset_of_max_timestamp: i64,
     created: Instant,
+    needs_recovery: Option<String>,
+}
+
+/// What an append changes in a segment's bookkeeping, to put back when it fails.
+#[derive(Debug, Clone, Copy)]
+struct Marks {
+    size: u64,
+    next_offset: i64,
+    max_timestamp: i64,
+    offset_of_max_timestamp: i64,
+    bytes_since_last_index: u64,
 }
 
 impl Segment {
     /// Opens the segment at `base_offset` in `dir`, creating empty files if missing. The
     /// tail after the last index entry is scanned (headers only) to find the next offset;
-    /// call [`recover`](Self::recover) to validate the whole segment instead.
-    pub fn open(dir: &Path, base_offset: i64) -> Result<Self> {
+    /// when that scan does not end exactly at the end of the file (a partial or invalid
+    /// batch, an index pointing past the data) or an index file is missing, the segment is
+    /// marked as needing recovery ([`needs_recovery`](Self::needs_recovery)). Opening never
+    /// fails on the content of the files: call [`recover`](Self::recover) to validate the
+    /// whole segment.
+    pub fn open(dir: &Path, base_offset: i64, disk: Disk) -> Result<Self> {
         let path = file_name(dir, base_offset, "log");
+        let index_path = file_name(dir, base_offset, "index");
+        let time_path = file_name(dir, base_offset, "timeindex");
+        let indexes_existed = index_path.exists() && time_path.exists();
         let file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -55,11 +78,13 @@ impl Segment {
             .metadata()
             .map_err(|e| BrokerError::io(format!("stat {}", path.display()), e))?
             .len();
-        let index = OffsetIndex::open(&file_name(dir, base_offset, "index"))?;
-        let time_index = TimeIndex::open(&file_name(dir, base_offset, "timeindex"))?;
+        let index = OffsetIndex::open(&index_path, disk.clone())?;
+        let time_index = TimeIndex::open(&time_path, disk.clone())?;
         let mut seg = Segment {
             base_offset,
             dir: dir.to_path_buf(),
+            path,
+            disk,
             file,
             size,
             index,
@@ -69,7 +94,11 @@ impl Segment {
             max_timestamp: -1,
             offset_of_max_timestamp: -1,
             created: Instant::now(),
+            needs_recovery: None,
         };
+        if size > 0 && !indexes_existed {
+            seg.needs_recovery = Some("an index file is missing".into());
+        }
         if let Some((ts, rel)) = seg.time_index.last() {
             seg.max_timestamp = ts;
             seg.offset_of_max_timestamp = base_offset + i64::from(rel);
@@ -77,16 +106,51 @@ impl Segment {
         let (start_rel, start_pos) = seg.index.last().unwrap_or((0, 0));
         seg.next_offset = base_offset + i64::from(start_rel);
         let mut pos = u64::from(start_pos);
-        while let Some(h) = seg.header_at(pos)? {
+        while let Some(h) = seg.scan_header(pos) {
             let end = pos + h.total_size() as u64;
-            if end > seg.size {
+            if end > seg.size || !seg.offsets_follow(&h) {
                 break;
             }
             seg.note_batch(&h);
             seg.bytes_since_last_index += h.total_size() as u64;
             pos = end;
         }
+        if pos != seg.size && seg.needs_recovery.is_none() {
+            seg.needs_recovery = Some(format!(
+                "no valid batch at position {pos} of {} bytes",
+                seg.size
+            ));
+        }
+        if seg.offset_of_max_timestamp >= seg.next_offset && seg.needs_recovery.is_none() {
+            seg.needs_recovery = Some("the time index points past the last batch".into());
+        }
         Ok(seg)
+    }
+
+    /// Why the scan at open found this segment inconsistent (`None` when it looked whole).
+    /// Only a full [`recover`](Self::recover) clears it.
+    pub fn needs_recovery(&self) -> Option<&str> {
+        self.needs_recovery.as_deref()
+    }
+
+    /// The header at `pos` when one parses there (lenient: garbage is `None`).
+    fn scan_header(&self, pos: u64) -> Option<RecordBatchHeader> {
+        if pos + RecordBatchHeader::SIZE as u64 > self.size {
+            return None;
+        }
+        let raw = self.read_at(pos, RecordBatchHeader::SIZE).ok()?;
+        RecordBatchHeader::parse(&raw).ok()
+    }
+
+    /// Whether `h`'s offsets can follow what the segment holds: at or after the next
+    /// offset, a non-negative last offset delta, within the segment's u32 relative range.
+    fn offsets_follow(&self, h: &RecordBatchHeader) -> bool {
+        h.base_offset >= self.next_offset
+            && h.last_offset_delta >= 0
+            && h.records_count >= 0
+            && h.base_offset
+                .checked_add(i64::from(h.last_offset_delta))
+                .is_some_and(|last| last - self.base_offset < i64::from(u32::MAX))
     }
 
     fn note_batch(&mut self, h: &RecordBatchHeader) {
@@ -108,9 +172,9 @@ impl Segment {
         self.max_timestamp = -1;
         self.offset_of_max_timestamp = -1;
         let mut pos = 0u64;
-        while let Some(h) = self.header_at(pos).ok().flatten() {
+        while let Some(h) = self.scan_header(pos) {
             let total = h.total_size() as u64;
-            if pos + total > self.size || h.base_offset < self.next_offset {
+            if pos + total > self.size || !self.offsets_follow(&h) {
                 break;
             }
             let bytes = self.read_at(pos, total as usize)?;
@@ -128,11 +192,12 @@ impl Segment {
                 bytes = cut,
                 "recovery truncated the segment at the first invalid batch"
             );
-            self.file
-                .set_len(pos)
+            self.disk
+                .set_len(&self.path, &self.file, pos)
                 .map_err(|e| BrokerError::io("truncate segment", e))?;
             self.size = pos;
         }
+        self.needs_recovery = None;
         Ok(cut)
     }
 
@@ -158,19 +223,91 @@ impl Segment {
         u32::try_from(offset - self.base_offset).unwrap_or(u32::MAX)
     }
 
-    /// Appends one batch whose header is `h` (offsets already assigned).
+    /// Appends one batch whose header is `h` (offsets already assigned); see
+    /// [`append_batches`](Self::append_batches).
     pub fn append(
         &mut self,
         batch: &[u8],
         h: &RecordBatchHeader,
         index_interval: u64,
     ) -> Result<()> {
-        let pos = self.size;
-        self.file
-            .write_all(batch)
-            .map_err(|e| BrokerError::io("append to segment", e))?;
-        self.size += batch.len() as u64;
-        self.index_batch(h, pos, index_interval)
+        self.append_batches(batch, std::slice::from_ref(h), index_interval)
+    }
+
+    /// Appends `buf`, the concatenation of the batches whose headers are `headers` (offsets
+    /// already assigned), in one write. When writing the bytes or their index entries fails,
+    /// the file and both indexes are cut back to where they were and the I/O error is
+    /// returned (nothing of `buf` stays); when even that fails the segment's files are in an
+    /// unknown state and [`BrokerError::Storage`] is returned (the log must go offline).
+    pub fn append_batches(
+        &mut self,
+        buf: &[u8],
+        headers: &[RecordBatchHeader],
+        index_interval: u64,
+    ) -> Result<()> {
+        let Some(first) = headers.first() else {
+            return Ok(());
+        };
+        let marks = Marks {
+            size: self.size,
+            next_offset: self.next_offset,
+            max_timestamp: self.max_timestamp,
+            offset_of_max_timestamp: self.offset_of_max_timestamp,
+            bytes_since_last_index: self.bytes_since_last_index,
+        };
+        let written = match self.disk.append(&self.path, &self.file, buf) {
+            Ok(()) => {
+                self.size += buf.len() as u64;
+                let mut pos = marks.size;
+                headers.iter().try_for_each(|h| {
+                    self.index_batch(h, pos, index_interval)?;
+                    pos += h.total_size() as u64;
+                    Ok(())
+                })
+            }
+            Err(e) => Err(BrokerError::io(
+                format!("append to {}", self.path.display()),
+                e,
+            )),
+        };
+        if let Err(e) = written {
+            tracing::warn!(segment = %self.path.display(), error = %e, position = marks.size, "append failed; cutting the segment back");
+            self.roll_back(marks, first)?;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn roll_back(&mut self, marks: Marks, h: &RecordBatchHeader) -> Result<()> {
+        let pos = u32::try_from(marks.size).unwrap_or(u32::MAX);
+        let rel = self.relative(h.base_offset);
+        let cut = self
+            .disk
+            .set_len(&self.path, &self.file, marks.size)
+            .map_err(|e| {
+                BrokerError::Storage(format!(
+                    "cannot cut {} back to {} bytes after a failed append: {e}",
+                    self.path.display(),
+                    marks.size
+                ))
+            })
+            .and_then(|()| self.index.truncate_to_position(pos))
+            .and_then(|()| self.time_index.truncate_to_offset(rel));
+        if let Err(e) = cut {
+            return Err(match e {
+                BrokerError::Storage(_) => e,
+                other => BrokerError::Storage(format!(
+                    "cannot cut the indexes of {} back: {other}",
+                    self.path.display()
+                )),
+            });
+        }
+        self.size = marks.size;
+        self.next_offset = marks.next_offset;
+        self.max_timestamp = marks.max_timestamp;
+        self.offset_of_max_timestamp = marks.offset_of_max_timestamp;
+        self.bytes_since_last_index = marks.bytes_since_last_index;
+        Ok(())
     }
 
     /// Whether a batch of `len` bytes with offsets up to `last_offset` still fits (size and
@@ -272,9 +409,9 @@ impl Segment {
 
     /// Forces the segment and its indexes to disk.
     pub fn flush(&self) -> Result<()> {
-        self.file
-            .sync_data()
-            .map_err(|e| BrokerError::io("fsync segment", e))?;
+        self.disk
+            .sync(&self.path, &self.file)
+            .map_err(|e| BrokerError::io(format!("fsync {}", self.path.display()), e))?;
         self.index.flush()?;
         self.time_index.flush()
     }
@@ -290,6 +427,11 @@ impl Segment {
             }
         }
         Ok(())
+    }
+
+    /// The `.log` file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The base offset.

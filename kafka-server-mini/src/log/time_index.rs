@@ -5,9 +5,9 @@
 //! `log.index.interval.bytes`. Must not: read the log itself.
 
 use std::fs::File;
-use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::disk::Disk;
 use super::index_file;
 use crate::error::{BrokerError, Result};
 
@@ -18,13 +18,15 @@ pub const ENTRY_SIZE: usize = 12;
 #[derive(Debug)]
 pub struct TimeIndex {
     file: File,
+    path: PathBuf,
+    disk: Disk,
     entries: Vec<(i64, u32)>,
 }
 
 impl TimeIndex {
     /// Opens (creating if missing) the time index at `path`, keeping complete entries whose
     /// timestamps and offsets grow.
-    pub fn open(path: &Path) -> Result<Self> {
+    pub fn open(path: &Path, disk: Disk) -> Result<Self> {
         let (file, raw) = index_file::open(path)?;
         let mut entries: Vec<(i64, u32)> = Vec::with_capacity(raw.len() / ENTRY_SIZE);
         for c in raw.chunks_exact(ENTRY_SIZE) {
@@ -37,13 +39,25 @@ impl TimeIndex {
             }
             entries.push((ts, rel));
         }
-        let mut index = TimeIndex { file, entries };
+        let mut index = TimeIndex {
+            file,
+            path: path.to_path_buf(),
+            disk,
+            entries,
+        };
         index.rewrite_len()?;
         Ok(index)
     }
 
     fn rewrite_len(&mut self) -> Result<()> {
-        index_file::set_entries(&mut self.file, self.entries.len(), ENTRY_SIZE, "time index")
+        index_file::set_entries(
+            &self.disk,
+            &self.path,
+            &mut self.file,
+            self.entries.len(),
+            ENTRY_SIZE,
+            "time index",
+        )
     }
 
     /// Appends an entry if its timestamp is larger than the last one's.
@@ -56,9 +70,11 @@ impl TimeIndex {
         let mut buf = [0u8; ENTRY_SIZE];
         buf[..8].copy_from_slice(&timestamp.to_be_bytes());
         buf[8..].copy_from_slice(&relative_offset.to_be_bytes());
-        self.file
-            .write_all(&buf)
-            .map_err(|e| BrokerError::io("append time index", e))?;
+        if let Err(e) = self.disk.append(&self.path, &self.file, &buf) {
+            // cut a partial entry so the next one starts on an entry boundary
+            self.rewrite_len()?;
+            return Err(BrokerError::io("append time index", e));
+        }
         self.entries.push((timestamp, relative_offset));
         Ok(())
     }
@@ -92,8 +108,8 @@ impl TimeIndex {
 
     /// Forces the index to disk.
     pub fn flush(&self) -> Result<()> {
-        self.file
-            .sync_data()
+        self.disk
+            .sync(&self.path, &self.file)
             .map_err(|e| BrokerError::io("fsync time index", e))
     }
 }
@@ -106,7 +122,8 @@ mod tests {
     #[test]
     fn lookup_and_monotonic_appends() {
         let dir = tempfile::tempdir().unwrap();
-        let mut t = TimeIndex::open(&dir.path().join("0.timeindex")).unwrap();
+        let mut t =
+            TimeIndex::open(&dir.path().join("0.timeindex"), crate::log::disk::real()).unwrap();
         t.maybe_append(100, 0).unwrap();
         t.maybe_append(90, 5).unwrap(); // ignored: not larger
         t.maybe_append(200, 10).unwrap();

@@ -1,7 +1,9 @@
 //! One client connection.
 //!
 //! Owns: reading size-prefixed frames (checked against `socket.request.max.bytes` before any
-//! allocation), handing each to dispatch **in order**, and writing responses in request
+//! allocation; the buffer grows only as bytes arrive, never to a size the peer merely
+//! claims), closing a connection without a complete request for `connections.max.idle.ms`
+//! (an idle one, or one whose request trickles in), handing each frame to dispatch **in order**, and writing responses in request
 //! order even when a handler waits (a per-connection queue of pending responses, drained by
 //! a writer task that batches socket writes). Must not: interpret request bodies.
 
@@ -15,6 +17,21 @@ use krafty_protocol::frame::split_frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio::time::{Duration, Instant};
+
+/// Whether `buf` starts with a whole frame, or with a size prefix `split_frame` rejects
+/// (so the caller lets it report the error). A partial frame is `false` without reserving
+/// the size it claims.
+fn frame_complete(buf: &[u8], max: usize) -> bool {
+    let Some(prefix) = buf.get(..4) else {
+        return false;
+    };
+    let size = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+    match usize::try_from(size) {
+        Ok(size) if size <= max => buf.len() >= 4 + size,
+        _ => true,
+    }
+}
 
 use crate::broker::BrokerState;
 
@@ -82,8 +99,14 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
     let max = state.config.socket_request_max_bytes;
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut shutdown = state.shutdown.clone();
+    let idle = Duration::from_millis(state.config.connections_max_idle_ms);
+    let mut deadline = Instant::now() + idle;
     'conn: loop {
         loop {
+            if !frame_complete(&buf, max) {
+                break;
+            }
+            deadline = Instant::now() + idle;
             match split_frame(&mut buf, max) {
                 Ok(Some(frame)) => {
                     let pending = super::dispatch::dispatch(&state, frame.freeze(), peer);
@@ -105,6 +128,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
         }
         tokio::select! {
             _ = shutdown.changed() => break,
+            _ = tokio::time::sleep_until(deadline) => {
+                tracing::info!(%peer, buffered = buf.len(), "no complete request within connections.max.idle.ms; closing");
+                break;
+            }
             n = rd.read_buf(&mut buf) => match n {
                 Ok(0) => break,
                 Ok(_) => {}

@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod dispatch;
+pub mod limits;
 pub mod listener;
 
 pub use connection::{Pending, Reply};

@@ -71,29 +71,54 @@ impl Partition {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends validated v2 batches (each a whole batch) after the sequence checks. Either
-    /// every batch is appended or, on the first rejection, the error code is returned for
-    /// that batch and later ones are not appended.
+    /// Appends validated v2 batches (each a whole batch) as one unit, as Kafka appends a
+    /// Produce request's records for a partition: every batch passes the sequence checks
+    /// first (the first rejection answers for the whole request and nothing is appended),
+    /// then all new batches are written together or not at all. A storage failure answers
+    /// KAFKA_STORAGE_ERROR and stores nothing. Duplicates of batches already appended are
+    /// answered with their original offset.
     pub fn append(&self, batches: Vec<Vec<u8>>) -> Result<AppendOutcome, i16> {
         let mut st = self.lock();
-        let mut first: Option<i64> = None;
+        st.log.check_online().map_err(|e| e.code())?;
         let now = crate::broker::now_ms();
-        for mut batch in batches {
+        let mut scratch: Option<ProducerStateMap> = None;
+        let mut first_duplicate: Option<i64> = None;
+        let several = batches.len() > 1;
+        let mut fresh = Vec::with_capacity(batches.len());
+        for batch in batches {
             let h = RecordBatchHeader::parse(&batch)
                 .map_err(|_| crate::error::code::CORRUPT_MESSAGE)?;
-            match st.producers.check(&h) {
+            let producers = scratch.as_ref().unwrap_or(&st.producers);
+            match producers.check(&h) {
                 SequenceCheck::Reject(code) => return Err(code),
                 SequenceCheck::Duplicate(offset) => {
-                    first.get_or_insert(offset);
+                    if fresh.is_empty() {
+                        first_duplicate.get_or_insert(offset);
+                    }
                 }
                 SequenceCheck::Append => {
-                    let stored = st.log.append(&mut batch, now).map_err(|e| {
-                        tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
-                        crate::error::code::UNKNOWN_SERVER_ERROR
-                    })?;
-                    st.producers.record(&stored);
-                    first.get_or_insert(stored.base_offset);
+                    // later batches of the same request are checked as if this one was
+                    // stored (a copy of the state only when there are later batches)
+                    if several && h.has_producer_id() {
+                        scratch
+                            .get_or_insert_with(|| st.producers.clone())
+                            .record(&h);
+                    }
+                    fresh.push(batch);
                 }
+            }
+        }
+        let mut first = first_duplicate;
+        if !fresh.is_empty() {
+            let stored = st.log.append_batches(&mut fresh, now).map_err(|e| {
+                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed; nothing stored");
+                e.code()
+            })?;
+            for h in &stored {
+                st.producers.record(h);
+            }
+            if first.is_none() {
+                first = stored.first().map(|h| h.base_offset);
             }
         }
         Ok(AppendOutcome {

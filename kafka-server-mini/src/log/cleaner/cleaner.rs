@@ -10,6 +10,7 @@
 //! to take a snapshot and for the swap, which re-checks that the old segments are unchanged.
 //! Must not: schedule itself (see `scheduler`).
 
+use crate::log::disk::Disk;
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
@@ -110,6 +111,8 @@ pub struct LogSnapshot {
     pub segment_bytes: u64,
     /// `index.interval.bytes`.
     pub index_interval: u64,
+    /// The file I/O under the log (the fault-injection seam).
+    pub disk: Disk,
 }
 
 impl LogSnapshot {
@@ -131,6 +134,7 @@ impl LogSnapshot {
             cleanup: c.cleanup.clone(),
             segment_bytes: c.segment_bytes,
             index_interval: c.index_interval_bytes,
+            disk: log.disk().clone(),
         }
     }
 }
@@ -405,7 +409,7 @@ struct CleanedWriter {
 }
 
 impl CleanedWriter {
-    fn create(dir: &Path, base: i64, interval: u64) -> CResult<Self> {
+    fn create(dir: &Path, base: i64, interval: u64, disk: &Disk) -> CResult<Self> {
         swap::discard_cleaned(dir, base);
         let path = swap::suffixed(dir, base, "log", CLEANED);
         let file = File::create(&path)
@@ -414,8 +418,11 @@ impl CleanedWriter {
             dir: dir.to_path_buf(),
             base,
             out: BufWriter::with_capacity(1 << 16, file),
-            index: OffsetIndex::open(&swap::suffixed(dir, base, "index", CLEANED))?,
-            time_index: TimeIndex::open(&swap::suffixed(dir, base, "timeindex", CLEANED))?,
+            index: OffsetIndex::open(&swap::suffixed(dir, base, "index", CLEANED), disk.clone())?,
+            time_index: TimeIndex::open(
+                &swap::suffixed(dir, base, "timeindex", CLEANED),
+                disk.clone(),
+            )?,
             pos: 0,
             bytes_since_index: 0,
             interval,
@@ -642,7 +649,7 @@ pub fn clean_partition(
             .iter()
             .find(|s| s.base > group.last().map_or(base, |l| l.base))
             .map_or(end, |n| n.base);
-        let mut w = CleanedWriter::create(&snap.dir, base, snap.index_interval)?;
+        let mut w = CleanedWriter::create(&snap.dir, base, snap.index_interval, &snap.disk)?;
         let written = (|| -> CResult<u64> {
             for s in &group {
                 stats.bytes_before += s.size;
@@ -686,7 +693,7 @@ pub fn clean_partition(
                 ));
             }
             swap::commit(&snap.dir, base, &old, crash)?;
-            let seg = Segment::open(&snap.dir, base)?;
+            let seg = Segment::open(&snap.dir, base, snap.disk.clone())?;
             st.log.replace_segments(&old, seg);
         }
         stats.bytes_after += size;

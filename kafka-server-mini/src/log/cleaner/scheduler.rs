@@ -7,6 +7,7 @@
 //! next delete horizon is read back from the stored batch headers. Must not: decide what a
 //! clean keeps (see `cleaner`).
 
+use crate::log::disk::Disk;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,10 +21,11 @@ use crate::log::checkpoint::{self, Offsets};
 pub const CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 
 /// The cleaner's state across rounds.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Cleaner {
     logs: BTreeMap<(String, i32), LogCleanState>,
     checkpoint: PathBuf,
+    disk: Disk,
     dedupe_buffer_bytes: u64,
     written: Offsets,
     /// Totals of every clean so far.
@@ -34,7 +36,7 @@ pub struct Cleaner {
 
 impl Cleaner {
     /// A cleaner for the data directory `data_dir`, reading its checkpoint.
-    pub fn load(data_dir: &Path, dedupe_buffer_bytes: u64) -> Self {
+    pub fn load(data_dir: &Path, dedupe_buffer_bytes: u64, disk: Disk) -> Self {
         let path = data_dir.join(CHECKPOINT_FILE);
         let written = checkpoint::read(&path).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "ignoring an unreadable cleaner checkpoint");
@@ -43,9 +45,11 @@ impl Cleaner {
         Cleaner {
             logs: BTreeMap::new(),
             checkpoint: path,
+            disk,
             dedupe_buffer_bytes,
             written,
-            ..Default::default()
+            totals: CleanStats::default(),
+            cleans: 0,
         }
     }
 
@@ -103,7 +107,7 @@ impl Cleaner {
             .map(|(k, s)| (k.clone(), s.first_dirty))
             .collect();
         if offsets != self.written {
-            match checkpoint::write(&self.checkpoint, &offsets) {
+            match checkpoint::write(&self.disk, &self.checkpoint, &offsets) {
                 Ok(()) => self.written = offsets,
                 Err(e) => tracing::warn!(error = %e, "could not write the cleaner checkpoint"),
             }
@@ -121,6 +125,7 @@ pub async fn run(state: Arc<BrokerState>) {
     let mut cleaner = Some(Cleaner::load(
         &state.config.data_dir,
         state.config.log_cleaner_dedupe_buffer_size,
+        state.config.disk.clone(),
     ));
     loop {
         tokio::select! {

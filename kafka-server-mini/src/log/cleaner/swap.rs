@@ -17,6 +17,7 @@
 //! `.deleted` file is deleted (an uncommitted clean is rolled back). Must not: decide what
 //! to keep (see `cleaner`).
 
+use crate::log::disk::Disk;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -164,7 +165,7 @@ fn base_of(name: &str, want: &str) -> Option<i64> {
 /// Finishes or rolls back a clean interrupted by a crash in `dir` (see the module docs);
 /// run before the log's segments are opened. Swapped-in segments get their indexes rebuilt
 /// (`index_interval` = `log.index.interval.bytes`).
-pub fn recover_interrupted(dir: &Path, index_interval: u64) -> Result<()> {
+pub fn recover_interrupted(dir: &Path, index_interval: u64, disk: &Disk) -> Result<()> {
     let names = || -> Result<Vec<String>> {
         let mut out = Vec::new();
         let entries = match std::fs::read_dir(dir) {
@@ -212,7 +213,7 @@ pub fn recover_interrupted(dir: &Path, index_interval: u64) -> Result<()> {
             &file_name(dir, base, "log"),
         )?;
         sync_dir(dir)?;
-        let mut seg = Segment::open(dir, base)?;
+        let mut seg = Segment::open(dir, base, disk.clone())?;
         let cut = seg.recover(index_interval)?;
         seg.flush()?;
         tracing::warn!(dir = %dir.display(), base, end, cut, "completed a segment swap interrupted by a crash");
