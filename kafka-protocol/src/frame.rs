@@ -23,9 +23,9 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::generated::{ApiKey, RequestBody, RequestHeader, ResponseHeader};
 #[cfg(any(feature = "client", feature = "broker"))]
 use crate::generated::ResponseBody;
+use crate::generated::{ApiKey, RequestBody, RequestHeader, ResponseHeader};
 use crate::message::{Decode, Encode, Request, Response};
 use crate::wire::StrBytes;
 

@@ -474,9 +474,27 @@ fn doc_lines(out: &mut String, text: &str) {
         if line.trim().is_empty() {
             out.push_str("///\n");
         } else {
-            let _ = writeln!(out, "/// {}", line.trim_end());
+            let _ = writeln!(out, "/// {}", escape_doc(line.trim_end()));
         }
     }
+}
+
+/// Spec prose as rustdoc Markdown: square brackets are escaped (`Array[0]` is not an
+/// intra-doc link) and bare URLs become autolinks.
+fn escape_doc(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    for (i, word) in line.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if word.starts_with("http://") || word.starts_with("https://") {
+            let url = word.trim_end_matches(['.', ',', ';', ')']);
+            let _ = write!(out, "<{url}>{}", &word[url.len()..]);
+        } else {
+            out.push_str(&word.replace('[', "\\[").replace(']', "\\]"));
+        }
+    }
+    out
 }
 
 fn grammar(ctx: &Ctx, s: &StructDef) -> String {

@@ -23,7 +23,7 @@ use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 /// Version 1 supports SASL_AUTHENTICATE.
 /// NOTE: Version cannot be easily bumped due to incorrect
 /// client negotiation for clients <= 2.4.
-/// See https://issues.apache.org/jira/browse/KAFKA-9577
+/// See <https://issues.apache.org/jira/browse/KAFKA-9577>
 ///
 /// Wire grammar:
 ///

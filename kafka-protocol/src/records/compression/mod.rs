@@ -108,7 +108,12 @@ pub(crate) fn too_large(limit: usize) -> Error {
 
 /// A [`ErrorKind::Compression`] error naming the codec.
 #[cold]
-#[cfg(any(feature = "gzip", feature = "snappy", feature = "lz4", feature = "zstd"))]
+#[cfg(any(
+    feature = "gzip",
+    feature = "snappy",
+    feature = "lz4",
+    feature = "zstd"
+))]
 pub(crate) fn codec_error(codec: &str, why: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Compression(format!("{codec}: {why}")))
 }
