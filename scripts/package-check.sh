@@ -17,9 +17,7 @@ for c in "${crates[@]}"; do args+=(-p "$c"); done
 cargo package --locked "${args[@]}" "$@"
 for c in "${crates[@]}"; do
   n=$(cargo package --list --locked -p "$c" "$@" 2>/dev/null | wc -l)
-  f="target/package/$c-$(cargo metadata --no-deps --format-version 1 --locked \
-    | sed -n "s/.*\"name\":\"$c\",\"version\":\"\([^\"]*\)\".*/\1/p").crate"
-  size=$(stat -c %s "$f" 2>/dev/null || echo "?")
-  echo "package-check: $c: $n files, $f ($size bytes)"
+  f=$(ls target/package/"$c"-[0-9]*.crate)
+  echo "package-check: $c: $n files, $f ($(stat -c %s "$f") bytes)"
 done
 echo "package-check: ${#crates[@]} passed, 0 failed"
