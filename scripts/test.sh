@@ -6,7 +6,9 @@
 # 2. checks formatting and clippy (warnings are errors),
 # 3. runs every test of the workspace (codec, golden frames, generator freshness, CLI,
 #    broker, peers),
-# 4. runs the fuzz targets for a short while when the fuzzer toolchain is present.
+# 4. packages the published crates (verified), builds the docs with warnings denied and
+#    builds and runs the downstream crate (tests/downstream),
+# 5. runs the fuzz targets for a short while when the fuzzer toolchain is present.
 # Tests that need something missing (Java Kafka, a peer) print SKIP with the reason outside CI
 # and FAIL with CI=true; only the testcontainers example skips in CI too (no Docker engine).
 # Before `cargo test` it starts the real Apache Kafka clusters (scripts/real-kafka.sh up) and
@@ -62,6 +64,17 @@ fi
 
 step "cargo test"
 cargo test --workspace --locked
+
+# ---- packaging, docs, downstream (issue 15) ------------------------------------------------
+step "package dry-runs (cargo package of the four published crates, verified)"
+bash scripts/package-check.sh
+
+step "docs (cargo doc --no-deps, warnings denied)"
+bash scripts/docs-check.sh
+
+step "downstream crate (default-features = false + lz4, outside the workspace)"
+bash scripts/downstream-check.sh
+# ---- end packaging, docs, downstream --------------------------------------------------------
 
 if [ -d "$shared/golden-frames" ]; then
   step "kafka-cli frames check on the shared golden frames"

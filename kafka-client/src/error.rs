@@ -245,6 +245,8 @@ impl fmt::Display for ConfigError {
     }
 }
 
+impl std::error::Error for ConfigError {}
+
 /// The client's error type. Cheap to clone (one error can complete many delivery futures).
 #[derive(Debug, Clone)]
 #[non_exhaustive]

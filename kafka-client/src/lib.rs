@@ -1,4 +1,4 @@
-//! # kafka-client
+//! # krafty-client
 //!
 //! An async (tokio) Kafka client built on the [`krafty_protocol`] codec.
 //!
@@ -16,6 +16,8 @@
 //!   offsets; list offsets and delete records.
 //! - [`error`]: [`Error`] and [`KafkaCode`], every Kafka error code with its retriable flag.
 //!
+//! ## Quick start
+//!
 //! ```no_run
 //! # async fn demo() -> krafty_client::Result<()> {
 //! use krafty_client::{Producer, ProducerConfig, ProducerRecord};
@@ -25,6 +27,15 @@
 //! producer.close().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! ## Features
+//!
+//! `gzip`, `snappy`, `lz4`, `zstd` (all on by default): the compression codecs, each the
+//! `krafty-protocol` feature of the same name; only `zstd` builds C code. With a codec left
+//! out, `compression.type` naming it is a [`ConfigError::InvalidValue`] and a fetched batch
+//! compressed with it is an [`Error`] carrying
+//! [`ErrorKind::CompressionDisabled`](krafty_protocol::ErrorKind::CompressionDisabled). The
+//! client always builds only the client half of the codec.
 
 pub mod admin;
 pub mod config;

@@ -22,7 +22,7 @@ use krafty_protocol::generated::{
     produce_request::{PartitionProduceData, TopicProduceData},
     MetadataResponse, ProduceRequest,
 };
-use krafty_protocol::message::Message;
+use krafty_protocol::message::{Decode, Encode, Message};
 use krafty_protocol::records::{
     BatchIter, Compression, DecodeOptions, RawBatch, RecordBatchBuilder,
 };
@@ -107,7 +107,7 @@ fn metadata_response() -> MetadataResponse {
     }
 }
 
-fn encode<M: Message>(m: &M, version: i16) -> Bytes {
+fn encode<M: Message + Encode + Decode>(m: &M, version: i16) -> Bytes {
     let mut out = BytesMut::with_capacity(m.encoded_len(version));
     m.encode(&mut out, version).unwrap();
     out.freeze()

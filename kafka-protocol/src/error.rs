@@ -64,6 +64,9 @@ pub enum ErrorKind {
     UnknownCompression(u8),
     /// Compressed data could not be decompressed or compressed.
     Compression(String),
+    /// The codec (`gzip`, `snappy`, `lz4`, `zstd`) was left out of this build: the crate
+    /// feature of the same name is off.
+    CompressionDisabled(&'static str),
     /// Decompressed data would exceed the configured limit (a compression bomb).
     DecompressedTooLarge {
         /// The limit in force.
@@ -174,6 +177,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::InvalidRecords(why) => write!(f, "invalid records: {why}"),
             ErrorKind::UnknownCompression(c) => write!(f, "unknown compression codec {c}"),
             ErrorKind::Compression(why) => write!(f, "compression: {why}"),
+            ErrorKind::CompressionDisabled(codec) => write!(
+                f,
+                "compression codec {codec} is not built in (enable the crate feature `{codec}`)"
+            ),
             ErrorKind::DecompressedTooLarge { limit } => {
                 write!(f, "decompressed data exceeds the {limit}-byte limit")
             }

@@ -23,8 +23,10 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::generated::{ApiKey, RequestBody, RequestHeader, ResponseBody, ResponseHeader};
-use crate::message::{Message, Request, Response};
+#[cfg(any(feature = "client", feature = "broker"))]
+use crate::generated::ResponseBody;
+use crate::generated::{ApiKey, RequestBody, RequestHeader, ResponseHeader};
+use crate::message::{Decode, Encode, Request, Response};
 use crate::wire::StrBytes;
 
 /// Apache Kafka's default `socket.request.max.bytes`: 100 MiB.
@@ -111,6 +113,7 @@ impl RequestFrame {
     }
 }
 
+#[cfg(feature = "broker")]
 /// Decodes a request frame (without its size prefix). Bytes left over after the body are
 /// [`ErrorKind::TrailingBytes`]; a broker wants [`decode_request_lenient`].
 pub fn decode_request(frame: Bytes) -> Result<RequestFrame> {
@@ -125,6 +128,7 @@ pub fn decode_request(frame: Bytes) -> Result<RequestFrame> {
     Ok(req)
 }
 
+#[cfg(feature = "broker")]
 /// Decodes a request frame (without its size prefix) as Apache Kafka's broker does:
 /// bytes left after the body are ignored (librdkafka 2.x pads some Metadata v12 requests with
 /// three bytes after the tagged fields) and their count is returned beside the request.
@@ -145,6 +149,7 @@ pub fn decode_request_lenient(mut frame: Bytes) -> Result<(RequestFrame, usize)>
     Ok((RequestFrame { header, body }, frame.len()))
 }
 
+#[cfg(feature = "client")]
 /// Decodes a response frame (without its size prefix) to a request of `api_key` at
 /// `api_version`.
 pub fn decode_response(
@@ -159,7 +164,7 @@ pub fn decode_response(
 }
 
 /// Decodes a typed response frame (without its size prefix) at `api_version`.
-pub fn decode_typed_response<R: Response>(
+pub fn decode_typed_response<R: Response + Decode>(
     mut frame: Bytes,
     api_version: i16,
 ) -> Result<(ResponseHeader, R)> {
@@ -184,6 +189,7 @@ fn write_sized(
     Ok(())
 }
 
+#[cfg(feature = "client")]
 /// Appends a whole request (size prefix, header, body) to `out`. The header's api key and
 /// version must match the body; its version decides the header layout.
 pub fn write_request(out: &mut BytesMut, header: &RequestHeader, body: &RequestBody) -> Result<()> {
@@ -208,7 +214,7 @@ pub fn write_request(out: &mut BytesMut, header: &RequestHeader, body: &RequestB
 
 /// Appends a whole typed request to `out`: size prefix, a header built from the arguments,
 /// and the body at `version`.
-pub fn write_typed_request<R: Request>(
+pub fn write_typed_request<R: Request + Encode>(
     out: &mut BytesMut,
     correlation_id: i32,
     client_id: Option<&StrBytes>,
@@ -230,6 +236,7 @@ pub fn write_typed_request<R: Request>(
     })
 }
 
+#[cfg(feature = "broker")]
 /// Appends a whole response (size prefix, header, body) to `out`, for a request of
 /// `api_version`.
 pub fn write_response(
@@ -247,7 +254,7 @@ pub fn write_response(
 }
 
 /// Appends a whole typed response to `out`.
-pub fn write_typed_response<R: Response>(
+pub fn write_typed_response<R: Response + Encode>(
     out: &mut BytesMut,
     correlation_id: i32,
     api_version: i16,

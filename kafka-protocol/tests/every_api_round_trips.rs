@@ -13,7 +13,7 @@ use krafty_protocol::generated::{
     consumer_protocol_subscription::ConsumerProtocolSubscription, group_coordinator as gc,
     transaction_coordinator as tc, ApiKey, RequestBody, ResponseBody,
 };
-use krafty_protocol::message::Message;
+use krafty_protocol::message::{Decode, Encode, Message};
 use krafty_protocol::testing::{Random, Rng};
 
 const SEEDS: u64 = 24;
@@ -75,7 +75,7 @@ fn every_api_key_and_version_round_trips() {
     assert_eq!(versions, 327, "every version of every API");
 }
 
-fn round_trip<M: Message + Random + PartialEq + std::fmt::Debug>() -> usize {
+fn round_trip<M: Message + Encode + Decode + Random + PartialEq + std::fmt::Debug>() -> usize {
     let mut n = 0;
     for version in M::VERSIONS.iter() {
         for i in 0..SEEDS {

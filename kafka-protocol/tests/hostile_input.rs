@@ -25,7 +25,7 @@ use krafty_protocol::frame::{
 use krafty_protocol::generated::{
     AddPartitionsToTxnResponse, ApiKey, MetadataRequest, ProduceRequest, RequestBody, ResponseBody,
 };
-use krafty_protocol::message::Message;
+use krafty_protocol::message::{Decode, Encode, Message};
 use krafty_protocol::records::{
     write_message_set, BatchIter, Compression, DecodeOptions, LegacyMessage, RawBatch,
     RawRecordBatch, Record, RecordBatch, RecordBatchBuilder, TruncatedTail,
@@ -743,7 +743,7 @@ fn trailing_bytes_after_a_frame_are_rejected() {
 // ---------------------------------------------------------------------------------------
 // Encoding rules
 
-fn encode<M: Message>(m: &M, version: i16) -> Result<Vec<u8>, Error> {
+fn encode<M: Message + Encode + Decode>(m: &M, version: i16) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     m.encode(&mut out, version)?;
     assert_eq!(out.len(), m.encoded_len(version));

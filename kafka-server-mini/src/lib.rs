@@ -1,4 +1,4 @@
-//! # kafka-server-mini
+//! # krafty-server (kafka-server-mini)
 //!
 //! A small single-node Kafka broker, usable as a library in tests and as a binary.
 //!
@@ -11,6 +11,8 @@
 //! - [`topic_config`]: per-topic config overrides (validation, persistence).
 //! - [`group`]: the classic group coordinator (offsets persisted in `__consumer_offsets`).
 //!
+//! ## Quick start
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), krafty_server::BrokerError> {
 //! use krafty_server::{Broker, BrokerConfig};
@@ -19,6 +21,14 @@
 //! handle.shutdown().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! ## Features
+//!
+//! `cli` (on by default) builds the `kafka-server-mini` binary (clap, tracing-subscriber,
+//! signal handling); a test that starts the broker in-process can turn it off with
+//! `default-features = false`. `gzip`, `snappy`, `lz4`, `zstd` (on by default) are the codecs
+//! the broker needs only when it converts between message formats; batches are stored and
+//! served as received. The broker always builds only the broker half of the codec.
 
 pub mod broker;
 pub mod config;

@@ -1079,7 +1079,7 @@ fn offset_delete(group: &str, topic: &str, parts: &[i32]) -> OffsetDeleteRequest
 async fn offset_delete_removes_unsubscribed_offsets_and_persists_tombstones() {
     use krafty_protocol::generated::join_group_request::JoinGroupRequestProtocol;
     use krafty_protocol::generated::{ConsumerProtocolSubscription, JoinGroupRequest};
-    use krafty_protocol::message::Message;
+    use krafty_protocol::message::Encode;
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path()).await;
     let mut c = Client::connect(broker.local_addr()).await;

@@ -128,14 +128,26 @@ impl ProducerConfig {
             "buffer.memory" => self.buffer_memory = parse::size(key, value, 1024)?,
             "max.block.ms" => self.max_block = parse::millis(key, value, i64::MAX)?,
             "compression.type" => {
-                self.compression =
+                let codec =
                     match parse::choice(key, value, &["none", "gzip", "snappy", "lz4", "zstd"])? {
                         0 => Compression::None,
                         1 => Compression::Gzip,
                         2 => Compression::Snappy,
                         3 => Compression::Lz4,
                         _ => Compression::Zstd,
-                    }
+                    };
+                if !codec.is_enabled() {
+                    return Err(ConfigError::InvalidValue {
+                        key: key.to_string(),
+                        value: value.to_string(),
+                        reason: format!(
+                            "{} is not built in (enable the crate feature `{}`)",
+                            codec.name(),
+                            codec.name()
+                        ),
+                    });
+                }
+                self.compression = codec;
             }
             "retries" => {
                 self.retries = u32::try_from(parse::int(key, value, 0, i64::from(i32::MAX))?)

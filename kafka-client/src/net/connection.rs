@@ -17,7 +17,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use krafty_protocol::frame::{decode_typed_response, split_frame, write_typed_request};
 use krafty_protocol::generated::ApiKey;
-use krafty_protocol::message::Request;
+use krafty_protocol::message::{ClientRequest, Decode};
 use krafty_protocol::wire::StrBytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -124,7 +124,7 @@ impl<R: krafty_protocol::message::Message> PendingResponse<R> {
     }
 }
 
-impl<R: krafty_protocol::message::Response> PendingResponse<R> {
+impl<R: krafty_protocol::message::Response + Decode> PendingResponse<R> {
     /// The decoded response.
     pub async fn wait(self) -> Result<R> {
         let version = self.version;
@@ -224,11 +224,14 @@ impl Connection {
     }
 
     /// Decodes a response frame (header included) of `version`.
-    pub fn decode<R: krafty_protocol::message::Response>(frame: Bytes, version: i16) -> Result<R> {
+    pub fn decode<R: krafty_protocol::message::Response + Decode>(
+        frame: Bytes,
+        version: i16,
+    ) -> Result<R> {
         Ok(decode_typed_response::<R>(frame, version)?.1)
     }
 
-    fn encode<R: Request>(&self, version: i16, body: &R) -> Result<(i32, Bytes)> {
+    fn encode<R: ClientRequest>(&self, version: i16, body: &R) -> Result<(i32, Bytes)> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed) & i32::MAX;
         let mut out = BytesMut::with_capacity(64 + body.encoded_len(version));
         write_typed_request(&mut out, id, self.inner.client_id.as_ref(), version, body)?;
@@ -237,7 +240,7 @@ impl Connection {
 
     /// Queues a request at `version` for writing (requests queued one after the other are
     /// written in that order) and returns its pending response.
-    pub fn enqueue_raw<R: Request>(
+    pub fn enqueue_raw<R: ClientRequest>(
         &self,
         version: i16,
         body: &R,
@@ -270,7 +273,7 @@ impl Connection {
     }
 
     /// Queues a request at the negotiated version; see [`enqueue_raw`](Self::enqueue_raw).
-    pub fn enqueue<R: Request>(&self, body: &R) -> Result<PendingResponse<R::Response>> {
+    pub fn enqueue<R: ClientRequest>(&self, body: &R) -> Result<PendingResponse<R::Response>> {
         let version = self.version(R::API_KEY)?;
         self.enqueue_raw(version, body)
     }
@@ -278,7 +281,11 @@ impl Connection {
     /// Queues a request that gets no response (Produce with acks=0). The receiver resolves
     /// once the request is written to the socket (as Java completes an acks=0 send), or
     /// fails if the connection closes before that.
-    pub fn send_oneway<R: Request>(&self, version: i16, body: &R) -> Result<oneshot::Receiver<()>> {
+    pub fn send_oneway<R: ClientRequest>(
+        &self,
+        version: i16,
+        body: &R,
+    ) -> Result<oneshot::Receiver<()>> {
         if self.is_closed() {
             return Err(Error::Disconnected(self.addr().to_string()));
         }
@@ -292,7 +299,7 @@ impl Connection {
     }
 
     /// Sends a request at the negotiated version and waits for its response.
-    pub async fn send<R: Request>(&self, body: &R) -> Result<R::Response> {
+    pub async fn send<R: ClientRequest>(&self, body: &R) -> Result<R::Response> {
         self.enqueue(body)?.wait().await
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::emit_struct::{emit_struct, Ctx};
+use crate::emit_struct::{direction_cfgs, emit_struct, Ctx};
 use crate::naming::snake_case;
 use crate::spec::{Spec, SpecKind};
 
@@ -15,7 +15,7 @@ pub fn header(source: &str) -> String {
     )
 }
 
-const FILE_PRELUDE: &str = "#![allow(unused_imports, unused_variables, unused_mut, unused_parens, clippy::all)]\n\nuse bytes::{Buf, BufMut, Bytes};\n\nuse crate::error::{Error, ErrorKind, Result};\nuse crate::message::{Message, VersionRange};\nuse crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};\n\n";
+const FILE_PRELUDE: &str = "#![allow(unused_imports, unused_variables, unused_mut, unused_parens, clippy::all)]\n\nuse bytes::{Buf, BufMut, Bytes};\n\nuse crate::error::{Error, ErrorKind, Result};\nuse crate::message::{Decode, Encode, Message, VersionRange};\nuse crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};\n\n";
 
 /// The module name of a spec.
 pub fn module_name(spec: &Spec) -> String {
@@ -176,8 +176,12 @@ pub fn emit_api_key(specs: &[Spec]) -> Result<String, String> {
 pub fn emit_bodies(specs: &[Spec]) -> Result<String, String> {
     let apis = apis(specs)?;
     let mut out = header("clients/*Request.json and clients/*Response.json");
-    out.push_str("//! [`RequestBody`] and [`ResponseBody`]: any request or response, chosen by api key.\n\n#![allow(clippy::all)]\n\nuse bytes::{Buf, BufMut};\n\nuse crate::error::{Error, ErrorKind, Result};\nuse crate::generated::*;\nuse crate::message::Message;\n\n");
-    for (kind, enum_name) in [("Request", "RequestBody"), ("Response", "ResponseBody")] {
+    out.push_str("//! [`RequestBody`] and [`ResponseBody`]: any request or response, chosen by api key.\n\n#![allow(unused_imports, clippy::all)]\n\nuse bytes::{Buf, BufMut};\n\nuse crate::error::{Error, ErrorKind, Result};\nuse crate::generated::*;\nuse crate::message::{Decode, Encode};\n\n");
+    for (kind, enum_name, spec_kind) in [
+        ("Request", "RequestBody", SpecKind::Request),
+        ("Response", "ResponseBody", SpecKind::Response),
+    ] {
+        let (enc_cfg, dec_cfg) = direction_cfgs(spec_kind);
         let ty = |a: &Api| format!("{}{kind}", a.base);
         let _ = writeln!(
             out,
@@ -191,21 +195,21 @@ pub fn emit_bodies(specs: &[Spec]) -> Result<String, String> {
         let _ = writeln!(out, "impl {enum_name} {{");
         let _ = writeln!(
             out,
-            "/// Decodes the body of `api_key` at `version`.\npub fn decode<B: Buf>(api_key: ApiKey, buf: &mut B, version: i16) -> Result<Self> {{ Ok(match api_key {{ {} }}) }}\n",
+            "/// Decodes the body of `api_key` at `version`.\n{dec_cfg}pub fn decode<B: Buf>(api_key: ApiKey, buf: &mut B, version: i16) -> Result<Self> {{ Ok(match api_key {{ {} }}) }}\n",
             apis.iter()
                 .map(|a| format!("ApiKey::{b} => {enum_name}::{b}({t}::decode(buf, version)?),\n", b = a.base, t = ty(a)))
                 .collect::<String>()
         );
         let _ = writeln!(
             out,
-            "/// Encodes the body at `version`.\npub fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {{ match self {{ {} }} }}\n",
+            "/// Encodes the body at `version`.\n{enc_cfg}pub fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {{ match self {{ {} }} }}\n",
             apis.iter()
                 .map(|a| format!("{enum_name}::{}(m) => m.encode(buf, version),\n", a.base))
                 .collect::<String>()
         );
         let _ = writeln!(
             out,
-            "/// Encoded size of the body at `version`.\npub fn encoded_len(&self, version: i16) -> usize {{ match self {{ {} }} }}\n",
+            "/// Encoded size of the body at `version`.\n{enc_cfg}pub fn encoded_len(&self, version: i16) -> usize {{ match self {{ {} }} }}\n",
             apis.iter()
                 .map(|a| format!("{enum_name}::{}(m) => m.encoded_len(version),\n", a.base))
                 .collect::<String>()

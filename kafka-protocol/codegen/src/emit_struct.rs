@@ -1,5 +1,6 @@
-//! Emits one Rust struct with its `Message` impl (decode, encode, encoded_len) per spec
-//! struct.
+//! Emits one Rust struct with its `Message`, `Decode` and `Encode` impls (decode, encode,
+//! encoded_len) per spec struct; the last two are gated by the `client`/`broker` features
+//! for request and response specs ([`direction_cfgs`]).
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -473,9 +474,27 @@ fn doc_lines(out: &mut String, text: &str) {
         if line.trim().is_empty() {
             out.push_str("///\n");
         } else {
-            let _ = writeln!(out, "/// {}", line.trim_end());
+            let _ = writeln!(out, "/// {}", escape_doc(line.trim_end()));
         }
     }
+}
+
+/// Spec prose as rustdoc Markdown: square brackets are escaped (`Array[0]` is not an
+/// intra-doc link) and bare URLs become autolinks.
+fn escape_doc(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    for (i, word) in line.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if word.starts_with("http://") || word.starts_with("https://") {
+            let url = word.trim_end_matches(['.', ',', ';', ')']);
+            let _ = write!(out, "<{url}>{}", &word[url.len()..]);
+        } else {
+            out.push_str(&word.replace('[', "\\[").replace(']', "\\]"));
+        }
+    }
+    out
 }
 
 fn grammar(ctx: &Ctx, s: &StructDef) -> String {
@@ -510,7 +529,8 @@ fn grammar(ctx: &Ctx, s: &StructDef) -> String {
     g
 }
 
-/// Emits one struct, its `Default` and its `Message` impl.
+/// Emits one struct, its `Default`, its `Message` impl and its (feature-gated) `Decode` and
+/// `Encode` impls.
 pub fn emit_struct(ctx: &Ctx, s: &StructDef, top: bool, out: &mut String) -> Result<(), String> {
     let spec = ctx.spec;
     let valid = ctx.valid();
@@ -775,29 +795,36 @@ pub fn emit_struct(ctx: &Ctx, s: &StructDef, top: bool, out: &mut String) -> Res
     } else {
         ""
     };
+    let (enc_cfg, dec_cfg) = direction_cfgs(spec.kind);
     let _ = writeln!(
         out,
-        "impl {name} {{
+        "impl Message for {name} {{
+    const NAME: &'static str = \"{name}\";
+    const VERSIONS: VersionRange = VersionRange {{ min: {vmin}, max: {vmax} }};
+}}
+
+{dec_cfg}impl {name} {{
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {{
         {dec}
     }}
+}}
 
+{dec_cfg}impl Decode for {name} {{
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {{
+        {check}let mut field = \"\";
+        Self::decode_fields(buf, version, &mut field).map_err(|e| e.context(Self::NAME, field, version))
+    }}
+}}
+
+{enc_cfg}impl {name} {{
     #[inline]
     fn encode_fields<B: BufMut>(&self, buf: &mut B, version: i16, field: &mut &'static str) -> Result<()> {{
         {enc}
     }}
 }}
 
-impl Message for {name} {{
-    const NAME: &'static str = \"{name}\";
-    const VERSIONS: VersionRange = VersionRange {{ min: {vmin}, max: {vmax} }};
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {{
-        {check}let mut field = \"\";
-        Self::decode_fields(buf, version, &mut field).map_err(|e| e.context(Self::NAME, field, version))
-    }}
-
+{enc_cfg}impl Encode for {name} {{
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {{
         {check}let mut field = \"\";
         self.encode_fields(buf, version, &mut field).map_err(|e| e.context(Self::NAME, field, version))
@@ -813,6 +840,20 @@ impl Message for {name} {{
         vmax = valid.max,
     );
     Ok(())
+}
+
+/// The `#[cfg]` lines (each ending in a newline, or empty) of the `Encode` and `Decode`
+/// impls of a spec's structs: a client encodes requests and decodes responses (feature
+/// `client`), a broker the reverse (feature `broker`); headers and data schemas are always
+/// both.
+pub fn direction_cfgs(kind: SpecKind) -> (&'static str, &'static str) {
+    const CLIENT: &str = "#[cfg(feature = \"client\")]\n";
+    const BROKER: &str = "#[cfg(feature = \"broker\")]\n";
+    match kind {
+        SpecKind::Request => (CLIENT, BROKER),
+        SpecKind::Response => (BROKER, CLIENT),
+        SpecKind::Header | SpecKind::Data => ("", ""),
+    }
 }
 
 fn random_base(ty: &FieldType) -> String {

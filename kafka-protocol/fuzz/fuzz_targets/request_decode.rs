@@ -9,7 +9,7 @@
 
 use bytes::{Bytes, BytesMut};
 use krafty_protocol::frame::{decode_request, request_header_version, write_request};
-use krafty_protocol::message::Message;
+use krafty_protocol::message::Encode;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

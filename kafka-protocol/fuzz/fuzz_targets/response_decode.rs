@@ -10,7 +10,7 @@
 use bytes::{Bytes, BytesMut};
 use krafty_protocol::frame::{decode_response, response_header_version, write_response};
 use krafty_protocol::generated::ApiKey;
-use krafty_protocol::message::Message;
+use krafty_protocol::message::Encode;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

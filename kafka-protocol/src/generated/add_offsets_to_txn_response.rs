@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AddOffsetsToTxnResponse `AddOffsetsToTxnResponse.json`: Response body of api key 25, versions 0-4, flexible versions 3+.
@@ -77,6 +77,12 @@ impl crate::testing::Random for AddOffsetsToTxnResponse {
     }
 }
 
+impl Message for AddOffsetsToTxnResponse {
+    const NAME: &'static str = "AddOffsetsToTxnResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl AddOffsetsToTxnResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -109,7 +115,22 @@ impl AddOffsetsToTxnResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AddOffsetsToTxnResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AddOffsetsToTxnResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -135,19 +156,8 @@ impl AddOffsetsToTxnResponse {
     }
 }
 
-impl Message for AddOffsetsToTxnResponse {
-    const NAME: &'static str = "AddOffsetsToTxnResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AddOffsetsToTxnResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AddPartitionsToTxnRequest `AddPartitionsToTxnRequest.json`: Request body of api key 24, versions 0-5, flexible versions 3+.
@@ -115,6 +115,12 @@ impl crate::testing::Random for AddPartitionsToTxnRequest {
     }
 }
 
+impl Message for AddPartitionsToTxnRequest {
+    const NAME: &'static str = "AddPartitionsToTxnRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+}
+
+#[cfg(feature = "broker")]
 impl AddPartitionsToTxnRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -176,7 +182,22 @@ impl AddPartitionsToTxnRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for AddPartitionsToTxnRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl AddPartitionsToTxnRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -250,19 +271,8 @@ impl AddPartitionsToTxnRequest {
     }
 }
 
-impl Message for AddPartitionsToTxnRequest {
-    const NAME: &'static str = "AddPartitionsToTxnRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for AddPartitionsToTxnRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -396,6 +406,12 @@ impl crate::testing::Random for AddPartitionsToTxnTransaction {
     }
 }
 
+impl Message for AddPartitionsToTxnTransaction {
+    const NAME: &'static str = "AddPartitionsToTxnTransaction";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+}
+
+#[cfg(feature = "broker")]
 impl AddPartitionsToTxnTransaction {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -455,7 +471,19 @@ impl AddPartitionsToTxnTransaction {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for AddPartitionsToTxnTransaction {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl AddPartitionsToTxnTransaction {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -523,16 +551,8 @@ impl AddPartitionsToTxnTransaction {
     }
 }
 
-impl Message for AddPartitionsToTxnTransaction {
-    const NAME: &'static str = "AddPartitionsToTxnTransaction";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for AddPartitionsToTxnTransaction {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -629,6 +649,12 @@ impl crate::testing::Random for AddPartitionsToTxnTopic {
     }
 }
 
+impl Message for AddPartitionsToTxnTopic {
+    const NAME: &'static str = "AddPartitionsToTxnTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+}
+
+#[cfg(feature = "broker")]
 impl AddPartitionsToTxnTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -661,7 +687,19 @@ impl AddPartitionsToTxnTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for AddPartitionsToTxnTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl AddPartitionsToTxnTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -693,16 +731,8 @@ impl AddPartitionsToTxnTopic {
     }
 }
 
-impl Message for AddPartitionsToTxnTopic {
-    const NAME: &'static str = "AddPartitionsToTxnTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for AddPartitionsToTxnTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

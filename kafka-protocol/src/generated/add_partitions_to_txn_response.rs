@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AddPartitionsToTxnResponse `AddPartitionsToTxnResponse.json`: Response body of api key 24, versions 0-5, flexible versions 3+.
@@ -103,6 +103,12 @@ impl crate::testing::Random for AddPartitionsToTxnResponse {
     }
 }
 
+impl Message for AddPartitionsToTxnResponse {
+    const NAME: &'static str = "AddPartitionsToTxnResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+}
+
+#[cfg(feature = "client")]
 impl AddPartitionsToTxnResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -155,7 +161,22 @@ impl AddPartitionsToTxnResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AddPartitionsToTxnResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AddPartitionsToTxnResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -211,19 +232,8 @@ impl AddPartitionsToTxnResponse {
     }
 }
 
-impl Message for AddPartitionsToTxnResponse {
-    const NAME: &'static str = "AddPartitionsToTxnResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AddPartitionsToTxnResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -325,6 +335,12 @@ impl crate::testing::Random for AddPartitionsToTxnResult {
     }
 }
 
+impl Message for AddPartitionsToTxnResult {
+    const NAME: &'static str = "AddPartitionsToTxnResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+}
+
+#[cfg(feature = "client")]
 impl AddPartitionsToTxnResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -363,7 +379,19 @@ impl AddPartitionsToTxnResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AddPartitionsToTxnResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AddPartitionsToTxnResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -407,16 +435,8 @@ impl AddPartitionsToTxnResult {
     }
 }
 
-impl Message for AddPartitionsToTxnResult {
-    const NAME: &'static str = "AddPartitionsToTxnResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AddPartitionsToTxnResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -503,6 +523,12 @@ impl crate::testing::Random for AddPartitionsToTxnTopicResult {
     }
 }
 
+impl Message for AddPartitionsToTxnTopicResult {
+    const NAME: &'static str = "AddPartitionsToTxnTopicResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+}
+
+#[cfg(feature = "client")]
 impl AddPartitionsToTxnTopicResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -537,7 +563,19 @@ impl AddPartitionsToTxnTopicResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AddPartitionsToTxnTopicResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AddPartitionsToTxnTopicResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -569,16 +607,8 @@ impl AddPartitionsToTxnTopicResult {
     }
 }
 
-impl Message for AddPartitionsToTxnTopicResult {
-    const NAME: &'static str = "AddPartitionsToTxnTopicResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AddPartitionsToTxnTopicResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -659,6 +689,12 @@ impl crate::testing::Random for AddPartitionsToTxnPartitionResult {
     }
 }
 
+impl Message for AddPartitionsToTxnPartitionResult {
+    const NAME: &'static str = "AddPartitionsToTxnPartitionResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+}
+
+#[cfg(feature = "client")]
 impl AddPartitionsToTxnPartitionResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -691,7 +727,19 @@ impl AddPartitionsToTxnPartitionResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AddPartitionsToTxnPartitionResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AddPartitionsToTxnPartitionResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -717,16 +765,8 @@ impl AddPartitionsToTxnPartitionResult {
     }
 }
 
-impl Message for AddPartitionsToTxnPartitionResult {
-    const NAME: &'static str = "AddPartitionsToTxnPartitionResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AddPartitionsToTxnPartitionResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

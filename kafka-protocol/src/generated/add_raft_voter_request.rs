@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AddRaftVoterRequest `AddRaftVoterRequest.json`: Request body of api key 80, versions 0, flexible versions 0+.
@@ -90,6 +90,12 @@ impl crate::testing::Random for AddRaftVoterRequest {
     }
 }
 
+impl Message for AddRaftVoterRequest {
+    const NAME: &'static str = "AddRaftVoterRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl AddRaftVoterRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -139,7 +145,22 @@ impl AddRaftVoterRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for AddRaftVoterRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl AddRaftVoterRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -177,19 +198,8 @@ impl AddRaftVoterRequest {
     }
 }
 
-impl Message for AddRaftVoterRequest {
-    const NAME: &'static str = "AddRaftVoterRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for AddRaftVoterRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -283,6 +293,12 @@ impl crate::testing::Random for Listener {
     }
 }
 
+impl Message for Listener {
+    const NAME: &'static str = "Listener";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl Listener {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -320,7 +336,19 @@ impl Listener {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for Listener {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl Listener {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -348,16 +376,8 @@ impl Listener {
     }
 }
 
-impl Message for Listener {
-    const NAME: &'static str = "Listener";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for Listener {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

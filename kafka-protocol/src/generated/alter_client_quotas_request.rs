@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AlterClientQuotasRequest `AlterClientQuotasRequest.json`: Request body of api key 49, versions 0-1, flexible versions 1+.
@@ -71,6 +71,12 @@ impl crate::testing::Random for AlterClientQuotasRequest {
     }
 }
 
+impl Message for AlterClientQuotasRequest {
+    const NAME: &'static str = "AlterClientQuotasRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "broker")]
 impl AlterClientQuotasRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -105,7 +111,22 @@ impl AlterClientQuotasRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for AlterClientQuotasRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl AlterClientQuotasRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -137,19 +158,8 @@ impl AlterClientQuotasRequest {
     }
 }
 
-impl Message for AlterClientQuotasRequest {
-    const NAME: &'static str = "AlterClientQuotasRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for AlterClientQuotasRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -233,6 +243,12 @@ impl crate::testing::Random for EntityData {
     }
 }
 
+impl Message for EntityData {
+    const NAME: &'static str = "EntityData";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "broker")]
 impl EntityData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -265,7 +281,19 @@ impl EntityData {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for EntityData {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl EntityData {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -291,16 +319,8 @@ impl EntityData {
     }
 }
 
-impl Message for EntityData {
-    const NAME: &'static str = "EntityData";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for EntityData {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -384,6 +404,12 @@ impl crate::testing::Random for OpData {
     }
 }
 
+impl Message for OpData {
+    const NAME: &'static str = "OpData";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "broker")]
 impl OpData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -421,7 +447,19 @@ impl OpData {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OpData {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OpData {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -449,16 +487,8 @@ impl OpData {
     }
 }
 
-impl Message for OpData {
-    const NAME: &'static str = "OpData";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OpData {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -536,6 +566,12 @@ impl crate::testing::Random for EntryData {
     }
 }
 
+impl Message for EntryData {
+    const NAME: &'static str = "EntryData";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "broker")]
 impl EntryData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -572,7 +608,19 @@ impl EntryData {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for EntryData {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl EntryData {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -610,16 +658,8 @@ impl EntryData {
     }
 }
 
-impl Message for EntryData {
-    const NAME: &'static str = "EntryData";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for EntryData {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

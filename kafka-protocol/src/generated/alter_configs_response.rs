@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AlterConfigsResponse `AlterConfigsResponse.json`: Response body of api key 33, versions 0-2, flexible versions 2+.
@@ -74,6 +74,12 @@ impl crate::testing::Random for AlterConfigsResponse {
     }
 }
 
+impl Message for AlterConfigsResponse {
+    const NAME: &'static str = "AlterConfigsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "client")]
 impl AlterConfigsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -108,7 +114,22 @@ impl AlterConfigsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AlterConfigsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AlterConfigsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -140,19 +161,8 @@ impl AlterConfigsResponse {
     }
 }
 
-impl Message for AlterConfigsResponse {
-    const NAME: &'static str = "AlterConfigsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AlterConfigsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -250,6 +260,12 @@ impl crate::testing::Random for AlterConfigsResourceResponse {
     }
 }
 
+impl Message for AlterConfigsResourceResponse {
+    const NAME: &'static str = "AlterConfigsResourceResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "client")]
 impl AlterConfigsResourceResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -292,7 +308,19 @@ impl AlterConfigsResourceResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AlterConfigsResourceResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AlterConfigsResourceResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -322,16 +350,8 @@ impl AlterConfigsResourceResponse {
     }
 }
 
-impl Message for AlterConfigsResourceResponse {
-    const NAME: &'static str = "AlterConfigsResourceResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AlterConfigsResourceResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AlterReplicaLogDirsRequest `AlterReplicaLogDirsRequest.json`: Request body of api key 34, versions 0-2, flexible versions 2+.
@@ -67,6 +67,12 @@ impl crate::testing::Random for AlterReplicaLogDirsRequest {
     }
 }
 
+impl Message for AlterReplicaLogDirsRequest {
+    const NAME: &'static str = "AlterReplicaLogDirsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "broker")]
 impl AlterReplicaLogDirsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -96,7 +102,22 @@ impl AlterReplicaLogDirsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for AlterReplicaLogDirsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl AlterReplicaLogDirsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -126,19 +147,8 @@ impl AlterReplicaLogDirsRequest {
     }
 }
 
-impl Message for AlterReplicaLogDirsRequest {
-    const NAME: &'static str = "AlterReplicaLogDirsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for AlterReplicaLogDirsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -224,6 +234,12 @@ impl crate::testing::Random for AlterReplicaLogDirTopic {
     }
 }
 
+impl Message for AlterReplicaLogDirTopic {
+    const NAME: &'static str = "AlterReplicaLogDirTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "broker")]
 impl AlterReplicaLogDirTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -256,7 +272,19 @@ impl AlterReplicaLogDirTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for AlterReplicaLogDirTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl AlterReplicaLogDirTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -288,16 +316,8 @@ impl AlterReplicaLogDirTopic {
     }
 }
 
-impl Message for AlterReplicaLogDirTopic {
-    const NAME: &'static str = "AlterReplicaLogDirTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for AlterReplicaLogDirTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -379,6 +399,12 @@ impl crate::testing::Random for AlterReplicaLogDir {
     }
 }
 
+impl Message for AlterReplicaLogDir {
+    const NAME: &'static str = "AlterReplicaLogDir";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "broker")]
 impl AlterReplicaLogDir {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -413,7 +439,19 @@ impl AlterReplicaLogDir {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for AlterReplicaLogDir {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl AlterReplicaLogDir {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -445,16 +483,8 @@ impl AlterReplicaLogDir {
     }
 }
 
-impl Message for AlterReplicaLogDir {
-    const NAME: &'static str = "AlterReplicaLogDir";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for AlterReplicaLogDir {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AlterReplicaLogDirsResponse `AlterReplicaLogDirsResponse.json`: Response body of api key 34, versions 0-2, flexible versions 2+.
@@ -74,6 +74,12 @@ impl crate::testing::Random for AlterReplicaLogDirsResponse {
     }
 }
 
+impl Message for AlterReplicaLogDirsResponse {
+    const NAME: &'static str = "AlterReplicaLogDirsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "client")]
 impl AlterReplicaLogDirsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -108,7 +114,22 @@ impl AlterReplicaLogDirsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AlterReplicaLogDirsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AlterReplicaLogDirsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -140,19 +161,8 @@ impl AlterReplicaLogDirsResponse {
     }
 }
 
-impl Message for AlterReplicaLogDirsResponse {
-    const NAME: &'static str = "AlterReplicaLogDirsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AlterReplicaLogDirsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -236,6 +246,12 @@ impl crate::testing::Random for AlterReplicaLogDirPartitionResult {
     }
 }
 
+impl Message for AlterReplicaLogDirPartitionResult {
+    const NAME: &'static str = "AlterReplicaLogDirPartitionResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "client")]
 impl AlterReplicaLogDirPartitionResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -268,7 +284,19 @@ impl AlterReplicaLogDirPartitionResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AlterReplicaLogDirPartitionResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AlterReplicaLogDirPartitionResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -294,16 +322,8 @@ impl AlterReplicaLogDirPartitionResult {
     }
 }
 
-impl Message for AlterReplicaLogDirPartitionResult {
-    const NAME: &'static str = "AlterReplicaLogDirPartitionResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AlterReplicaLogDirPartitionResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -382,6 +402,12 @@ impl crate::testing::Random for AlterReplicaLogDirTopicResult {
     }
 }
 
+impl Message for AlterReplicaLogDirTopicResult {
+    const NAME: &'static str = "AlterReplicaLogDirTopicResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "client")]
 impl AlterReplicaLogDirTopicResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -416,7 +442,19 @@ impl AlterReplicaLogDirTopicResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AlterReplicaLogDirTopicResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AlterReplicaLogDirTopicResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -448,16 +486,8 @@ impl AlterReplicaLogDirTopicResult {
     }
 }
 
-impl Message for AlterReplicaLogDirTopicResult {
-    const NAME: &'static str = "AlterReplicaLogDirTopicResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AlterReplicaLogDirTopicResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

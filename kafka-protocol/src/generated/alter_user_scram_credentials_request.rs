@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AlterUserScramCredentialsRequest `AlterUserScramCredentialsRequest.json`: Request body of api key 51, versions 0, flexible versions 0+.
@@ -73,6 +73,12 @@ impl crate::testing::Random for AlterUserScramCredentialsRequest {
     }
 }
 
+impl Message for AlterUserScramCredentialsRequest {
+    const NAME: &'static str = "AlterUserScramCredentialsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl AlterUserScramCredentialsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -109,7 +115,22 @@ impl AlterUserScramCredentialsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for AlterUserScramCredentialsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl AlterUserScramCredentialsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -147,19 +168,8 @@ impl AlterUserScramCredentialsRequest {
     }
 }
 
-impl Message for AlterUserScramCredentialsRequest {
-    const NAME: &'static str = "AlterUserScramCredentialsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for AlterUserScramCredentialsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -247,6 +257,12 @@ impl crate::testing::Random for ScramCredentialDeletion {
     }
 }
 
+impl Message for ScramCredentialDeletion {
+    const NAME: &'static str = "ScramCredentialDeletion";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl ScramCredentialDeletion {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -279,7 +295,19 @@ impl ScramCredentialDeletion {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ScramCredentialDeletion {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ScramCredentialDeletion {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -305,16 +333,8 @@ impl ScramCredentialDeletion {
     }
 }
 
-impl Message for ScramCredentialDeletion {
-    const NAME: &'static str = "ScramCredentialDeletion";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ScramCredentialDeletion {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -412,6 +432,12 @@ impl crate::testing::Random for ScramCredentialUpsertion {
     }
 }
 
+impl Message for ScramCredentialUpsertion {
+    const NAME: &'static str = "ScramCredentialUpsertion";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl ScramCredentialUpsertion {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -459,7 +485,19 @@ impl ScramCredentialUpsertion {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ScramCredentialUpsertion {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ScramCredentialUpsertion {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -491,16 +529,8 @@ impl ScramCredentialUpsertion {
     }
 }
 
-impl Message for ScramCredentialUpsertion {
-    const NAME: &'static str = "ScramCredentialUpsertion";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ScramCredentialUpsertion {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

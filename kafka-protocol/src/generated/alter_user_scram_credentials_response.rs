@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AlterUserScramCredentialsResponse `AlterUserScramCredentialsResponse.json`: Response body of api key 51, versions 0, flexible versions 0+.
@@ -71,6 +71,12 @@ impl crate::testing::Random for AlterUserScramCredentialsResponse {
     }
 }
 
+impl Message for AlterUserScramCredentialsResponse {
+    const NAME: &'static str = "AlterUserScramCredentialsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl AlterUserScramCredentialsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -105,7 +111,22 @@ impl AlterUserScramCredentialsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AlterUserScramCredentialsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AlterUserScramCredentialsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -137,19 +158,8 @@ impl AlterUserScramCredentialsResponse {
     }
 }
 
-impl Message for AlterUserScramCredentialsResponse {
-    const NAME: &'static str = "AlterUserScramCredentialsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AlterUserScramCredentialsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -240,6 +250,12 @@ impl crate::testing::Random for AlterUserScramCredentialsResult {
     }
 }
 
+impl Message for AlterUserScramCredentialsResult {
+    const NAME: &'static str = "AlterUserScramCredentialsResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl AlterUserScramCredentialsResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -277,7 +293,19 @@ impl AlterUserScramCredentialsResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AlterUserScramCredentialsResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AlterUserScramCredentialsResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -305,16 +333,8 @@ impl AlterUserScramCredentialsResult {
     }
 }
 
-impl Message for AlterUserScramCredentialsResult {
-    const NAME: &'static str = "AlterUserScramCredentialsResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AlterUserScramCredentialsResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

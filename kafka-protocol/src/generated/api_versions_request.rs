@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ApiVersionsRequest `ApiVersionsRequest.json`: Request body of api key 18, versions 0-4, flexible versions 3+.
@@ -79,6 +79,12 @@ impl crate::testing::Random for ApiVersionsRequest {
     }
 }
 
+impl Message for ApiVersionsRequest {
+    const NAME: &'static str = "ApiVersionsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "broker")]
 impl ApiVersionsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -115,7 +121,22 @@ impl ApiVersionsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ApiVersionsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ApiVersionsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -145,19 +166,8 @@ impl ApiVersionsRequest {
     }
 }
 
-impl Message for ApiVersionsRequest {
-    const NAME: &'static str = "ApiVersionsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ApiVersionsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ApiVersionsResponse `ApiVersionsResponse.json`: Response body of api key 18, versions 0-4, flexible versions 3+.
@@ -131,6 +131,12 @@ impl crate::testing::Random for ApiVersionsResponse {
     }
 }
 
+impl Message for ApiVersionsResponse {
+    const NAME: &'static str = "ApiVersionsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl ApiVersionsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -230,7 +236,22 @@ impl ApiVersionsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for ApiVersionsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl ApiVersionsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -351,19 +372,8 @@ impl ApiVersionsResponse {
     }
 }
 
-impl Message for ApiVersionsResponse {
-    const NAME: &'static str = "ApiVersionsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for ApiVersionsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -509,6 +519,12 @@ impl crate::testing::Random for ApiVersion {
     }
 }
 
+impl Message for ApiVersion {
+    const NAME: &'static str = "ApiVersion";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl ApiVersion {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -546,7 +562,19 @@ impl ApiVersion {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for ApiVersion {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl ApiVersion {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -574,16 +602,8 @@ impl ApiVersion {
     }
 }
 
-impl Message for ApiVersion {
-    const NAME: &'static str = "ApiVersion";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for ApiVersion {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -674,6 +694,12 @@ impl crate::testing::Random for SupportedFeatureKey {
     }
 }
 
+impl Message for SupportedFeatureKey {
+    const NAME: &'static str = "SupportedFeatureKey";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl SupportedFeatureKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -717,7 +743,19 @@ impl SupportedFeatureKey {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for SupportedFeatureKey {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl SupportedFeatureKey {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -763,16 +801,8 @@ impl SupportedFeatureKey {
     }
 }
 
-impl Message for SupportedFeatureKey {
-    const NAME: &'static str = "SupportedFeatureKey";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for SupportedFeatureKey {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -869,6 +899,12 @@ impl crate::testing::Random for FinalizedFeatureKey {
     }
 }
 
+impl Message for FinalizedFeatureKey {
+    const NAME: &'static str = "FinalizedFeatureKey";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl FinalizedFeatureKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -912,7 +948,19 @@ impl FinalizedFeatureKey {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for FinalizedFeatureKey {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl FinalizedFeatureKey {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -958,16 +1006,8 @@ impl FinalizedFeatureKey {
     }
 }
 
-impl Message for FinalizedFeatureKey {
-    const NAME: &'static str = "FinalizedFeatureKey";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for FinalizedFeatureKey {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// AssignReplicasToDirsResponse `AssignReplicasToDirsResponse.json`: Response body of api key 73, versions 0, flexible versions 0+.
@@ -76,6 +76,12 @@ impl crate::testing::Random for AssignReplicasToDirsResponse {
     }
 }
 
+impl Message for AssignReplicasToDirsResponse {
+    const NAME: &'static str = "AssignReplicasToDirsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl AssignReplicasToDirsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -115,7 +121,22 @@ impl AssignReplicasToDirsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AssignReplicasToDirsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AssignReplicasToDirsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -149,19 +170,8 @@ impl AssignReplicasToDirsResponse {
     }
 }
 
-impl Message for AssignReplicasToDirsResponse {
-    const NAME: &'static str = "AssignReplicasToDirsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AssignReplicasToDirsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -246,6 +256,12 @@ impl crate::testing::Random for PartitionData {
     }
 }
 
+impl Message for PartitionData {
+    const NAME: &'static str = "PartitionData";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl PartitionData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -278,7 +294,19 @@ impl PartitionData {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for PartitionData {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl PartitionData {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -304,16 +332,8 @@ impl PartitionData {
     }
 }
 
-impl Message for PartitionData {
-    const NAME: &'static str = "PartitionData";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for PartitionData {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -390,6 +410,12 @@ impl crate::testing::Random for TopicData {
     }
 }
 
+impl Message for TopicData {
+    const NAME: &'static str = "TopicData";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl TopicData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -424,7 +450,19 @@ impl TopicData {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for TopicData {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl TopicData {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -456,16 +494,8 @@ impl TopicData {
     }
 }
 
-impl Message for TopicData {
-    const NAME: &'static str = "TopicData";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for TopicData {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -546,6 +576,12 @@ impl crate::testing::Random for DirectoryData {
     }
 }
 
+impl Message for DirectoryData {
+    const NAME: &'static str = "DirectoryData";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl DirectoryData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -580,7 +616,19 @@ impl DirectoryData {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DirectoryData {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DirectoryData {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -612,16 +660,8 @@ impl DirectoryData {
     }
 }
 
-impl Message for DirectoryData {
-    const NAME: &'static str = "DirectoryData";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DirectoryData {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -4,13 +4,13 @@
 
 //! [`RequestBody`] and [`ResponseBody`]: any request or response, chosen by api key.
 
-#![allow(clippy::all)]
+#![allow(unused_imports, clippy::all)]
 
 use bytes::{Buf, BufMut};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::generated::*;
-use crate::message::Message;
+use crate::message::{Decode, Encode};
 
 /// Any request body, tagged by its API. With feature `serde` it serializes as the message
 /// inside (untagged).
@@ -197,6 +197,7 @@ pub enum RequestBody {
 
 impl RequestBody {
     /// Decodes the body of `api_key` at `version`.
+    #[cfg(feature = "broker")]
     pub fn decode<B: Buf>(api_key: ApiKey, buf: &mut B, version: i16) -> Result<Self> {
         Ok(match api_key {
             ApiKey::Produce => RequestBody::Produce(ProduceRequest::decode(buf, version)?),
@@ -439,6 +440,7 @@ impl RequestBody {
     }
 
     /// Encodes the body at `version`.
+    #[cfg(feature = "client")]
     pub fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         match self {
             RequestBody::Produce(m) => m.encode(buf, version),
@@ -533,6 +535,7 @@ impl RequestBody {
     }
 
     /// Encoded size of the body at `version`.
+    #[cfg(feature = "client")]
     pub fn encoded_len(&self, version: i16) -> usize {
         match self {
             RequestBody::Produce(m) => m.encoded_len(version),
@@ -1695,6 +1698,7 @@ pub enum ResponseBody {
 
 impl ResponseBody {
     /// Decodes the body of `api_key` at `version`.
+    #[cfg(feature = "client")]
     pub fn decode<B: Buf>(api_key: ApiKey, buf: &mut B, version: i16) -> Result<Self> {
         Ok(match api_key {
             ApiKey::Produce => ResponseBody::Produce(ProduceResponse::decode(buf, version)?),
@@ -1947,6 +1951,7 @@ impl ResponseBody {
     }
 
     /// Encodes the body at `version`.
+    #[cfg(feature = "broker")]
     pub fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         match self {
             ResponseBody::Produce(m) => m.encode(buf, version),
@@ -2041,6 +2046,7 @@ impl ResponseBody {
     }
 
     /// Encoded size of the body at `version`.
+    #[cfg(feature = "broker")]
     pub fn encoded_len(&self, version: i16) -> usize {
         match self {
             ResponseBody::Produce(m) => m.encoded_len(version),

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerProtocolAssignment `ConsumerProtocolAssignment.json`: A data schema, versions 0-3, flexible versions none.
@@ -72,6 +72,11 @@ impl crate::testing::Random for ConsumerProtocolAssignment {
     }
 }
 
+impl Message for ConsumerProtocolAssignment {
+    const NAME: &'static str = "ConsumerProtocolAssignment";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
 impl ConsumerProtocolAssignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -91,7 +96,20 @@ impl ConsumerProtocolAssignment {
             user_data: f_user_data,
         })
     }
+}
 
+impl Decode for ConsumerProtocolAssignment {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ConsumerProtocolAssignment {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -114,19 +132,7 @@ impl ConsumerProtocolAssignment {
     }
 }
 
-impl Message for ConsumerProtocolAssignment {
-    const NAME: &'static str = "ConsumerProtocolAssignment";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ConsumerProtocolAssignment {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -196,6 +202,11 @@ impl crate::testing::Random for TopicPartition {
     }
 }
 
+impl Message for TopicPartition {
+    const NAME: &'static str = "TopicPartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
 impl TopicPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -213,7 +224,17 @@ impl TopicPartition {
             partitions: f_partitions,
         })
     }
+}
 
+impl Decode for TopicPartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl TopicPartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -236,16 +257,7 @@ impl TopicPartition {
     }
 }
 
-impl Message for TopicPartition {
-    const NAME: &'static str = "TopicPartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for TopicPartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerProtocolSubscription `ConsumerProtocolSubscription.json`: A data schema, versions 0-3, flexible versions none.
@@ -99,6 +99,11 @@ impl crate::testing::Random for ConsumerProtocolSubscription {
     }
 }
 
+impl Message for ConsumerProtocolSubscription {
+    const NAME: &'static str = "ConsumerProtocolSubscription";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
 impl ConsumerProtocolSubscription {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -141,7 +146,20 @@ impl ConsumerProtocolSubscription {
             rack_id: f_rack_id,
         })
     }
+}
 
+impl Decode for ConsumerProtocolSubscription {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ConsumerProtocolSubscription {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -182,19 +200,7 @@ impl ConsumerProtocolSubscription {
     }
 }
 
-impl Message for ConsumerProtocolSubscription {
-    const NAME: &'static str = "ConsumerProtocolSubscription";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ConsumerProtocolSubscription {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -283,6 +289,11 @@ impl crate::testing::Random for TopicPartition {
     }
 }
 
+impl Message for TopicPartition {
+    const NAME: &'static str = "TopicPartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
 impl TopicPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -304,7 +315,17 @@ impl TopicPartition {
             partitions: f_partitions,
         })
     }
+}
 
+impl Decode for TopicPartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl TopicPartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -339,16 +360,7 @@ impl TopicPartition {
     }
 }
 
-impl Message for TopicPartition {
-    const NAME: &'static str = "TopicPartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for TopicPartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// CreateAclsRequest `CreateAclsRequest.json`: Request body of api key 30, versions 0-3, flexible versions 2+.
@@ -66,6 +66,12 @@ impl crate::testing::Random for CreateAclsRequest {
     }
 }
 
+impl Message for CreateAclsRequest {
+    const NAME: &'static str = "CreateAclsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "broker")]
 impl CreateAclsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -95,7 +101,22 @@ impl CreateAclsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for CreateAclsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl CreateAclsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -125,19 +146,8 @@ impl CreateAclsRequest {
     }
 }
 
-impl Message for CreateAclsRequest {
-    const NAME: &'static str = "CreateAclsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for CreateAclsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -257,6 +267,12 @@ impl crate::testing::Random for AclCreation {
     }
 }
 
+impl Message for AclCreation {
+    const NAME: &'static str = "AclCreation";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "broker")]
 impl AclCreation {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -316,7 +332,19 @@ impl AclCreation {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for AclCreation {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl AclCreation {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -358,16 +386,8 @@ impl AclCreation {
     }
 }
 
-impl Message for AclCreation {
-    const NAME: &'static str = "AclCreation";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for AclCreation {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

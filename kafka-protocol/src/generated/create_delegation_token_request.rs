@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// CreateDelegationTokenRequest `CreateDelegationTokenRequest.json`: Request body of api key 38, versions 0-3, flexible versions 2+.
@@ -95,6 +95,12 @@ impl crate::testing::Random for CreateDelegationTokenRequest {
     }
 }
 
+impl Message for CreateDelegationTokenRequest {
+    const NAME: &'static str = "CreateDelegationTokenRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "broker")]
 impl CreateDelegationTokenRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -143,7 +149,22 @@ impl CreateDelegationTokenRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for CreateDelegationTokenRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl CreateDelegationTokenRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -191,19 +212,8 @@ impl CreateDelegationTokenRequest {
     }
 }
 
-impl Message for CreateDelegationTokenRequest {
-    const NAME: &'static str = "CreateDelegationTokenRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for CreateDelegationTokenRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -293,6 +303,12 @@ impl crate::testing::Random for CreatableRenewers {
     }
 }
 
+impl Message for CreatableRenewers {
+    const NAME: &'static str = "CreatableRenewers";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "broker")]
 impl CreatableRenewers {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -325,7 +341,19 @@ impl CreatableRenewers {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for CreatableRenewers {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl CreatableRenewers {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -351,16 +379,8 @@ impl CreatableRenewers {
     }
 }
 
-impl Message for CreatableRenewers {
-    const NAME: &'static str = "CreatableRenewers";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for CreatableRenewers {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// CreateDelegationTokenResponse `CreateDelegationTokenResponse.json`: Response body of api key 38, versions 0-3, flexible versions 2+.
@@ -142,6 +142,12 @@ impl crate::testing::Random for CreateDelegationTokenResponse {
     }
 }
 
+impl Message for CreateDelegationTokenResponse {
+    const NAME: &'static str = "CreateDelegationTokenResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "client")]
 impl CreateDelegationTokenResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -223,7 +229,22 @@ impl CreateDelegationTokenResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for CreateDelegationTokenResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl CreateDelegationTokenResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -279,19 +300,8 @@ impl CreateDelegationTokenResponse {
     }
 }
 
-impl Message for CreateDelegationTokenResponse {
-    const NAME: &'static str = "CreateDelegationTokenResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for CreateDelegationTokenResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

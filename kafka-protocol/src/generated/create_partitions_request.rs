@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// CreatePartitionsRequest `CreatePartitionsRequest.json`: Request body of api key 37, versions 0-3, flexible versions 2+.
@@ -85,6 +85,12 @@ impl crate::testing::Random for CreatePartitionsRequest {
     }
 }
 
+impl Message for CreatePartitionsRequest {
+    const NAME: &'static str = "CreatePartitionsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "broker")]
 impl CreatePartitionsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -124,7 +130,22 @@ impl CreatePartitionsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for CreatePartitionsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl CreatePartitionsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -158,19 +179,8 @@ impl CreatePartitionsRequest {
     }
 }
 
-impl Message for CreatePartitionsRequest {
-    const NAME: &'static str = "CreatePartitionsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for CreatePartitionsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -251,6 +261,12 @@ impl crate::testing::Random for CreatePartitionsAssignment {
     }
 }
 
+impl Message for CreatePartitionsAssignment {
+    const NAME: &'static str = "CreatePartitionsAssignment";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "broker")]
 impl CreatePartitionsAssignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -278,7 +294,19 @@ impl CreatePartitionsAssignment {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for CreatePartitionsAssignment {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl CreatePartitionsAssignment {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -308,16 +336,8 @@ impl CreatePartitionsAssignment {
     }
 }
 
-impl Message for CreatePartitionsAssignment {
-    const NAME: &'static str = "CreatePartitionsAssignment";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for CreatePartitionsAssignment {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -407,6 +427,12 @@ impl crate::testing::Random for CreatePartitionsTopic {
     }
 }
 
+impl Message for CreatePartitionsTopic {
+    const NAME: &'static str = "CreatePartitionsTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "broker")]
 impl CreatePartitionsTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -446,7 +472,19 @@ impl CreatePartitionsTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for CreatePartitionsTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl CreatePartitionsTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -484,16 +522,8 @@ impl CreatePartitionsTopic {
     }
 }
 
-impl Message for CreatePartitionsTopic {
-    const NAME: &'static str = "CreatePartitionsTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for CreatePartitionsTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

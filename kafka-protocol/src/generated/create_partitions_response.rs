@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// CreatePartitionsResponse `CreatePartitionsResponse.json`: Response body of api key 37, versions 0-3, flexible versions 2+.
@@ -78,6 +78,12 @@ impl crate::testing::Random for CreatePartitionsResponse {
     }
 }
 
+impl Message for CreatePartitionsResponse {
+    const NAME: &'static str = "CreatePartitionsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "client")]
 impl CreatePartitionsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -112,7 +118,22 @@ impl CreatePartitionsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for CreatePartitionsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl CreatePartitionsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -144,19 +165,8 @@ impl CreatePartitionsResponse {
     }
 }
 
-impl Message for CreatePartitionsResponse {
-    const NAME: &'static str = "CreatePartitionsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for CreatePartitionsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -247,6 +257,12 @@ impl crate::testing::Random for CreatePartitionsTopicResult {
     }
 }
 
+impl Message for CreatePartitionsTopicResult {
+    const NAME: &'static str = "CreatePartitionsTopicResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "client")]
 impl CreatePartitionsTopicResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -284,7 +300,19 @@ impl CreatePartitionsTopicResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for CreatePartitionsTopicResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl CreatePartitionsTopicResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -312,16 +340,8 @@ impl CreatePartitionsTopicResult {
     }
 }
 
-impl Message for CreatePartitionsTopicResult {
-    const NAME: &'static str = "CreatePartitionsTopicResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for CreatePartitionsTopicResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

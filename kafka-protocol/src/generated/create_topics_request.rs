@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// CreateTopicsRequest `CreateTopicsRequest.json`: Request body of api key 19, versions 0-7, flexible versions 5+.
@@ -90,6 +90,12 @@ impl crate::testing::Random for CreateTopicsRequest {
     }
 }
 
+impl Message for CreateTopicsRequest {
+    const NAME: &'static str = "CreateTopicsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "broker")]
 impl CreateTopicsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -131,7 +137,22 @@ impl CreateTopicsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for CreateTopicsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl CreateTopicsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -171,19 +192,8 @@ impl CreateTopicsRequest {
     }
 }
 
-impl Message for CreateTopicsRequest {
-    const NAME: &'static str = "CreateTopicsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for CreateTopicsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -273,6 +283,12 @@ impl crate::testing::Random for CreatableReplicaAssignment {
     }
 }
 
+impl Message for CreatableReplicaAssignment {
+    const NAME: &'static str = "CreatableReplicaAssignment";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "broker")]
 impl CreatableReplicaAssignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -305,7 +321,19 @@ impl CreatableReplicaAssignment {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for CreatableReplicaAssignment {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl CreatableReplicaAssignment {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -337,16 +365,8 @@ impl CreatableReplicaAssignment {
     }
 }
 
-impl Message for CreatableReplicaAssignment {
-    const NAME: &'static str = "CreatableReplicaAssignment";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for CreatableReplicaAssignment {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -426,6 +446,12 @@ impl crate::testing::Random for CreatableTopicConfig {
     }
 }
 
+impl Message for CreatableTopicConfig {
+    const NAME: &'static str = "CreatableTopicConfig";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "broker")]
 impl CreatableTopicConfig {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -458,7 +484,19 @@ impl CreatableTopicConfig {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for CreatableTopicConfig {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl CreatableTopicConfig {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -484,16 +522,8 @@ impl CreatableTopicConfig {
     }
 }
 
-impl Message for CreatableTopicConfig {
-    const NAME: &'static str = "CreatableTopicConfig";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for CreatableTopicConfig {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -595,6 +625,12 @@ impl crate::testing::Random for CreatableTopic {
     }
 }
 
+impl Message for CreatableTopic {
+    const NAME: &'static str = "CreatableTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "broker")]
 impl CreatableTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -646,7 +682,19 @@ impl CreatableTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for CreatableTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl CreatableTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -690,16 +738,8 @@ impl CreatableTopic {
     }
 }
 
-impl Message for CreatableTopic {
-    const NAME: &'static str = "CreatableTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for CreatableTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// CreateTopicsResponse `CreateTopicsResponse.json`: Response body of api key 19, versions 0-7, flexible versions 5+.
@@ -89,6 +89,12 @@ impl crate::testing::Random for CreateTopicsResponse {
     }
 }
 
+impl Message for CreateTopicsResponse {
+    const NAME: &'static str = "CreateTopicsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "client")]
 impl CreateTopicsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -125,7 +131,22 @@ impl CreateTopicsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for CreateTopicsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl CreateTopicsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -159,19 +180,8 @@ impl CreateTopicsResponse {
     }
 }
 
-impl Message for CreateTopicsResponse {
-    const NAME: &'static str = "CreateTopicsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for CreateTopicsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -288,6 +298,12 @@ impl crate::testing::Random for CreatableTopicConfigs {
     }
 }
 
+impl Message for CreatableTopicConfigs {
+    const NAME: &'static str = "CreatableTopicConfigs";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "client")]
 impl CreatableTopicConfigs {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -345,7 +361,19 @@ impl CreatableTopicConfigs {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for CreatableTopicConfigs {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl CreatableTopicConfigs {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -403,16 +431,8 @@ impl CreatableTopicConfigs {
     }
 }
 
-impl Message for CreatableTopicConfigs {
-    const NAME: &'static str = "CreatableTopicConfigs";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for CreatableTopicConfigs {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -560,6 +580,12 @@ impl crate::testing::Random for CreatableTopicResult {
     }
 }
 
+impl Message for CreatableTopicResult {
+    const NAME: &'static str = "CreatableTopicResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "client")]
 impl CreatableTopicResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -642,7 +668,19 @@ impl CreatableTopicResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for CreatableTopicResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl CreatableTopicResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -712,16 +750,8 @@ impl CreatableTopicResult {
     }
 }
 
-impl Message for CreatableTopicResult {
-    const NAME: &'static str = "CreatableTopicResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for CreatableTopicResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DefaultPrincipalData `DefaultPrincipalData.json`: A data schema, versions 0, flexible versions 0+.
@@ -79,6 +79,11 @@ impl crate::testing::Random for DefaultPrincipalData {
     }
 }
 
+impl Message for DefaultPrincipalData {
+    const NAME: &'static str = "DefaultPrincipalData";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl DefaultPrincipalData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -116,7 +121,20 @@ impl DefaultPrincipalData {
             tagged_fields,
         })
     }
+}
 
+impl Decode for DefaultPrincipalData {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl DefaultPrincipalData {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -144,19 +162,7 @@ impl DefaultPrincipalData {
     }
 }
 
-impl Message for DefaultPrincipalData {
-    const NAME: &'static str = "DefaultPrincipalData";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for DefaultPrincipalData {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DeleteAclsResponse `DeleteAclsResponse.json`: Response body of api key 31, versions 0-3, flexible versions 2+.
@@ -76,6 +76,12 @@ impl crate::testing::Random for DeleteAclsResponse {
     }
 }
 
+impl Message for DeleteAclsResponse {
+    const NAME: &'static str = "DeleteAclsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "client")]
 impl DeleteAclsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -110,7 +116,22 @@ impl DeleteAclsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DeleteAclsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DeleteAclsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -142,19 +163,8 @@ impl DeleteAclsResponse {
     }
 }
 
-impl Message for DeleteAclsResponse {
-    const NAME: &'static str = "DeleteAclsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DeleteAclsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -289,6 +299,12 @@ impl crate::testing::Random for DeleteAclsMatchingAcl {
     }
 }
 
+impl Message for DeleteAclsMatchingAcl {
+    const NAME: &'static str = "DeleteAclsMatchingAcl";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "client")]
 impl DeleteAclsMatchingAcl {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -358,7 +374,19 @@ impl DeleteAclsMatchingAcl {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DeleteAclsMatchingAcl {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DeleteAclsMatchingAcl {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -404,16 +432,8 @@ impl DeleteAclsMatchingAcl {
     }
 }
 
-impl Message for DeleteAclsMatchingAcl {
-    const NAME: &'static str = "DeleteAclsMatchingAcl";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DeleteAclsMatchingAcl {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -508,6 +528,12 @@ impl crate::testing::Random for DeleteAclsFilterResult {
     }
 }
 
+impl Message for DeleteAclsFilterResult {
+    const NAME: &'static str = "DeleteAclsFilterResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "client")]
 impl DeleteAclsFilterResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -547,7 +573,19 @@ impl DeleteAclsFilterResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DeleteAclsFilterResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DeleteAclsFilterResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -581,16 +619,8 @@ impl DeleteAclsFilterResult {
     }
 }
 
-impl Message for DeleteAclsFilterResult {
-    const NAME: &'static str = "DeleteAclsFilterResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DeleteAclsFilterResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

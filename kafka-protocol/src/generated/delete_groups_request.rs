@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DeleteGroupsRequest `DeleteGroupsRequest.json`: Request body of api key 42, versions 0-2, flexible versions 2+.
@@ -66,6 +66,12 @@ impl crate::testing::Random for DeleteGroupsRequest {
     }
 }
 
+impl Message for DeleteGroupsRequest {
+    const NAME: &'static str = "DeleteGroupsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "broker")]
 impl DeleteGroupsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -95,7 +101,22 @@ impl DeleteGroupsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for DeleteGroupsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl DeleteGroupsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -125,19 +146,8 @@ impl DeleteGroupsRequest {
     }
 }
 
-impl Message for DeleteGroupsRequest {
-    const NAME: &'static str = "DeleteGroupsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for DeleteGroupsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

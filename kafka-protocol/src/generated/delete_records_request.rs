@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DeleteRecordsRequest `DeleteRecordsRequest.json`: Request body of api key 21, versions 0-2, flexible versions 2+.
@@ -74,6 +74,12 @@ impl crate::testing::Random for DeleteRecordsRequest {
     }
 }
 
+impl Message for DeleteRecordsRequest {
+    const NAME: &'static str = "DeleteRecordsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "broker")]
 impl DeleteRecordsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -108,7 +114,22 @@ impl DeleteRecordsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for DeleteRecordsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl DeleteRecordsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -140,19 +161,8 @@ impl DeleteRecordsRequest {
     }
 }
 
-impl Message for DeleteRecordsRequest {
-    const NAME: &'static str = "DeleteRecordsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for DeleteRecordsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -236,6 +246,12 @@ impl crate::testing::Random for DeleteRecordsPartition {
     }
 }
 
+impl Message for DeleteRecordsPartition {
+    const NAME: &'static str = "DeleteRecordsPartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "broker")]
 impl DeleteRecordsPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -268,7 +284,19 @@ impl DeleteRecordsPartition {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for DeleteRecordsPartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl DeleteRecordsPartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -294,16 +322,8 @@ impl DeleteRecordsPartition {
     }
 }
 
-impl Message for DeleteRecordsPartition {
-    const NAME: &'static str = "DeleteRecordsPartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for DeleteRecordsPartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -382,6 +402,12 @@ impl crate::testing::Random for DeleteRecordsTopic {
     }
 }
 
+impl Message for DeleteRecordsTopic {
+    const NAME: &'static str = "DeleteRecordsTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "broker")]
 impl DeleteRecordsTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -416,7 +442,19 @@ impl DeleteRecordsTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for DeleteRecordsTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl DeleteRecordsTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -448,16 +486,8 @@ impl DeleteRecordsTopic {
     }
 }
 
-impl Message for DeleteRecordsTopic {
-    const NAME: &'static str = "DeleteRecordsTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for DeleteRecordsTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

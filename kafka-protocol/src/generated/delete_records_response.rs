@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DeleteRecordsResponse `DeleteRecordsResponse.json`: Response body of api key 21, versions 0-2, flexible versions 2+.
@@ -74,6 +74,12 @@ impl crate::testing::Random for DeleteRecordsResponse {
     }
 }
 
+impl Message for DeleteRecordsResponse {
+    const NAME: &'static str = "DeleteRecordsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "client")]
 impl DeleteRecordsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -108,7 +114,22 @@ impl DeleteRecordsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DeleteRecordsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DeleteRecordsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -140,19 +161,8 @@ impl DeleteRecordsResponse {
     }
 }
 
-impl Message for DeleteRecordsResponse {
-    const NAME: &'static str = "DeleteRecordsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DeleteRecordsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -243,6 +253,12 @@ impl crate::testing::Random for DeleteRecordsPartitionResult {
     }
 }
 
+impl Message for DeleteRecordsPartitionResult {
+    const NAME: &'static str = "DeleteRecordsPartitionResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "client")]
 impl DeleteRecordsPartitionResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -280,7 +296,19 @@ impl DeleteRecordsPartitionResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DeleteRecordsPartitionResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DeleteRecordsPartitionResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -308,16 +336,8 @@ impl DeleteRecordsPartitionResult {
     }
 }
 
-impl Message for DeleteRecordsPartitionResult {
-    const NAME: &'static str = "DeleteRecordsPartitionResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DeleteRecordsPartitionResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -397,6 +417,12 @@ impl crate::testing::Random for DeleteRecordsTopicResult {
     }
 }
 
+impl Message for DeleteRecordsTopicResult {
+    const NAME: &'static str = "DeleteRecordsTopicResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "client")]
 impl DeleteRecordsTopicResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -431,7 +457,19 @@ impl DeleteRecordsTopicResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DeleteRecordsTopicResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DeleteRecordsTopicResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -463,16 +501,8 @@ impl DeleteRecordsTopicResult {
     }
 }
 
-impl Message for DeleteRecordsTopicResult {
-    const NAME: &'static str = "DeleteRecordsTopicResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DeleteRecordsTopicResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DeleteTopicsRequest `DeleteTopicsRequest.json`: Request body of api key 20, versions 0-6, flexible versions 4+.
@@ -91,6 +91,12 @@ impl crate::testing::Random for DeleteTopicsRequest {
     }
 }
 
+impl Message for DeleteTopicsRequest {
+    const NAME: &'static str = "DeleteTopicsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
+}
+
+#[cfg(feature = "broker")]
 impl DeleteTopicsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -136,7 +142,22 @@ impl DeleteTopicsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for DeleteTopicsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl DeleteTopicsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -184,19 +205,8 @@ impl DeleteTopicsRequest {
     }
 }
 
-impl Message for DeleteTopicsRequest {
-    const NAME: &'static str = "DeleteTopicsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for DeleteTopicsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -295,6 +305,12 @@ impl crate::testing::Random for DeleteTopicState {
     }
 }
 
+impl Message for DeleteTopicState {
+    const NAME: &'static str = "DeleteTopicState";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
+}
+
+#[cfg(feature = "broker")]
 impl DeleteTopicState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -331,7 +347,19 @@ impl DeleteTopicState {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for DeleteTopicState {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl DeleteTopicState {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -369,16 +397,8 @@ impl DeleteTopicState {
     }
 }
 
-impl Message for DeleteTopicState {
-    const NAME: &'static str = "DeleteTopicState";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for DeleteTopicState {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DeleteTopicsResponse `DeleteTopicsResponse.json`: Response body of api key 20, versions 0-6, flexible versions 4+.
@@ -88,6 +88,12 @@ impl crate::testing::Random for DeleteTopicsResponse {
     }
 }
 
+impl Message for DeleteTopicsResponse {
+    const NAME: &'static str = "DeleteTopicsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
+}
+
+#[cfg(feature = "client")]
 impl DeleteTopicsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -124,7 +130,22 @@ impl DeleteTopicsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DeleteTopicsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DeleteTopicsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -158,19 +179,8 @@ impl DeleteTopicsResponse {
     }
 }
 
-impl Message for DeleteTopicsResponse {
-    const NAME: &'static str = "DeleteTopicsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DeleteTopicsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -278,6 +288,12 @@ impl crate::testing::Random for DeletableTopicResult {
     }
 }
 
+impl Message for DeletableTopicResult {
+    const NAME: &'static str = "DeletableTopicResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
+}
+
+#[cfg(feature = "client")]
 impl DeletableTopicResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -328,7 +344,19 @@ impl DeletableTopicResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DeletableTopicResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DeletableTopicResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -366,16 +394,8 @@ impl DeletableTopicResult {
     }
 }
 
-impl Message for DeletableTopicResult {
-    const NAME: &'static str = "DeletableTopicResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DeletableTopicResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeAclsRequest `DescribeAclsRequest.json`: Request body of api key 29, versions 0-3, flexible versions 2+.
@@ -110,6 +110,12 @@ impl crate::testing::Random for DescribeAclsRequest {
     }
 }
 
+impl Message for DescribeAclsRequest {
+    const NAME: &'static str = "DescribeAclsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "broker")]
 impl DescribeAclsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -169,7 +175,22 @@ impl DescribeAclsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for DescribeAclsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl DescribeAclsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -211,19 +232,8 @@ impl DescribeAclsRequest {
     }
 }
 
-impl Message for DescribeAclsRequest {
-    const NAME: &'static str = "DescribeAclsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for DescribeAclsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

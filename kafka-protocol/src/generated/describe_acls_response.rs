@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeAclsResponse `DescribeAclsResponse.json`: Response body of api key 29, versions 0-3, flexible versions 2+.
@@ -90,6 +90,12 @@ impl crate::testing::Random for DescribeAclsResponse {
     }
 }
 
+impl Message for DescribeAclsResponse {
+    const NAME: &'static str = "DescribeAclsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeAclsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -134,7 +140,22 @@ impl DescribeAclsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeAclsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeAclsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -170,19 +191,8 @@ impl DescribeAclsResponse {
     }
 }
 
-impl Message for DescribeAclsResponse {
-    const NAME: &'static str = "DescribeAclsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeAclsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -282,6 +292,12 @@ impl crate::testing::Random for AclDescription {
     }
 }
 
+impl Message for AclDescription {
+    const NAME: &'static str = "AclDescription";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "client")]
 impl AclDescription {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -324,7 +340,19 @@ impl AclDescription {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AclDescription {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AclDescription {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -354,16 +382,8 @@ impl AclDescription {
     }
 }
 
-impl Message for AclDescription {
-    const NAME: &'static str = "AclDescription";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AclDescription {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -458,6 +478,12 @@ impl crate::testing::Random for DescribeAclsResource {
     }
 }
 
+impl Message for DescribeAclsResource {
+    const NAME: &'static str = "DescribeAclsResource";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeAclsResource {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -504,7 +530,19 @@ impl DescribeAclsResource {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeAclsResource {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeAclsResource {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -546,16 +584,8 @@ impl DescribeAclsResource {
     }
 }
 
-impl Message for DescribeAclsResource {
-    const NAME: &'static str = "DescribeAclsResource";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeAclsResource {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

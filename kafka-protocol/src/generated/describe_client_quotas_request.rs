@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeClientQuotasRequest `DescribeClientQuotasRequest.json`: Request body of api key 48, versions 0-1, flexible versions 1+.
@@ -71,6 +71,12 @@ impl crate::testing::Random for DescribeClientQuotasRequest {
     }
 }
 
+impl Message for DescribeClientQuotasRequest {
+    const NAME: &'static str = "DescribeClientQuotasRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "broker")]
 impl DescribeClientQuotasRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -105,7 +111,22 @@ impl DescribeClientQuotasRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for DescribeClientQuotasRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl DescribeClientQuotasRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -137,19 +158,8 @@ impl DescribeClientQuotasRequest {
     }
 }
 
-impl Message for DescribeClientQuotasRequest {
-    const NAME: &'static str = "DescribeClientQuotasRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for DescribeClientQuotasRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -240,6 +250,12 @@ impl crate::testing::Random for ComponentData {
     }
 }
 
+impl Message for ComponentData {
+    const NAME: &'static str = "ComponentData";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "broker")]
 impl ComponentData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -277,7 +293,19 @@ impl ComponentData {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ComponentData {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ComponentData {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -305,16 +333,8 @@ impl ComponentData {
     }
 }
 
-impl Message for ComponentData {
-    const NAME: &'static str = "ComponentData";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ComponentData {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeClusterResponse `DescribeClusterResponse.json`: Response body of api key 60, versions 0-1, flexible versions 0+.
@@ -118,6 +118,12 @@ impl crate::testing::Random for DescribeClusterResponse {
     }
 }
 
+impl Message for DescribeClusterResponse {
+    const NAME: &'static str = "DescribeClusterResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeClusterResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -184,7 +190,22 @@ impl DescribeClusterResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeClusterResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeClusterResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -234,19 +255,8 @@ impl DescribeClusterResponse {
     }
 }
 
-impl Message for DescribeClusterResponse {
-    const NAME: &'static str = "DescribeClusterResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeClusterResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -352,6 +362,12 @@ impl crate::testing::Random for DescribeClusterBroker {
     }
 }
 
+impl Message for DescribeClusterBroker {
+    const NAME: &'static str = "DescribeClusterBroker";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeClusterBroker {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -394,7 +410,19 @@ impl DescribeClusterBroker {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeClusterBroker {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeClusterBroker {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -424,16 +452,8 @@ impl DescribeClusterBroker {
     }
 }
 
-impl Message for DescribeClusterBroker {
-    const NAME: &'static str = "DescribeClusterBroker";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeClusterBroker {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

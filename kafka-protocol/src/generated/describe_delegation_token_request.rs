@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeDelegationTokenRequest `DescribeDelegationTokenRequest.json`: Request body of api key 41, versions 0-3, flexible versions 2+.
@@ -70,6 +70,12 @@ impl crate::testing::Random for DescribeDelegationTokenRequest {
     }
 }
 
+impl Message for DescribeDelegationTokenRequest {
+    const NAME: &'static str = "DescribeDelegationTokenRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "broker")]
 impl DescribeDelegationTokenRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -99,7 +105,22 @@ impl DescribeDelegationTokenRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for DescribeDelegationTokenRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl DescribeDelegationTokenRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -133,19 +154,8 @@ impl DescribeDelegationTokenRequest {
     }
 }
 
-impl Message for DescribeDelegationTokenRequest {
-    const NAME: &'static str = "DescribeDelegationTokenRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for DescribeDelegationTokenRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -230,6 +240,12 @@ impl crate::testing::Random for DescribeDelegationTokenOwner {
     }
 }
 
+impl Message for DescribeDelegationTokenOwner {
+    const NAME: &'static str = "DescribeDelegationTokenOwner";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "broker")]
 impl DescribeDelegationTokenOwner {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -262,7 +278,19 @@ impl DescribeDelegationTokenOwner {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for DescribeDelegationTokenOwner {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl DescribeDelegationTokenOwner {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -288,16 +316,8 @@ impl DescribeDelegationTokenOwner {
     }
 }
 
-impl Message for DescribeDelegationTokenOwner {
-    const NAME: &'static str = "DescribeDelegationTokenOwner";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for DescribeDelegationTokenOwner {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

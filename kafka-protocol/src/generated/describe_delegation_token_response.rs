@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeDelegationTokenResponse `DescribeDelegationTokenResponse.json`: Response body of api key 41, versions 0-3, flexible versions 2+.
@@ -82,6 +82,12 @@ impl crate::testing::Random for DescribeDelegationTokenResponse {
     }
 }
 
+impl Message for DescribeDelegationTokenResponse {
+    const NAME: &'static str = "DescribeDelegationTokenResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeDelegationTokenResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -121,7 +127,22 @@ impl DescribeDelegationTokenResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeDelegationTokenResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeDelegationTokenResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -155,19 +176,8 @@ impl DescribeDelegationTokenResponse {
     }
 }
 
-impl Message for DescribeDelegationTokenResponse {
-    const NAME: &'static str = "DescribeDelegationTokenResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeDelegationTokenResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -252,6 +262,12 @@ impl crate::testing::Random for DescribedDelegationTokenRenewer {
     }
 }
 
+impl Message for DescribedDelegationTokenRenewer {
+    const NAME: &'static str = "DescribedDelegationTokenRenewer";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "client")]
 impl DescribedDelegationTokenRenewer {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -284,7 +300,19 @@ impl DescribedDelegationTokenRenewer {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribedDelegationTokenRenewer {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribedDelegationTokenRenewer {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -310,16 +338,8 @@ impl DescribedDelegationTokenRenewer {
     }
 }
 
-impl Message for DescribedDelegationTokenRenewer {
-    const NAME: &'static str = "DescribedDelegationTokenRenewer";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribedDelegationTokenRenewer {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -458,6 +478,12 @@ impl crate::testing::Random for DescribedDelegationToken {
     }
 }
 
+impl Message for DescribedDelegationToken {
+    const NAME: &'static str = "DescribedDelegationToken";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+}
+
+#[cfg(feature = "client")]
 impl DescribedDelegationToken {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -536,7 +562,19 @@ impl DescribedDelegationToken {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribedDelegationToken {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribedDelegationToken {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -596,16 +634,8 @@ impl DescribedDelegationToken {
     }
 }
 
-impl Message for DescribedDelegationToken {
-    const NAME: &'static str = "DescribedDelegationToken";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribedDelegationToken {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeGroupsRequest `DescribeGroupsRequest.json`: Request body of api key 15, versions 0-5, flexible versions 5+.
@@ -79,6 +79,12 @@ impl crate::testing::Random for DescribeGroupsRequest {
     }
 }
 
+impl Message for DescribeGroupsRequest {
+    const NAME: &'static str = "DescribeGroupsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+}
+
+#[cfg(feature = "broker")]
 impl DescribeGroupsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -115,7 +121,22 @@ impl DescribeGroupsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for DescribeGroupsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl DescribeGroupsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -153,19 +174,8 @@ impl DescribeGroupsRequest {
     }
 }
 
-impl Message for DescribeGroupsRequest {
-    const NAME: &'static str = "DescribeGroupsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for DescribeGroupsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeLogDirsResponse `DescribeLogDirsResponse.json`: Response body of api key 35, versions 0-4, flexible versions 2+.
@@ -85,6 +85,12 @@ impl crate::testing::Random for DescribeLogDirsResponse {
     }
 }
 
+impl Message for DescribeLogDirsResponse {
+    const NAME: &'static str = "DescribeLogDirsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeLogDirsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -126,7 +132,22 @@ impl DescribeLogDirsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeLogDirsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeLogDirsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -162,19 +183,8 @@ impl DescribeLogDirsResponse {
     }
 }
 
-impl Message for DescribeLogDirsResponse {
-    const NAME: &'static str = "DescribeLogDirsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeLogDirsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -275,6 +285,12 @@ impl crate::testing::Random for DescribeLogDirsPartition {
     }
 }
 
+impl Message for DescribeLogDirsPartition {
+    const NAME: &'static str = "DescribeLogDirsPartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeLogDirsPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -317,7 +333,19 @@ impl DescribeLogDirsPartition {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeLogDirsPartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeLogDirsPartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -347,16 +375,8 @@ impl DescribeLogDirsPartition {
     }
 }
 
-impl Message for DescribeLogDirsPartition {
-    const NAME: &'static str = "DescribeLogDirsPartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeLogDirsPartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -437,6 +457,12 @@ impl crate::testing::Random for DescribeLogDirsTopic {
     }
 }
 
+impl Message for DescribeLogDirsTopic {
+    const NAME: &'static str = "DescribeLogDirsTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeLogDirsTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -471,7 +497,19 @@ impl DescribeLogDirsTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeLogDirsTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeLogDirsTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -503,16 +541,8 @@ impl DescribeLogDirsTopic {
     }
 }
 
-impl Message for DescribeLogDirsTopic {
-    const NAME: &'static str = "DescribeLogDirsTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeLogDirsTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -620,6 +650,12 @@ impl crate::testing::Random for DescribeLogDirsResult {
     }
 }
 
+impl Message for DescribeLogDirsResult {
+    const NAME: &'static str = "DescribeLogDirsResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeLogDirsResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -673,7 +709,19 @@ impl DescribeLogDirsResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeLogDirsResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeLogDirsResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -715,16 +763,8 @@ impl DescribeLogDirsResult {
     }
 }
 
-impl Message for DescribeLogDirsResult {
-    const NAME: &'static str = "DescribeLogDirsResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeLogDirsResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeTopicPartitionsResponse `DescribeTopicPartitionsResponse.json`: Response body of api key 75, versions 0, flexible versions 0+.
@@ -78,6 +78,12 @@ impl crate::testing::Random for DescribeTopicPartitionsResponse {
     }
 }
 
+impl Message for DescribeTopicPartitionsResponse {
+    const NAME: &'static str = "DescribeTopicPartitionsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeTopicPartitionsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -121,7 +127,22 @@ impl DescribeTopicPartitionsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeTopicPartitionsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeTopicPartitionsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -161,19 +182,8 @@ impl DescribeTopicPartitionsResponse {
     }
 }
 
-impl Message for DescribeTopicPartitionsResponse {
-    const NAME: &'static str = "DescribeTopicPartitionsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeTopicPartitionsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -327,6 +337,12 @@ impl crate::testing::Random for DescribeTopicPartitionsResponsePartition {
     }
 }
 
+impl Message for DescribeTopicPartitionsResponsePartition {
+    const NAME: &'static str = "DescribeTopicPartitionsResponsePartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeTopicPartitionsResponsePartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -394,7 +410,19 @@ impl DescribeTopicPartitionsResponsePartition {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeTopicPartitionsResponsePartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeTopicPartitionsResponsePartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -472,16 +500,8 @@ impl DescribeTopicPartitionsResponsePartition {
     }
 }
 
-impl Message for DescribeTopicPartitionsResponsePartition {
-    const NAME: &'static str = "DescribeTopicPartitionsResponsePartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeTopicPartitionsResponsePartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -610,6 +630,12 @@ impl crate::testing::Random for DescribeTopicPartitionsResponseTopic {
     }
 }
 
+impl Message for DescribeTopicPartitionsResponseTopic {
+    const NAME: &'static str = "DescribeTopicPartitionsResponseTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeTopicPartitionsResponseTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -664,7 +690,19 @@ impl DescribeTopicPartitionsResponseTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeTopicPartitionsResponseTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeTopicPartitionsResponseTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -704,16 +742,8 @@ impl DescribeTopicPartitionsResponseTopic {
     }
 }
 
-impl Message for DescribeTopicPartitionsResponseTopic {
-    const NAME: &'static str = "DescribeTopicPartitionsResponseTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeTopicPartitionsResponseTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -798,6 +828,12 @@ impl crate::testing::Random for Cursor {
     }
 }
 
+impl Message for Cursor {
+    const NAME: &'static str = "Cursor";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl Cursor {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -830,7 +866,19 @@ impl Cursor {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for Cursor {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl Cursor {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -856,16 +904,8 @@ impl Cursor {
     }
 }
 
-impl Message for Cursor {
-    const NAME: &'static str = "Cursor";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for Cursor {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

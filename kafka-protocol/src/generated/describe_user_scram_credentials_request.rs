@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeUserScramCredentialsRequest `DescribeUserScramCredentialsRequest.json`: Request body of api key 50, versions 0, flexible versions 0+.
@@ -63,6 +63,12 @@ impl crate::testing::Random for DescribeUserScramCredentialsRequest {
     }
 }
 
+impl Message for DescribeUserScramCredentialsRequest {
+    const NAME: &'static str = "DescribeUserScramCredentialsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl DescribeUserScramCredentialsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -90,7 +96,22 @@ impl DescribeUserScramCredentialsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for DescribeUserScramCredentialsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl DescribeUserScramCredentialsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -124,19 +145,8 @@ impl DescribeUserScramCredentialsRequest {
     }
 }
 
-impl Message for DescribeUserScramCredentialsRequest {
-    const NAME: &'static str = "DescribeUserScramCredentialsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for DescribeUserScramCredentialsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -214,6 +224,12 @@ impl crate::testing::Random for UserName {
     }
 }
 
+impl Message for UserName {
+    const NAME: &'static str = "UserName";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl UserName {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -241,7 +257,19 @@ impl UserName {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for UserName {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl UserName {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -265,16 +293,8 @@ impl UserName {
     }
 }
 
-impl Message for UserName {
-    const NAME: &'static str = "UserName";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for UserName {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// DescribeUserScramCredentialsResponse `DescribeUserScramCredentialsResponse.json`: Response body of api key 50, versions 0, flexible versions 0+.
@@ -85,6 +85,12 @@ impl crate::testing::Random for DescribeUserScramCredentialsResponse {
     }
 }
 
+impl Message for DescribeUserScramCredentialsResponse {
+    const NAME: &'static str = "DescribeUserScramCredentialsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeUserScramCredentialsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -129,7 +135,22 @@ impl DescribeUserScramCredentialsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeUserScramCredentialsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeUserScramCredentialsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -165,19 +186,8 @@ impl DescribeUserScramCredentialsResponse {
     }
 }
 
-impl Message for DescribeUserScramCredentialsResponse {
-    const NAME: &'static str = "DescribeUserScramCredentialsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeUserScramCredentialsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -263,6 +273,12 @@ impl crate::testing::Random for CredentialInfo {
     }
 }
 
+impl Message for CredentialInfo {
+    const NAME: &'static str = "CredentialInfo";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl CredentialInfo {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -295,7 +311,19 @@ impl CredentialInfo {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for CredentialInfo {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl CredentialInfo {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -321,16 +349,8 @@ impl CredentialInfo {
     }
 }
 
-impl Message for CredentialInfo {
-    const NAME: &'static str = "CredentialInfo";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for CredentialInfo {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -422,6 +442,12 @@ impl crate::testing::Random for DescribeUserScramCredentialsResult {
     }
 }
 
+impl Message for DescribeUserScramCredentialsResult {
+    const NAME: &'static str = "DescribeUserScramCredentialsResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl DescribeUserScramCredentialsResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -466,7 +492,19 @@ impl DescribeUserScramCredentialsResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for DescribeUserScramCredentialsResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl DescribeUserScramCredentialsResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -502,16 +540,8 @@ impl DescribeUserScramCredentialsResult {
     }
 }
 
-impl Message for DescribeUserScramCredentialsResult {
-    const NAME: &'static str = "DescribeUserScramCredentialsResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for DescribeUserScramCredentialsResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

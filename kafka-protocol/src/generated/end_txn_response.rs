@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// EndTxnResponse `EndTxnResponse.json`: Response body of api key 26, versions 0-5, flexible versions 3+.
@@ -97,6 +97,12 @@ impl crate::testing::Random for EndTxnResponse {
     }
 }
 
+impl Message for EndTxnResponse {
+    const NAME: &'static str = "EndTxnResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+}
+
+#[cfg(feature = "client")]
 impl EndTxnResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -143,7 +149,22 @@ impl EndTxnResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for EndTxnResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl EndTxnResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -177,19 +198,8 @@ impl EndTxnResponse {
     }
 }
 
-impl Message for EndTxnResponse {
-    const NAME: &'static str = "EndTxnResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for EndTxnResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

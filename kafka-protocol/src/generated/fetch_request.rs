@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// FetchRequest `FetchRequest.json`: Request body of api key 1, versions 0-17, flexible versions 12+.
@@ -197,6 +197,12 @@ impl crate::testing::Random for FetchRequest {
     }
 }
 
+impl Message for FetchRequest {
+    const NAME: &'static str = "FetchRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
+}
+
+#[cfg(feature = "broker")]
 impl FetchRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -313,7 +319,22 @@ impl FetchRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for FetchRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl FetchRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -422,19 +443,8 @@ impl FetchRequest {
     }
 }
 
-impl Message for FetchRequest {
-    const NAME: &'static str = "FetchRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for FetchRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -568,6 +578,12 @@ impl crate::testing::Random for ReplicaState {
     }
 }
 
+impl Message for ReplicaState {
+    const NAME: &'static str = "ReplicaState";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
+}
+
+#[cfg(feature = "broker")]
 impl ReplicaState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -604,7 +620,19 @@ impl ReplicaState {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ReplicaState {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ReplicaState {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -642,16 +670,8 @@ impl ReplicaState {
     }
 }
 
-impl Message for ReplicaState {
-    const NAME: &'static str = "ReplicaState";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ReplicaState {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -775,6 +795,12 @@ impl crate::testing::Random for FetchPartition {
     }
 }
 
+impl Message for FetchPartition {
+    const NAME: &'static str = "FetchPartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
+}
+
+#[cfg(feature = "broker")]
 impl FetchPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -846,7 +872,19 @@ impl FetchPartition {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for FetchPartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl FetchPartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -904,16 +942,8 @@ impl FetchPartition {
     }
 }
 
-impl Message for FetchPartition {
-    const NAME: &'static str = "FetchPartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for FetchPartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -1022,6 +1052,12 @@ impl crate::testing::Random for FetchTopic {
     }
 }
 
+impl Message for FetchTopic {
+    const NAME: &'static str = "FetchTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
+}
+
+#[cfg(feature = "broker")]
 impl FetchTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -1065,7 +1101,19 @@ impl FetchTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for FetchTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl FetchTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -1103,16 +1151,8 @@ impl FetchTopic {
     }
 }
 
-impl Message for FetchTopic {
-    const NAME: &'static str = "FetchTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for FetchTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -1214,6 +1254,12 @@ impl crate::testing::Random for ForgottenTopic {
     }
 }
 
+impl Message for ForgottenTopic {
+    const NAME: &'static str = "ForgottenTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
+}
+
+#[cfg(feature = "broker")]
 impl ForgottenTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -1257,7 +1303,19 @@ impl ForgottenTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ForgottenTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ForgottenTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -1301,16 +1359,8 @@ impl ForgottenTopic {
     }
 }
 
-impl Message for ForgottenTopic {
-    const NAME: &'static str = "ForgottenTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ForgottenTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// FetchResponse `FetchResponse.json`: Response body of api key 1, versions 0-17, flexible versions 12+.
@@ -133,6 +133,12 @@ impl crate::testing::Random for FetchResponse {
     }
 }
 
+impl Message for FetchResponse {
+    const NAME: &'static str = "FetchResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
+}
+
+#[cfg(feature = "client")]
 impl FetchResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -199,7 +205,22 @@ impl FetchResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for FetchResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl FetchResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -273,19 +294,8 @@ impl FetchResponse {
     }
 }
 
-impl Message for FetchResponse {
-    const NAME: &'static str = "FetchResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for FetchResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -396,6 +406,12 @@ impl crate::testing::Random for EpochEndOffset {
     }
 }
 
+impl Message for EpochEndOffset {
+    const NAME: &'static str = "EpochEndOffset";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
+}
+
+#[cfg(feature = "client")]
 impl EpochEndOffset {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -432,7 +448,19 @@ impl EpochEndOffset {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for EpochEndOffset {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl EpochEndOffset {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -470,16 +498,8 @@ impl EpochEndOffset {
     }
 }
 
-impl Message for EpochEndOffset {
-    const NAME: &'static str = "EpochEndOffset";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for EpochEndOffset {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -564,6 +584,12 @@ impl crate::testing::Random for LeaderIdAndEpoch {
     }
 }
 
+impl Message for LeaderIdAndEpoch {
+    const NAME: &'static str = "LeaderIdAndEpoch";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
+}
+
+#[cfg(feature = "client")]
 impl LeaderIdAndEpoch {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -600,7 +626,19 @@ impl LeaderIdAndEpoch {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for LeaderIdAndEpoch {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl LeaderIdAndEpoch {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -638,16 +676,8 @@ impl LeaderIdAndEpoch {
     }
 }
 
-impl Message for LeaderIdAndEpoch {
-    const NAME: &'static str = "LeaderIdAndEpoch";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for LeaderIdAndEpoch {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -728,6 +758,12 @@ impl crate::testing::Random for SnapshotId {
     }
 }
 
+impl Message for SnapshotId {
+    const NAME: &'static str = "SnapshotId";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
+}
+
+#[cfg(feature = "client")]
 impl SnapshotId {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -760,7 +796,19 @@ impl SnapshotId {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for SnapshotId {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl SnapshotId {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -786,16 +834,8 @@ impl SnapshotId {
     }
 }
 
-impl Message for SnapshotId {
-    const NAME: &'static str = "SnapshotId";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for SnapshotId {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -876,6 +916,12 @@ impl crate::testing::Random for AbortedTransaction {
     }
 }
 
+impl Message for AbortedTransaction {
+    const NAME: &'static str = "AbortedTransaction";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
+}
+
+#[cfg(feature = "client")]
 impl AbortedTransaction {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -912,7 +958,19 @@ impl AbortedTransaction {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AbortedTransaction {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AbortedTransaction {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -950,16 +1008,8 @@ impl AbortedTransaction {
     }
 }
 
-impl Message for AbortedTransaction {
-    const NAME: &'static str = "AbortedTransaction";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AbortedTransaction {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -1121,6 +1171,12 @@ impl crate::testing::Random for PartitionData {
     }
 }
 
+impl Message for PartitionData {
+    const NAME: &'static str = "PartitionData";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
+}
+
+#[cfg(feature = "client")]
 impl PartitionData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -1232,7 +1288,19 @@ impl PartitionData {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for PartitionData {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl PartitionData {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -1356,16 +1424,8 @@ impl PartitionData {
     }
 }
 
-impl Message for PartitionData {
-    const NAME: &'static str = "PartitionData";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for PartitionData {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -1510,6 +1570,12 @@ impl crate::testing::Random for FetchableTopicResponse {
     }
 }
 
+impl Message for FetchableTopicResponse {
+    const NAME: &'static str = "FetchableTopicResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
+}
+
+#[cfg(feature = "client")]
 impl FetchableTopicResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -1553,7 +1619,19 @@ impl FetchableTopicResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for FetchableTopicResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl FetchableTopicResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -1591,16 +1669,8 @@ impl FetchableTopicResponse {
     }
 }
 
-impl Message for FetchableTopicResponse {
-    const NAME: &'static str = "FetchableTopicResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for FetchableTopicResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -1708,6 +1778,12 @@ impl crate::testing::Random for NodeEndpoint {
     }
 }
 
+impl Message for NodeEndpoint {
+    const NAME: &'static str = "NodeEndpoint";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
+}
+
+#[cfg(feature = "client")]
 impl NodeEndpoint {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -1758,7 +1834,19 @@ impl NodeEndpoint {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for NodeEndpoint {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl NodeEndpoint {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -1812,16 +1900,8 @@ impl NodeEndpoint {
     }
 }
 
-impl Message for NodeEndpoint {
-    const NAME: &'static str = "NodeEndpoint";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 17 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for NodeEndpoint {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

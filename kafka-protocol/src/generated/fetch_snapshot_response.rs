@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// FetchSnapshotResponse `FetchSnapshotResponse.json`: Response body of api key 59, versions 0-1, flexible versions 0+.
@@ -88,6 +88,12 @@ impl crate::testing::Random for FetchSnapshotResponse {
     }
 }
 
+impl Message for FetchSnapshotResponse {
+    const NAME: &'static str = "FetchSnapshotResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl FetchSnapshotResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -143,7 +149,22 @@ impl FetchSnapshotResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for FetchSnapshotResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl FetchSnapshotResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -203,19 +224,8 @@ impl FetchSnapshotResponse {
     }
 }
 
-impl Message for FetchSnapshotResponse {
-    const NAME: &'static str = "FetchSnapshotResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for FetchSnapshotResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -313,6 +323,12 @@ impl crate::testing::Random for SnapshotId {
     }
 }
 
+impl Message for SnapshotId {
+    const NAME: &'static str = "SnapshotId";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl SnapshotId {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -345,7 +361,19 @@ impl SnapshotId {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for SnapshotId {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl SnapshotId {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -371,16 +399,8 @@ impl SnapshotId {
     }
 }
 
-impl Message for SnapshotId {
-    const NAME: &'static str = "SnapshotId";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for SnapshotId {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -457,6 +477,12 @@ impl crate::testing::Random for LeaderIdAndEpoch {
     }
 }
 
+impl Message for LeaderIdAndEpoch {
+    const NAME: &'static str = "LeaderIdAndEpoch";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl LeaderIdAndEpoch {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -489,7 +515,19 @@ impl LeaderIdAndEpoch {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for LeaderIdAndEpoch {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl LeaderIdAndEpoch {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -515,16 +553,8 @@ impl LeaderIdAndEpoch {
     }
 }
 
-impl Message for LeaderIdAndEpoch {
-    const NAME: &'static str = "LeaderIdAndEpoch";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for LeaderIdAndEpoch {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -636,6 +666,12 @@ impl crate::testing::Random for PartitionSnapshot {
     }
 }
 
+impl Message for PartitionSnapshot {
+    const NAME: &'static str = "PartitionSnapshot";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl PartitionSnapshot {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -701,7 +737,19 @@ impl PartitionSnapshot {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for PartitionSnapshot {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl PartitionSnapshot {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -753,16 +801,8 @@ impl PartitionSnapshot {
     }
 }
 
-impl Message for PartitionSnapshot {
-    const NAME: &'static str = "PartitionSnapshot";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for PartitionSnapshot {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -856,6 +896,12 @@ impl crate::testing::Random for TopicSnapshot {
     }
 }
 
+impl Message for TopicSnapshot {
+    const NAME: &'static str = "TopicSnapshot";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl TopicSnapshot {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -890,7 +936,19 @@ impl TopicSnapshot {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for TopicSnapshot {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl TopicSnapshot {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -922,16 +980,8 @@ impl TopicSnapshot {
     }
 }
 
-impl Message for TopicSnapshot {
-    const NAME: &'static str = "TopicSnapshot";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for TopicSnapshot {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -1025,6 +1075,12 @@ impl crate::testing::Random for NodeEndpoint {
     }
 }
 
+impl Message for NodeEndpoint {
+    const NAME: &'static str = "NodeEndpoint";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl NodeEndpoint {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -1068,7 +1124,19 @@ impl NodeEndpoint {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for NodeEndpoint {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl NodeEndpoint {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -1114,16 +1182,8 @@ impl NodeEndpoint {
     }
 }
 
-impl Message for NodeEndpoint {
-    const NAME: &'static str = "NodeEndpoint";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for NodeEndpoint {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

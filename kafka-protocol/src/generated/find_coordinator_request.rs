@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// FindCoordinatorRequest `FindCoordinatorRequest.json`: Request body of api key 10, versions 0-6, flexible versions 3+.
@@ -94,6 +94,12 @@ impl crate::testing::Random for FindCoordinatorRequest {
     }
 }
 
+impl Message for FindCoordinatorRequest {
+    const NAME: &'static str = "FindCoordinatorRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
+}
+
+#[cfg(feature = "broker")]
 impl FindCoordinatorRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -139,7 +145,22 @@ impl FindCoordinatorRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for FindCoordinatorRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl FindCoordinatorRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -191,19 +212,8 @@ impl FindCoordinatorRequest {
     }
 }
 
-impl Message for FindCoordinatorRequest {
-    const NAME: &'static str = "FindCoordinatorRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for FindCoordinatorRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// FindCoordinatorResponse `FindCoordinatorResponse.json`: Response body of api key 10, versions 0-6, flexible versions 3+.
@@ -131,6 +131,12 @@ impl crate::testing::Random for FindCoordinatorResponse {
     }
 }
 
+impl Message for FindCoordinatorResponse {
+    const NAME: &'static str = "FindCoordinatorResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
+}
+
+#[cfg(feature = "client")]
 impl FindCoordinatorResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -204,7 +210,22 @@ impl FindCoordinatorResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for FindCoordinatorResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl FindCoordinatorResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -280,19 +301,8 @@ impl FindCoordinatorResponse {
     }
 }
 
-impl Message for FindCoordinatorResponse {
-    const NAME: &'static str = "FindCoordinatorResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for FindCoordinatorResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -435,6 +445,12 @@ impl crate::testing::Random for Coordinator {
     }
 }
 
+impl Message for Coordinator {
+    const NAME: &'static str = "Coordinator";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
+}
+
+#[cfg(feature = "client")]
 impl Coordinator {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -499,7 +515,19 @@ impl Coordinator {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for Coordinator {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl Coordinator {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -565,16 +593,8 @@ impl Coordinator {
     }
 }
 
-impl Message for Coordinator {
-    const NAME: &'static str = "Coordinator";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for Coordinator {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

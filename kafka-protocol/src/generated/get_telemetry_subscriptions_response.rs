@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// GetTelemetrySubscriptionsResponse `GetTelemetrySubscriptionsResponse.json`: Response body of api key 71, versions 0, flexible versions 0+.
@@ -70,7 +70,7 @@ pub struct GetTelemetrySubscriptionsResponse {
     ///
     /// Versions 0+.
     pub delta_temporality: bool,
-    /// Requested metrics prefix string match. Empty array: No metrics subscribed, Array[0] empty string: All metrics subscribed.
+    /// Requested metrics prefix string match. Empty array: No metrics subscribed, Array\[0\] empty string: All metrics subscribed.
     ///
     /// Versions 0+.
     pub requested_metrics: Vec<StrBytes>,
@@ -121,6 +121,12 @@ impl crate::testing::Random for GetTelemetrySubscriptionsResponse {
     }
 }
 
+impl Message for GetTelemetrySubscriptionsResponse {
+    const NAME: &'static str = "GetTelemetrySubscriptionsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl GetTelemetrySubscriptionsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -190,7 +196,22 @@ impl GetTelemetrySubscriptionsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for GetTelemetrySubscriptionsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl GetTelemetrySubscriptionsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -242,19 +263,8 @@ impl GetTelemetrySubscriptionsResponse {
     }
 }
 
-impl Message for GetTelemetrySubscriptionsResponse {
-    const NAME: &'static str = "GetTelemetrySubscriptionsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for GetTelemetrySubscriptionsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

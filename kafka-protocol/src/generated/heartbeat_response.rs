@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// HeartbeatResponse `HeartbeatResponse.json`: Response body of api key 12, versions 0-4, flexible versions 4+.
@@ -79,6 +79,12 @@ impl crate::testing::Random for HeartbeatResponse {
     }
 }
 
+impl Message for HeartbeatResponse {
+    const NAME: &'static str = "HeartbeatResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl HeartbeatResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -113,7 +119,22 @@ impl HeartbeatResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for HeartbeatResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl HeartbeatResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -141,19 +162,8 @@ impl HeartbeatResponse {
     }
 }
 
-impl Message for HeartbeatResponse {
-    const NAME: &'static str = "HeartbeatResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for HeartbeatResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// IncrementalAlterConfigsResponse `IncrementalAlterConfigsResponse.json`: Response body of api key 44, versions 0-1, flexible versions 1+.
@@ -73,6 +73,12 @@ impl crate::testing::Random for IncrementalAlterConfigsResponse {
     }
 }
 
+impl Message for IncrementalAlterConfigsResponse {
+    const NAME: &'static str = "IncrementalAlterConfigsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl IncrementalAlterConfigsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -107,7 +113,22 @@ impl IncrementalAlterConfigsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for IncrementalAlterConfigsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl IncrementalAlterConfigsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -139,19 +160,8 @@ impl IncrementalAlterConfigsResponse {
     }
 }
 
-impl Message for IncrementalAlterConfigsResponse {
-    const NAME: &'static str = "IncrementalAlterConfigsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for IncrementalAlterConfigsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -249,6 +259,12 @@ impl crate::testing::Random for AlterConfigsResourceResponse {
     }
 }
 
+impl Message for AlterConfigsResourceResponse {
+    const NAME: &'static str = "AlterConfigsResourceResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl AlterConfigsResourceResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -291,7 +307,19 @@ impl AlterConfigsResourceResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for AlterConfigsResourceResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl AlterConfigsResourceResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -321,16 +349,8 @@ impl AlterConfigsResourceResponse {
     }
 }
 
-impl Message for AlterConfigsResourceResponse {
-    const NAME: &'static str = "AlterConfigsResourceResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for AlterConfigsResourceResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

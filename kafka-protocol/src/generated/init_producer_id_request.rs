@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// InitProducerIdRequest `InitProducerIdRequest.json`: Request body of api key 22, versions 0-5, flexible versions 2+.
@@ -97,6 +97,12 @@ impl crate::testing::Random for InitProducerIdRequest {
     }
 }
 
+impl Message for InitProducerIdRequest {
+    const NAME: &'static str = "InitProducerIdRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+}
+
+#[cfg(feature = "broker")]
 impl InitProducerIdRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -143,7 +149,22 @@ impl InitProducerIdRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for InitProducerIdRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl InitProducerIdRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -185,19 +206,8 @@ impl InitProducerIdRequest {
     }
 }
 
-impl Message for InitProducerIdRequest {
-    const NAME: &'static str = "InitProducerIdRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for InitProducerIdRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// InitializeShareGroupStateRequest `InitializeShareGroupStateRequest.json`: Request body of api key 83, versions 0, flexible versions 0+.
@@ -71,6 +71,12 @@ impl crate::testing::Random for InitializeShareGroupStateRequest {
     }
 }
 
+impl Message for InitializeShareGroupStateRequest {
+    const NAME: &'static str = "InitializeShareGroupStateRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl InitializeShareGroupStateRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -105,7 +111,22 @@ impl InitializeShareGroupStateRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for InitializeShareGroupStateRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl InitializeShareGroupStateRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -137,19 +158,8 @@ impl InitializeShareGroupStateRequest {
     }
 }
 
-impl Message for InitializeShareGroupStateRequest {
-    const NAME: &'static str = "InitializeShareGroupStateRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for InitializeShareGroupStateRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -240,6 +250,12 @@ impl crate::testing::Random for PartitionData {
     }
 }
 
+impl Message for PartitionData {
+    const NAME: &'static str = "PartitionData";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl PartitionData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -277,7 +293,19 @@ impl PartitionData {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for PartitionData {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl PartitionData {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -305,16 +333,8 @@ impl PartitionData {
     }
 }
 
-impl Message for PartitionData {
-    const NAME: &'static str = "PartitionData";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for PartitionData {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -392,6 +412,12 @@ impl crate::testing::Random for InitializeStateData {
     }
 }
 
+impl Message for InitializeStateData {
+    const NAME: &'static str = "InitializeStateData";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl InitializeStateData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -426,7 +452,19 @@ impl InitializeStateData {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for InitializeStateData {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl InitializeStateData {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -458,16 +496,8 @@ impl InitializeStateData {
     }
 }
 
-impl Message for InitializeStateData {
-    const NAME: &'static str = "InitializeStateData";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for InitializeStateData {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

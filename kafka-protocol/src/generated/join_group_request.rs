@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// JoinGroupRequest `JoinGroupRequest.json`: Request body of api key 11, versions 0-9, flexible versions 6+.
@@ -136,6 +136,12 @@ impl crate::testing::Random for JoinGroupRequest {
     }
 }
 
+impl Message for JoinGroupRequest {
+    const NAME: &'static str = "JoinGroupRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "broker")]
 impl JoinGroupRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -206,7 +212,22 @@ impl JoinGroupRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for JoinGroupRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl JoinGroupRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -260,19 +281,8 @@ impl JoinGroupRequest {
     }
 }
 
-impl Message for JoinGroupRequest {
-    const NAME: &'static str = "JoinGroupRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for JoinGroupRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -368,6 +378,12 @@ impl crate::testing::Random for JoinGroupRequestProtocol {
     }
 }
 
+impl Message for JoinGroupRequestProtocol {
+    const NAME: &'static str = "JoinGroupRequestProtocol";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "broker")]
 impl JoinGroupRequestProtocol {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -400,7 +416,19 @@ impl JoinGroupRequestProtocol {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for JoinGroupRequestProtocol {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl JoinGroupRequestProtocol {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -426,16 +454,8 @@ impl JoinGroupRequestProtocol {
     }
 }
 
-impl Message for JoinGroupRequestProtocol {
-    const NAME: &'static str = "JoinGroupRequestProtocol";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for JoinGroupRequestProtocol {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// JoinGroupResponse `JoinGroupResponse.json`: Response body of api key 11, versions 0-9, flexible versions 6+.
@@ -149,6 +149,12 @@ impl crate::testing::Random for JoinGroupResponse {
     }
 }
 
+impl Message for JoinGroupResponse {
+    const NAME: &'static str = "JoinGroupResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "client")]
 impl JoinGroupResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -228,7 +234,22 @@ impl JoinGroupResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for JoinGroupResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl JoinGroupResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -292,19 +313,8 @@ impl JoinGroupResponse {
     }
 }
 
-impl Message for JoinGroupResponse {
-    const NAME: &'static str = "JoinGroupResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for JoinGroupResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -410,6 +420,12 @@ impl crate::testing::Random for JoinGroupResponseMember {
     }
 }
 
+impl Message for JoinGroupResponseMember {
+    const NAME: &'static str = "JoinGroupResponseMember";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "client")]
 impl JoinGroupResponseMember {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -449,7 +465,19 @@ impl JoinGroupResponseMember {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for JoinGroupResponseMember {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl JoinGroupResponseMember {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -479,16 +507,8 @@ impl JoinGroupResponseMember {
     }
 }
 
-impl Message for JoinGroupResponseMember {
-    const NAME: &'static str = "JoinGroupResponseMember";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for JoinGroupResponseMember {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// LeaderAndIsrRequest `LeaderAndIsrRequest.json`: Request body of api key 4, versions 0-7, flexible versions 4+.
@@ -141,6 +141,12 @@ impl crate::testing::Random for LeaderAndIsrRequest {
     }
 }
 
+impl Message for LeaderAndIsrRequest {
+    const NAME: &'static str = "LeaderAndIsrRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "broker")]
 impl LeaderAndIsrRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -219,7 +225,22 @@ impl LeaderAndIsrRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for LeaderAndIsrRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl LeaderAndIsrRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -301,19 +322,8 @@ impl LeaderAndIsrRequest {
     }
 }
 
-impl Message for LeaderAndIsrRequest {
-    const NAME: &'static str = "LeaderAndIsrRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for LeaderAndIsrRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -436,6 +446,12 @@ impl crate::testing::Random for LeaderAndIsrTopicState {
     }
 }
 
+impl Message for LeaderAndIsrTopicState {
+    const NAME: &'static str = "LeaderAndIsrTopicState";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "broker")]
 impl LeaderAndIsrTopicState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -481,7 +497,19 @@ impl LeaderAndIsrTopicState {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for LeaderAndIsrTopicState {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl LeaderAndIsrTopicState {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -529,16 +557,8 @@ impl LeaderAndIsrTopicState {
     }
 }
 
-impl Message for LeaderAndIsrTopicState {
-    const NAME: &'static str = "LeaderAndIsrTopicState";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for LeaderAndIsrTopicState {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -633,6 +653,12 @@ impl crate::testing::Random for LeaderAndIsrLiveLeader {
     }
 }
 
+impl Message for LeaderAndIsrLiveLeader {
+    const NAME: &'static str = "LeaderAndIsrLiveLeader";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "broker")]
 impl LeaderAndIsrLiveLeader {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -670,7 +696,19 @@ impl LeaderAndIsrLiveLeader {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for LeaderAndIsrLiveLeader {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl LeaderAndIsrLiveLeader {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -698,16 +736,8 @@ impl LeaderAndIsrLiveLeader {
     }
 }
 
-impl Message for LeaderAndIsrLiveLeader {
-    const NAME: &'static str = "LeaderAndIsrLiveLeader";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for LeaderAndIsrLiveLeader {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -877,6 +907,12 @@ impl crate::testing::Random for LeaderAndIsrPartitionState {
     }
 }
 
+impl Message for LeaderAndIsrPartitionState {
+    const NAME: &'static str = "LeaderAndIsrPartitionState";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "broker")]
 impl LeaderAndIsrPartitionState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -969,7 +1005,19 @@ impl LeaderAndIsrPartitionState {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for LeaderAndIsrPartitionState {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl LeaderAndIsrPartitionState {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -1053,16 +1101,8 @@ impl LeaderAndIsrPartitionState {
     }
 }
 
-impl Message for LeaderAndIsrPartitionState {
-    const NAME: &'static str = "LeaderAndIsrPartitionState";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for LeaderAndIsrPartitionState {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// LeaderAndIsrResponse `LeaderAndIsrResponse.json`: Response body of api key 4, versions 0-7, flexible versions 4+.
@@ -95,6 +95,12 @@ impl crate::testing::Random for LeaderAndIsrResponse {
     }
 }
 
+impl Message for LeaderAndIsrResponse {
+    const NAME: &'static str = "LeaderAndIsrResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "client")]
 impl LeaderAndIsrResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -140,7 +146,22 @@ impl LeaderAndIsrResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for LeaderAndIsrResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl LeaderAndIsrResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -192,19 +213,8 @@ impl LeaderAndIsrResponse {
     }
 }
 
-impl Message for LeaderAndIsrResponse {
-    const NAME: &'static str = "LeaderAndIsrResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for LeaderAndIsrResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -303,6 +313,12 @@ impl crate::testing::Random for LeaderAndIsrTopicError {
     }
 }
 
+impl Message for LeaderAndIsrTopicError {
+    const NAME: &'static str = "LeaderAndIsrTopicError";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "client")]
 impl LeaderAndIsrTopicError {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -341,7 +357,19 @@ impl LeaderAndIsrTopicError {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for LeaderAndIsrTopicError {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl LeaderAndIsrTopicError {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -385,16 +413,8 @@ impl LeaderAndIsrTopicError {
     }
 }
 
-impl Message for LeaderAndIsrTopicError {
-    const NAME: &'static str = "LeaderAndIsrTopicError";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for LeaderAndIsrTopicError {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -488,6 +508,12 @@ impl crate::testing::Random for LeaderAndIsrPartitionError {
     }
 }
 
+impl Message for LeaderAndIsrPartitionError {
+    const NAME: &'static str = "LeaderAndIsrPartitionError";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
+}
+
+#[cfg(feature = "client")]
 impl LeaderAndIsrPartitionError {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -527,7 +553,19 @@ impl LeaderAndIsrPartitionError {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for LeaderAndIsrPartitionError {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl LeaderAndIsrPartitionError {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -557,16 +595,8 @@ impl LeaderAndIsrPartitionError {
     }
 }
 
-impl Message for LeaderAndIsrPartitionError {
-    const NAME: &'static str = "LeaderAndIsrPartitionError";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for LeaderAndIsrPartitionError {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// LeaderChangeMessage `LeaderChangeMessage.json`: A data schema, versions 0-1, flexible versions 0+.
@@ -85,6 +85,11 @@ impl crate::testing::Random for LeaderChangeMessage {
     }
 }
 
+impl Message for LeaderChangeMessage {
+    const NAME: &'static str = "LeaderChangeMessage";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
 impl LeaderChangeMessage {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -131,7 +136,20 @@ impl LeaderChangeMessage {
             tagged_fields,
         })
     }
+}
 
+impl Decode for LeaderChangeMessage {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl LeaderChangeMessage {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -173,19 +191,7 @@ impl LeaderChangeMessage {
     }
 }
 
-impl Message for LeaderChangeMessage {
-    const NAME: &'static str = "LeaderChangeMessage";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for LeaderChangeMessage {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -277,6 +283,11 @@ impl crate::testing::Random for Voter {
     }
 }
 
+impl Message for Voter {
+    const NAME: &'static str = "Voter";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
 impl Voter {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -311,7 +322,17 @@ impl Voter {
             tagged_fields,
         })
     }
+}
 
+impl Decode for Voter {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl Voter {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -343,16 +364,7 @@ impl Voter {
     }
 }
 
-impl Message for Voter {
-    const NAME: &'static str = "Voter";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for Voter {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

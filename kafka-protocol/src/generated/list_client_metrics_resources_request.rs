@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ListClientMetricsResourcesRequest `ListClientMetricsResourcesRequest.json`: Request body of api key 74, versions 0, flexible versions 0+.
@@ -55,6 +55,12 @@ impl crate::testing::Random for ListClientMetricsResourcesRequest {
     }
 }
 
+impl Message for ListClientMetricsResourcesRequest {
+    const NAME: &'static str = "ListClientMetricsResourcesRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl ListClientMetricsResourcesRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -75,7 +81,22 @@ impl ListClientMetricsResourcesRequest {
         }
         Ok(Self { tagged_fields })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ListClientMetricsResourcesRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ListClientMetricsResourcesRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -97,19 +118,8 @@ impl ListClientMetricsResourcesRequest {
     }
 }
 
-impl Message for ListClientMetricsResourcesRequest {
-    const NAME: &'static str = "ListClientMetricsResourcesRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ListClientMetricsResourcesRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ListOffsetsRequest `ListOffsetsRequest.json`: Request body of api key 2, versions 0-10, flexible versions 6+.
@@ -110,6 +110,12 @@ impl crate::testing::Random for ListOffsetsRequest {
     }
 }
 
+impl Message for ListOffsetsRequest {
+    const NAME: &'static str = "ListOffsetsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 10 };
+}
+
+#[cfg(feature = "broker")]
 impl ListOffsetsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -158,7 +164,22 @@ impl ListOffsetsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ListOffsetsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ListOffsetsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -202,19 +223,8 @@ impl ListOffsetsRequest {
     }
 }
 
-impl Message for ListOffsetsRequest {
-    const NAME: &'static str = "ListOffsetsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 10 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ListOffsetsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -322,6 +332,12 @@ impl crate::testing::Random for ListOffsetsPartition {
     }
 }
 
+impl Message for ListOffsetsPartition {
+    const NAME: &'static str = "ListOffsetsPartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 10 };
+}
+
+#[cfg(feature = "broker")]
 impl ListOffsetsPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -368,7 +384,19 @@ impl ListOffsetsPartition {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ListOffsetsPartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ListOffsetsPartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -406,16 +434,8 @@ impl ListOffsetsPartition {
     }
 }
 
-impl Message for ListOffsetsPartition {
-    const NAME: &'static str = "ListOffsetsPartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 10 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ListOffsetsPartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -500,6 +520,12 @@ impl crate::testing::Random for ListOffsetsTopic {
     }
 }
 
+impl Message for ListOffsetsTopic {
+    const NAME: &'static str = "ListOffsetsTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 10 };
+}
+
+#[cfg(feature = "broker")]
 impl ListOffsetsTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -534,7 +560,19 @@ impl ListOffsetsTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ListOffsetsTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ListOffsetsTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -566,16 +604,8 @@ impl ListOffsetsTopic {
     }
 }
 
-impl Message for ListOffsetsTopic {
-    const NAME: &'static str = "ListOffsetsTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 10 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ListOffsetsTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ListOffsetsResponse `ListOffsetsResponse.json`: Response body of api key 2, versions 0-10, flexible versions 6+.
@@ -95,6 +95,12 @@ impl crate::testing::Random for ListOffsetsResponse {
     }
 }
 
+impl Message for ListOffsetsResponse {
+    const NAME: &'static str = "ListOffsetsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 10 };
+}
+
+#[cfg(feature = "client")]
 impl ListOffsetsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -131,7 +137,22 @@ impl ListOffsetsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for ListOffsetsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl ListOffsetsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -165,19 +186,8 @@ impl ListOffsetsResponse {
     }
 }
 
-impl Message for ListOffsetsResponse {
-    const NAME: &'static str = "ListOffsetsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 10 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for ListOffsetsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -302,6 +312,12 @@ impl crate::testing::Random for ListOffsetsPartitionResponse {
     }
 }
 
+impl Message for ListOffsetsPartitionResponse {
+    const NAME: &'static str = "ListOffsetsPartitionResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 10 };
+}
+
+#[cfg(feature = "client")]
 impl ListOffsetsPartitionResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -362,7 +378,19 @@ impl ListOffsetsPartitionResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for ListOffsetsPartitionResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl ListOffsetsPartitionResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -426,16 +454,8 @@ impl ListOffsetsPartitionResponse {
     }
 }
 
-impl Message for ListOffsetsPartitionResponse {
-    const NAME: &'static str = "ListOffsetsPartitionResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 10 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for ListOffsetsPartitionResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -529,6 +549,12 @@ impl crate::testing::Random for ListOffsetsTopicResponse {
     }
 }
 
+impl Message for ListOffsetsTopicResponse {
+    const NAME: &'static str = "ListOffsetsTopicResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 10 };
+}
+
+#[cfg(feature = "client")]
 impl ListOffsetsTopicResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -563,7 +589,19 @@ impl ListOffsetsTopicResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for ListOffsetsTopicResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl ListOffsetsTopicResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -595,16 +633,8 @@ impl ListOffsetsTopicResponse {
     }
 }
 
-impl Message for ListOffsetsTopicResponse {
-    const NAME: &'static str = "ListOffsetsTopicResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 10 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for ListOffsetsTopicResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

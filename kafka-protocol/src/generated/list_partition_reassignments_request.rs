@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ListPartitionReassignmentsRequest `ListPartitionReassignmentsRequest.json`: Request body of api key 46, versions 0, flexible versions 0+.
@@ -73,6 +73,12 @@ impl crate::testing::Random for ListPartitionReassignmentsRequest {
     }
 }
 
+impl Message for ListPartitionReassignmentsRequest {
+    const NAME: &'static str = "ListPartitionReassignmentsRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl ListPartitionReassignmentsRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -107,7 +113,22 @@ impl ListPartitionReassignmentsRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ListPartitionReassignmentsRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ListPartitionReassignmentsRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -143,19 +164,8 @@ impl ListPartitionReassignmentsRequest {
     }
 }
 
-impl Message for ListPartitionReassignmentsRequest {
-    const NAME: &'static str = "ListPartitionReassignmentsRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ListPartitionReassignmentsRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -244,6 +254,12 @@ impl crate::testing::Random for ListPartitionReassignmentsTopics {
     }
 }
 
+impl Message for ListPartitionReassignmentsTopics {
+    const NAME: &'static str = "ListPartitionReassignmentsTopics";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl ListPartitionReassignmentsTopics {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -276,7 +292,19 @@ impl ListPartitionReassignmentsTopics {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ListPartitionReassignmentsTopics {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ListPartitionReassignmentsTopics {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -308,16 +336,8 @@ impl ListPartitionReassignmentsTopics {
     }
 }
 
-impl Message for ListPartitionReassignmentsTopics {
-    const NAME: &'static str = "ListPartitionReassignmentsTopics";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ListPartitionReassignmentsTopics {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ListPartitionReassignmentsResponse `ListPartitionReassignmentsResponse.json`: Response body of api key 46, versions 0, flexible versions 0+.
@@ -85,6 +85,12 @@ impl crate::testing::Random for ListPartitionReassignmentsResponse {
     }
 }
 
+impl Message for ListPartitionReassignmentsResponse {
+    const NAME: &'static str = "ListPartitionReassignmentsResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl ListPartitionReassignmentsResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -129,7 +135,22 @@ impl ListPartitionReassignmentsResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for ListPartitionReassignmentsResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl ListPartitionReassignmentsResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -165,19 +186,8 @@ impl ListPartitionReassignmentsResponse {
     }
 }
 
-impl Message for ListPartitionReassignmentsResponse {
-    const NAME: &'static str = "ListPartitionReassignmentsResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for ListPartitionReassignmentsResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -286,6 +296,12 @@ impl crate::testing::Random for OngoingPartitionReassignment {
     }
 }
 
+impl Message for OngoingPartitionReassignment {
+    const NAME: &'static str = "OngoingPartitionReassignment";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl OngoingPartitionReassignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -328,7 +344,19 @@ impl OngoingPartitionReassignment {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OngoingPartitionReassignment {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OngoingPartitionReassignment {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -376,16 +404,8 @@ impl OngoingPartitionReassignment {
     }
 }
 
-impl Message for OngoingPartitionReassignment {
-    const NAME: &'static str = "OngoingPartitionReassignment";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OngoingPartitionReassignment {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -475,6 +495,12 @@ impl crate::testing::Random for OngoingTopicReassignment {
     }
 }
 
+impl Message for OngoingTopicReassignment {
+    const NAME: &'static str = "OngoingTopicReassignment";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl OngoingTopicReassignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -509,7 +535,19 @@ impl OngoingTopicReassignment {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OngoingTopicReassignment {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OngoingTopicReassignment {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -541,16 +579,8 @@ impl OngoingTopicReassignment {
     }
 }
 
-impl Message for OngoingTopicReassignment {
-    const NAME: &'static str = "OngoingTopicReassignment";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OngoingTopicReassignment {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

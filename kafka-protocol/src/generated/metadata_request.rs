@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// MetadataRequest `MetadataRequest.json`: Request body of api key 3, versions 0-12, flexible versions 9+.
@@ -99,6 +99,12 @@ impl crate::testing::Random for MetadataRequest {
     }
 }
 
+impl Message for MetadataRequest {
+    const NAME: &'static str = "MetadataRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
+}
+
+#[cfg(feature = "broker")]
 impl MetadataRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -158,7 +164,22 @@ impl MetadataRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for MetadataRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl MetadataRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -220,19 +241,8 @@ impl MetadataRequest {
     }
 }
 
-impl Message for MetadataRequest {
-    const NAME: &'static str = "MetadataRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for MetadataRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -332,6 +342,12 @@ impl crate::testing::Random for MetadataRequestTopic {
     }
 }
 
+impl Message for MetadataRequestTopic {
+    const NAME: &'static str = "MetadataRequestTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
+}
+
+#[cfg(feature = "broker")]
 impl MetadataRequestTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -370,7 +386,19 @@ impl MetadataRequestTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for MetadataRequestTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl MetadataRequestTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -402,16 +430,8 @@ impl MetadataRequestTopic {
     }
 }
 
-impl Message for MetadataRequestTopic {
-    const NAME: &'static str = "MetadataRequestTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for MetadataRequestTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// MetadataResponse `MetadataResponse.json`: Response body of api key 3, versions 0-12, flexible versions 9+.
@@ -135,6 +135,12 @@ impl crate::testing::Random for MetadataResponse {
     }
 }
 
+impl Message for MetadataResponse {
+    const NAME: &'static str = "MetadataResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
+}
+
+#[cfg(feature = "client")]
 impl MetadataResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -199,7 +205,22 @@ impl MetadataResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for MetadataResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl MetadataResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -257,19 +278,8 @@ impl MetadataResponse {
     }
 }
 
-impl Message for MetadataResponse {
-    const NAME: &'static str = "MetadataResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for MetadataResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -385,6 +395,12 @@ impl crate::testing::Random for MetadataResponseBroker {
     }
 }
 
+impl Message for MetadataResponseBroker {
+    const NAME: &'static str = "MetadataResponseBroker";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
+}
+
+#[cfg(feature = "client")]
 impl MetadataResponseBroker {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -429,7 +445,19 @@ impl MetadataResponseBroker {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for MetadataResponseBroker {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl MetadataResponseBroker {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -461,16 +489,8 @@ impl MetadataResponseBroker {
     }
 }
 
-impl Message for MetadataResponseBroker {
-    const NAME: &'static str = "MetadataResponseBroker";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for MetadataResponseBroker {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -599,6 +619,12 @@ impl crate::testing::Random for MetadataResponsePartition {
     }
 }
 
+impl Message for MetadataResponsePartition {
+    const NAME: &'static str = "MetadataResponsePartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
+}
+
+#[cfg(feature = "client")]
 impl MetadataResponsePartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -660,7 +686,19 @@ impl MetadataResponsePartition {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for MetadataResponsePartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl MetadataResponsePartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -718,16 +756,8 @@ impl MetadataResponsePartition {
     }
 }
 
-impl Message for MetadataResponsePartition {
-    const NAME: &'static str = "MetadataResponsePartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for MetadataResponsePartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -862,6 +892,12 @@ impl crate::testing::Random for MetadataResponseTopic {
     }
 }
 
+impl Message for MetadataResponseTopic {
+    const NAME: &'static str = "MetadataResponseTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
+}
+
+#[cfg(feature = "client")]
 impl MetadataResponseTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -926,7 +962,19 @@ impl MetadataResponseTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for MetadataResponseTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl MetadataResponseTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -980,16 +1028,8 @@ impl MetadataResponseTopic {
     }
 }
 
-impl Message for MetadataResponseTopic {
-    const NAME: &'static str = "MetadataResponseTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for MetadataResponseTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetCommitRequest `OffsetCommitRequest.json`: Request body of api key 8, versions 0-9, flexible versions 8+.
@@ -124,6 +124,12 @@ impl crate::testing::Random for OffsetCommitRequest {
     }
 }
 
+impl Message for OffsetCommitRequest {
+    const NAME: &'static str = "OffsetCommitRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "broker")]
 impl OffsetCommitRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -186,7 +192,22 @@ impl OffsetCommitRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OffsetCommitRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OffsetCommitRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -238,19 +259,8 @@ impl OffsetCommitRequest {
     }
 }
 
-impl Message for OffsetCommitRequest {
-    const NAME: &'static str = "OffsetCommitRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OffsetCommitRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -371,6 +381,12 @@ impl crate::testing::Random for OffsetCommitRequestPartition {
     }
 }
 
+impl Message for OffsetCommitRequestPartition {
+    const NAME: &'static str = "OffsetCommitRequestPartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "broker")]
 impl OffsetCommitRequestPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -422,7 +438,19 @@ impl OffsetCommitRequestPartition {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OffsetCommitRequestPartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OffsetCommitRequestPartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -462,16 +490,8 @@ impl OffsetCommitRequestPartition {
     }
 }
 
-impl Message for OffsetCommitRequestPartition {
-    const NAME: &'static str = "OffsetCommitRequestPartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OffsetCommitRequestPartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -557,6 +577,12 @@ impl crate::testing::Random for OffsetCommitRequestTopic {
     }
 }
 
+impl Message for OffsetCommitRequestTopic {
+    const NAME: &'static str = "OffsetCommitRequestTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "broker")]
 impl OffsetCommitRequestTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -591,7 +617,19 @@ impl OffsetCommitRequestTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OffsetCommitRequestTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OffsetCommitRequestTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -623,16 +661,8 @@ impl OffsetCommitRequestTopic {
     }
 }
 
-impl Message for OffsetCommitRequestTopic {
-    const NAME: &'static str = "OffsetCommitRequestTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OffsetCommitRequestTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

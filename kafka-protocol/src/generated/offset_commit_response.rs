@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetCommitResponse `OffsetCommitResponse.json`: Response body of api key 8, versions 0-9, flexible versions 8+.
@@ -100,6 +100,12 @@ impl crate::testing::Random for OffsetCommitResponse {
     }
 }
 
+impl Message for OffsetCommitResponse {
+    const NAME: &'static str = "OffsetCommitResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetCommitResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -136,7 +142,22 @@ impl OffsetCommitResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetCommitResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetCommitResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -170,19 +191,8 @@ impl OffsetCommitResponse {
     }
 }
 
-impl Message for OffsetCommitResponse {
-    const NAME: &'static str = "OffsetCommitResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetCommitResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -268,6 +278,12 @@ impl crate::testing::Random for OffsetCommitResponsePartition {
     }
 }
 
+impl Message for OffsetCommitResponsePartition {
+    const NAME: &'static str = "OffsetCommitResponsePartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetCommitResponsePartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -300,7 +316,19 @@ impl OffsetCommitResponsePartition {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetCommitResponsePartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetCommitResponsePartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -326,16 +354,8 @@ impl OffsetCommitResponsePartition {
     }
 }
 
-impl Message for OffsetCommitResponsePartition {
-    const NAME: &'static str = "OffsetCommitResponsePartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetCommitResponsePartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -414,6 +434,12 @@ impl crate::testing::Random for OffsetCommitResponseTopic {
     }
 }
 
+impl Message for OffsetCommitResponseTopic {
+    const NAME: &'static str = "OffsetCommitResponseTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetCommitResponseTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -448,7 +474,19 @@ impl OffsetCommitResponseTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetCommitResponseTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetCommitResponseTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -480,16 +518,8 @@ impl OffsetCommitResponseTopic {
     }
 }
 
-impl Message for OffsetCommitResponseTopic {
-    const NAME: &'static str = "OffsetCommitResponseTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetCommitResponseTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetDeleteRequest `OffsetDeleteRequest.json`: Request body of api key 47, versions 0, flexible versions none.
@@ -64,6 +64,12 @@ impl crate::testing::Random for OffsetDeleteRequest {
     }
 }
 
+impl Message for OffsetDeleteRequest {
+    const NAME: &'static str = "OffsetDeleteRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl OffsetDeleteRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -83,7 +89,22 @@ impl OffsetDeleteRequest {
             topics: f_topics,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OffsetDeleteRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OffsetDeleteRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -106,19 +127,8 @@ impl OffsetDeleteRequest {
     }
 }
 
-impl Message for OffsetDeleteRequest {
-    const NAME: &'static str = "OffsetDeleteRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OffsetDeleteRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -178,6 +188,12 @@ impl crate::testing::Random for OffsetDeleteRequestPartition {
     }
 }
 
+impl Message for OffsetDeleteRequestPartition {
+    const NAME: &'static str = "OffsetDeleteRequestPartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl OffsetDeleteRequestPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -190,7 +206,19 @@ impl OffsetDeleteRequestPartition {
             partition_index: f_partition_index,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OffsetDeleteRequestPartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OffsetDeleteRequestPartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -205,16 +233,8 @@ impl OffsetDeleteRequestPartition {
     }
 }
 
-impl Message for OffsetDeleteRequestPartition {
-    const NAME: &'static str = "OffsetDeleteRequestPartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OffsetDeleteRequestPartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -275,6 +295,12 @@ impl crate::testing::Random for OffsetDeleteRequestTopic {
     }
 }
 
+impl Message for OffsetDeleteRequestTopic {
+    const NAME: &'static str = "OffsetDeleteRequestTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl OffsetDeleteRequestTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -294,7 +320,19 @@ impl OffsetDeleteRequestTopic {
             partitions: f_partitions,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OffsetDeleteRequestTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OffsetDeleteRequestTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -317,16 +355,8 @@ impl OffsetDeleteRequestTopic {
     }
 }
 
-impl Message for OffsetDeleteRequestTopic {
-    const NAME: &'static str = "OffsetDeleteRequestTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OffsetDeleteRequestTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

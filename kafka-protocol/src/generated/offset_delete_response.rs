@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetDeleteResponse `OffsetDeleteResponse.json`: Response body of api key 47, versions 0, flexible versions none.
@@ -71,6 +71,12 @@ impl crate::testing::Random for OffsetDeleteResponse {
     }
 }
 
+impl Message for OffsetDeleteResponse {
+    const NAME: &'static str = "OffsetDeleteResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetDeleteResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -95,7 +101,22 @@ impl OffsetDeleteResponse {
             topics: f_topics,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetDeleteResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetDeleteResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -120,19 +141,8 @@ impl OffsetDeleteResponse {
     }
 }
 
-impl Message for OffsetDeleteResponse {
-    const NAME: &'static str = "OffsetDeleteResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetDeleteResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -200,6 +210,12 @@ impl crate::testing::Random for OffsetDeleteResponsePartition {
     }
 }
 
+impl Message for OffsetDeleteResponsePartition {
+    const NAME: &'static str = "OffsetDeleteResponsePartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetDeleteResponsePartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -217,7 +233,19 @@ impl OffsetDeleteResponsePartition {
             error_code: f_error_code,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetDeleteResponsePartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetDeleteResponsePartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -234,16 +262,8 @@ impl OffsetDeleteResponsePartition {
     }
 }
 
-impl Message for OffsetDeleteResponsePartition {
-    const NAME: &'static str = "OffsetDeleteResponsePartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetDeleteResponsePartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -305,6 +325,12 @@ impl crate::testing::Random for OffsetDeleteResponseTopic {
     }
 }
 
+impl Message for OffsetDeleteResponseTopic {
+    const NAME: &'static str = "OffsetDeleteResponseTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetDeleteResponseTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -324,7 +350,19 @@ impl OffsetDeleteResponseTopic {
             partitions: f_partitions,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetDeleteResponseTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetDeleteResponseTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -347,16 +385,8 @@ impl OffsetDeleteResponseTopic {
     }
 }
 
-impl Message for OffsetDeleteResponseTopic {
-    const NAME: &'static str = "OffsetDeleteResponseTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetDeleteResponseTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetFetchRequest `OffsetFetchRequest.json`: Request body of api key 9, versions 0-9, flexible versions 6+.
@@ -122,6 +122,12 @@ impl crate::testing::Random for OffsetFetchRequest {
     }
 }
 
+impl Message for OffsetFetchRequest {
+    const NAME: &'static str = "OffsetFetchRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "broker")]
 impl OffsetFetchRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -185,7 +191,22 @@ impl OffsetFetchRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OffsetFetchRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OffsetFetchRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -259,19 +280,8 @@ impl OffsetFetchRequest {
     }
 }
 
-impl Message for OffsetFetchRequest {
-    const NAME: &'static str = "OffsetFetchRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OffsetFetchRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -378,6 +388,12 @@ impl crate::testing::Random for OffsetFetchRequestTopic {
     }
 }
 
+impl Message for OffsetFetchRequestTopic {
+    const NAME: &'static str = "OffsetFetchRequestTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "broker")]
 impl OffsetFetchRequestTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -414,7 +430,19 @@ impl OffsetFetchRequestTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OffsetFetchRequestTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OffsetFetchRequestTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -458,16 +486,8 @@ impl OffsetFetchRequestTopic {
     }
 }
 
-impl Message for OffsetFetchRequestTopic {
-    const NAME: &'static str = "OffsetFetchRequestTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OffsetFetchRequestTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -558,6 +578,12 @@ impl crate::testing::Random for OffsetFetchRequestTopics {
     }
 }
 
+impl Message for OffsetFetchRequestTopics {
+    const NAME: &'static str = "OffsetFetchRequestTopics";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "broker")]
 impl OffsetFetchRequestTopics {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -594,7 +620,19 @@ impl OffsetFetchRequestTopics {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OffsetFetchRequestTopics {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OffsetFetchRequestTopics {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -638,16 +676,8 @@ impl OffsetFetchRequestTopics {
     }
 }
 
-impl Message for OffsetFetchRequestTopics {
-    const NAME: &'static str = "OffsetFetchRequestTopics";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OffsetFetchRequestTopics {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -757,6 +787,12 @@ impl crate::testing::Random for OffsetFetchRequestGroup {
     }
 }
 
+impl Message for OffsetFetchRequestGroup {
+    const NAME: &'static str = "OffsetFetchRequestGroup";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "broker")]
 impl OffsetFetchRequestGroup {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -809,7 +845,19 @@ impl OffsetFetchRequestGroup {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OffsetFetchRequestGroup {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OffsetFetchRequestGroup {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -865,16 +913,8 @@ impl OffsetFetchRequestGroup {
     }
 }
 
-impl Message for OffsetFetchRequestGroup {
-    const NAME: &'static str = "OffsetFetchRequestGroup";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OffsetFetchRequestGroup {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetFetchResponse `OffsetFetchResponse.json`: Response body of api key 9, versions 0-9, flexible versions 6+.
@@ -124,6 +124,12 @@ impl crate::testing::Random for OffsetFetchResponse {
     }
 }
 
+impl Message for OffsetFetchResponse {
+    const NAME: &'static str = "OffsetFetchResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetFetchResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -178,7 +184,22 @@ impl OffsetFetchResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetFetchResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetFetchResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -236,19 +257,8 @@ impl OffsetFetchResponse {
     }
 }
 
-impl Message for OffsetFetchResponse {
-    const NAME: &'static str = "OffsetFetchResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetFetchResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -377,6 +387,12 @@ impl crate::testing::Random for OffsetFetchResponsePartition {
     }
 }
 
+impl Message for OffsetFetchResponsePartition {
+    const NAME: &'static str = "OffsetFetchResponsePartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetFetchResponsePartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -434,7 +450,19 @@ impl OffsetFetchResponsePartition {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetFetchResponsePartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetFetchResponsePartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -492,16 +520,8 @@ impl OffsetFetchResponsePartition {
     }
 }
 
-impl Message for OffsetFetchResponsePartition {
-    const NAME: &'static str = "OffsetFetchResponsePartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetFetchResponsePartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -597,6 +617,12 @@ impl crate::testing::Random for OffsetFetchResponseTopic {
     }
 }
 
+impl Message for OffsetFetchResponseTopic {
+    const NAME: &'static str = "OffsetFetchResponseTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetFetchResponseTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -635,7 +661,19 @@ impl OffsetFetchResponseTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetFetchResponseTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetFetchResponseTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -679,16 +717,8 @@ impl OffsetFetchResponseTopic {
     }
 }
 
-impl Message for OffsetFetchResponseTopic {
-    const NAME: &'static str = "OffsetFetchResponseTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetFetchResponseTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -804,6 +834,12 @@ impl crate::testing::Random for OffsetFetchResponsePartitions {
     }
 }
 
+impl Message for OffsetFetchResponsePartitions {
+    const NAME: &'static str = "OffsetFetchResponsePartitions";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetFetchResponsePartitions {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -861,7 +897,19 @@ impl OffsetFetchResponsePartitions {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetFetchResponsePartitions {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetFetchResponsePartitions {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -919,16 +967,8 @@ impl OffsetFetchResponsePartitions {
     }
 }
 
-impl Message for OffsetFetchResponsePartitions {
-    const NAME: &'static str = "OffsetFetchResponsePartitions";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetFetchResponsePartitions {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -1024,6 +1064,12 @@ impl crate::testing::Random for OffsetFetchResponseTopics {
     }
 }
 
+impl Message for OffsetFetchResponseTopics {
+    const NAME: &'static str = "OffsetFetchResponseTopics";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetFetchResponseTopics {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -1062,7 +1108,19 @@ impl OffsetFetchResponseTopics {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetFetchResponseTopics {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetFetchResponseTopics {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -1106,16 +1164,8 @@ impl OffsetFetchResponseTopics {
     }
 }
 
-impl Message for OffsetFetchResponseTopics {
-    const NAME: &'static str = "OffsetFetchResponseTopics";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetFetchResponseTopics {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -1215,6 +1265,12 @@ impl crate::testing::Random for OffsetFetchResponseGroup {
     }
 }
 
+impl Message for OffsetFetchResponseGroup {
+    const NAME: &'static str = "OffsetFetchResponseGroup";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetFetchResponseGroup {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -1260,7 +1316,19 @@ impl OffsetFetchResponseGroup {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetFetchResponseGroup {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetFetchResponseGroup {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -1312,16 +1380,8 @@ impl OffsetFetchResponseGroup {
     }
 }
 
-impl Message for OffsetFetchResponseGroup {
-    const NAME: &'static str = "OffsetFetchResponseGroup";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetFetchResponseGroup {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

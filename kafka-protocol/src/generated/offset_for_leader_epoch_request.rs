@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetForLeaderEpochRequest `OffsetForLeaderEpochRequest.json`: Request body of api key 23, versions 0-4, flexible versions 4+.
@@ -83,6 +83,12 @@ impl crate::testing::Random for OffsetForLeaderEpochRequest {
     }
 }
 
+impl Message for OffsetForLeaderEpochRequest {
+    const NAME: &'static str = "OffsetForLeaderEpochRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "broker")]
 impl OffsetForLeaderEpochRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -119,7 +125,22 @@ impl OffsetForLeaderEpochRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OffsetForLeaderEpochRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OffsetForLeaderEpochRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -153,19 +174,8 @@ impl OffsetForLeaderEpochRequest {
     }
 }
 
-impl Message for OffsetForLeaderEpochRequest {
-    const NAME: &'static str = "OffsetForLeaderEpochRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OffsetForLeaderEpochRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -260,6 +270,12 @@ impl crate::testing::Random for OffsetForLeaderPartition {
     }
 }
 
+impl Message for OffsetForLeaderPartition {
+    const NAME: &'static str = "OffsetForLeaderPartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "broker")]
 impl OffsetForLeaderPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -299,7 +315,19 @@ impl OffsetForLeaderPartition {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OffsetForLeaderPartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OffsetForLeaderPartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -329,16 +357,8 @@ impl OffsetForLeaderPartition {
     }
 }
 
-impl Message for OffsetForLeaderPartition {
-    const NAME: &'static str = "OffsetForLeaderPartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OffsetForLeaderPartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -420,6 +440,12 @@ impl crate::testing::Random for OffsetForLeaderTopic {
     }
 }
 
+impl Message for OffsetForLeaderTopic {
+    const NAME: &'static str = "OffsetForLeaderTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "broker")]
 impl OffsetForLeaderTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -454,7 +480,19 @@ impl OffsetForLeaderTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for OffsetForLeaderTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl OffsetForLeaderTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -486,16 +524,8 @@ impl OffsetForLeaderTopic {
     }
 }
 
-impl Message for OffsetForLeaderTopic {
-    const NAME: &'static str = "OffsetForLeaderTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for OffsetForLeaderTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

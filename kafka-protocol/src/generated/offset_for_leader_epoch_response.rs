@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetForLeaderEpochResponse `OffsetForLeaderEpochResponse.json`: Response body of api key 23, versions 0-4, flexible versions 4+.
@@ -81,6 +81,12 @@ impl crate::testing::Random for OffsetForLeaderEpochResponse {
     }
 }
 
+impl Message for OffsetForLeaderEpochResponse {
+    const NAME: &'static str = "OffsetForLeaderEpochResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetForLeaderEpochResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -117,7 +123,22 @@ impl OffsetForLeaderEpochResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetForLeaderEpochResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetForLeaderEpochResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -151,19 +172,8 @@ impl OffsetForLeaderEpochResponse {
     }
 }
 
-impl Message for OffsetForLeaderEpochResponse {
-    const NAME: &'static str = "OffsetForLeaderEpochResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetForLeaderEpochResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -265,6 +275,12 @@ impl crate::testing::Random for EpochEndOffset {
     }
 }
 
+impl Message for EpochEndOffset {
+    const NAME: &'static str = "EpochEndOffset";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl EpochEndOffset {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -309,7 +325,19 @@ impl EpochEndOffset {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for EpochEndOffset {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl EpochEndOffset {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -341,16 +369,8 @@ impl EpochEndOffset {
     }
 }
 
-impl Message for EpochEndOffset {
-    const NAME: &'static str = "EpochEndOffset";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for EpochEndOffset {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -431,6 +451,12 @@ impl crate::testing::Random for OffsetForLeaderTopicResult {
     }
 }
 
+impl Message for OffsetForLeaderTopicResult {
+    const NAME: &'static str = "OffsetForLeaderTopicResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl OffsetForLeaderTopicResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -465,7 +491,19 @@ impl OffsetForLeaderTopicResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for OffsetForLeaderTopicResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl OffsetForLeaderTopicResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -497,16 +535,8 @@ impl OffsetForLeaderTopicResult {
     }
 }
 
-impl Message for OffsetForLeaderTopicResult {
-    const NAME: &'static str = "OffsetForLeaderTopicResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for OffsetForLeaderTopicResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ProduceRequest `ProduceRequest.json`: Request body of api key 0, versions 0-11, flexible versions 9+.
@@ -107,6 +107,12 @@ impl crate::testing::Random for ProduceRequest {
     }
 }
 
+impl Message for ProduceRequest {
+    const NAME: &'static str = "ProduceRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
+}
+
+#[cfg(feature = "broker")]
 impl ProduceRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -153,7 +159,22 @@ impl ProduceRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ProduceRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ProduceRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -195,19 +216,8 @@ impl ProduceRequest {
     }
 }
 
-impl Message for ProduceRequest {
-    const NAME: &'static str = "ProduceRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ProduceRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -295,6 +305,12 @@ impl crate::testing::Random for PartitionProduceData {
     }
 }
 
+impl Message for PartitionProduceData {
+    const NAME: &'static str = "PartitionProduceData";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
+}
+
+#[cfg(feature = "broker")]
 impl PartitionProduceData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -327,7 +343,19 @@ impl PartitionProduceData {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for PartitionProduceData {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl PartitionProduceData {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -353,16 +381,8 @@ impl PartitionProduceData {
     }
 }
 
-impl Message for PartitionProduceData {
-    const NAME: &'static str = "PartitionProduceData";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for PartitionProduceData {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -441,6 +461,12 @@ impl crate::testing::Random for TopicProduceData {
     }
 }
 
+impl Message for TopicProduceData {
+    const NAME: &'static str = "TopicProduceData";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
+}
+
+#[cfg(feature = "broker")]
 impl TopicProduceData {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -475,7 +501,19 @@ impl TopicProduceData {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for TopicProduceData {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl TopicProduceData {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -507,16 +545,8 @@ impl TopicProduceData {
     }
 }
 
-impl Message for TopicProduceData {
-    const NAME: &'static str = "TopicProduceData";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for TopicProduceData {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ProduceResponse `ProduceResponse.json`: Response body of api key 0, versions 0-11, flexible versions 9+.
@@ -103,6 +103,12 @@ impl crate::testing::Random for ProduceResponse {
     }
 }
 
+impl Message for ProduceResponse {
+    const NAME: &'static str = "ProduceResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
+}
+
+#[cfg(feature = "client")]
 impl ProduceResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -155,7 +161,22 @@ impl ProduceResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for ProduceResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl ProduceResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -217,19 +238,8 @@ impl ProduceResponse {
     }
 }
 
-impl Message for ProduceResponse {
-    const NAME: &'static str = "ProduceResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for ProduceResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -334,6 +344,12 @@ impl crate::testing::Random for BatchIndexAndErrorMessage {
     }
 }
 
+impl Message for BatchIndexAndErrorMessage {
+    const NAME: &'static str = "BatchIndexAndErrorMessage";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
+}
+
+#[cfg(feature = "client")]
 impl BatchIndexAndErrorMessage {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -370,7 +386,19 @@ impl BatchIndexAndErrorMessage {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for BatchIndexAndErrorMessage {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl BatchIndexAndErrorMessage {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -408,16 +436,8 @@ impl BatchIndexAndErrorMessage {
     }
 }
 
-impl Message for BatchIndexAndErrorMessage {
-    const NAME: &'static str = "BatchIndexAndErrorMessage";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for BatchIndexAndErrorMessage {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -502,6 +522,12 @@ impl crate::testing::Random for LeaderIdAndEpoch {
     }
 }
 
+impl Message for LeaderIdAndEpoch {
+    const NAME: &'static str = "LeaderIdAndEpoch";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
+}
+
+#[cfg(feature = "client")]
 impl LeaderIdAndEpoch {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -538,7 +564,19 @@ impl LeaderIdAndEpoch {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for LeaderIdAndEpoch {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl LeaderIdAndEpoch {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -576,16 +614,8 @@ impl LeaderIdAndEpoch {
     }
 }
 
-impl Message for LeaderIdAndEpoch {
-    const NAME: &'static str = "LeaderIdAndEpoch";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for LeaderIdAndEpoch {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -720,6 +750,12 @@ impl crate::testing::Random for PartitionProduceResponse {
     }
 }
 
+impl Message for PartitionProduceResponse {
+    const NAME: &'static str = "PartitionProduceResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
+}
+
+#[cfg(feature = "client")]
 impl PartitionProduceResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -800,7 +836,19 @@ impl PartitionProduceResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for PartitionProduceResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl PartitionProduceResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -870,16 +918,8 @@ impl PartitionProduceResponse {
     }
 }
 
-impl Message for PartitionProduceResponse {
-    const NAME: &'static str = "PartitionProduceResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for PartitionProduceResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -988,6 +1028,12 @@ impl crate::testing::Random for TopicProduceResponse {
     }
 }
 
+impl Message for TopicProduceResponse {
+    const NAME: &'static str = "TopicProduceResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
+}
+
+#[cfg(feature = "client")]
 impl TopicProduceResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -1022,7 +1068,19 @@ impl TopicProduceResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for TopicProduceResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl TopicProduceResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -1054,16 +1112,8 @@ impl TopicProduceResponse {
     }
 }
 
-impl Message for TopicProduceResponse {
-    const NAME: &'static str = "TopicProduceResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for TopicProduceResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -1166,6 +1216,12 @@ impl crate::testing::Random for NodeEndpoint {
     }
 }
 
+impl Message for NodeEndpoint {
+    const NAME: &'static str = "NodeEndpoint";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
+}
+
+#[cfg(feature = "client")]
 impl NodeEndpoint {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -1216,7 +1272,19 @@ impl NodeEndpoint {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for NodeEndpoint {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl NodeEndpoint {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -1270,16 +1338,8 @@ impl NodeEndpoint {
     }
 }
 
-impl Message for NodeEndpoint {
-    const NAME: &'static str = "NodeEndpoint";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 11 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for NodeEndpoint {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ReadShareGroupStateSummaryResponse `ReadShareGroupStateSummaryResponse.json`: Response body of api key 87, versions 0, flexible versions 0+.
@@ -72,6 +72,12 @@ impl crate::testing::Random for ReadShareGroupStateSummaryResponse {
     }
 }
 
+impl Message for ReadShareGroupStateSummaryResponse {
+    const NAME: &'static str = "ReadShareGroupStateSummaryResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl ReadShareGroupStateSummaryResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -101,7 +107,22 @@ impl ReadShareGroupStateSummaryResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for ReadShareGroupStateSummaryResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl ReadShareGroupStateSummaryResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -131,19 +152,8 @@ impl ReadShareGroupStateSummaryResponse {
     }
 }
 
-impl Message for ReadShareGroupStateSummaryResponse {
-    const NAME: &'static str = "ReadShareGroupStateSummaryResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for ReadShareGroupStateSummaryResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -247,6 +257,12 @@ impl crate::testing::Random for PartitionResult {
     }
 }
 
+impl Message for PartitionResult {
+    const NAME: &'static str = "PartitionResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl PartitionResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -294,7 +310,19 @@ impl PartitionResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for PartitionResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl PartitionResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -326,16 +354,8 @@ impl PartitionResult {
     }
 }
 
-impl Message for PartitionResult {
-    const NAME: &'static str = "PartitionResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for PartitionResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -417,6 +437,12 @@ impl crate::testing::Random for ReadStateSummaryResult {
     }
 }
 
+impl Message for ReadStateSummaryResult {
+    const NAME: &'static str = "ReadStateSummaryResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl ReadStateSummaryResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -451,7 +477,19 @@ impl ReadStateSummaryResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for ReadStateSummaryResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl ReadStateSummaryResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -483,16 +521,8 @@ impl ReadStateSummaryResult {
     }
 }
 
-impl Message for ReadStateSummaryResult {
-    const NAME: &'static str = "ReadStateSummaryResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for ReadStateSummaryResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// RequestHeader `RequestHeader.json`: A protocol header, versions 0-2, flexible versions 2+.
@@ -91,6 +91,11 @@ impl crate::testing::Random for RequestHeader {
     }
 }
 
+impl Message for RequestHeader {
+    const NAME: &'static str = "RequestHeader";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
 impl RequestHeader {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -135,7 +140,20 @@ impl RequestHeader {
             tagged_fields,
         })
     }
+}
 
+impl Decode for RequestHeader {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl RequestHeader {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -167,19 +185,7 @@ impl RequestHeader {
     }
 }
 
-impl Message for RequestHeader {
-    const NAME: &'static str = "RequestHeader";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for RequestHeader {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ResponseHeader `ResponseHeader.json`: A protocol header, versions 0-1, flexible versions 1+.
@@ -64,6 +64,11 @@ impl crate::testing::Random for ResponseHeader {
     }
 }
 
+impl Message for ResponseHeader {
+    const NAME: &'static str = "ResponseHeader";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
 impl ResponseHeader {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -91,7 +96,20 @@ impl ResponseHeader {
             tagged_fields,
         })
     }
+}
 
+impl Decode for ResponseHeader {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ResponseHeader {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -115,19 +133,7 @@ impl ResponseHeader {
     }
 }
 
-impl Message for ResponseHeader {
-    const NAME: &'static str = "ResponseHeader";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ResponseHeader {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

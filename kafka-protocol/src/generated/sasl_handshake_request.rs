@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// SaslHandshakeRequest `SaslHandshakeRequest.json`: Request body of api key 17, versions 0-1, flexible versions none.
@@ -23,7 +23,7 @@ use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 /// Version 1 supports SASL_AUTHENTICATE.
 /// NOTE: Version cannot be easily bumped due to incorrect
 /// client negotiation for clients <= 2.4.
-/// See https://issues.apache.org/jira/browse/KAFKA-9577
+/// See <https://issues.apache.org/jira/browse/KAFKA-9577>
 ///
 /// Wire grammar:
 ///
@@ -60,6 +60,12 @@ impl crate::testing::Random for SaslHandshakeRequest {
     }
 }
 
+impl Message for SaslHandshakeRequest {
+    const NAME: &'static str = "SaslHandshakeRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "broker")]
 impl SaslHandshakeRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -72,7 +78,22 @@ impl SaslHandshakeRequest {
             mechanism: f_mechanism,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for SaslHandshakeRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl SaslHandshakeRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -87,19 +108,8 @@ impl SaslHandshakeRequest {
     }
 }
 
-impl Message for SaslHandshakeRequest {
-    const NAME: &'static str = "SaslHandshakeRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for SaslHandshakeRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

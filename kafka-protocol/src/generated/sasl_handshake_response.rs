@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// SaslHandshakeResponse `SaslHandshakeResponse.json`: Response body of api key 17, versions 0-1, flexible versions none.
@@ -23,7 +23,7 @@ use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 /// Version 1 is the same as version 0.
 /// NOTE: Version cannot be easily bumped due to incorrect
 /// client negotiation for clients <= 2.4.
-/// See https://issues.apache.org/jira/browse/KAFKA-9577
+/// See <https://issues.apache.org/jira/browse/KAFKA-9577>
 ///
 /// Wire grammar:
 ///
@@ -67,6 +67,12 @@ impl crate::testing::Random for SaslHandshakeResponse {
     }
 }
 
+impl Message for SaslHandshakeResponse {
+    const NAME: &'static str = "SaslHandshakeResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl SaslHandshakeResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -86,7 +92,22 @@ impl SaslHandshakeResponse {
             mechanisms: f_mechanisms,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for SaslHandshakeResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl SaslHandshakeResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -109,19 +130,8 @@ impl SaslHandshakeResponse {
     }
 }
 
-impl Message for SaslHandshakeResponse {
-    const NAME: &'static str = "SaslHandshakeResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for SaslHandshakeResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

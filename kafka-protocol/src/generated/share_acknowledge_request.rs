@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareAcknowledgeRequest `ShareAcknowledgeRequest.json`: Request body of api key 79, versions 0, flexible versions 0+.
@@ -89,6 +89,12 @@ impl crate::testing::Random for ShareAcknowledgeRequest {
     }
 }
 
+impl Message for ShareAcknowledgeRequest {
+    const NAME: &'static str = "ShareAcknowledgeRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl ShareAcknowledgeRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -133,7 +139,22 @@ impl ShareAcknowledgeRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for ShareAcknowledgeRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl ShareAcknowledgeRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -169,19 +190,8 @@ impl ShareAcknowledgeRequest {
     }
 }
 
-impl Message for ShareAcknowledgeRequest {
-    const NAME: &'static str = "ShareAcknowledgeRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for ShareAcknowledgeRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -277,6 +287,12 @@ impl crate::testing::Random for AcknowledgementBatch {
     }
 }
 
+impl Message for AcknowledgementBatch {
+    const NAME: &'static str = "AcknowledgementBatch";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl AcknowledgementBatch {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -314,7 +330,19 @@ impl AcknowledgementBatch {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for AcknowledgementBatch {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl AcknowledgementBatch {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -348,16 +376,8 @@ impl AcknowledgementBatch {
     }
 }
 
-impl Message for AcknowledgementBatch {
-    const NAME: &'static str = "AcknowledgementBatch";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for AcknowledgementBatch {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -440,6 +460,12 @@ impl crate::testing::Random for AcknowledgePartition {
     }
 }
 
+impl Message for AcknowledgePartition {
+    const NAME: &'static str = "AcknowledgePartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl AcknowledgePartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -474,7 +500,19 @@ impl AcknowledgePartition {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for AcknowledgePartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl AcknowledgePartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -506,16 +544,8 @@ impl AcknowledgePartition {
     }
 }
 
-impl Message for AcknowledgePartition {
-    const NAME: &'static str = "AcknowledgePartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for AcknowledgePartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -598,6 +628,12 @@ impl crate::testing::Random for AcknowledgeTopic {
     }
 }
 
+impl Message for AcknowledgeTopic {
+    const NAME: &'static str = "AcknowledgeTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "broker")]
 impl AcknowledgeTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -632,7 +668,19 @@ impl AcknowledgeTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for AcknowledgeTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl AcknowledgeTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -664,16 +712,8 @@ impl AcknowledgeTopic {
     }
 }
 
-impl Message for AcknowledgeTopic {
-    const NAME: &'static str = "AcknowledgeTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for AcknowledgeTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupHeartbeatResponse `ShareGroupHeartbeatResponse.json`: Response body of api key 76, versions 0, flexible versions 0+.
@@ -113,6 +113,12 @@ impl crate::testing::Random for ShareGroupHeartbeatResponse {
     }
 }
 
+impl Message for ShareGroupHeartbeatResponse {
+    const NAME: &'static str = "ShareGroupHeartbeatResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl ShareGroupHeartbeatResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -174,7 +180,22 @@ impl ShareGroupHeartbeatResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for ShareGroupHeartbeatResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl ShareGroupHeartbeatResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -216,19 +237,8 @@ impl ShareGroupHeartbeatResponse {
     }
 }
 
-impl Message for ShareGroupHeartbeatResponse {
-    const NAME: &'static str = "ShareGroupHeartbeatResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for ShareGroupHeartbeatResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -311,6 +321,12 @@ impl crate::testing::Random for Assignment {
     }
 }
 
+impl Message for Assignment {
+    const NAME: &'static str = "Assignment";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl Assignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -340,7 +356,19 @@ impl Assignment {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for Assignment {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl Assignment {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -370,16 +398,8 @@ impl Assignment {
     }
 }
 
-impl Message for Assignment {
-    const NAME: &'static str = "Assignment";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for Assignment {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -462,6 +482,12 @@ impl crate::testing::Random for TopicPartitions {
     }
 }
 
+impl Message for TopicPartitions {
+    const NAME: &'static str = "TopicPartitions";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl TopicPartitions {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -494,7 +520,19 @@ impl TopicPartitions {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for TopicPartitions {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl TopicPartitions {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -526,16 +564,8 @@ impl TopicPartitions {
     }
 }
 
-impl Message for TopicPartitions {
-    const NAME: &'static str = "TopicPartitions";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for TopicPartitions {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

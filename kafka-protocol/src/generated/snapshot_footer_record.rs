@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// SnapshotFooterRecord `SnapshotFooterRecord.json`: A data schema, versions 0, flexible versions 0+.
@@ -62,6 +62,11 @@ impl crate::testing::Random for SnapshotFooterRecord {
     }
 }
 
+impl Message for SnapshotFooterRecord {
+    const NAME: &'static str = "SnapshotFooterRecord";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl SnapshotFooterRecord {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -89,7 +94,20 @@ impl SnapshotFooterRecord {
             tagged_fields,
         })
     }
+}
 
+impl Decode for SnapshotFooterRecord {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl SnapshotFooterRecord {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -113,19 +131,7 @@ impl SnapshotFooterRecord {
     }
 }
 
-impl Message for SnapshotFooterRecord {
-    const NAME: &'static str = "SnapshotFooterRecord";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for SnapshotFooterRecord {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

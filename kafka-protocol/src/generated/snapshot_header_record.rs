@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// SnapshotHeaderRecord `SnapshotHeaderRecord.json`: A data schema, versions 0, flexible versions 0+.
@@ -69,6 +69,11 @@ impl crate::testing::Random for SnapshotHeaderRecord {
     }
 }
 
+impl Message for SnapshotHeaderRecord {
+    const NAME: &'static str = "SnapshotHeaderRecord";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl SnapshotHeaderRecord {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -101,7 +106,20 @@ impl SnapshotHeaderRecord {
             tagged_fields,
         })
     }
+}
 
+impl Decode for SnapshotHeaderRecord {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl SnapshotHeaderRecord {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -127,19 +145,7 @@ impl SnapshotHeaderRecord {
     }
 }
 
-impl Message for SnapshotHeaderRecord {
-    const NAME: &'static str = "SnapshotHeaderRecord";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for SnapshotHeaderRecord {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// StopReplicaRequest `StopReplicaRequest.json`: Request body of api key 5, versions 0-4, flexible versions 2+.
@@ -138,6 +138,12 @@ impl crate::testing::Random for StopReplicaRequest {
     }
 }
 
+impl Message for StopReplicaRequest {
+    const NAME: &'static str = "StopReplicaRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "broker")]
 impl StopReplicaRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -218,7 +224,22 @@ impl StopReplicaRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for StopReplicaRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl StopReplicaRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -306,19 +327,8 @@ impl StopReplicaRequest {
     }
 }
 
-impl Message for StopReplicaRequest {
-    const NAME: &'static str = "StopReplicaRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for StopReplicaRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -432,6 +442,12 @@ impl crate::testing::Random for StopReplicaPartitionV0 {
     }
 }
 
+impl Message for StopReplicaPartitionV0 {
+    const NAME: &'static str = "StopReplicaPartitionV0";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "broker")]
 impl StopReplicaPartitionV0 {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -468,7 +484,19 @@ impl StopReplicaPartitionV0 {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for StopReplicaPartitionV0 {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl StopReplicaPartitionV0 {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -506,16 +534,8 @@ impl StopReplicaPartitionV0 {
     }
 }
 
-impl Message for StopReplicaPartitionV0 {
-    const NAME: &'static str = "StopReplicaPartitionV0";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for StopReplicaPartitionV0 {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -603,6 +623,12 @@ impl crate::testing::Random for StopReplicaTopicV1 {
     }
 }
 
+impl Message for StopReplicaTopicV1 {
+    const NAME: &'static str = "StopReplicaTopicV1";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "broker")]
 impl StopReplicaTopicV1 {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -639,7 +665,19 @@ impl StopReplicaTopicV1 {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for StopReplicaTopicV1 {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl StopReplicaTopicV1 {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -683,16 +721,8 @@ impl StopReplicaTopicV1 {
     }
 }
 
-impl Message for StopReplicaTopicV1 {
-    const NAME: &'static str = "StopReplicaTopicV1";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for StopReplicaTopicV1 {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -789,6 +819,12 @@ impl crate::testing::Random for StopReplicaPartitionState {
     }
 }
 
+impl Message for StopReplicaPartitionState {
+    const NAME: &'static str = "StopReplicaPartitionState";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "broker")]
 impl StopReplicaPartitionState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -832,7 +868,19 @@ impl StopReplicaPartitionState {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for StopReplicaPartitionState {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl StopReplicaPartitionState {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -878,16 +926,8 @@ impl StopReplicaPartitionState {
     }
 }
 
-impl Message for StopReplicaPartitionState {
-    const NAME: &'static str = "StopReplicaPartitionState";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for StopReplicaPartitionState {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -977,6 +1017,12 @@ impl crate::testing::Random for StopReplicaTopicState {
     }
 }
 
+impl Message for StopReplicaTopicState {
+    const NAME: &'static str = "StopReplicaTopicState";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "broker")]
 impl StopReplicaTopicState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -1015,7 +1061,19 @@ impl StopReplicaTopicState {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for StopReplicaTopicState {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl StopReplicaTopicState {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -1059,16 +1117,8 @@ impl StopReplicaTopicState {
     }
 }
 
-impl Message for StopReplicaTopicState {
-    const NAME: &'static str = "StopReplicaTopicState";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for StopReplicaTopicState {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// StopReplicaResponse `StopReplicaResponse.json`: Response body of api key 5, versions 0-4, flexible versions 2+.
@@ -77,6 +77,12 @@ impl crate::testing::Random for StopReplicaResponse {
     }
 }
 
+impl Message for StopReplicaResponse {
+    const NAME: &'static str = "StopReplicaResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl StopReplicaResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -111,7 +117,22 @@ impl StopReplicaResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for StopReplicaResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl StopReplicaResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -143,19 +164,8 @@ impl StopReplicaResponse {
     }
 }
 
-impl Message for StopReplicaResponse {
-    const NAME: &'static str = "StopReplicaResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for StopReplicaResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -246,6 +256,12 @@ impl crate::testing::Random for StopReplicaPartitionError {
     }
 }
 
+impl Message for StopReplicaPartitionError {
+    const NAME: &'static str = "StopReplicaPartitionError";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl StopReplicaPartitionError {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -283,7 +299,19 @@ impl StopReplicaPartitionError {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for StopReplicaPartitionError {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl StopReplicaPartitionError {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -311,16 +339,8 @@ impl StopReplicaPartitionError {
     }
 }
 
-impl Message for StopReplicaPartitionError {
-    const NAME: &'static str = "StopReplicaPartitionError";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for StopReplicaPartitionError {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// SyncGroupRequest `SyncGroupRequest.json`: Request body of api key 14, versions 0-5, flexible versions 4+.
@@ -122,6 +122,12 @@ impl crate::testing::Random for SyncGroupRequest {
     }
 }
 
+impl Message for SyncGroupRequest {
+    const NAME: &'static str = "SyncGroupRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+}
+
+#[cfg(feature = "broker")]
 impl SyncGroupRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -187,7 +193,22 @@ impl SyncGroupRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for SyncGroupRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl SyncGroupRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -239,19 +260,8 @@ impl SyncGroupRequest {
     }
 }
 
-impl Message for SyncGroupRequest {
-    const NAME: &'static str = "SyncGroupRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for SyncGroupRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -346,6 +356,12 @@ impl crate::testing::Random for SyncGroupRequestAssignment {
     }
 }
 
+impl Message for SyncGroupRequestAssignment {
+    const NAME: &'static str = "SyncGroupRequestAssignment";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+}
+
+#[cfg(feature = "broker")]
 impl SyncGroupRequestAssignment {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -378,7 +394,19 @@ impl SyncGroupRequestAssignment {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for SyncGroupRequestAssignment {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl SyncGroupRequestAssignment {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -404,16 +432,8 @@ impl SyncGroupRequestAssignment {
     }
 }
 
-impl Message for SyncGroupRequestAssignment {
-    const NAME: &'static str = "SyncGroupRequestAssignment";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for SyncGroupRequestAssignment {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// TxnOffsetCommitRequest `TxnOffsetCommitRequest.json`: Request body of api key 28, versions 0-4, flexible versions 3+.
@@ -127,6 +127,12 @@ impl crate::testing::Random for TxnOffsetCommitRequest {
     }
 }
 
+impl Message for TxnOffsetCommitRequest {
+    const NAME: &'static str = "TxnOffsetCommitRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "broker")]
 impl TxnOffsetCommitRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -197,7 +203,22 @@ impl TxnOffsetCommitRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for TxnOffsetCommitRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl TxnOffsetCommitRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -259,19 +280,8 @@ impl TxnOffsetCommitRequest {
     }
 }
 
-impl Message for TxnOffsetCommitRequest {
-    const NAME: &'static str = "TxnOffsetCommitRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for TxnOffsetCommitRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -383,6 +393,12 @@ impl crate::testing::Random for TxnOffsetCommitRequestPartition {
     }
 }
 
+impl Message for TxnOffsetCommitRequestPartition {
+    const NAME: &'static str = "TxnOffsetCommitRequestPartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "broker")]
 impl TxnOffsetCommitRequestPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -427,7 +443,19 @@ impl TxnOffsetCommitRequestPartition {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for TxnOffsetCommitRequestPartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl TxnOffsetCommitRequestPartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -459,16 +487,8 @@ impl TxnOffsetCommitRequestPartition {
     }
 }
 
-impl Message for TxnOffsetCommitRequestPartition {
-    const NAME: &'static str = "TxnOffsetCommitRequestPartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for TxnOffsetCommitRequestPartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -551,6 +571,12 @@ impl crate::testing::Random for TxnOffsetCommitRequestTopic {
     }
 }
 
+impl Message for TxnOffsetCommitRequestTopic {
+    const NAME: &'static str = "TxnOffsetCommitRequestTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "broker")]
 impl TxnOffsetCommitRequestTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -585,7 +611,19 @@ impl TxnOffsetCommitRequestTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for TxnOffsetCommitRequestTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl TxnOffsetCommitRequestTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -617,16 +655,8 @@ impl TxnOffsetCommitRequestTopic {
     }
 }
 
-impl Message for TxnOffsetCommitRequestTopic {
-    const NAME: &'static str = "TxnOffsetCommitRequestTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for TxnOffsetCommitRequestTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

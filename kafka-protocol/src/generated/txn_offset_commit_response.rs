@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// TxnOffsetCommitResponse `TxnOffsetCommitResponse.json`: Response body of api key 28, versions 0-4, flexible versions 3+.
@@ -79,6 +79,12 @@ impl crate::testing::Random for TxnOffsetCommitResponse {
     }
 }
 
+impl Message for TxnOffsetCommitResponse {
+    const NAME: &'static str = "TxnOffsetCommitResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl TxnOffsetCommitResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -113,7 +119,22 @@ impl TxnOffsetCommitResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for TxnOffsetCommitResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl TxnOffsetCommitResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -145,19 +166,8 @@ impl TxnOffsetCommitResponse {
     }
 }
 
-impl Message for TxnOffsetCommitResponse {
-    const NAME: &'static str = "TxnOffsetCommitResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for TxnOffsetCommitResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -241,6 +251,12 @@ impl crate::testing::Random for TxnOffsetCommitResponsePartition {
     }
 }
 
+impl Message for TxnOffsetCommitResponsePartition {
+    const NAME: &'static str = "TxnOffsetCommitResponsePartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl TxnOffsetCommitResponsePartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -273,7 +289,19 @@ impl TxnOffsetCommitResponsePartition {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for TxnOffsetCommitResponsePartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl TxnOffsetCommitResponsePartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -299,16 +327,8 @@ impl TxnOffsetCommitResponsePartition {
     }
 }
 
-impl Message for TxnOffsetCommitResponsePartition {
-    const NAME: &'static str = "TxnOffsetCommitResponsePartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for TxnOffsetCommitResponsePartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -387,6 +407,12 @@ impl crate::testing::Random for TxnOffsetCommitResponseTopic {
     }
 }
 
+impl Message for TxnOffsetCommitResponseTopic {
+    const NAME: &'static str = "TxnOffsetCommitResponseTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
+#[cfg(feature = "client")]
 impl TxnOffsetCommitResponseTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -421,7 +447,19 @@ impl TxnOffsetCommitResponseTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for TxnOffsetCommitResponseTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl TxnOffsetCommitResponseTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -453,16 +491,8 @@ impl TxnOffsetCommitResponseTopic {
     }
 }
 
-impl Message for TxnOffsetCommitResponseTopic {
-    const NAME: &'static str = "TxnOffsetCommitResponseTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for TxnOffsetCommitResponseTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

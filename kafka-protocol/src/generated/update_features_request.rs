@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// UpdateFeaturesRequest `UpdateFeaturesRequest.json`: Request body of api key 57, versions 0-2, flexible versions 0+.
@@ -84,6 +84,12 @@ impl crate::testing::Random for UpdateFeaturesRequest {
     }
 }
 
+impl Message for UpdateFeaturesRequest {
+    const NAME: &'static str = "UpdateFeaturesRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "broker")]
 impl UpdateFeaturesRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -125,7 +131,22 @@ impl UpdateFeaturesRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for UpdateFeaturesRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl UpdateFeaturesRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -165,19 +186,8 @@ impl UpdateFeaturesRequest {
     }
 }
 
-impl Message for UpdateFeaturesRequest {
-    const NAME: &'static str = "UpdateFeaturesRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for UpdateFeaturesRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -282,6 +292,12 @@ impl crate::testing::Random for FeatureUpdateKey {
     }
 }
 
+impl Message for FeatureUpdateKey {
+    const NAME: &'static str = "FeatureUpdateKey";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+}
+
+#[cfg(feature = "broker")]
 impl FeatureUpdateKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -328,7 +344,19 @@ impl FeatureUpdateKey {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for FeatureUpdateKey {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl FeatureUpdateKey {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -370,16 +398,8 @@ impl FeatureUpdateKey {
     }
 }
 
-impl Message for FeatureUpdateKey {
-    const NAME: &'static str = "FeatureUpdateKey";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for FeatureUpdateKey {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

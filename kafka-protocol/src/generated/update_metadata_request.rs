@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// UpdateMetadataRequest `UpdateMetadataRequest.json`: Request body of api key 6, versions 0-8, flexible versions 6+.
@@ -141,6 +141,12 @@ impl crate::testing::Random for UpdateMetadataRequest {
     }
 }
 
+impl Message for UpdateMetadataRequest {
+    const NAME: &'static str = "UpdateMetadataRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 8 };
+}
+
+#[cfg(feature = "broker")]
 impl UpdateMetadataRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -225,7 +231,22 @@ impl UpdateMetadataRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for UpdateMetadataRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl UpdateMetadataRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -313,19 +334,8 @@ impl UpdateMetadataRequest {
     }
 }
 
-impl Message for UpdateMetadataRequest {
-    const NAME: &'static str = "UpdateMetadataRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 8 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for UpdateMetadataRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -452,6 +462,12 @@ impl crate::testing::Random for UpdateMetadataTopicState {
     }
 }
 
+impl Message for UpdateMetadataTopicState {
+    const NAME: &'static str = "UpdateMetadataTopicState";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 8 };
+}
+
+#[cfg(feature = "broker")]
 impl UpdateMetadataTopicState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -497,7 +513,19 @@ impl UpdateMetadataTopicState {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for UpdateMetadataTopicState {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl UpdateMetadataTopicState {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -545,16 +573,8 @@ impl UpdateMetadataTopicState {
     }
 }
 
-impl Message for UpdateMetadataTopicState {
-    const NAME: &'static str = "UpdateMetadataTopicState";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 8 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for UpdateMetadataTopicState {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -664,6 +684,12 @@ impl crate::testing::Random for UpdateMetadataEndpoint {
     }
 }
 
+impl Message for UpdateMetadataEndpoint {
+    const NAME: &'static str = "UpdateMetadataEndpoint";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 8 };
+}
+
+#[cfg(feature = "broker")]
 impl UpdateMetadataEndpoint {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -714,7 +740,19 @@ impl UpdateMetadataEndpoint {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for UpdateMetadataEndpoint {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl UpdateMetadataEndpoint {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -764,16 +802,8 @@ impl UpdateMetadataEndpoint {
     }
 }
 
-impl Message for UpdateMetadataEndpoint {
-    const NAME: &'static str = "UpdateMetadataEndpoint";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 8 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for UpdateMetadataEndpoint {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -891,6 +921,12 @@ impl crate::testing::Random for UpdateMetadataBroker {
     }
 }
 
+impl Message for UpdateMetadataBroker {
+    const NAME: &'static str = "UpdateMetadataBroker";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 8 };
+}
+
+#[cfg(feature = "broker")]
 impl UpdateMetadataBroker {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -948,7 +984,19 @@ impl UpdateMetadataBroker {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for UpdateMetadataBroker {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl UpdateMetadataBroker {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -994,16 +1042,8 @@ impl UpdateMetadataBroker {
     }
 }
 
-impl Message for UpdateMetadataBroker {
-    const NAME: &'static str = "UpdateMetadataBroker";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 8 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for UpdateMetadataBroker {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -1157,6 +1197,12 @@ impl crate::testing::Random for UpdateMetadataPartitionState {
     }
 }
 
+impl Message for UpdateMetadataPartitionState {
+    const NAME: &'static str = "UpdateMetadataPartitionState";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 8 };
+}
+
+#[cfg(feature = "broker")]
 impl UpdateMetadataPartitionState {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -1228,7 +1274,19 @@ impl UpdateMetadataPartitionState {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for UpdateMetadataPartitionState {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl UpdateMetadataPartitionState {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -1290,16 +1348,8 @@ impl UpdateMetadataPartitionState {
     }
 }
 
-impl Message for UpdateMetadataPartitionState {
-    const NAME: &'static str = "UpdateMetadataPartitionState";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 8 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for UpdateMetadataPartitionState {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// UpdateMetadataResponse `UpdateMetadataResponse.json`: Response body of api key 6, versions 0-8, flexible versions 6+.
@@ -64,6 +64,12 @@ impl crate::testing::Random for UpdateMetadataResponse {
     }
 }
 
+impl Message for UpdateMetadataResponse {
+    const NAME: &'static str = "UpdateMetadataResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 8 };
+}
+
+#[cfg(feature = "client")]
 impl UpdateMetadataResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -91,7 +97,22 @@ impl UpdateMetadataResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for UpdateMetadataResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl UpdateMetadataResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -115,19 +136,8 @@ impl UpdateMetadataResponse {
     }
 }
 
-impl Message for UpdateMetadataResponse {
-    const NAME: &'static str = "UpdateMetadataResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 8 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for UpdateMetadataResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// UpdateRaftVoterResponse `UpdateRaftVoterResponse.json`: Response body of api key 82, versions 0, flexible versions 0+.
@@ -76,6 +76,12 @@ impl crate::testing::Random for UpdateRaftVoterResponse {
     }
 }
 
+impl Message for UpdateRaftVoterResponse {
+    const NAME: &'static str = "UpdateRaftVoterResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl UpdateRaftVoterResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -121,7 +127,22 @@ impl UpdateRaftVoterResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for UpdateRaftVoterResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl UpdateRaftVoterResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -159,19 +180,8 @@ impl UpdateRaftVoterResponse {
     }
 }
 
-impl Message for UpdateRaftVoterResponse {
-    const NAME: &'static str = "UpdateRaftVoterResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for UpdateRaftVoterResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -274,6 +284,12 @@ impl crate::testing::Random for CurrentLeader {
     }
 }
 
+impl Message for CurrentLeader {
+    const NAME: &'static str = "CurrentLeader";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl CurrentLeader {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -316,7 +332,19 @@ impl CurrentLeader {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for CurrentLeader {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl CurrentLeader {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -346,16 +374,8 @@ impl CurrentLeader {
     }
 }
 
-impl Message for CurrentLeader {
-    const NAME: &'static str = "CurrentLeader";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for CurrentLeader {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

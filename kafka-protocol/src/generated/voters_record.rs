@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// VotersRecord `VotersRecord.json`: A data schema, versions 0, flexible versions 0+.
@@ -69,6 +69,11 @@ impl crate::testing::Random for VotersRecord {
     }
 }
 
+impl Message for VotersRecord {
+    const NAME: &'static str = "VotersRecord";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl VotersRecord {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -103,7 +108,20 @@ impl VotersRecord {
             tagged_fields,
         })
     }
+}
 
+impl Decode for VotersRecord {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl VotersRecord {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -135,19 +153,7 @@ impl VotersRecord {
     }
 }
 
-impl Message for VotersRecord {
-    const NAME: &'static str = "VotersRecord";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for VotersRecord {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -238,6 +244,11 @@ impl crate::testing::Random for Endpoint {
     }
 }
 
+impl Message for Endpoint {
+    const NAME: &'static str = "Endpoint";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl Endpoint {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -275,7 +286,17 @@ impl Endpoint {
             tagged_fields,
         })
     }
+}
 
+impl Decode for Endpoint {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl Endpoint {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -303,16 +324,7 @@ impl Endpoint {
     }
 }
 
-impl Message for Endpoint {
-    const NAME: &'static str = "Endpoint";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for Endpoint {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -390,6 +402,11 @@ impl crate::testing::Random for KRaftVersionFeature {
     }
 }
 
+impl Message for KRaftVersionFeature {
+    const NAME: &'static str = "KRaftVersionFeature";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl KRaftVersionFeature {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -422,7 +439,17 @@ impl KRaftVersionFeature {
             tagged_fields,
         })
     }
+}
 
+impl Decode for KRaftVersionFeature {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl KRaftVersionFeature {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -448,16 +475,7 @@ impl KRaftVersionFeature {
     }
 }
 
-impl Message for KRaftVersionFeature {
-    const NAME: &'static str = "KRaftVersionFeature";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for KRaftVersionFeature {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -548,6 +566,11 @@ impl crate::testing::Random for Voter {
     }
 }
 
+impl Message for Voter {
+    const NAME: &'static str = "Voter";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl Voter {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -592,7 +615,17 @@ impl Voter {
             tagged_fields,
         })
     }
+}
 
+impl Decode for Voter {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl Voter {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -628,16 +661,7 @@ impl Voter {
     }
 }
 
-impl Message for Voter {
-    const NAME: &'static str = "Voter";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for Voter {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

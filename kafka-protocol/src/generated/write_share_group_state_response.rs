@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// WriteShareGroupStateResponse `WriteShareGroupStateResponse.json`: Response body of api key 85, versions 0, flexible versions 0+.
@@ -72,6 +72,12 @@ impl crate::testing::Random for WriteShareGroupStateResponse {
     }
 }
 
+impl Message for WriteShareGroupStateResponse {
+    const NAME: &'static str = "WriteShareGroupStateResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl WriteShareGroupStateResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -101,7 +107,22 @@ impl WriteShareGroupStateResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for WriteShareGroupStateResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl WriteShareGroupStateResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -131,19 +152,8 @@ impl WriteShareGroupStateResponse {
     }
 }
 
-impl Message for WriteShareGroupStateResponse {
-    const NAME: &'static str = "WriteShareGroupStateResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for WriteShareGroupStateResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -233,6 +243,12 @@ impl crate::testing::Random for PartitionResult {
     }
 }
 
+impl Message for PartitionResult {
+    const NAME: &'static str = "PartitionResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl PartitionResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -270,7 +286,19 @@ impl PartitionResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for PartitionResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl PartitionResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -298,16 +326,8 @@ impl PartitionResult {
     }
 }
 
-impl Message for PartitionResult {
-    const NAME: &'static str = "PartitionResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for PartitionResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -387,6 +407,12 @@ impl crate::testing::Random for WriteStateResult {
     }
 }
 
+impl Message for WriteStateResult {
+    const NAME: &'static str = "WriteStateResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
+#[cfg(feature = "client")]
 impl WriteStateResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -421,7 +447,19 @@ impl WriteStateResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for WriteStateResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl WriteStateResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -453,16 +491,8 @@ impl WriteStateResult {
     }
 }
 
-impl Message for WriteStateResult {
-    const NAME: &'static str = "WriteStateResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for WriteStateResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// WriteTxnMarkersRequest `WriteTxnMarkersRequest.json`: Request body of api key 27, versions 0-1, flexible versions 1+.
@@ -66,6 +66,12 @@ impl crate::testing::Random for WriteTxnMarkersRequest {
     }
 }
 
+impl Message for WriteTxnMarkersRequest {
+    const NAME: &'static str = "WriteTxnMarkersRequest";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "broker")]
 impl WriteTxnMarkersRequest {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -95,7 +101,22 @@ impl WriteTxnMarkersRequest {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for WriteTxnMarkersRequest {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl WriteTxnMarkersRequest {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -125,19 +146,8 @@ impl WriteTxnMarkersRequest {
     }
 }
 
-impl Message for WriteTxnMarkersRequest {
-    const NAME: &'static str = "WriteTxnMarkersRequest";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for WriteTxnMarkersRequest {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -223,6 +233,12 @@ impl crate::testing::Random for WritableTxnMarkerTopic {
     }
 }
 
+impl Message for WritableTxnMarkerTopic {
+    const NAME: &'static str = "WritableTxnMarkerTopic";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "broker")]
 impl WritableTxnMarkerTopic {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -255,7 +271,19 @@ impl WritableTxnMarkerTopic {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for WritableTxnMarkerTopic {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl WritableTxnMarkerTopic {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -287,16 +315,8 @@ impl WritableTxnMarkerTopic {
     }
 }
 
-impl Message for WritableTxnMarkerTopic {
-    const NAME: &'static str = "WritableTxnMarkerTopic";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for WritableTxnMarkerTopic {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -399,6 +419,12 @@ impl crate::testing::Random for WritableTxnMarker {
     }
 }
 
+impl Message for WritableTxnMarker {
+    const NAME: &'static str = "WritableTxnMarker";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "broker")]
 impl WritableTxnMarker {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -448,7 +474,19 @@ impl WritableTxnMarker {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "broker")]
+impl Decode for WritableTxnMarker {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "client")]
+impl WritableTxnMarker {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -486,16 +524,8 @@ impl WritableTxnMarker {
     }
 }
 
-impl Message for WritableTxnMarker {
-    const NAME: &'static str = "WritableTxnMarker";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "client")]
+impl Encode for WritableTxnMarker {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

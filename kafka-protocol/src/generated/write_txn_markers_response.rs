@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// WriteTxnMarkersResponse `WriteTxnMarkersResponse.json`: Response body of api key 27, versions 0-1, flexible versions 1+.
@@ -66,6 +66,12 @@ impl crate::testing::Random for WriteTxnMarkersResponse {
     }
 }
 
+impl Message for WriteTxnMarkersResponse {
+    const NAME: &'static str = "WriteTxnMarkersResponse";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl WriteTxnMarkersResponse {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -95,7 +101,22 @@ impl WriteTxnMarkersResponse {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for WriteTxnMarkersResponse {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl WriteTxnMarkersResponse {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -125,19 +146,8 @@ impl WriteTxnMarkersResponse {
     }
 }
 
-impl Message for WriteTxnMarkersResponse {
-    const NAME: &'static str = "WriteTxnMarkersResponse";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for WriteTxnMarkersResponse {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -220,6 +230,12 @@ impl crate::testing::Random for WritableTxnMarkerPartitionResult {
     }
 }
 
+impl Message for WritableTxnMarkerPartitionResult {
+    const NAME: &'static str = "WritableTxnMarkerPartitionResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl WritableTxnMarkerPartitionResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -252,7 +268,19 @@ impl WritableTxnMarkerPartitionResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for WritableTxnMarkerPartitionResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl WritableTxnMarkerPartitionResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -278,16 +306,8 @@ impl WritableTxnMarkerPartitionResult {
     }
 }
 
-impl Message for WritableTxnMarkerPartitionResult {
-    const NAME: &'static str = "WritableTxnMarkerPartitionResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for WritableTxnMarkerPartitionResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -366,6 +386,12 @@ impl crate::testing::Random for WritableTxnMarkerTopicResult {
     }
 }
 
+impl Message for WritableTxnMarkerTopicResult {
+    const NAME: &'static str = "WritableTxnMarkerTopicResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl WritableTxnMarkerTopicResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -400,7 +426,19 @@ impl WritableTxnMarkerTopicResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for WritableTxnMarkerTopicResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl WritableTxnMarkerTopicResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -432,16 +470,8 @@ impl WritableTxnMarkerTopicResult {
     }
 }
 
-impl Message for WritableTxnMarkerTopicResult {
-    const NAME: &'static str = "WritableTxnMarkerTopicResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for WritableTxnMarkerTopicResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -524,6 +554,12 @@ impl crate::testing::Random for WritableTxnMarkerResult {
     }
 }
 
+impl Message for WritableTxnMarkerResult {
+    const NAME: &'static str = "WritableTxnMarkerResult";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
+#[cfg(feature = "client")]
 impl WritableTxnMarkerResult {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -558,7 +594,19 @@ impl WritableTxnMarkerResult {
             tagged_fields,
         })
     }
+}
 
+#[cfg(feature = "client")]
+impl Decode for WritableTxnMarkerResult {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+#[cfg(feature = "broker")]
+impl WritableTxnMarkerResult {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -590,16 +638,8 @@ impl WritableTxnMarkerResult {
     }
 }
 
-impl Message for WritableTxnMarkerResult {
-    const NAME: &'static str = "WritableTxnMarkerResult";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+#[cfg(feature = "broker")]
+impl Encode for WritableTxnMarkerResult {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -130,6 +130,20 @@ impl Compression {
             Compression::Zstd => "zstd",
         }
     }
+
+    /// Whether this build can compress and decompress with the codec: each codec is behind
+    /// the crate feature of its name (`gzip`, `snappy`, `lz4`, `zstd`; all on by default).
+    /// A batch with a codec left out decodes its header but its records are
+    /// [`ErrorKind::CompressionDisabled`].
+    pub fn is_enabled(self) -> bool {
+        match self {
+            Compression::None => true,
+            Compression::Gzip => cfg!(feature = "gzip"),
+            Compression::Snappy => cfg!(feature = "snappy"),
+            Compression::Lz4 => cfg!(feature = "lz4"),
+            Compression::Zstd => cfg!(feature = "zstd"),
+        }
+    }
 }
 
 /// What a batch's or message's timestamps mean (attributes bit 3).

@@ -7,7 +7,7 @@
 //!
 //! Every reader checks its length against the bytes left **before** it allocates, so a
 //! forged length can never make the decoder reserve more memory than the input justifies.
-//! Readers are generic over [`bytes::Buf`]; decoding from [`bytes::Bytes`] makes every string
+//! Readers are generic over [`Buf`](::bytes::Buf); decoding from [`Bytes`](::bytes::Bytes) makes every string
 //! and bytes field a zero-copy slice of the input.
 //!
 //! Classic (non-flexible) versus compact (flexible-version) forms:

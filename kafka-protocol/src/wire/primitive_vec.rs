@@ -3,7 +3,7 @@
 //!
 //! Kafka's integer arrays are nearly always short (three replicas, a few partitions), and a
 //! heap allocation per array dominated decoding of messages such as a Metadata response
-//! with thousands of partitions. Up to [`INLINE`] elements live inside the value; longer
+//! with thousands of partitions. Up to `INLINE` (4) elements live inside the value; longer
 //! arrays spill to a `Vec`. It dereferences to a slice, so reading code is the same as for a
 //! `Vec`.
 
@@ -13,17 +13,17 @@ use std::ops::{Deref, DerefMut};
 /// Elements kept inline before spilling to the heap.
 pub const INLINE: usize = 4;
 
-/// A vector of `Copy` primitives that keeps up to [`INLINE`] elements inline.
+/// A vector of `Copy` primitives that keeps up to `INLINE` (4) elements inline.
 #[derive(Clone)]
 pub enum PrimitiveVec<T: Copy + Default> {
-    /// Up to [`INLINE`] elements, the first `len` of `items`.
+    /// Up to `INLINE` (4) elements, the first `len` of `items`.
     Inline {
         /// Number of elements used.
         len: u8,
         /// Storage; elements past `len` are unused.
         items: [T; INLINE],
     },
-    /// More than [`INLINE`] elements.
+    /// More than `INLINE` (4) elements.
     Heap(Vec<T>),
 }
 
@@ -36,7 +36,7 @@ impl<T: Copy + Default> PrimitiveVec<T> {
         }
     }
 
-    /// An empty vector with room for `n` elements (inline when `n` <= [`INLINE`]).
+    /// An empty vector with room for `n` elements (inline when `n` <= `INLINE` (4)).
     pub fn with_capacity(n: usize) -> Self {
         if n <= INLINE {
             Self::new()

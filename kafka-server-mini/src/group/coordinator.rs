@@ -859,7 +859,7 @@ pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
 /// The topics of a consumer protocol subscription (2-byte version, then the struct).
 fn subscription_topics(metadata: &Bytes) -> Option<Vec<String>> {
     use krafty_protocol::generated::ConsumerProtocolSubscription;
-    use krafty_protocol::message::Message;
+    use krafty_protocol::message::Decode;
     if metadata.len() < 2 {
         return None;
     }

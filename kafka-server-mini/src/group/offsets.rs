@@ -77,7 +77,7 @@ pub mod records {
     use krafty_protocol::generated::group_coordinator::{
         GroupMetadataKey, GroupMetadataValue, OffsetCommitKey, OffsetCommitValue,
     };
-    use krafty_protocol::message::Message;
+    use krafty_protocol::message::{Decode, Encode};
     use krafty_protocol::wire::StrBytes;
 
     use super::CommittedOffset;
@@ -94,7 +94,7 @@ pub mod records {
     /// Value version of group metadata.
     pub const GROUP_VALUE_VERSION: i16 = 3;
 
-    fn versioned<M: Message>(version: i16, m: &M) -> Option<Bytes> {
+    fn versioned<M: Encode>(version: i16, m: &M) -> Option<Bytes> {
         let mut b = BytesMut::with_capacity(2 + m.encoded_len(version));
         b.put_i16(version);
         match m.encode(&mut b, version) {

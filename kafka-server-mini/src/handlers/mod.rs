@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use krafty_protocol::frame::write_typed_response;
-use krafty_protocol::message::Response;
+use krafty_protocol::message::{Encode, Response};
 
 use crate::broker::BrokerState;
 use crate::net::{Pending, Reply};
@@ -47,18 +47,18 @@ pub struct Ctx {
 
 impl Ctx {
     /// Encodes `body` as the response to this request.
-    pub fn encode<R: Response>(&self, body: &R) -> Reply {
+    pub fn encode<R: Response + Encode>(&self, body: &R) -> Reply {
         encode_response(self.correlation_id, self.version, body)
     }
 
     /// A ready response.
-    pub fn ready<R: Response>(&self, body: &R) -> Pending {
+    pub fn ready<R: Response + Encode>(&self, body: &R) -> Pending {
         Pending::Ready(self.encode(body))
     }
 }
 
 /// Encodes a response frame; an encoding failure (a bug) closes the connection with a log.
-pub fn encode_response<R: Response>(correlation_id: i32, version: i16, body: &R) -> Reply {
+pub fn encode_response<R: Response + Encode>(correlation_id: i32, version: i16, body: &R) -> Reply {
     let mut out = BytesMut::new();
     match write_typed_response(&mut out, correlation_id, version, body) {
         Ok(()) => Reply::Frame(out),

@@ -6,7 +6,7 @@ use krafty_protocol::frame::{decode_typed_response, split_frame, write_typed_req
 use krafty_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
 use krafty_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
 use krafty_protocol::generated::{FetchRequest, FetchResponse, ProduceRequest, ProduceResponse};
-use krafty_protocol::message::Request;
+use krafty_protocol::message::ClientRequest;
 use krafty_protocol::records::{
     BatchIter, Compression, DecodeOptions, RawBatch, RecordBatchBuilder,
 };
@@ -38,7 +38,7 @@ impl Client {
         }
     }
 
-    pub fn encode<R: Request>(&mut self, version: i16, body: &R) -> (i32, BytesMut) {
+    pub fn encode<R: ClientRequest>(&mut self, version: i16, body: &R) -> (i32, BytesMut) {
         let corr = self.next_corr;
         self.next_corr += 1;
         let mut out = BytesMut::new();
@@ -47,7 +47,7 @@ impl Client {
         (corr, out)
     }
 
-    pub async fn send<R: Request>(&mut self, version: i16, body: &R) -> i32 {
+    pub async fn send<R: ClientRequest>(&mut self, version: i16, body: &R) -> i32 {
         let (corr, out) = self.encode(version, body);
         self.stream.write_all(&out).await.unwrap();
         corr
@@ -66,7 +66,7 @@ impl Client {
         }
     }
 
-    pub async fn call<R: Request>(&mut self, version: i16, body: &R) -> R::Response {
+    pub async fn call<R: ClientRequest>(&mut self, version: i16, body: &R) -> R::Response {
         let corr = self.send(version, body).await;
         let frame = self.read_frame().await.expect("response");
         let (h, r) = decode_typed_response::<R::Response>(frame, version).unwrap();

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerGroupCurrentMemberAssignmentValue `ConsumerGroupCurrentMemberAssignmentValue.json`: A data schema, versions 0, flexible versions 0+.
@@ -94,6 +94,11 @@ impl crate::testing::Random for ConsumerGroupCurrentMemberAssignmentValue {
     }
 }
 
+impl Message for ConsumerGroupCurrentMemberAssignmentValue {
+    const NAME: &'static str = "ConsumerGroupCurrentMemberAssignmentValue";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl ConsumerGroupCurrentMemberAssignmentValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -145,7 +150,20 @@ impl ConsumerGroupCurrentMemberAssignmentValue {
             tagged_fields,
         })
     }
+}
 
+impl Decode for ConsumerGroupCurrentMemberAssignmentValue {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ConsumerGroupCurrentMemberAssignmentValue {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -189,19 +207,7 @@ impl ConsumerGroupCurrentMemberAssignmentValue {
     }
 }
 
-impl Message for ConsumerGroupCurrentMemberAssignmentValue {
-    const NAME: &'static str = "ConsumerGroupCurrentMemberAssignmentValue";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ConsumerGroupCurrentMemberAssignmentValue {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -295,6 +301,11 @@ impl crate::testing::Random for TopicPartitions {
     }
 }
 
+impl Message for TopicPartitions {
+    const NAME: &'static str = "TopicPartitions";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl TopicPartitions {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -327,7 +338,17 @@ impl TopicPartitions {
             tagged_fields,
         })
     }
+}
 
+impl Decode for TopicPartitions {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl TopicPartitions {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -359,16 +380,7 @@ impl TopicPartitions {
     }
 }
 
-impl Message for TopicPartitions {
-    const NAME: &'static str = "TopicPartitions";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for TopicPartitions {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

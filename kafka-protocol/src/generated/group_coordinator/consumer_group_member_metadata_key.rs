@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerGroupMemberMetadataKey `ConsumerGroupMemberMetadataKey.json`: A data schema, versions 5, flexible versions none.
@@ -62,6 +62,11 @@ impl crate::testing::Random for ConsumerGroupMemberMetadataKey {
     }
 }
 
+impl Message for ConsumerGroupMemberMetadataKey {
+    const NAME: &'static str = "ConsumerGroupMemberMetadataKey";
+    const VERSIONS: VersionRange = VersionRange { min: 5, max: 5 };
+}
+
 impl ConsumerGroupMemberMetadataKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -79,7 +84,20 @@ impl ConsumerGroupMemberMetadataKey {
             member_id: f_member_id,
         })
     }
+}
 
+impl Decode for ConsumerGroupMemberMetadataKey {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ConsumerGroupMemberMetadataKey {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -96,19 +114,7 @@ impl ConsumerGroupMemberMetadataKey {
     }
 }
 
-impl Message for ConsumerGroupMemberMetadataKey {
-    const NAME: &'static str = "ConsumerGroupMemberMetadataKey";
-    const VERSIONS: VersionRange = VersionRange { min: 5, max: 5 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ConsumerGroupMemberMetadataKey {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerGroupMemberMetadataValue `ConsumerGroupMemberMetadataValue.json`: A data schema, versions 0, flexible versions 0+.
@@ -119,6 +119,11 @@ impl crate::testing::Random for ConsumerGroupMemberMetadataValue {
     }
 }
 
+impl Message for ConsumerGroupMemberMetadataValue {
+    const NAME: &'static str = "ConsumerGroupMemberMetadataValue";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl ConsumerGroupMemberMetadataValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -200,7 +205,20 @@ impl ConsumerGroupMemberMetadataValue {
             tagged_fields,
         })
     }
+}
 
+impl Decode for ConsumerGroupMemberMetadataValue {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ConsumerGroupMemberMetadataValue {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -263,19 +281,7 @@ impl ConsumerGroupMemberMetadataValue {
     }
 }
 
-impl Message for ConsumerGroupMemberMetadataValue {
-    const NAME: &'static str = "ConsumerGroupMemberMetadataValue";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ConsumerGroupMemberMetadataValue {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -377,6 +383,11 @@ impl crate::testing::Random for ClassicProtocol {
     }
 }
 
+impl Message for ClassicProtocol {
+    const NAME: &'static str = "ClassicProtocol";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl ClassicProtocol {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -409,7 +420,17 @@ impl ClassicProtocol {
             tagged_fields,
         })
     }
+}
 
+impl Decode for ClassicProtocol {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ClassicProtocol {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -435,16 +456,7 @@ impl ClassicProtocol {
     }
 }
 
-impl Message for ClassicProtocol {
-    const NAME: &'static str = "ClassicProtocol";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ClassicProtocol {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -523,6 +535,11 @@ impl crate::testing::Random for ClassicMemberMetadata {
     }
 }
 
+impl Message for ClassicMemberMetadata {
+    const NAME: &'static str = "ClassicMemberMetadata";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl ClassicMemberMetadata {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -557,7 +574,17 @@ impl ClassicMemberMetadata {
             tagged_fields,
         })
     }
+}
 
+impl Decode for ClassicMemberMetadata {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ClassicMemberMetadata {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -589,16 +616,7 @@ impl ClassicMemberMetadata {
     }
 }
 
-impl Message for ClassicMemberMetadata {
-    const NAME: &'static str = "ClassicMemberMetadata";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ClassicMemberMetadata {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerGroupTargetAssignmentMemberKey `ConsumerGroupTargetAssignmentMemberKey.json`: A data schema, versions 7, flexible versions none.
@@ -62,6 +62,11 @@ impl crate::testing::Random for ConsumerGroupTargetAssignmentMemberKey {
     }
 }
 
+impl Message for ConsumerGroupTargetAssignmentMemberKey {
+    const NAME: &'static str = "ConsumerGroupTargetAssignmentMemberKey";
+    const VERSIONS: VersionRange = VersionRange { min: 7, max: 7 };
+}
+
 impl ConsumerGroupTargetAssignmentMemberKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -79,7 +84,20 @@ impl ConsumerGroupTargetAssignmentMemberKey {
             member_id: f_member_id,
         })
     }
+}
 
+impl Decode for ConsumerGroupTargetAssignmentMemberKey {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ConsumerGroupTargetAssignmentMemberKey {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -96,19 +114,7 @@ impl ConsumerGroupTargetAssignmentMemberKey {
     }
 }
 
-impl Message for ConsumerGroupTargetAssignmentMemberKey {
-    const NAME: &'static str = "ConsumerGroupTargetAssignmentMemberKey";
-    const VERSIONS: VersionRange = VersionRange { min: 7, max: 7 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ConsumerGroupTargetAssignmentMemberKey {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ConsumerGroupTargetAssignmentMetadataKey `ConsumerGroupTargetAssignmentMetadataKey.json`: A data schema, versions 6, flexible versions none.
@@ -55,6 +55,11 @@ impl crate::testing::Random for ConsumerGroupTargetAssignmentMetadataKey {
     }
 }
 
+impl Message for ConsumerGroupTargetAssignmentMetadataKey {
+    const NAME: &'static str = "ConsumerGroupTargetAssignmentMetadataKey";
+    const VERSIONS: VersionRange = VersionRange { min: 6, max: 6 };
+}
+
 impl ConsumerGroupTargetAssignmentMetadataKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -67,7 +72,20 @@ impl ConsumerGroupTargetAssignmentMetadataKey {
             group_id: f_group_id,
         })
     }
+}
 
+impl Decode for ConsumerGroupTargetAssignmentMetadataKey {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ConsumerGroupTargetAssignmentMetadataKey {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -82,19 +100,7 @@ impl ConsumerGroupTargetAssignmentMetadataKey {
     }
 }
 
-impl Message for ConsumerGroupTargetAssignmentMetadataKey {
-    const NAME: &'static str = "ConsumerGroupTargetAssignmentMetadataKey";
-    const VERSIONS: VersionRange = VersionRange { min: 6, max: 6 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ConsumerGroupTargetAssignmentMetadataKey {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

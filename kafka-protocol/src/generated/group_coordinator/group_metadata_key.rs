@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// GroupMetadataKey `GroupMetadataKey.json`: A data schema, versions 2, flexible versions none.
@@ -55,6 +55,11 @@ impl crate::testing::Random for GroupMetadataKey {
     }
 }
 
+impl Message for GroupMetadataKey {
+    const NAME: &'static str = "GroupMetadataKey";
+    const VERSIONS: VersionRange = VersionRange { min: 2, max: 2 };
+}
+
 impl GroupMetadataKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -65,7 +70,20 @@ impl GroupMetadataKey {
         };
         Ok(Self { group: f_group })
     }
+}
 
+impl Decode for GroupMetadataKey {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl GroupMetadataKey {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -80,19 +98,7 @@ impl GroupMetadataKey {
     }
 }
 
-impl Message for GroupMetadataKey {
-    const NAME: &'static str = "GroupMetadataKey";
-    const VERSIONS: VersionRange = VersionRange { min: 2, max: 2 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for GroupMetadataKey {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// GroupMetadataValue `GroupMetadataValue.json`: A data schema, versions 0-4, flexible versions 4+.
@@ -103,6 +103,11 @@ impl crate::testing::Random for GroupMetadataValue {
     }
 }
 
+impl Message for GroupMetadataValue {
+    const NAME: &'static str = "GroupMetadataValue";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
 impl GroupMetadataValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -159,7 +164,20 @@ impl GroupMetadataValue {
             tagged_fields,
         })
     }
+}
 
+impl Decode for GroupMetadataValue {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl GroupMetadataValue {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -201,19 +219,7 @@ impl GroupMetadataValue {
     }
 }
 
-impl Message for GroupMetadataValue {
-    const NAME: &'static str = "GroupMetadataValue";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for GroupMetadataValue {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -349,6 +355,11 @@ impl crate::testing::Random for MemberMetadata {
     }
 }
 
+impl Message for MemberMetadata {
+    const NAME: &'static str = "MemberMetadata";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
 impl MemberMetadata {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -415,7 +426,17 @@ impl MemberMetadata {
             tagged_fields,
         })
     }
+}
 
+impl Decode for MemberMetadata {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl MemberMetadata {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -457,16 +478,7 @@ impl MemberMetadata {
     }
 }
 
-impl Message for MemberMetadata {
-    const NAME: &'static str = "MemberMetadata";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for MemberMetadata {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetCommitKey `OffsetCommitKey.json`: A data schema, versions 0-1, flexible versions none.
@@ -69,6 +69,11 @@ impl crate::testing::Random for OffsetCommitKey {
     }
 }
 
+impl Message for OffsetCommitKey {
+    const NAME: &'static str = "OffsetCommitKey";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
 impl OffsetCommitKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -91,7 +96,20 @@ impl OffsetCommitKey {
             partition: f_partition,
         })
     }
+}
 
+impl Decode for OffsetCommitKey {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl OffsetCommitKey {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -110,19 +128,7 @@ impl OffsetCommitKey {
     }
 }
 
-impl Message for OffsetCommitKey {
-    const NAME: &'static str = "OffsetCommitKey";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for OffsetCommitKey {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// OffsetCommitValue `OffsetCommitValue.json`: A data schema, versions 0-4, flexible versions 4+.
@@ -98,6 +98,11 @@ impl crate::testing::Random for OffsetCommitValue {
     }
 }
 
+impl Message for OffsetCommitValue {
+    const NAME: &'static str = "OffsetCommitValue";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+}
+
 impl OffsetCommitValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -149,7 +154,20 @@ impl OffsetCommitValue {
             tagged_fields,
         })
     }
+}
 
+impl Decode for OffsetCommitValue {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl OffsetCommitValue {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -185,19 +203,7 @@ impl OffsetCommitValue {
     }
 }
 
-impl Message for OffsetCommitValue {
-    const NAME: &'static str = "OffsetCommitValue";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for OffsetCommitValue {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

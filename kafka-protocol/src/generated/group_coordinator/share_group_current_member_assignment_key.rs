@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupCurrentMemberAssignmentKey `ShareGroupCurrentMemberAssignmentKey.json`: A data schema, versions 14, flexible versions none.
@@ -62,6 +62,11 @@ impl crate::testing::Random for ShareGroupCurrentMemberAssignmentKey {
     }
 }
 
+impl Message for ShareGroupCurrentMemberAssignmentKey {
+    const NAME: &'static str = "ShareGroupCurrentMemberAssignmentKey";
+    const VERSIONS: VersionRange = VersionRange { min: 14, max: 14 };
+}
+
 impl ShareGroupCurrentMemberAssignmentKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -79,7 +84,20 @@ impl ShareGroupCurrentMemberAssignmentKey {
             member_id: f_member_id,
         })
     }
+}
 
+impl Decode for ShareGroupCurrentMemberAssignmentKey {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ShareGroupCurrentMemberAssignmentKey {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -96,19 +114,7 @@ impl ShareGroupCurrentMemberAssignmentKey {
     }
 }
 
-impl Message for ShareGroupCurrentMemberAssignmentKey {
-    const NAME: &'static str = "ShareGroupCurrentMemberAssignmentKey";
-    const VERSIONS: VersionRange = VersionRange { min: 14, max: 14 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ShareGroupCurrentMemberAssignmentKey {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupMemberMetadataValue `ShareGroupMemberMetadataValue.json`: A data schema, versions 0, flexible versions 0+.
@@ -83,6 +83,11 @@ impl crate::testing::Random for ShareGroupMemberMetadataValue {
     }
 }
 
+impl Message for ShareGroupMemberMetadataValue {
+    const NAME: &'static str = "ShareGroupMemberMetadataValue";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl ShareGroupMemberMetadataValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -127,7 +132,20 @@ impl ShareGroupMemberMetadataValue {
             tagged_fields,
         })
     }
+}
 
+impl Decode for ShareGroupMemberMetadataValue {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ShareGroupMemberMetadataValue {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -163,19 +181,7 @@ impl ShareGroupMemberMetadataValue {
     }
 }
 
-impl Message for ShareGroupMemberMetadataValue {
-    const NAME: &'static str = "ShareGroupMemberMetadataValue";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ShareGroupMemberMetadataValue {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupPartitionMetadataValue `ShareGroupPartitionMetadataValue.json`: A data schema, versions 0, flexible versions 0+.
@@ -62,6 +62,11 @@ impl crate::testing::Random for ShareGroupPartitionMetadataValue {
     }
 }
 
+impl Message for ShareGroupPartitionMetadataValue {
+    const NAME: &'static str = "ShareGroupPartitionMetadataValue";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl ShareGroupPartitionMetadataValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -91,7 +96,20 @@ impl ShareGroupPartitionMetadataValue {
             tagged_fields,
         })
     }
+}
 
+impl Decode for ShareGroupPartitionMetadataValue {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ShareGroupPartitionMetadataValue {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -121,19 +139,7 @@ impl ShareGroupPartitionMetadataValue {
     }
 }
 
-impl Message for ShareGroupPartitionMetadataValue {
-    const NAME: &'static str = "ShareGroupPartitionMetadataValue";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ShareGroupPartitionMetadataValue {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -216,6 +222,11 @@ impl crate::testing::Random for PartitionMetadata {
     }
 }
 
+impl Message for PartitionMetadata {
+    const NAME: &'static str = "PartitionMetadata";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl PartitionMetadata {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -250,7 +261,17 @@ impl PartitionMetadata {
             tagged_fields,
         })
     }
+}
 
+impl Decode for PartitionMetadata {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl PartitionMetadata {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -282,16 +303,7 @@ impl PartitionMetadata {
     }
 }
 
-impl Message for PartitionMetadata {
-    const NAME: &'static str = "PartitionMetadata";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for PartitionMetadata {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -390,6 +402,11 @@ impl crate::testing::Random for TopicMetadata {
     }
 }
 
+impl Message for TopicMetadata {
+    const NAME: &'static str = "TopicMetadata";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl TopicMetadata {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -434,7 +451,17 @@ impl TopicMetadata {
             tagged_fields,
         })
     }
+}
 
+impl Decode for TopicMetadata {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl TopicMetadata {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -470,16 +497,7 @@ impl TopicMetadata {
     }
 }
 
-impl Message for TopicMetadata {
-    const NAME: &'static str = "TopicMetadata";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for TopicMetadata {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupStatePartitionMetadataValue `ShareGroupStatePartitionMetadataValue.json`: A data schema, versions 0, flexible versions 0+.
@@ -71,6 +71,11 @@ impl crate::testing::Random for ShareGroupStatePartitionMetadataValue {
     }
 }
 
+impl Message for ShareGroupStatePartitionMetadataValue {
+    const NAME: &'static str = "ShareGroupStatePartitionMetadataValue";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl ShareGroupStatePartitionMetadataValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -107,7 +112,20 @@ impl ShareGroupStatePartitionMetadataValue {
             tagged_fields,
         })
     }
+}
 
+impl Decode for ShareGroupStatePartitionMetadataValue {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ShareGroupStatePartitionMetadataValue {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -145,19 +163,7 @@ impl ShareGroupStatePartitionMetadataValue {
     }
 }
 
-impl Message for ShareGroupStatePartitionMetadataValue {
-    const NAME: &'static str = "ShareGroupStatePartitionMetadataValue";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ShareGroupStatePartitionMetadataValue {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -255,6 +261,11 @@ impl crate::testing::Random for TopicPartitionsInfo {
     }
 }
 
+impl Message for TopicPartitionsInfo {
+    const NAME: &'static str = "TopicPartitionsInfo";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl TopicPartitionsInfo {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -292,7 +303,17 @@ impl TopicPartitionsInfo {
             tagged_fields,
         })
     }
+}
 
+impl Decode for TopicPartitionsInfo {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl TopicPartitionsInfo {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -326,16 +347,7 @@ impl TopicPartitionsInfo {
     }
 }
 
-impl Message for TopicPartitionsInfo {
-    const NAME: &'static str = "TopicPartitionsInfo";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for TopicPartitionsInfo {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)
@@ -416,6 +428,11 @@ impl crate::testing::Random for TopicInfo {
     }
 }
 
+impl Message for TopicInfo {
+    const NAME: &'static str = "TopicInfo";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl TopicInfo {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -448,7 +465,17 @@ impl TopicInfo {
             tagged_fields,
         })
     }
+}
 
+impl Decode for TopicInfo {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl TopicInfo {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -474,16 +501,7 @@ impl TopicInfo {
     }
 }
 
-impl Message for TopicInfo {
-    const NAME: &'static str = "TopicInfo";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for TopicInfo {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupTargetAssignmentMemberKey `ShareGroupTargetAssignmentMemberKey.json`: A data schema, versions 13, flexible versions none.
@@ -62,6 +62,11 @@ impl crate::testing::Random for ShareGroupTargetAssignmentMemberKey {
     }
 }
 
+impl Message for ShareGroupTargetAssignmentMemberKey {
+    const NAME: &'static str = "ShareGroupTargetAssignmentMemberKey";
+    const VERSIONS: VersionRange = VersionRange { min: 13, max: 13 };
+}
+
 impl ShareGroupTargetAssignmentMemberKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -79,7 +84,20 @@ impl ShareGroupTargetAssignmentMemberKey {
             member_id: f_member_id,
         })
     }
+}
 
+impl Decode for ShareGroupTargetAssignmentMemberKey {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ShareGroupTargetAssignmentMemberKey {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -96,19 +114,7 @@ impl ShareGroupTargetAssignmentMemberKey {
     }
 }
 
-impl Message for ShareGroupTargetAssignmentMemberKey {
-    const NAME: &'static str = "ShareGroupTargetAssignmentMemberKey";
-    const VERSIONS: VersionRange = VersionRange { min: 13, max: 13 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ShareGroupTargetAssignmentMemberKey {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

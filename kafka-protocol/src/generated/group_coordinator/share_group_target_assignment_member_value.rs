@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// ShareGroupTargetAssignmentMemberValue `ShareGroupTargetAssignmentMemberValue.json`: A data schema, versions 0, flexible versions 0+.
@@ -63,6 +63,11 @@ impl crate::testing::Random for ShareGroupTargetAssignmentMemberValue {
     }
 }
 
+impl Message for ShareGroupTargetAssignmentMemberValue {
+    const NAME: &'static str = "ShareGroupTargetAssignmentMemberValue";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl ShareGroupTargetAssignmentMemberValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -92,7 +97,20 @@ impl ShareGroupTargetAssignmentMemberValue {
             tagged_fields,
         })
     }
+}
 
+impl Decode for ShareGroupTargetAssignmentMemberValue {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl ShareGroupTargetAssignmentMemberValue {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -122,19 +140,7 @@ impl ShareGroupTargetAssignmentMemberValue {
     }
 }
 
-impl Message for ShareGroupTargetAssignmentMemberValue {
-    const NAME: &'static str = "ShareGroupTargetAssignmentMemberValue";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for ShareGroupTargetAssignmentMemberValue {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -220,6 +226,11 @@ impl crate::testing::Random for TopicPartition {
     }
 }
 
+impl Message for TopicPartition {
+    const NAME: &'static str = "TopicPartition";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl TopicPartition {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -252,7 +263,17 @@ impl TopicPartition {
             tagged_fields,
         })
     }
+}
 
+impl Decode for TopicPartition {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl TopicPartition {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -284,16 +305,7 @@ impl TopicPartition {
     }
 }
 
-impl Message for TopicPartition {
-    const NAME: &'static str = "TopicPartition";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for TopicPartition {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// TransactionLogKey `TransactionLogKey.json`: A data schema, versions 0, flexible versions none.
@@ -55,6 +55,11 @@ impl crate::testing::Random for TransactionLogKey {
     }
 }
 
+impl Message for TransactionLogKey {
+    const NAME: &'static str = "TransactionLogKey";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+}
+
 impl TransactionLogKey {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -67,7 +72,20 @@ impl TransactionLogKey {
             transactional_id: f_transactional_id,
         })
     }
+}
 
+impl Decode for TransactionLogKey {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl TransactionLogKey {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -82,19 +100,7 @@ impl TransactionLogKey {
     }
 }
 
-impl Message for TransactionLogKey {
-    const NAME: &'static str = "TransactionLogKey";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for TransactionLogKey {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));

@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{Message, VersionRange};
+use crate::message::{Decode, Encode, Message, VersionRange};
 use crate::wire::{self, PrimitiveVec, StrBytes, TaggedFields, Uuid};
 
 /// TransactionLogValue `TransactionLogValue.json`: A data schema, versions 0-1, flexible versions 1+.
@@ -139,6 +139,11 @@ impl crate::testing::Random for TransactionLogValue {
     }
 }
 
+impl Message for TransactionLogValue {
+    const NAME: &'static str = "TransactionLogValue";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
 impl TransactionLogValue {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -237,7 +242,20 @@ impl TransactionLogValue {
             tagged_fields,
         })
     }
+}
 
+impl Decode for TransactionLogValue {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        if !Self::VERSIONS.contains(version) {
+            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
+        }
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl TransactionLogValue {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -341,19 +359,7 @@ impl TransactionLogValue {
     }
 }
 
-impl Message for TransactionLogValue {
-    const NAME: &'static str = "TransactionLogValue";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        if !Self::VERSIONS.contains(version) {
-            return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
-        }
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for TransactionLogValue {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(Error::new(ErrorKind::UnsupportedVersion).context(Self::NAME, "", version));
@@ -478,6 +484,11 @@ impl crate::testing::Random for PartitionsSchema {
     }
 }
 
+impl Message for PartitionsSchema {
+    const NAME: &'static str = "PartitionsSchema";
+    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+}
+
 impl PartitionsSchema {
     #[inline]
     fn decode_fields<B: Buf>(buf: &mut B, version: i16, field: &mut &'static str) -> Result<Self> {
@@ -510,7 +521,17 @@ impl PartitionsSchema {
             tagged_fields,
         })
     }
+}
 
+impl Decode for PartitionsSchema {
+    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
+        let mut field = "";
+        Self::decode_fields(buf, version, &mut field)
+            .map_err(|e| e.context(Self::NAME, field, version))
+    }
+}
+
+impl PartitionsSchema {
     #[inline]
     fn encode_fields<B: BufMut>(
         &self,
@@ -542,16 +563,7 @@ impl PartitionsSchema {
     }
 }
 
-impl Message for PartitionsSchema {
-    const NAME: &'static str = "PartitionsSchema";
-    const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-
-    fn decode<B: Buf>(buf: &mut B, version: i16) -> Result<Self> {
-        let mut field = "";
-        Self::decode_fields(buf, version, &mut field)
-            .map_err(|e| e.context(Self::NAME, field, version))
-    }
-
+impl Encode for PartitionsSchema {
     fn encode<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<()> {
         let mut field = "";
         self.encode_fields(buf, version, &mut field)

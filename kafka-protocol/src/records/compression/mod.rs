@@ -8,23 +8,34 @@
 //!
 //! Formats, as Apache Kafka's Java client writes and reads them:
 //!
-//! - gzip ([`gzip`]): RFC 1952, any number of members.
-//! - snappy ([`snappy`]): written in snappy-java's xerial framing; raw snappy and the
+//! - gzip (`gzip`): RFC 1952, any number of members.
+//! - snappy (`snappy`): written in snappy-java's xerial framing; raw snappy and the
 //!   official snappy framing format are read too.
-//! - lz4 ([`lz4`]): the LZ4 frame format with 64 KiB independent blocks; frames whose header
+//! - lz4 (`lz4`): the LZ4 frame format with 64 KiB independent blocks; frames whose header
 //!   checksum covers the magic number too (magic 0 messages, KAFKA-3160) are accepted.
-//! - zstd ([`zstd`]): standard zstd frames.
+//! - zstd (`zstd`): standard zstd frames.
+//!
+//! Each codec is behind the crate feature of its name (all on by default). A codec that was
+//! left out is [`ErrorKind::CompressionDisabled`] when compressing or decompressing;
+//! [`Compression::is_enabled`] tells beforehand.
 
+#[cfg(feature = "gzip")]
 pub mod gzip;
+#[cfg(feature = "lz4")]
 pub mod lz4;
+#[cfg(feature = "snappy")]
 pub mod snappy;
+#[cfg(feature = "zstd")]
 pub mod zstd;
 
+#[cfg(any(feature = "gzip", feature = "snappy", feature = "zstd"))]
 use std::io::Read;
 
 use bytes::Bytes;
 
-use super::{Compression, MAGIC_V0};
+use super::Compression;
+#[cfg(feature = "lz4")]
+use super::MAGIC_V0;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Compresses `data` with `codec`, as the Java client would for a v2 batch or a magic 1
@@ -32,10 +43,16 @@ use crate::error::{Error, ErrorKind, Result};
 pub fn compress(codec: Compression, data: &[u8]) -> Result<Vec<u8>> {
     match codec {
         Compression::None => Ok(data.to_vec()),
+        #[cfg(feature = "gzip")]
         Compression::Gzip => gzip::compress(data),
+        #[cfg(feature = "snappy")]
         Compression::Snappy => snappy::compress(data),
+        #[cfg(feature = "lz4")]
         Compression::Lz4 => Ok(lz4::compress(data, false)),
+        #[cfg(feature = "zstd")]
         Compression::Zstd => zstd::compress(data),
+        #[allow(unreachable_patterns)]
+        disabled => Err(disabled_error(disabled)),
     }
 }
 
@@ -43,10 +60,13 @@ pub fn compress(codec: Compression, data: &[u8]) -> Result<Vec<u8>> {
 /// for magic 0 writes the frame header checksum the way Kafka before 0.10 computed it (over
 /// the magic number too), which is what magic-0 readers expect.
 pub fn compress_for_magic(codec: Compression, magic: i8, data: &[u8]) -> Result<Vec<u8>> {
-    match codec {
-        Compression::Lz4 if magic == MAGIC_V0 => Ok(lz4::compress(data, true)),
-        other => compress(other, data),
+    #[cfg(feature = "lz4")]
+    if codec == Compression::Lz4 && magic == MAGIC_V0 {
+        return Ok(lz4::compress(data, true));
     }
+    #[cfg(not(feature = "lz4"))]
+    let _ = magic;
+    compress(codec, data)
 }
 
 /// Decompresses `data` compressed with `codec`, producing at most `limit` bytes; more is
@@ -59,12 +79,25 @@ pub fn decompress(codec: Compression, data: &[u8], limit: usize) -> Result<Bytes
             }
             data.to_vec()
         }
+        #[cfg(feature = "gzip")]
         Compression::Gzip => gzip::decompress(data, limit)?,
+        #[cfg(feature = "snappy")]
         Compression::Snappy => snappy::decompress(data, limit)?,
+        #[cfg(feature = "lz4")]
         Compression::Lz4 => lz4::decompress(data, limit)?,
+        #[cfg(feature = "zstd")]
         Compression::Zstd => zstd::decompress(data, limit)?,
+        #[allow(unreachable_patterns)]
+        disabled => return Err(disabled_error(disabled)),
     };
     Ok(Bytes::from(out))
+}
+
+/// The error for a codec whose crate feature is off.
+#[cold]
+#[allow(dead_code)] // unused when every codec is built in
+fn disabled_error(codec: Compression) -> Error {
+    Error::new(ErrorKind::CompressionDisabled(codec.name()))
 }
 
 /// The error for output past `limit`.
@@ -75,6 +108,12 @@ pub(crate) fn too_large(limit: usize) -> Error {
 
 /// A [`ErrorKind::Compression`] error naming the codec.
 #[cold]
+#[cfg(any(
+    feature = "gzip",
+    feature = "snappy",
+    feature = "lz4",
+    feature = "zstd"
+))]
 pub(crate) fn codec_error(codec: &str, why: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Compression(format!("{codec}: {why}")))
 }
@@ -83,6 +122,7 @@ pub(crate) fn codec_error(codec: &str, why: impl std::fmt::Display) -> Error {
 /// `limit + 1`, so a bomb stops after one byte too many rather than when memory runs out.
 /// `size_hint` (typically a few times the compressed size) only sizes the first allocation,
 /// and is itself capped by the limit.
+#[cfg(any(feature = "gzip", feature = "snappy", feature = "zstd"))]
 pub(crate) fn read_bounded<R: Read>(
     codec: &str,
     reader: R,

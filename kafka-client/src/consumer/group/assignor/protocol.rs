@@ -13,7 +13,7 @@ use krafty_protocol::generated::consumer_protocol_assignment::{
 use krafty_protocol::generated::consumer_protocol_subscription::{
     ConsumerProtocolSubscription, TopicPartition as OwnedTopic,
 };
-use krafty_protocol::message::Message;
+use krafty_protocol::message::{Decode, Encode};
 use krafty_protocol::wire::StrBytes;
 
 use super::Subscription;
@@ -28,7 +28,7 @@ pub(crate) const SUBSCRIPTION_VERSION: i16 = 3;
 pub(crate) const ASSIGNMENT_VERSION: i16 = 1;
 
 /// Encodes a version-prefixed message.
-pub(crate) fn encode_versioned<M: Message>(msg: &M, version: i16) -> Result<Bytes> {
+pub(crate) fn encode_versioned<M: Encode>(msg: &M, version: i16) -> Result<Bytes> {
     let mut out = BytesMut::with_capacity(2 + msg.encoded_len(version));
     out.put_i16(version);
     msg.encode(&mut out, version)?;
@@ -38,7 +38,7 @@ pub(crate) fn encode_versioned<M: Message>(msg: &M, version: i16) -> Result<Byte
 /// Decodes a version-prefixed message; a version newer than the codec knows is read as the
 /// newest known one (newer versions only append fields), trailing bytes are ignored.
 /// Returns the message and the version it was written with (clamped to the known range).
-fn decode_versioned<M: Message>(mut data: Bytes) -> Result<(M, i16)> {
+fn decode_versioned<M: Decode>(mut data: Bytes) -> Result<(M, i16)> {
     if data.len() < 2 {
         return Err(Error::InvalidResponse(format!(
             "{} shorter than its version",
