@@ -165,8 +165,13 @@ fn cuts(len: usize) -> Vec<usize> {
 fn every_truncated_golden_frame_is_an_error() {
     let mut tried = 0usize;
     for g in golden_frames() {
-        no_panic(&g, &g.bytes, "whole frame")
-            .unwrap_or_else(|e| panic!("{}: {e}", g.path.display()));
+        match no_panic(&g, &g.bytes, "whole frame") {
+            Ok(()) => {}
+            // Frames the Java 4.0.2 client sent at versions newer than the specs are refused
+            // whole (golden_frames.rs checks that); their cuts prove nothing more.
+            Err(e) if e.kind() == &ErrorKind::UnsupportedVersion => continue,
+            Err(e) => panic!("{}: {e}", g.path.display()),
+        }
         for cut in cuts(g.bytes.len()) {
             let part = g.bytes.slice(..cut);
             let r = no_panic(&g, &part, &format!("cut at {cut}"));
