@@ -4,7 +4,7 @@
 //! [`RecordBatchBuilder`], so records are encoded once, straight into the batch buffer),
 //! `batch.size` and `linger.ms` (when a batch is ready), `buffer.memory` with backpressure
 //! (appends wait up to `max.block.ms` for memory, freed when batches complete),
-//! `delivery.timeout.ms` for batches queued and in flight ([`Accumulator::expire`], run on
+//! `delivery.timeout.ms` for batches queued and in flight (`Accumulator::expire`, run on
 //! time by the sender's expiry task), and per-partition ordering: at most one
 //! batch per partition is in flight, and a batch to retry goes back to the front of its
 //! queue with its sequence number, so retries neither reorder nor duplicate. Idempotent
