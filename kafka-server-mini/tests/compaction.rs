@@ -8,13 +8,12 @@
 //! `SKIP`, with `CI=true` it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::peer::peer_missing;
+use common::peer::{peer_missing, BrokerProc};
 
 /// Broker settings that make the cleaner act within a test's time.
 const FAST_CLEANER: &[&str] = &[
@@ -23,49 +22,10 @@ const FAST_CLEANER: &[&str] = &[
     "group.initial.rebalance.delay.ms=0",
 ];
 
-struct Mini {
-    child: Child,
-    port: u16,
-}
-
-impl Mini {
-    fn start(data_dir: &Path, extra: &[&str]) -> Self {
-        let stderr = std::fs::File::create(data_dir.with_extension("stderr.log")).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kafka-server-mini"));
-        cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(["--log-level", "info"]);
-        for s in FAST_CLEANER.iter().chain(extra) {
-            cmd.args(["--set", s]);
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start kafka-server-mini");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.rsplit_once(':'))
-            .and_then(|(_, p)| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        Mini { child, port }
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Mini {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The broker binary with the fast-cleaner settings and `extra`.
+fn start_mini(data_dir: &Path, extra: &[&str]) -> BrokerProc {
+    let sets: Vec<&str> = FAST_CLEANER.iter().chain(extra).copied().collect();
+    BrokerProc::start_with(data_dir, &sets)
 }
 
 fn shared_peers() -> Option<PathBuf> {
@@ -142,7 +102,7 @@ fn compaction_confluent_kafka_topic_config() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let broker = Mini::start(&dir.path().join("data"), &[]);
+    let broker = start_mini(&dir.path().join("data"), &[]);
     let Some(line) = confluent_compaction(&peers, &broker.bootstrap(), "compacted-cc", 30) else {
         peer_missing("compaction confluent: confluent_kafka not installed");
         return;
@@ -167,7 +127,7 @@ fn compaction_kcat_broker_default_policy() {
     }
     let dir = tempfile::tempdir().unwrap();
     // every auto-created topic is compacted and rolls after 300 ms
-    let broker = Mini::start(
+    let broker = start_mini(
         &dir.path().join("data"),
         &["log.cleanup.policy=compact", "log.roll.ms=300"],
     );
@@ -260,7 +220,7 @@ fn compaction_matches_real_kafka() {
     let kafka = confluent_compaction(&peers, &real, &topic, 60)
         .expect("confluent_kafka is needed for the real-Kafka comparison");
     let dir = tempfile::tempdir().unwrap();
-    let broker = Mini::start(&dir.path().join("data"), &[]);
+    let broker = start_mini(&dir.path().join("data"), &[]);
     let mini = confluent_compaction(&peers, &broker.bootstrap(), &topic, 30).unwrap();
     eprintln!("real Kafka {name}: {kafka}\nkafka-server-mini: {mini}");
     assert_eq!(

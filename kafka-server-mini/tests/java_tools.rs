@@ -18,6 +18,8 @@ use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+mod common;
+
 use krafty_client::producer::partitioner::default_partition;
 use krafty_protocol::records::{Compression, RecordBatchHeader};
 
@@ -109,29 +111,7 @@ struct Mini {
 impl Mini {
     fn start(sets: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kafka-server-mini"));
-        cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args(["--set", "group.initial.rebalance.delay.ms=0"]);
-        for s in sets {
-            cmd.args(["--set", s]);
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start kafka-server-mini");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.rsplit_once(':'))
-            .and_then(|(_, p)| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let (child, port) = common::peer::spawn_broker(&dir.path().join("data"), sets);
         Mini { child, port, dir }
     }
 

@@ -74,34 +74,51 @@ pub struct BrokerProc {
     port: u16,
 }
 
+/// Starts the kafka-server-mini binary on a free port with its data in `data_dir` (stderr
+/// goes to `data_dir.stderr.log`), `group.initial.rebalance.delay.ms=0` and each
+/// `key=value` of `sets`; returns the child and the port it printed (`listening on ...`).
+pub fn spawn_broker(data_dir: &Path, sets: &[&str]) -> (Child, u16) {
+    let log = data_dir.with_extension("stderr.log");
+    let stderr = std::fs::File::create(&log).expect("create the broker's stderr log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kafka-server-mini"));
+    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args([
+            "--set",
+            "group.initial.rebalance.delay.ms=0",
+            "--log-level",
+            "info",
+        ]);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("start kafka-server-mini");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("read the broker's first line");
+    let port = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    (child, port)
+}
+
 impl BrokerProc {
-    /// Starts the binary on `data_dir` (stderr goes to `data_dir.stderr.log`).
+    /// Starts the binary on `data_dir` (see [`spawn_broker`]).
     pub fn start(data_dir: &Path) -> Self {
-        let log = data_dir.with_extension("stderr.log");
-        let stderr = std::fs::File::create(&log).expect("create the broker's stderr log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kafka-server-mini"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args([
-                "--set",
-                "group.initial.rebalance.delay.ms=0",
-                "--log-level",
-                "info",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start kafka-server-mini");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("read the broker's first line");
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.rsplit_once(':'))
-            .and_then(|(_, p)| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Starts the binary on `data_dir` with extra `key=value` settings.
+    pub fn start_with(data_dir: &Path, sets: &[&str]) -> Self {
+        let (child, port) = spawn_broker(data_dir, sets);
         BrokerProc { child, port }
     }
 
