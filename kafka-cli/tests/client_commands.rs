@@ -4,8 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
@@ -71,44 +72,13 @@ impl Drop for TestBroker {
 
 /// Runs a program with optional stdin, killing it after 60 s.
 fn run(program: impl Into<PathBuf>, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(program.into())
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        let input = input.to_vec();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&input);
-        });
-    }
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(out) => {
-            let out = out.unwrap();
-            assert!(
-                !stderr(&out).contains("panicked"),
-                "{args:?} panicked: {}",
-                stderr(&out)
-            );
-            out
-        }
-        Err(_) => {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-            panic!("{args:?} did not finish within 60 s");
-        }
-    }
+    let out = common::run_bounded(program, args, stdin, Duration::from_secs(60));
+    assert!(
+        !stderr(&out).contains("panicked"),
+        "{args:?} panicked: {}",
+        stderr(&out)
+    );
+    out
 }
 
 fn stdout(out: &Output) -> String {

@@ -6,10 +6,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 /// The cluster's bootstrap list, or `None` after SKIP (outside CI; a panic with `CI=true`).
@@ -55,36 +55,7 @@ fn unique(prefix: &str) -> String {
 
 /// Runs a program with optional stdin, killing it after 90 s.
 fn run(program: impl Into<PathBuf>, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(program.into())
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        let input = input.to_vec();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&input);
-        });
-    }
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_secs(90)) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-            panic!("{args:?} did not finish within 90 s");
-        }
-    }
+    common::run_bounded(program, args, stdin, Duration::from_secs(90))
 }
 
 struct Cli {
