@@ -15,6 +15,7 @@
 #   FUZZ_SECONDS       seconds per target (default 25; 5 targets)
 #   FUZZ_TARGETS       space-separated subset of targets (default: all)
 #   KAFKA_TOOLS_HOME   where cargo-fuzz is installed if missing
+#   FUZZ_TARGET_DIR    the shared target directory (default target/fuzz)
 #   FUZZ_RELEASE=1     optimized build (-O -a) for long runs: ~10x the execs/s, ~2-3x the
 #                      build time
 #
@@ -66,6 +67,9 @@ else
     BUILD_FLAGS=(-D --sanitizer none)
     export CARGO_PROFILE_DEV_DEBUG=line-tables-only
 fi
+# One target directory for the three fuzz crates: the dependencies they share (codecs,
+# CRCs, libFuzzer) are built once, and the disk holds one copy.
+BUILD_FLAGS+=(--target-dir "${FUZZ_TARGET_DIR:-$ROOT/target/fuzz}")
 
 skip() {
     echo "SKIP fuzz: $*"

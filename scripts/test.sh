@@ -18,7 +18,15 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 shared="${KAFKA_SHARED:-$root/../shared}"
 start=$(date +%s)
-step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+step() {
+  printf '\n==> %s (%ss; %s)\n' "$*" "$(( $(date +%s) - start ))" \
+    "$(df -h . 2>/dev/null | awk 'NR==2 {print $4 " free on " $6}')"
+}
+# CI builds everything once: incremental state would only cost disk (it was 4.7 GB of a
+# 14 GB target/debug). The dev profile's debug settings (Cargo.toml) keep the rest small.
+if [ "${CI:-}" = true ]; then
+  export CARGO_INCREMENTAL=0
+fi
 
 # ---- peers (issue 9 item 6) -------------------------------------------------------------
 # scripts/peers.sh installs every peer (../shared/peers/install.sh), checks each one runs,
