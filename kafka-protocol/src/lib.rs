@@ -50,6 +50,8 @@ pub mod frame;
 pub mod generated;
 pub mod message;
 pub mod records;
+#[cfg(feature = "sasl")]
+pub mod sasl;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod wire;
