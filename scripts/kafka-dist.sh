@@ -8,7 +8,8 @@
 #                                 broker+controller nodes on free loopback ports, waits until
 #                                 every broker serves, prints the bootstrap list on stdout
 #                                 --security (1 node only): also listeners SSL, SASL_PLAINTEXT,
-#                                 SASL_SSL and SSL_ALT (SSL on 127.0.0.2, for host-name checks);
+#                                 SASL_SSL, SSL_ALT (SSL on 127.0.0.2, for host-name checks) and
+#                                 MTLS (SSL with ssl.client.auth=required);
 #                                 certificates made with openssl in RUN/tls (ca.pem, server.pem,
 #                                 client.pem + client.key for mTLS, untrusted-ca.pem), mechanisms
 #                                 PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (Kafka's
@@ -18,7 +19,7 @@
 #                                 ssl.client.auth=requested
 #   scripts/kafka-dist.sh bootstrap [--name NAME] [--listener L] prints the bootstrap list again
 #                                 (of listener L: PLAINTEXT (default), SSL, SASL_PLAINTEXT,
-#                                 SASL_SSL, SSL_ALT)
+#                                 SASL_SSL, SSL_ALT, MTLS)
 #   scripts/kafka-dist.sh tls-dir [--name NAME]                prints the secured cluster's
 #                                 certificate directory
 #   scripts/kafka-dist.sh stop    [--name NAME]                clean stop of every node
@@ -180,6 +181,7 @@ bootstrap() {
     SASL_PLAINTEXT) file=sasl_plaintext.port ;;
     SASL_SSL) file=sasl_ssl.port ;;
     SSL_ALT) file=ssl_alt.port; host=127.0.0.2 ;;
+    MTLS) file=mtls.port ;;
     *) die "unknown listener $listener" ;;
   esac
   for id in $(cat "$rd/nodes"); do
@@ -222,18 +224,20 @@ security_properties() {
   local sp ssp slp ap
   sp=$(cat "$rd/node-$id/ssl.port"); ssp=$(cat "$rd/node-$id/sasl_ssl.port")
   slp=$(cat "$rd/node-$id/sasl_plaintext.port"); ap=$(cat "$rd/node-$id/ssl_alt.port")
+  local mp; mp=$(cat "$rd/node-$id/mtls.port")
   local plain='org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";'
   local scram='org.apache.kafka.common.security.scram.ScramLoginModule required;'
   local oauth='org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";'
   cat <<EOF
-listeners=PLAINTEXT://127.0.0.1:$(cat "$rd/node-$id/broker.port"),CONTROLLER://127.0.0.1:$(cat "$rd/node-$id/controller.port"),SSL://127.0.0.1:$sp,SASL_PLAINTEXT://127.0.0.1:$slp,SASL_SSL://127.0.0.1:$ssp,SSL_ALT://127.0.0.2:$ap
-advertised.listeners=PLAINTEXT://127.0.0.1:$(cat "$rd/node-$id/broker.port"),SSL://127.0.0.1:$sp,SASL_PLAINTEXT://127.0.0.1:$slp,SASL_SSL://127.0.0.1:$ssp,SSL_ALT://127.0.0.2:$ap
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,SSL_ALT:SSL
+listeners=PLAINTEXT://127.0.0.1:$(cat "$rd/node-$id/broker.port"),CONTROLLER://127.0.0.1:$(cat "$rd/node-$id/controller.port"),SSL://127.0.0.1:$sp,SASL_PLAINTEXT://127.0.0.1:$slp,SASL_SSL://127.0.0.1:$ssp,SSL_ALT://127.0.0.2:$ap,MTLS://127.0.0.1:$mp
+advertised.listeners=PLAINTEXT://127.0.0.1:$(cat "$rd/node-$id/broker.port"),SSL://127.0.0.1:$sp,SASL_PLAINTEXT://127.0.0.1:$slp,SASL_SSL://127.0.0.1:$ssp,SSL_ALT://127.0.0.2:$ap,MTLS://127.0.0.1:$mp
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,SSL_ALT:SSL,MTLS:SSL
 ssl.keystore.type=PEM
 ssl.keystore.location=$tls/server-keystore.pem
 ssl.truststore.type=PEM
 ssl.truststore.location=$tls/ca.pem
 ssl.client.auth=requested
+listener.name.mtls.ssl.client.auth=required
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
 listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
 listener.name.sasl_ssl.plain.sasl.jaas.config=$plain
@@ -262,7 +266,7 @@ start() {
     voters="${voters:+$voters,}$id@127.0.0.1:$(cat "$rd/node-$id/controller.port")"
     if [ "$security" = 1 ]; then
       local f
-      for f in ssl sasl_plaintext sasl_ssl ssl_alt; do free_port >"$rd/node-$id/$f.port"; done
+      for f in ssl sasl_plaintext sasl_ssl ssl_alt mtls; do free_port >"$rd/node-$id/$f.port"; done
     fi
   done
   local format_extra=()
@@ -324,7 +328,7 @@ EOF
   echo "kafka-dist: Apache Kafka $version, $nodes node(s), name $name, data in $rd" >&2
   if [ "$security" = 1 ]; then
     local l
-    for l in SSL SASL_PLAINTEXT SASL_SSL SSL_ALT; do echo "kafka-dist: $l listener $(listener=$l bootstrap)" >&2; done
+    for l in SSL SASL_PLAINTEXT SASL_SSL SSL_ALT MTLS; do echo "kafka-dist: $l listener $(listener=$l bootstrap)" >&2; done
     echo "kafka-dist: CA $rd/tls/ca.pem, client certificate $rd/tls/client.pem, key $rd/tls/client.key" >&2
   fi
   bootstrap
@@ -384,5 +388,5 @@ case "$cmd" in
   tool) [ ${#args[@]} -ge 1 ] || die "tool needs a tool name"; run_tool "${args[@]}" ;;
   java-classpath) fetch >/dev/null; classpath; echo ;;
   versions) echo "spec=$KAFKA_VERSION_SPEC newest=$KAFKA_VERSION_NEWEST" ;;
-  *) sed -n '2,36p' "$0"; exit 2 ;;
+  *) sed -n '2,37p' "$0"; exit 2 ;;
 esac

@@ -292,7 +292,8 @@ impl fmt::Display for AuthError {
             }
             AuthError::MechanismNotEnabled { requested, enabled } => write!(
                 f,
-                "SaslHandshake: mechanism {requested} is not enabled on this listener                  (the broker enables: {})",
+                "SaslHandshake: mechanism {requested} is not enabled on this listener \
+                 (the broker enables: {})",
                 enabled.join(", ")
             ),
             AuthError::BadCredentials { mechanism, message } => {

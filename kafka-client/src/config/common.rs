@@ -58,6 +58,10 @@ pub const COMMON_DEFAULTS: &[(&str, &str)] = &[
     ("reconnect.backoff.max.ms", "1000"),
     ("retry.backoff.ms", "100"),
     ("metadata.max.age.ms", "300000"),
+    ("security.protocol", "PLAINTEXT"),
+    ("ssl.endpoint.identification.algorithm", "https"),
+    ("sasl.mechanism", "PLAIN"),
+    ("enable.sasl.oauthbearer.unsecure.jwt", "false"),
 ];
 
 const INT_MAX: i64 = i32::MAX as i64;

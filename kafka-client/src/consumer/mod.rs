@@ -80,6 +80,7 @@ impl Consumer {
     /// Starts a consumer (its fetcher task runs on the current tokio runtime).
     pub fn new(cfg: ConsumerConfig) -> Result<Consumer> {
         let pool = Arc::new(Pool::new(&cfg.common));
+        pool.check()?;
         let metadata = Arc::new(Metadata::new(pool, &cfg.common, false));
         let group = cfg
             .group_id

@@ -409,7 +409,16 @@ async fn read_loop<R: AsyncRead + Unpin>(mut r: R, shared: Arc<Shared>) {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    shared.close(&format!("bad frame: {e}"));
+                    // A TLS record (alert 0x15 or handshake 0x16, version 3.x) where a Kafka
+                    // frame was expected: a plaintext client on a TLS listener.
+                    let why = if matches!(buf.first_chunk::<2>(), Some([0x15 | 0x16, 0x03])) {
+                        "the broker answered with TLS: this listener needs \
+                         security.protocol=SSL or SASL_SSL"
+                            .to_string()
+                    } else {
+                        format!("bad frame: {e}")
+                    };
+                    shared.close(&why);
                     return;
                 }
             }

@@ -87,6 +87,12 @@ impl Pool {
         }
     }
 
+    /// The error that makes the security settings unusable (unreadable PEM, missing SASL
+    /// credentials), if any; clients call this when they are built.
+    pub fn check(&self) -> Result<()> {
+        self.conn_cfg.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
     /// Replaces the broker id to address map (from a Metadata response).
     pub fn set_brokers(&self, brokers: HashMap<i32, (String, u16)>) {
         if let Ok(mut b) = self.brokers.lock() {
@@ -192,6 +198,9 @@ impl Pool {
         for addr in candidates {
             match self.get_addr(&addr).await {
                 Ok(c) => return Ok(c),
+                // A refused authentication is final (as Java's AuthenticationException):
+                // report it as it is.
+                Err(e @ Error::Authentication(_)) => return Err(e),
                 Err(e) => last = e,
             }
         }
