@@ -14,7 +14,11 @@ use std::time::Duration;
 
 fn dist(args: &[&str]) -> String {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka-dist.sh");
-    let out = Command::new("bash").arg(script).args(args).output().unwrap();
+    let out = Command::new("bash")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "kafka-dist.sh {args:?}: {}",
@@ -62,7 +66,10 @@ fn produce_and_consume_over_sasl_ssl_scram() {
     }
     for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let bootstrap = dist(&["bootstrap", "--name", name, "--listener", "SASL_SSL"]);
-        let ca = format!("ssl.ca.location={}/ca.pem", dist(&["tls-dir", "--name", name]));
+        let ca = format!(
+            "ssl.ca.location={}/ca.pem",
+            dist(&["tls-dir", "--name", name])
+        );
         let jaas = r#"sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="alice-secret";"#;
         let sec = [
             "--bootstrap",

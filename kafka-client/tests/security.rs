@@ -59,7 +59,12 @@ async fn every_protocol_and_mechanism_round_trips() {
         let tb = token_callback(0);
         #[allow(clippy::type_complexity)]
         let cases: Vec<(&str, &str, Vec<(&str, &str)>, &dyn Fn(&mut CommonConfig))> = vec![
-            ("SSL", &ssl, vec![("security.protocol", "SSL"), ("ssl.ca.location", &ca)], &no_extra),
+            (
+                "SSL",
+                &ssl,
+                vec![("security.protocol", "SSL"), ("ssl.ca.location", &ca)],
+                &no_extra,
+            ),
             (
                 "SSL inline Java truststore",
                 &ssl,
@@ -197,7 +202,10 @@ async fn every_protocol_and_mechanism_round_trips() {
             let topic = common::topic(&format!("sec-{i}"));
             let settings = secure::quick(bootstrap, settings);
             match secure::roundtrip(&settings, *extra, &topic, 20).await {
-                Ok(()) => eprintln!("{}: {what}: created {topic}, produced and consumed 20", node.name),
+                Ok(()) => eprintln!(
+                    "{}: {what}: created {topic}, produced and consumed 20",
+                    node.name
+                ),
                 Err(e) => panic!("{}: {what}: {e}", node.name),
             }
         }
@@ -226,7 +234,13 @@ async fn refusals_are_typed_and_nobody_gets_in() {
         let sasl_ssl = node.bootstrap("SASL_SSL");
         let expired = token_callback(7200);
         #[allow(clippy::type_complexity)]
-        let cases: Vec<(&str, &str, Vec<(&str, &str)>, &dyn Fn(&mut CommonConfig), Expect)> = vec![
+        let cases: Vec<(
+            &str,
+            &str,
+            Vec<(&str, &str)>,
+            &dyn Fn(&mut CommonConfig),
+            Expect,
+        )> = vec![
             (
                 "PLAIN wrong password",
                 &sasl_ssl,
@@ -302,7 +316,10 @@ async fn refusals_are_typed_and_nobody_gets_in() {
             (
                 "untrusted CA",
                 &ssl,
-                vec![("security.protocol", "SSL"), ("ssl.ca.location", &untrusted)],
+                vec![
+                    ("security.protocol", "SSL"),
+                    ("ssl.ca.location", &untrusted),
+                ],
                 &no_extra,
                 Expect::Certificate,
             ),
@@ -325,7 +342,13 @@ async fn refusals_are_typed_and_nobody_gets_in() {
                 &no_extra,
                 Expect::Certificate,
             ),
-            ("plaintext client to the SSL listener", &ssl, vec![], &no_extra, Expect::Refused),
+            (
+                "plaintext client to the SSL listener",
+                &ssl,
+                vec![],
+                &no_extra,
+                Expect::Refused,
+            ),
             (
                 "no client certificate where it is required",
                 &mtls,
@@ -353,14 +376,19 @@ async fn refusals_are_typed_and_nobody_gets_in() {
             let e = match result {
                 Ok(topics) => {
                     let_in.fetch_add(1, Ordering::SeqCst);
-                    eprintln!("{}: {what}: LET IN (saw {} topics)", node.name, topics.len());
+                    eprintln!(
+                        "{}: {what}: LET IN (saw {} topics)",
+                        node.name,
+                        topics.len()
+                    );
                     continue;
                 }
                 Err(e) => e,
             };
             eprintln!("{}: {what}: refused in {took:?}: {e}", node.name);
             assert!(
-                !e.to_string().contains("alice-secret") && !e.to_string().contains("not-the-password"),
+                !e.to_string().contains("alice-secret")
+                    && !e.to_string().contains("not-the-password"),
                 "{what}: secret in the error: {e}"
             );
             // Far looser than the 10 s timeouts: a refusal must not hang.
@@ -371,14 +399,20 @@ async fn refusals_are_typed_and_nobody_gets_in() {
                     "{what}: {e:?}"
                 ),
                 Expect::MechanismNotEnabled(enabled) => match &e {
-                    Error::Authentication(AuthError::MechanismNotEnabled { requested, enabled: got }) => {
+                    Error::Authentication(AuthError::MechanismNotEnabled {
+                        requested,
+                        enabled: got,
+                    }) => {
                         assert_eq!(requested, "SCRAM-SHA-512");
                         assert_eq!(got, enabled, "{what}");
                     }
                     other => panic!("{what}: {other:?}"),
                 },
                 Expect::Certificate => assert!(
-                    matches!(e, Error::Authentication(AuthError::CertificateVerification(_))),
+                    matches!(
+                        e,
+                        Error::Authentication(AuthError::CertificateVerification(_))
+                    ),
                     "{what}: {e:?}"
                 ),
                 Expect::Refused => assert!(

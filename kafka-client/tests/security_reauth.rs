@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use common::secure;
 use krafty_client::net::sasl;
-use krafty_client::{Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord, TopicPartition};
+use krafty_client::{
+    Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord, TopicPartition,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn producer_reauthenticates_across_session_lifetimes() {
@@ -59,7 +61,12 @@ async fn producer_reauthenticates_across_session_lifetimes() {
         let mut got = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while got.len() < N && tokio::time::Instant::now() < deadline {
-            got.extend(consumer.poll(Duration::from_millis(500)).await.expect("poll"));
+            got.extend(
+                consumer
+                    .poll(Duration::from_millis(500))
+                    .await
+                    .expect("poll"),
+            );
         }
         consumer.close().await;
         let values: Vec<String> = got
@@ -72,6 +79,9 @@ async fn producer_reauthenticates_across_session_lifetimes() {
             "RESULT {}: {N} records over ~13 s with 5 s SASL sessions: {renewed} re-authentications, all delivered and consumed",
             node.name
         );
-        assert!(renewed >= 2, "expected at least 2 re-authentications, saw {renewed}");
+        assert!(
+            renewed >= 2,
+            "expected at least 2 re-authentications, saw {renewed}"
+        );
     }
 }

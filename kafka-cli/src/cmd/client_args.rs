@@ -52,7 +52,11 @@ pub fn apply_settings<T>(
 ) -> Result<(), CliError> {
     for (k, v) in settings {
         set(cfg, k, v).map_err(|e| {
-            let shown = if is_secret(k) { "<redacted>" } else { v.as_str() };
+            let shown = if is_secret(k) {
+                "<redacted>"
+            } else {
+                v.as_str()
+            };
             CliError::msg(format!("-X {k}={shown}: {e}"))
         })?;
     }

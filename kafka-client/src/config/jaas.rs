@@ -185,7 +185,10 @@ mod tests {
         );
         let j = j.map_err(|e| e.to_string());
         assert_eq!(j.as_ref().map(|j| j.module), Ok(LoginModule::Plain));
-        assert_eq!(j.as_ref().ok().and_then(|j| j.option("username")), Some("alice"));
+        assert_eq!(
+            j.as_ref().ok().and_then(|j| j.option("username")),
+            Some("alice")
+        );
         assert_eq!(
             j.as_ref().ok().and_then(|j| j.option("password")),
             Some("alice-secret")
@@ -195,7 +198,10 @@ mod tests {
         )
         .map_err(|e| e.to_string());
         assert_eq!(j.as_ref().map(|j| j.module), Ok(LoginModule::Scram));
-        assert_eq!(j.as_ref().ok().and_then(|j| j.option("username")), Some("bob"));
+        assert_eq!(
+            j.as_ref().ok().and_then(|j| j.option("username")),
+            Some("bob")
+        );
         assert_eq!(
             j.as_ref().ok().and_then(|j| j.option("password")),
             Some("p\"w=;x")

@@ -595,9 +595,14 @@ mod tests {
 
     #[test]
     fn protocols_mechanisms_and_bad_values() {
-        let c = cfg(&[("security.protocol", "sasl_ssl"), ("sasl.mechanism", "SCRAM-SHA-512")]);
-        assert!(matches!(c, Ok(ref c) if c.protocol == SecurityProtocol::SaslSsl
-            && c.sasl.mechanism == SaslMechanism::ScramSha512));
+        let c = cfg(&[
+            ("security.protocol", "sasl_ssl"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+        ]);
+        assert!(
+            matches!(c, Ok(ref c) if c.protocol == SecurityProtocol::SaslSsl
+            && c.sasl.mechanism == SaslMechanism::ScramSha512)
+        );
         for (k, v) in [
             ("security.protocol", "TLS"),
             ("sasl.mechanism", "GSSAPI"),
@@ -625,14 +630,18 @@ mod tests {
             ("sasl.password", "alice-secret"),
         ]);
         let creds = c.and_then(|c| c.sasl.credentials());
-        assert!(matches!(creds, Ok(SaslCredentials::Password { ref username, ref password, mechanism: SaslMechanism::ScramSha256 })
-            if username == "alice" && password.expose() == "alice-secret"));
+        assert!(
+            matches!(creds, Ok(SaslCredentials::Password { ref username, ref password, mechanism: SaslMechanism::ScramSha256 })
+            if username == "alice" && password.expose() == "alice-secret")
+        );
         let c = cfg(&[(
             "sasl.jaas.config",
             r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="bob" password="b";"#,
         )]);
         let creds = c.and_then(|c| c.sasl.credentials());
-        assert!(matches!(creds, Ok(SaslCredentials::Password { ref username, mechanism: SaslMechanism::Plain, .. }) if username == "bob"));
+        assert!(
+            matches!(creds, Ok(SaslCredentials::Password { ref username, mechanism: SaslMechanism::Plain, .. }) if username == "bob")
+        );
         // A Plain module with a SCRAM mechanism is a conflict, as is no credential at all.
         let c = cfg(&[
             ("sasl.mechanism", "SCRAM-SHA-512"),
@@ -641,11 +650,20 @@ mod tests {
                 r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="bob" password="b";"#,
             ),
         ]);
-        assert!(matches!(c.and_then(|c| c.sasl.credentials()), Err(ConfigError::Conflict(_))));
+        assert!(matches!(
+            c.and_then(|c| c.sasl.credentials()),
+            Err(ConfigError::Conflict(_))
+        ));
         let c = cfg(&[("sasl.mechanism", "PLAIN")]);
-        assert!(matches!(c.and_then(|c| c.sasl.credentials()), Err(ConfigError::Conflict(_))));
+        assert!(matches!(
+            c.and_then(|c| c.sasl.credentials()),
+            Err(ConfigError::Conflict(_))
+        ));
         let c = cfg(&[("sasl.mechanism", "OAUTHBEARER")]);
-        assert!(matches!(c.and_then(|c| c.sasl.credentials()), Err(ConfigError::Conflict(_))));
+        assert!(matches!(
+            c.and_then(|c| c.sasl.credentials()),
+            Err(ConfigError::Conflict(_))
+        ));
     }
 
     #[test]

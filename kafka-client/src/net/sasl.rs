@@ -82,7 +82,6 @@ pub async fn authenticate(conn: &Connection, creds: &SaslCredentials) -> Result<
     }
     let hs = SaslHandshakeRequest {
         mechanism: StrBytes::from(mech.name().to_string()),
-        ..Default::default()
     };
     let resp = conn.enqueue_raw(hs_version, &hs)?.wait().await?;
     let enabled: Vec<String> = resp.mechanisms.iter().map(|m| m.to_string()).collect();
@@ -102,9 +101,13 @@ pub async fn authenticate(conn: &Connection, creds: &SaslCredentials) -> Result<
             username,
             password,
         } => {
-            round(conn, mech, plain::client_message(username, password.expose()))
-                .await?
-                .1
+            round(
+                conn,
+                mech,
+                plain::client_message(username, password.expose()),
+            )
+            .await?
+            .1
         }
         SaslCredentials::Password {
             mechanism,

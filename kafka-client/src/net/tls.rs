@@ -3,7 +3,7 @@
 //!
 //! Owns: reading the PEM trust anchors (`ssl.ca.location`, `ssl.truststore.*`, else the
 //! system store), the client certificate and key for mutual TLS (`ssl.certificate.location`
-//! + `ssl.key.location`, or `ssl.keystore.*`), host-name verification
+//! with `ssl.key.location`, or `ssl.keystore.*`), host-name verification
 //! (`ssl.endpoint.identification.algorithm`), and mapping handshake failures to
 //! [`AuthError`]. Must not: speak Kafka.
 
@@ -13,7 +13,9 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio::net::TcpStream;
@@ -60,7 +62,10 @@ fn roots(s: &TlsSettings) -> Result<RootCertStore> {
         pems.push((read_pem(p, "ssl.ca.location")?, "ssl.ca.location"));
     }
     if let Some(p) = &s.truststore_location {
-        pems.push((read_pem(p, "ssl.truststore.location")?, "ssl.truststore.location"));
+        pems.push((
+            read_pem(p, "ssl.truststore.location")?,
+            "ssl.truststore.location",
+        ));
     }
     if let Some(inline) = &s.truststore_certificates {
         pems.push((inline.as_bytes().to_vec(), "ssl.truststore.certificates"));
@@ -96,7 +101,10 @@ type ClientAuth = Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>
 fn client_auth(s: &TlsSettings) -> Result<ClientAuth> {
     match (&s.certificate_location, &s.key_location) {
         (Some(c), Some(k)) => {
-            let chain = certs(&read_pem(c, "ssl.certificate.location")?, "ssl.certificate.location")?;
+            let chain = certs(
+                &read_pem(c, "ssl.certificate.location")?,
+                "ssl.certificate.location",
+            )?;
             let key = key(&read_pem(k, "ssl.key.location")?, "ssl.key.location")?;
             return Ok(Some((chain, key)));
         }
@@ -226,4 +234,58 @@ pub async fn handshake(
             };
             Error::Authentication(step)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn err_text(r: Result<Arc<ClientConfig>>) -> String {
+        match r {
+            Err(Error::Authentication(AuthError::TlsConfig(why))) => why,
+            Err(e) => panic!("not a TlsConfig error: {e:?}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    const CA: &str =
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ1c=\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn encrypted_keys_and_half_pairs_are_refused() {
+        let s = TlsSettings {
+            truststore_certificates: Some("no pem here".into()),
+            ..TlsSettings::default()
+        };
+        assert!(err_text(client_config(&s)).contains("no CERTIFICATE"));
+        let s = TlsSettings {
+            certificate_location: Some("/nonexistent/client.pem".into()),
+            ..TlsSettings::default()
+        };
+        assert!(err_text(client_config(&s)).contains("go together"));
+        let encrypted =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let e = key(encrypted.as_bytes(), "ssl.keystore.key");
+        assert!(
+            matches!(e, Err(Error::Authentication(AuthError::TlsConfig(ref w))) if w.contains("encrypted")),
+            "{e:?}"
+        );
+        let s = TlsSettings {
+            keystore_key: Some(Secret::new(encrypted)),
+            ..TlsSettings::default()
+        };
+        assert!(err_text(client_config(&s)).contains("go together"));
+        let s = TlsSettings {
+            ca_location: Some("/nonexistent/ca.pem".into()),
+            ..TlsSettings::default()
+        };
+        assert!(err_text(client_config(&s)).contains("cannot read ssl.ca.location"));
+        // A PEM block that is not a certificate DER is refused as a CA.
+        let s = TlsSettings {
+            truststore_certificates: Some(CA.into()),
+            ..TlsSettings::default()
+        };
+        let _ = err_text(client_config(&s));
+    }
 }

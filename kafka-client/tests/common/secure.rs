@@ -75,10 +75,11 @@ pub fn apply(
     extra: &dyn Fn(&mut CommonConfig),
 ) -> Result<(), ConfigError> {
     for (k, v) in settings {
-        let mut p = ProducerConfig::default();
-        p.common = common.clone();
-        p.set(k, v)?;
-        *common = p.common;
+        let mut a = AdminConfig {
+            common: common.clone(),
+        };
+        a.set(k, v)?;
+        *common = a.common;
     }
     extra(common);
     Ok(())
@@ -89,7 +90,10 @@ pub fn quick(bootstrap: &str, settings: &[(&str, &str)]) -> Vec<(String, String)
     let mut v = vec![
         ("bootstrap.servers".to_string(), bootstrap.to_string()),
         ("request.timeout.ms".to_string(), "10000".to_string()),
-        ("socket.connection.setup.timeout.ms".to_string(), "10000".to_string()),
+        (
+            "socket.connection.setup.timeout.ms".to_string(),
+            "10000".to_string(),
+        ),
     ];
     v.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     v
