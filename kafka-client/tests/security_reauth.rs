@@ -85,3 +85,51 @@ async fn producer_reauthenticates_across_session_lifetimes() {
         );
     }
 }
+
+/// Why re-authentication matters: real Kafka closes a connection that is used after its
+/// SASL session expired (KIP-368). One connection, authenticated with a 5 s session, asks
+/// for metadata inside the session (answered), reports `needs_reauthentication` after
+/// 85-95% of it, and is closed by the broker when used after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_closes_a_connection_used_after_its_session() {
+    use krafty_client::config::{SaslCredentials, SaslMechanism, Secret};
+    use krafty_client::net::{Connection, ConnectionConfig};
+    use krafty_client::protocol::generated::MetadataRequest;
+    for node in secure::secured() {
+        let bootstrap = node.bootstrap("SASL_PLAINTEXT");
+        let (host, port) = bootstrap.rsplit_once(':').expect("host:port");
+        let cfg = ConnectionConfig {
+            client_id: "reauth-test".into(),
+            request_timeout: Duration::from_secs(10),
+            setup_timeout: Duration::from_secs(10),
+            tls: None,
+            sasl: Some(SaslCredentials::Password {
+                mechanism: SaslMechanism::Plain,
+                username: "alice".into(),
+                password: Secret::new("alice-secret"),
+            }),
+        };
+        let conn = Connection::connect(host, port.parse().expect("port"), &cfg)
+            .await
+            .expect("authenticated connection");
+        let started = std::time::Instant::now();
+        conn.send(&MetadataRequest::default())
+            .await
+            .expect("metadata inside the session");
+        assert!(!conn.needs_reauthentication());
+        tokio::time::sleep(Duration::from_millis(4800)).await;
+        assert!(conn.needs_reauthentication(), "past 95% of the 5 s session");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let after = conn.send(&MetadataRequest::default()).await;
+        println!(
+            "RESULT {}: request {:?} after the session start: {}",
+            node.name,
+            started.elapsed(),
+            match &after {
+                Ok(_) => "answered".to_string(),
+                Err(e) => format!("refused: {e}"),
+            }
+        );
+        assert!(after.is_err(), "the broker answered on an expired session");
+    }
+}
