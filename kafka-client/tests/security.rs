@@ -467,7 +467,7 @@ async fn produce_rate(settings: &[(String, String)], topic: &str, n: usize) -> f
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_throughput_against_plaintext() {
-    const N: usize = 100_000;
+    const N: usize = 50_000;
     for node in secure::secured() {
         let ca = node.file("ca.pem");
         let plain = secure::quick(&node.bootstrap("PLAINTEXT"), &[]);
@@ -480,10 +480,14 @@ async fn tls_throughput_against_plaintext() {
             .create_topic(&topic, 1, 1)
             .await
             .expect("create topic");
-        let p = produce_rate(&plain, &topic, N).await;
-        let s = produce_rate(&ssl, &topic, N).await;
+        // Alternating rounds, best of each: the first round also warms the broker's JIT.
+        let (mut p, mut s) = (0f64, 0f64);
+        for _ in 0..2 {
+            p = p.max(produce_rate(&plain, &topic, N).await);
+            s = s.max(produce_rate(&ssl, &topic, N).await);
+        }
         println!(
-            "RESULT {}: produce {N} x 100 B: PLAINTEXT {p:.0} rec/s, SSL {s:.0} rec/s, SSL/PLAINTEXT {:.2}",
+            "RESULT {}: produce {N} x 100 B, best of 2 alternating rounds: PLAINTEXT {p:.0} rec/s, SSL {s:.0} rec/s, SSL/PLAINTEXT {:.2}",
             node.name,
             s / p
         );
