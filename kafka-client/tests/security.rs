@@ -494,3 +494,70 @@ async fn tls_throughput_against_plaintext() {
         assert!(s > 0.0 && p > 0.0);
     }
 }
+
+/// A producer and a consumer with a wrong password fail with the typed refusal (as Java's
+/// `AuthenticationException`), not after `max.block.ms` or by polling empty forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producer_and_consumer_report_bad_credentials() {
+    use krafty_client::{Consumer, ConsumerConfig, TopicPartition};
+    for node in secure::secured() {
+        let settings = secure::quick(
+            &node.bootstrap("SASL_PLAINTEXT"),
+            &[
+                ("security.protocol", "SASL_PLAINTEXT"),
+                ("sasl.username", "alice"),
+                ("sasl.password", "not-the-password"),
+            ],
+        );
+        let mut pc = ProducerConfig::default();
+        secure::apply(&mut pc.common, &settings, &no_extra).expect("settings");
+        let producer = Producer::new(pc).expect("producer");
+        let started = Instant::now();
+        let sent = match producer
+            .send(ProducerRecord::new("sec-any").value("x"))
+            .await
+        {
+            Ok(delivery) => delivery.await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        let took = started.elapsed();
+        eprintln!(
+            "{}: producer with a wrong password: {sent:?} in {took:?}",
+            node.name
+        );
+        assert!(
+            matches!(
+                sent,
+                Err(Error::Authentication(AuthError::BadCredentials { .. }))
+            ),
+            "{sent:?}"
+        );
+        assert!(
+            took < Duration::from_secs(30),
+            "took {took:?} (max.block.ms is 60 s)"
+        );
+        let _ = producer.close().await;
+
+        let mut cc = ConsumerConfig::default();
+        secure::apply(&mut cc.common, &settings, &no_extra).expect("settings");
+        let consumer = Consumer::new(cc).expect("consumer");
+        consumer.assign([TopicPartition::new("sec-any", 0)]);
+        let started = Instant::now();
+        let polled = consumer.poll(Duration::from_secs(5)).await;
+        eprintln!(
+            "{}: consumer with a wrong password: {:?} in {:?}",
+            node.name,
+            polled.as_ref().map(|r| r.len()),
+            started.elapsed()
+        );
+        assert!(
+            matches!(
+                polled,
+                Err(Error::Authentication(AuthError::BadCredentials { .. }))
+            ),
+            "{:?}",
+            polled.map(|r| r.len())
+        );
+        consumer.close().await;
+    }
+}

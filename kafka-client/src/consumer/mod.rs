@@ -606,6 +606,9 @@ impl Consumer {
     fn take_records(&self) -> Option<Result<Vec<ConsumerRecord>>> {
         let max = self.fetcher.cfg.max_poll_records;
         let mut shared = self.fetcher.lock();
+        if let Some(e) = shared.auth_error.take() {
+            return Some(Err(e));
+        }
         for st in shared.parts.values_mut() {
             if let Some(e) = st.error.take() {
                 return Some(Err(e));
