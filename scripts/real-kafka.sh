@@ -49,5 +49,5 @@ case "${1:-}" in
   down)
     for n in $set_; do "$dist" stop --name "$n" || true; done
     ;;
-  *) sed -n '2,20p' "$0"; exit 2 ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
 esac
