@@ -721,5 +721,9 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("topsecret"), "{shown}");
         assert!(shown.contains("bob"), "{shown}");
+        // The resolved credentials too (what the connection settings carry).
+        let creds = format!("{:?}", c.map(|c| c.sasl.credentials()));
+        assert!(creds.contains("Password"), "{creds}");
+        assert!(!creds.contains("topsecret"), "{creds}");
     }
 }
