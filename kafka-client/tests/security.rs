@@ -561,3 +561,62 @@ async fn producer_and_consumer_report_bad_credentials() {
         consumer.close().await;
     }
 }
+
+/// A consumer group over SASL_SSL with SCRAM-SHA-256: the coordinator connection is
+/// authenticated like the data one; the group joins, consumes and commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_consumer_over_sasl_ssl() {
+    use krafty_client::{Consumer, ConsumerConfig, TopicPartition};
+    for node in secure::secured() {
+        let ca = node.file("ca.pem");
+        let settings = secure::quick(
+            &node.bootstrap("SASL_SSL"),
+            &[
+                ("security.protocol", "SASL_SSL"),
+                ("ssl.ca.location", &ca),
+                ("sasl.mechanism", "SCRAM-SHA-256"),
+                ("sasl.username", "alice"),
+                ("sasl.password", "alice-secret"),
+            ],
+        );
+        let topic = common::topic("sec-group");
+        // Round trip first: creates the topic with 10 records.
+        secure::roundtrip(&settings, &no_extra, &topic, 10)
+            .await
+            .expect("round trip");
+        let group = common::topic("sec-g");
+        let mut cc = ConsumerConfig::default()
+            .with("group.id", &group)
+            .and_then(|c| c.with("auto.offset.reset", "earliest"))
+            .and_then(|c| c.with("enable.auto.commit", "false"))
+            .expect("consumer config");
+        secure::apply(&mut cc.common, &settings, &no_extra).expect("settings");
+        let consumer = Consumer::new(cc).expect("consumer");
+        consumer.subscribe(&[&topic]).expect("subscribe");
+        let mut got = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while got < 10 && tokio::time::Instant::now() < deadline {
+            got += consumer
+                .poll(Duration::from_millis(500))
+                .await
+                .expect("poll")
+                .len();
+        }
+        assert_eq!(got, 10, "{}: records through the group", node.name);
+        consumer.commit_sync().await.expect("commit");
+        let committed = consumer
+            .committed(&[TopicPartition::new(&topic, 0)])
+            .await
+            .expect("committed");
+        eprintln!(
+            "{}: group {group} over SASL_SSL committed {committed:?}",
+            node.name
+        );
+        assert_eq!(
+            committed.get(&TopicPartition::new(&topic, 0)),
+            Some(&10),
+            "committed offset"
+        );
+        consumer.close().await;
+    }
+}
