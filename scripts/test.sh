@@ -46,7 +46,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # ---- real Apache Kafka (issue 9) -------------------------------------------------------
 # The shared clusters k40-1, k40-3, k44-1, k44-3 that the real-Kafka tests judge against
 # (scripts/real-kafka.sh; jars cached in ~/.cache/kafka-dist). `up` prints
-# `export REAL_KAFKA_CLUSTERS=...`, which the tests read; `down` runs on exit. With CI=true
+# `export REAL_KAFKA_CLUSTERS=...` and `export REAL_KAFKA_SECURE=...` (the secured node of
+# issue 13), which the tests read; `down` runs on exit. With CI=true
 # a Kafka that cannot be fetched or started fails the run with its reason; outside CI the
 # real-Kafka tests then print SKIP. REAL_KAFKA_SKIP=1 (outside CI) leaves them out.
 step "real Kafka clusters"
@@ -59,6 +60,8 @@ elif real_kafka_out=$(bash scripts/real-kafka.sh up); then
   real_kafka_export=$(printf '%s\n' "$real_kafka_out" | sed -n 's/^export REAL_KAFKA_CLUSTERS=//p' | tail -1)
   [ -n "$real_kafka_export" ] || { echo "real-kafka.sh up printed no REAL_KAFKA_CLUSTERS line" >&2; exit 1; }
   export REAL_KAFKA_CLUSTERS="$real_kafka_export"
+  real_kafka_secure=$(printf '%s\n' "$real_kafka_out" | sed -n 's/^export REAL_KAFKA_SECURE=//p' | tail -1)
+  if [ -n "$real_kafka_secure" ]; then export REAL_KAFKA_SECURE="$real_kafka_secure"; else unset REAL_KAFKA_SECURE; fi
 else
   trap real_kafka_down EXIT
   if [ "${CI:-}" = true ]; then
@@ -66,7 +69,7 @@ else
     exit 1
   fi
   echo "SKIP real Kafka: scripts/real-kafka.sh up failed (reason above); real-Kafka tests will skip"
-  unset REAL_KAFKA_CLUSTERS
+  unset REAL_KAFKA_CLUSTERS REAL_KAFKA_SECURE
 fi
 # ---- end real Apache Kafka ---------------------------------------------------------------
 
