@@ -39,6 +39,7 @@ pub mod log;
 pub mod memory;
 pub mod net;
 pub mod partition;
+pub mod security;
 pub mod topic_config;
 
 pub use broker::{Broker, BrokerHandle};
