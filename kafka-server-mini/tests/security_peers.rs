@@ -109,26 +109,62 @@ struct Case {
 
 fn cases(b: &SecureBroker, pki: &TestPki) -> Vec<Case> {
     vec![
-        Case { name: "ssl", addr: b.ssl, protocol: "SSL", mechanism: None, cert: None },
-        Case { name: "sasl-plain", addr: b.sasl_ssl, protocol: "SASL_SSL", mechanism: Some(("PLAIN", "alice", "alice-secret")), cert: None },
-        Case { name: "sasl-scram512", addr: b.sasl_ssl, protocol: "SASL_SSL", mechanism: Some(("SCRAM-SHA-512", "scram-user", "scram-secret")), cert: None },
-        Case { name: "mtls", addr: b.mtls, protocol: "SSL", mechanism: None, cert: Some((pki.client_cert.clone(), pki.client_key.clone())) },
+        Case {
+            name: "ssl",
+            addr: b.ssl,
+            protocol: "SSL",
+            mechanism: None,
+            cert: None,
+        },
+        Case {
+            name: "sasl-plain",
+            addr: b.sasl_ssl,
+            protocol: "SASL_SSL",
+            mechanism: Some(("PLAIN", "alice", "alice-secret")),
+            cert: None,
+        },
+        Case {
+            name: "sasl-scram512",
+            addr: b.sasl_ssl,
+            protocol: "SASL_SSL",
+            mechanism: Some(("SCRAM-SHA-512", "scram-user", "scram-secret")),
+            cert: None,
+        },
+        Case {
+            name: "mtls",
+            addr: b.mtls,
+            protocol: "SSL",
+            mechanism: None,
+            cert: Some((pki.client_cert.clone(), pki.client_key.clone())),
+        },
     ]
 }
 
 fn json_conf(c: &Case, pki: &TestPki) -> String {
-    let mut m = serde_like(&[("protocol", c.protocol), ("ca", &pki.ca.display().to_string())]);
+    let mut m = serde_like(&[
+        ("protocol", c.protocol),
+        ("ca", &pki.ca.display().to_string()),
+    ]);
     if let Some((mech, user, pass)) = c.mechanism {
-        m.push_str(&format!(r#","mechanism":"{mech}","user":"{user}","password":"{pass}""#));
+        m.push_str(&format!(
+            r#","mechanism":"{mech}","user":"{user}","password":"{pass}""#
+        ));
     }
     if let Some((cert, key)) = &c.cert {
-        m.push_str(&format!(r#","cert":"{}","key":"{}""#, cert.display(), key.display()));
+        m.push_str(&format!(
+            r#","cert":"{}","key":"{}""#,
+            cert.display(),
+            key.display()
+        ));
     }
     format!("{{{m}}}")
 }
 
 fn serde_like(kv: &[(&str, &str)]) -> String {
-    kv.iter().map(|(k, v)| format!(r#""{k}":"{v}""#)).collect::<Vec<_>>().join(",")
+    kv.iter()
+        .map(|(k, v)| format!(r#""{k}":"{v}""#))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn kcat_args(c: &Case, pki: &TestPki) -> Vec<String> {
@@ -141,37 +177,63 @@ fn kcat_args(c: &Case, pki: &TestPki) -> Vec<String> {
         format!("ssl.ca.location={}", pki.ca.display()),
     ];
     if let Some((mech, user, pass)) = c.mechanism {
-        for kv in [format!("sasl.mechanism={mech}"), format!("sasl.username={user}"), format!("sasl.password={pass}")] {
+        for kv in [
+            format!("sasl.mechanism={mech}"),
+            format!("sasl.username={user}"),
+            format!("sasl.password={pass}"),
+        ] {
             a.push("-X".into());
             a.push(kv);
         }
     }
     if let Some((cert, key)) = &c.cert {
-        a.extend(["-X".into(), format!("ssl.certificate.location={}", cert.display())]);
+        a.extend([
+            "-X".into(),
+            format!("ssl.certificate.location={}", cert.display()),
+        ]);
         a.extend(["-X".into(), format!("ssl.key.location={}", key.display())]);
     }
     a
 }
 
 fn bash(peers: &Path, cmd: &str, stdin: Option<&str>) -> (i32, String) {
-    let script = format!("source '{}' >/dev/null 2>&1; {cmd}", peers.join("env.sh").display());
+    let script = format!(
+        "source '{}' >/dev/null 2>&1; {cmd}",
+        peers.join("env.sh").display()
+    );
     let mut child = Command::new("timeout")
         .args(["120", "bash", "-c", &script])
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("bash");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
 fn quote(a: &[String]) -> String {
-    a.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(" ")
+    a.iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// kcat produce + consume; Ok(()) or the reason.
@@ -182,7 +244,11 @@ fn kcat_round_trip(peers: &Path, c: &Case, pki: &TestPki, topic: &str) -> Result
     if code != 0 {
         return Err(format!("kcat produce exit {code}: {out}"));
     }
-    let (code, out) = bash(peers, &format!("kcat {args} -C -t {topic} -o beginning -e -c {N} -q"), None);
+    let (code, out) = bash(
+        peers,
+        &format!("kcat {args} -C -t {topic} -o beginning -e -c {N} -q"),
+        None,
+    );
     let got = out.lines().filter(|l| l.starts_with(topic)).count();
     if code != 0 || got != N {
         return Err(format!("kcat consume exit {code}, {got} of {N}: {out}"));
@@ -190,7 +256,13 @@ fn kcat_round_trip(peers: &Path, c: &Case, pki: &TestPki, topic: &str) -> Result
     Ok(())
 }
 
-fn python_round_trip(peers: &Path, lib: &str, c: &Case, pki: &TestPki, topic: &str) -> Result<(), String> {
+fn python_round_trip(
+    peers: &Path,
+    lib: &str,
+    c: &Case,
+    pki: &TestPki,
+    topic: &str,
+) -> Result<(), String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/security_peer.py");
     let cmd = format!(
         "python '{}' {lib} {} {topic} {N} '{}'",
@@ -211,7 +283,11 @@ fn real_clients_over_ssl_sasl_and_mtls() {
     let Some(peers) = shared_peers() else {
         return peer_missing("shared/peers not found");
     };
-    let (code, _) = bash(&peers, "command -v kcat && python -c 'import confluent_kafka, kafka'", None);
+    let (code, _) = bash(
+        &peers,
+        "command -v kcat && python -c 'import confluent_kafka, kafka'",
+        None,
+    );
     if code != 0 {
         return peer_missing("kcat, confluent-kafka or kafka-python is not installed");
     }
@@ -227,14 +303,25 @@ fn real_clients_over_ssl_sasl_and_mtls() {
                 "kcat" => kcat_round_trip(&peers, &case, &pki, &topic),
                 lib => python_round_trip(&peers, lib, &case, &pki, &topic),
             };
-            matrix.push(format!("{client:>12} x {:<14} {}", case.name, if r.is_ok() { "ok" } else { "FAILED" }));
+            matrix.push(format!(
+                "{client:>12} x {:<14} {}",
+                case.name,
+                if r.is_ok() { "ok" } else { "FAILED" }
+            ));
             if let Err(e) = r {
                 failures.push(format!("{client} {}: {e}", case.name));
             }
         }
     }
-    eprintln!("connection matrix (client x way in):\n{}", matrix.join("\n"));
-    assert!(failures.is_empty(), "failures: {failures:#?}\nbroker log: {}", dir.path().join("broker.stderr.log").display());
+    eprintln!(
+        "connection matrix (client x way in):\n{}",
+        matrix.join("\n")
+    );
+    assert!(
+        failures.is_empty(),
+        "failures: {failures:#?}\nbroker log: {}",
+        dir.path().join("broker.stderr.log").display()
+    );
 }
 
 #[test]
@@ -250,33 +337,89 @@ fn real_clients_are_refused() {
     let pki = certs::make(dir.path());
     let broker = start_broker(dir.path(), &pki);
     let wrong = [
-        Case { name: "plain-wrong-password", addr: broker.sasl_ssl, protocol: "SASL_SSL", mechanism: Some(("PLAIN", "alice", "nope")), cert: None },
-        Case { name: "plain-unknown-user", addr: broker.sasl_ssl, protocol: "SASL_SSL", mechanism: Some(("PLAIN", "mallory", "x")), cert: None },
-        Case { name: "scram-wrong-password", addr: broker.sasl_ssl, protocol: "SASL_SSL", mechanism: Some(("SCRAM-SHA-512", "scram-user", "nope")), cert: None },
-        Case { name: "scram-unknown-user", addr: broker.sasl_ssl, protocol: "SASL_SSL", mechanism: Some(("SCRAM-SHA-512", "mallory", "x")), cert: None },
-        Case { name: "disabled-mechanism", addr: broker.sasl_ssl, protocol: "SASL_SSL", mechanism: Some(("SCRAM-SHA-256", "scram-user", "scram-secret")), cert: None },
-        Case { name: "mtls-no-cert", addr: broker.mtls, protocol: "SSL", mechanism: None, cert: None },
-        Case { name: "mtls-untrusted-cert", addr: broker.mtls, protocol: "SSL", mechanism: None, cert: Some((pki.rogue_cert.clone(), pki.rogue_key.clone())) },
+        Case {
+            name: "plain-wrong-password",
+            addr: broker.sasl_ssl,
+            protocol: "SASL_SSL",
+            mechanism: Some(("PLAIN", "alice", "nope")),
+            cert: None,
+        },
+        Case {
+            name: "plain-unknown-user",
+            addr: broker.sasl_ssl,
+            protocol: "SASL_SSL",
+            mechanism: Some(("PLAIN", "mallory", "x")),
+            cert: None,
+        },
+        Case {
+            name: "scram-wrong-password",
+            addr: broker.sasl_ssl,
+            protocol: "SASL_SSL",
+            mechanism: Some(("SCRAM-SHA-512", "scram-user", "nope")),
+            cert: None,
+        },
+        Case {
+            name: "scram-unknown-user",
+            addr: broker.sasl_ssl,
+            protocol: "SASL_SSL",
+            mechanism: Some(("SCRAM-SHA-512", "mallory", "x")),
+            cert: None,
+        },
+        Case {
+            name: "disabled-mechanism",
+            addr: broker.sasl_ssl,
+            protocol: "SASL_SSL",
+            mechanism: Some(("SCRAM-SHA-256", "scram-user", "scram-secret")),
+            cert: None,
+        },
+        Case {
+            name: "mtls-no-cert",
+            addr: broker.mtls,
+            protocol: "SSL",
+            mechanism: None,
+            cert: None,
+        },
+        Case {
+            name: "mtls-untrusted-cert",
+            addr: broker.mtls,
+            protocol: "SSL",
+            mechanism: None,
+            cert: Some((pki.rogue_cert.clone(), pki.rogue_key.clone())),
+        },
     ];
     let mut let_in = Vec::new();
     for case in &wrong {
         let args = quote(&kcat_args(case, &pki));
         // metadata only: with refused credentials kcat cannot list any broker
-        let (code, out) = bash(&peers, &format!("kcat {args} -L -m 3 -X topic.metadata.refresh.interval.ms=-1"), None);
+        let (code, out) = bash(
+            &peers,
+            &format!("kcat {args} -L -m 3 -X topic.metadata.refresh.interval.ms=-1"),
+            None,
+        );
         eprintln!("{}: exit {code}", case.name);
         if code == 0 {
             let_in.push(format!("{}: {out}", case.name));
         }
     }
-    eprintln!("real clients: tried {}, let in {}", wrong.len(), let_in.len());
+    eprintln!(
+        "real clients: tried {}, let in {}",
+        wrong.len(),
+        let_in.len()
+    );
     assert!(let_in.is_empty(), "let in: {let_in:#?}");
 }
 
 fn java_ready() -> Result<(), String> {
     let dist = workspace_root().join("scripts/kafka-dist.sh");
-    let out = Command::new(&dist).arg("fetch").output().map_err(|e| format!("run kafka-dist.sh: {e}"))?;
+    let out = Command::new(&dist)
+        .arg("fetch")
+        .output()
+        .map_err(|e| format!("run kafka-dist.sh: {e}"))?;
     if !out.status.success() {
-        return Err(format!("kafka-dist.sh fetch failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "kafka-dist.sh fetch failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     match Command::new("java").arg("-version").output() {
         Ok(o) if o.status.success() => Ok(()),
@@ -291,18 +434,31 @@ fn kafka_tool(args: &[&str], stdin: Option<&str>) -> (bool, String) {
         .arg(dist)
         .arg("tool")
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("kafka-dist.sh tool");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     let out = child.wait_with_output().unwrap();
     (
         out.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     )
 }
 
@@ -330,28 +486,78 @@ fn kafka_tools_over_sasl_ssl_scram_and_alter_user_scram_credentials() {
     let admin = client_config("scram-user", "scram-secret");
     let input: String = (0..N).map(|i| format!("java-{i}\n")).collect();
     let (ok, out) = kafka_tool(
-        &["kafka-console-producer", "--bootstrap-server", &bootstrap, "--topic", "java-scram", "--producer.config", &admin],
+        &[
+            "kafka-console-producer",
+            "--bootstrap-server",
+            &bootstrap,
+            "--topic",
+            "java-scram",
+            "--producer.config",
+            &admin,
+        ],
         Some(&input),
     );
     assert!(ok, "console producer over SASL_SSL + SCRAM-SHA-512: {out}");
     let (ok, out) = kafka_tool(
-        &["kafka-configs", "--bootstrap-server", &bootstrap, "--command-config", &admin, "--alter", "--add-config", "SCRAM-SHA-512=[iterations=8192,password=bob-secret]", "--entity-type", "users", "--entity-name", "bob"],
+        &[
+            "kafka-configs",
+            "--bootstrap-server",
+            &bootstrap,
+            "--command-config",
+            &admin,
+            "--alter",
+            "--add-config",
+            "SCRAM-SHA-512=[iterations=8192,password=bob-secret]",
+            "--entity-type",
+            "users",
+            "--entity-name",
+            "bob",
+        ],
         None,
     );
-    assert!(ok, "kafka-configs --alter (AlterUserScramCredentials): {out}");
+    assert!(
+        ok,
+        "kafka-configs --alter (AlterUserScramCredentials): {out}"
+    );
     // (kafka-configs --describe of users also asks DescribeClientQuotas, which this broker
     // does not serve; DescribeUserScramCredentials is covered by tests/security.rs)
     let bob = client_config("bob", "bob-secret");
     let (ok, out) = kafka_tool(
-        &["kafka-console-consumer", "--bootstrap-server", &bootstrap, "--topic", "java-scram", "--from-beginning", "--max-messages", &N.to_string(), "--timeout-ms", "30000", "--consumer.config", &bob],
+        &[
+            "kafka-console-consumer",
+            "--bootstrap-server",
+            &bootstrap,
+            "--topic",
+            "java-scram",
+            "--from-beginning",
+            "--max-messages",
+            &N.to_string(),
+            "--timeout-ms",
+            "30000",
+            "--consumer.config",
+            &bob,
+        ],
         None,
     );
     let got = out.lines().filter(|l| l.starts_with("java-")).count();
-    assert!(ok && got == N, "console consumer as bob: {got} of {N}: {out}");
+    assert!(
+        ok && got == N,
+        "console consumer as bob: {got} of {N}: {out}"
+    );
     let wrong = client_config("bob", "not-bobs");
     let (ok, out) = kafka_tool(
-        &["kafka-topics", "--bootstrap-server", &bootstrap, "--command-config", &wrong, "--list"],
+        &[
+            "kafka-topics",
+            "--bootstrap-server",
+            &bootstrap,
+            "--command-config",
+            &wrong,
+            "--list",
+        ],
         None,
     );
-    assert!(!ok && out.contains("Authentication failed"), "a wrong password must be refused: {out}");
+    assert!(
+        !ok && out.contains("Authentication failed"),
+        "a wrong password must be refused: {out}"
+    );
 }

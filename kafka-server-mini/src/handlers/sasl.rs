@@ -20,14 +20,12 @@ pub fn handshake(ctx: &Ctx, conn: &mut ConnSecurity, req: SaslHandshakeRequest) 
         return ctx.ready(&SaslHandshakeResponse {
             error_code: code::ILLEGAL_SASL_STATE,
             mechanisms: Vec::new(),
-            ..Default::default()
         });
     };
     let step = session.handshake(ctx.version, req.mechanism.as_str());
     let reply = ctx.encode(&SaslHandshakeResponse {
         error_code: step.error_code,
         mechanisms: step.mechanisms.into_iter().map(StrBytes::from).collect(),
-        ..Default::default()
     });
     closing(reply, step.close)
 }

@@ -33,7 +33,11 @@ pub struct TestPki {
 fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
     let mut p = CertificateParams::new(Vec::<String>::new()).expect("ca params");
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     p.distinguished_name.push(DnType::CommonName, name);
     CertifiedIssuer::self_signed(p, KeyPair::generate().expect("key")).expect("ca")
 }
@@ -47,9 +51,13 @@ fn leaf(
     let mut p = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
         .expect("params");
     p.distinguished_name.push(DnType::CommonName, cn);
-    p.distinguished_name.push(DnType::OrganizationName, "krafty");
+    p.distinguished_name
+        .push(DnType::OrganizationName, "krafty");
     p.extended_key_usages = vec![usage];
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    p.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     let key = KeyPair::generate().expect("key");
     let cert = p.signed_by(&key, issuer).expect("sign");
     (cert.pem(), key.serialize_pem())
@@ -59,8 +67,18 @@ fn leaf(
 pub fn make(dir: &Path) -> TestPki {
     let ca_issuer = ca("krafty test CA");
     let rogue_ca = ca("rogue CA");
-    let (srv, srv_key) = leaf(&ca_issuer, &["localhost", "127.0.0.1"], "localhost", ExtendedKeyUsagePurpose::ServerAuth);
-    let (cli, cli_key) = leaf(&ca_issuer, &[], "client", ExtendedKeyUsagePurpose::ClientAuth);
+    let (srv, srv_key) = leaf(
+        &ca_issuer,
+        &["localhost", "127.0.0.1"],
+        "localhost",
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let (cli, cli_key) = leaf(
+        &ca_issuer,
+        &[],
+        "client",
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
     let (rogue, rogue_key) = leaf(&rogue_ca, &[], "rogue", ExtendedKeyUsagePurpose::ClientAuth);
     let w = |name: &str, text: &str| {
         let p = dir.join(name);
