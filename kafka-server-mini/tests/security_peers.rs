@@ -313,6 +313,39 @@ fn real_clients_over_ssl_sasl_and_mtls() {
             }
         }
     }
+    // kafkajs over SASL_SSL (PLAIN and SCRAM-SHA-512): it has no client certificates in
+    // this harness, so SSL and mTLS stay with the three clients above
+    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/security_peer_kafkajs.js");
+    for (name, mech, user, pass) in [
+        ("sasl-plain", "plain", "alice", "alice-secret"),
+        (
+            "sasl-scram512",
+            "scram-sha-512",
+            "scram-user",
+            "scram-secret",
+        ),
+    ] {
+        let topic = format!("sec-{name}-kafkajs");
+        let cmd = format!(
+            "node '{}' {} {topic} {N} '{}' {mech} {user} {pass}",
+            js.display(),
+            broker.sasl_ssl,
+            pki.ca.display()
+        );
+        let (code, out) = bash(&peers, &cmd, None);
+        if code == 77 {
+            return peer_missing("kafkajs is not installed");
+        }
+        let ok = code == 0 && out.contains("ok produced");
+        matrix.push(format!(
+            "{:>12} x {name:<14} {}",
+            "kafkajs",
+            if ok { "ok" } else { "FAILED" }
+        ));
+        if !ok {
+            failures.push(format!("kafkajs {name}: exit {code}: {out}"));
+        }
+    }
     eprintln!(
         "connection matrix (client x way in):\n{}",
         matrix.join("\n")
