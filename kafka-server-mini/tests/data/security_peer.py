@@ -24,7 +24,12 @@ def confluent():
     if "cert" in conf:
         c["ssl.certificate.location"] = conf["cert"]
         c["ssl.key.location"] = conf["key"]
-    if "mechanism" in conf:
+    if conf.get("mechanism") == "OAUTHBEARER":
+        # librdkafka's unsecured JWT (alg none), checked by the broker's unsecured validator
+        c["sasl.mechanism"] = "OAUTHBEARER"
+        c["enable.sasl.oauthbearer.unsecure.jwt"] = True
+        c["sasl.oauthbearer.config"] = f"principal={conf['user']}"
+    elif "mechanism" in conf:
         c["sasl.mechanism"] = conf["mechanism"]
         c["sasl.username"] = conf["user"]
         c["sasl.password"] = conf["password"]
