@@ -243,7 +243,7 @@ impl BrokerConfig {
             "sasl.server.max.receive.size" => {
                 self.sasl_server_max_receive_size = positive(key, v)?;
             }
-            k if crate::security::settings::is_security_key(k) => self.security.set(k, v),
+            k if crate::security::settings::known_key(k) => self.security.set(k, v),
             "log.segment.bytes" => self.log_segment_bytes = positive(key, v)?,
             "log.roll.ms" => self.log_roll_ms = positive::<i64>(key, v)?,
             "log.retention.ms" => self.log_retention_ms = num(key, v)?,

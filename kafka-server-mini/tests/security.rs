@@ -778,6 +778,7 @@ async fn bad_security_config_is_a_typed_error() {
             ("listeners", "SSL://127.0.0.1:0"),
             ("ssl.keystore.location", "/nonexistent.pem"),
         ],
+        vec![("ssl.keystore.pasword", "typo")],
         vec![("listeners", "X://127.0.0.1:0")],
         vec![("listeners", "SASL_PLAINTEXT://127.0.0.1:0")],
         vec![

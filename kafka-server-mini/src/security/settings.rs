@@ -5,9 +5,42 @@ use std::collections::BTreeMap;
 
 use crate::error::{BrokerError, Result};
 
-/// Whether `key` is a security setting kept as text in [`SecuritySettings`].
-pub fn is_security_key(key: &str) -> bool {
-    key.starts_with("ssl.") || key.starts_with("sasl.") || key.starts_with("listener.name.")
+/// The `ssl.*` and `sasl.*` settings this broker reads (a typo is an unknown key).
+pub const KNOWN: &[&str] = &[
+    "ssl.keystore.type",
+    "ssl.keystore.location",
+    "ssl.keystore.certificate.chain",
+    "ssl.keystore.key",
+    "ssl.certificate.location",
+    "ssl.key.location",
+    "ssl.truststore.type",
+    "ssl.truststore.location",
+    "ssl.truststore.certificates",
+    "ssl.ca.location",
+    "ssl.client.auth",
+    "sasl.enabled.mechanisms",
+    "sasl.jaas.config",
+];
+
+/// Whether `key` is a setting this broker reads: one of [`KNOWN`], or one prefixed by
+/// `listener.name.<listener>.`, or `listener.name.<listener>.<mechanism>.sasl.jaas.config`.
+pub fn known_key(key: &str) -> bool {
+    if KNOWN.contains(&key) {
+        return true;
+    }
+    let Some(rest) = key.strip_prefix("listener.name.") else {
+        return false;
+    };
+    let Some((_, setting)) = rest.split_once('.') else {
+        return false;
+    };
+    KNOWN.contains(&setting)
+        || setting.split_once('.').is_some_and(|(mech, s)| {
+            s == "sasl.jaas.config"
+                && SUPPORTED_MECHANISMS
+                    .iter()
+                    .any(|m| m.eq_ignore_ascii_case(mech))
+        })
 }
 
 /// Raw `ssl.*`, `sasl.*` and `listener.name.*` settings.
@@ -90,5 +123,11 @@ mod tests {
         assert_eq!(s.enabled_mechanisms("X").expect("default"), vec!["PLAIN"]);
         s.set("sasl.enabled.mechanisms", "GSSAPI");
         assert!(s.enabled_mechanisms("X").is_err());
+        assert!(known_key(
+            "listener.name.client.scram-sha-512.sasl.jaas.config"
+        ));
+        assert!(known_key("listener.name.client.ssl.client.auth"));
+        assert!(!known_key("ssl.keystore.pasword"));
+        assert!(!known_key("listener.name.client.gssapi.sasl.jaas.config"));
     }
 }
