@@ -116,7 +116,7 @@ pub fn dispatch_conn(state: &Arc<BrokerState>, frame: Bytes, conn: &mut ConnSecu
     }
     if let Some(s) = &conn.sasl {
         let sasl_api = matches!(api, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate);
-        if s.expired(crate::broker::now_ms()) && !s.reauthenticating() && !sasl_api {
+        if s.expired(crate::broker::now_ms()) && !sasl_api {
             tracing::info!(%peer, principal = %conn.principal(), api = api.name(), "SASL session expired (connections.max.reauth.ms); closing");
             return Pending::Ready(Reply::Close);
         }

@@ -171,7 +171,7 @@ impl SaslSession {
     }
 
     /// Whether the session lifetime passed at `now_ms` (only when re-authentication is on);
-    /// a re-authentication in progress keeps the connection usable for its own requests.
+    /// past it only SaslHandshake and SaslAuthenticate (a re-authentication) are served.
     pub fn expired(&self, now_ms: i64) -> bool {
         self.expires_at_ms.is_some_and(|t| now_ms >= t)
     }
