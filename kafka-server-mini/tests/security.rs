@@ -150,7 +150,7 @@ async fn start(dir: &std::path::Path, extra: &[(&str, &str)]) -> BrokerHandle {
         ("listeners", "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"),
         ("sasl.enabled.mechanisms", MECHS),
         ("listener.name.sasl_plaintext.plain.sasl.jaas.config", r#"org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret" user_bob="bob-secret";"#),
-        ("listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config", r#"org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredValidatorRequiredScope="kafka" unsecuredValidatorAllowableClockSkewMs="1000";"#),
+        ("listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config", r#"org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredValidatorRequiredScope="kafka" unsecuredValidatorAllowableClockSkewMs="5000";"#),
         ("group.initial.rebalance.delay.ms", "0"),
     ]
     .iter()
@@ -461,6 +461,7 @@ async fn reauthentication_within_the_session_lifetime_and_close_after_it() {
         .await
         .unwrap();
     assert_eq!(r.error_code, 0);
+    // (at most the token's remaining second, or 1 ms when within the allowed clock skew)
     assert!(
         r.session_lifetime_ms > 0 && r.session_lifetime_ms <= 1000,
         "{}",
@@ -796,4 +797,47 @@ async fn bad_security_config_is_a_typed_error() {
         let e = started.expect_err(&format!("{sets:?} must be refused"));
         assert!(matches!(e, krafty_server::BrokerError::Config(_)), "{e}");
     }
+}
+
+#[tokio::test]
+async fn advertised_listeners_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = BrokerConfig::new(([127, 0, 0, 1], 0).into(), dir.path());
+    for (k, v) in [
+        ("listeners", "INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0"),
+        (
+            "listener.security.protocol.map",
+            "INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT",
+        ),
+        (
+            "advertised.listeners",
+            "INTERNAL://internal.example:1111,EXTERNAL://external.example:2222",
+        ),
+    ] {
+        c.set(k, v).unwrap();
+    }
+    let b = Broker::start(c).await.unwrap();
+    for (name, host, port) in [
+        ("INTERNAL", "internal.example", 1111),
+        ("EXTERNAL", "external.example", 2222),
+    ] {
+        let mut conn = Conn::tcp(b.listener_addr(name).unwrap()).await;
+        let r = conn
+            .call(
+                12,
+                &MetadataRequest {
+                    topics: Some(vec![]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.brokers[0].host.as_str(), r.brokers[0].port),
+            (host, port),
+            "{name}"
+        );
+    }
+    assert_eq!(b.local_addr(), b.listener_addr("INTERNAL").unwrap());
+    b.shutdown().await.unwrap();
 }
