@@ -48,6 +48,10 @@ impl Drop for SecureBroker {
 }
 
 fn start_broker(dir: &Path, pki: &TestPki) -> SecureBroker {
+    start_broker_with(dir, pki, &[])
+}
+
+fn start_broker_with(dir: &Path, pki: &TestPki, extra: &[&str]) -> SecureBroker {
     let data = dir.join("data");
     let log = std::fs::File::create(dir.join("broker.stderr.log")).unwrap();
     let ks = pki.server_keystore.display().to_string();
@@ -66,7 +70,7 @@ fn start_broker(dir: &Path, pki: &TestPki) -> SecureBroker {
     ];
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kafka-server-mini"));
     cmd.arg("--data-dir").arg(&data);
-    for s in &sets {
+    for s in sets.iter().map(String::as_str).chain(extra.iter().copied()) {
         cmd.args(["--set", s]);
     }
     cmd.args([
@@ -611,5 +615,56 @@ fn kafka_tools_over_sasl_ssl_scram_and_alter_user_scram_credentials() {
     assert!(
         !ok && out.contains("Authentication failed"),
         "a wrong password must be refused: {out}"
+    );
+}
+
+/// KIP-368 with a real client: librdkafka re-authenticates before `connections.max.reauth.ms`
+/// ends, so a producer sending for several lifetimes is never cut off by the broker.
+#[test]
+fn librdkafka_reauthenticates_before_the_session_expires() {
+    let Some(peers) = shared_peers() else {
+        return peer_missing("shared/peers not found");
+    };
+    let (code, _) = bash(&peers, "python -c 'import confluent_kafka'", None);
+    if code != 0 {
+        return peer_missing("confluent-kafka is not installed");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs::make(dir.path());
+    let broker = start_broker_with(dir.path(), &pki, &["connections.max.reauth.ms=1500"]);
+    let script = format!(
+        r#"
+import time
+from confluent_kafka import Producer
+p = Producer({{"bootstrap.servers": "{addr}", "security.protocol": "SASL_SSL", "ssl.ca.location": "{ca}",
+  "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "scram-user", "sasl.password": "scram-secret",
+  "linger.ms": 0}})
+errors = []
+for i in range(12):
+    p.produce("reauth", str(i).encode(), callback=lambda e, m: e and errors.append(str(e)))
+    p.flush(10)
+    time.sleep(0.5)
+assert not errors, errors
+print("ok delivered 12")
+"#,
+        addr = broker.sasl_ssl,
+        ca = pki.ca.display()
+    );
+    let path = dir.path().join("reauth.py");
+    std::fs::write(&path, script).unwrap();
+    let (code, out) = bash(&peers, &format!("python '{}'", path.display()), None);
+    drop(broker);
+    let log = std::fs::read_to_string(dir.path().join("broker.stderr.log")).unwrap();
+    let auths = log.matches("SASL authentication succeeded").count();
+    let expired = log.matches("SASL session expired").count();
+    eprintln!(
+        "librdkafka: {auths} authentications, {expired} expired sessions; {}",
+        out.trim()
+    );
+    assert!(code == 0 && out.contains("ok delivered"), "producer: {out}");
+    assert_eq!(expired, 0, "the broker had to close an expired session");
+    assert!(
+        auths >= 3,
+        "about 6 s with 1.5 s sessions: re-authentications expected, saw {auths}"
     );
 }
