@@ -26,7 +26,6 @@ fn shared_peers() -> Option<PathBuf> {
     [
         manifest.join("../../shared/peers"),
         manifest.join("../shared/peers"),
-        PathBuf::from("/work/shared/peers"),
     ]
     .into_iter()
     .find(|p| p.join("env.sh").exists())
