@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Short fuzzing run of the codec (kafka-protocol/fuzz), the broker's request path
-# (kafka-server-mini/fuzz: broker_request) and the consumer's fetch-response path
+# (kafka-server-mini/fuzz: broker_request, sasl_exchange) and the consumer's fetch-response path
 # (kafka-client/fuzz: fetch_response), all in cargo-fuzz layout.
 #
 # Runs every fuzz target for FUZZ_SECONDS (default 25) seconds, seeded with the golden
@@ -49,13 +49,13 @@ CRATE="$ROOT/kafka-protocol"
 FUZZ_DIR="$CRATE/fuzz"
 GOLDEN="$CRATE/tests/data/golden-frames"
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
-TARGETS=${FUZZ_TARGETS:-"request_decode response_decode record_batch_decode broker_request fetch_response"}
+TARGETS=${FUZZ_TARGETS:-"request_decode response_decode record_batch_decode broker_request sasl_exchange fetch_response"}
 SERVER_FUZZ="$ROOT/kafka-server-mini/fuzz"
 CLIENT_FUZZ="$ROOT/kafka-client/fuzz"
 # the crate (cargo-fuzz directory's parent) of each target
 crate_of() {
     case "$1" in
-    broker_request) echo "$ROOT/kafka-server-mini" ;;
+    broker_request | sasl_exchange) echo "$ROOT/kafka-server-mini" ;;
     fetch_response) echo "$ROOT/kafka-client" ;;
     *) echo "$CRATE" ;;
     esac

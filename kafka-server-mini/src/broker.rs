@@ -22,8 +22,14 @@ use crate::group::coordinator::GroupCoordinator;
 pub use crate::group::offsets::records::OFFSETS_TOPIC;
 use crate::log::checkpoint::{self, Offsets};
 use crate::log::{Log, LogConfig};
+use crate::net::limits::ConnectionLimits;
+use crate::net::listener::ListenerInfo;
 use crate::partition::Partition;
+use crate::security::credentials::ScramStore;
+use crate::security::jaas;
+use crate::security::sasl::SaslConfig;
 use crate::topic_config::{self, TopicConfigs};
+use krafty_protocol::sasl::scram::{Mechanism, ScramCredential};
 
 /// A topic: its id and partitions.
 #[derive(Debug)]
@@ -87,6 +93,12 @@ pub struct BrokerState {
     next_producer_id: AtomicI64,
     /// Becomes `true` when the broker shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// The bound listeners, in `listeners` order.
+    pub listeners: Vec<Arc<ListenerInfo>>,
+    /// `max.connections` / `max.connections.per.ip`, over every listener.
+    pub connection_limits: Arc<ConnectionLimits>,
+    /// SCRAM credentials (`scram-credentials` in the data directory).
+    pub scram: Arc<ScramStore>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -143,6 +155,17 @@ fn parse_uuid_hex(s: &str) -> Option<Uuid> {
 }
 
 impl BrokerState {
+    /// The first listener (the one `local_addr` reports).
+    pub fn first_listener(&self) -> Arc<ListenerInfo> {
+        match self.listeners.first() {
+            Some(l) => l.clone(),
+            None => Arc::new(ListenerInfo::plaintext(
+                ([127, 0, 0, 1], 0).into(),
+                self.advertised.clone(),
+            )),
+        }
+    }
+
     /// A topic by name.
     pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
         self.topics
@@ -480,27 +503,33 @@ impl Broker {
     pub async fn start(config: BrokerConfig) -> Result<BrokerHandle> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| BrokerError::io(format!("create {}", config.data_dir.display()), e))?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| BrokerError::io(format!("bind {}", config.listen), e))?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|e| BrokerError::io("local address", e))?;
-        let advertised = match &config.advertised_listener {
-            Some((h, p)) => (h.clone(), i32::from(*p)),
-            None => {
-                let host = if local_addr.ip().is_unspecified() {
-                    "localhost".to_string()
-                } else {
-                    local_addr.ip().to_string()
-                };
-                (host, i32::from(local_addr.port()))
+        let scram = Arc::new(ScramStore::open(&config.data_dir)?);
+        if !config.scram_seeds.is_empty() {
+            let mut upserts = Vec::new();
+            for seed in &config.scram_seeds {
+                let c = ScramCredential::generate(seed.mechanism, &seed.password, seed.iterations)
+                    .map_err(|e| BrokerError::Config(format!("--add-scram: {e}")))?;
+                upserts.push((seed.name.clone(), c));
             }
-        };
+            scram.apply(upserts, &[])?;
+        }
+        let (listeners, bound) = bind_listeners(&config, &scram).await?;
+        let local_addr = listeners
+            .first()
+            .map(|l| l.local_addr)
+            .ok_or_else(|| BrokerError::Config("no listener".into()))?;
+        let advertised = listeners
+            .first()
+            .map(|l| l.advertised.clone())
+            .ok_or_else(|| BrokerError::Config("no listener".into()))?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let state = Arc::new(BrokerState {
             groups: GroupCoordinator::new(&config),
             memory: crate::memory::MemoryPool::new(config.request_memory_budget_bytes),
+            connection_limits: ConnectionLimits::new(
+                config.max_connections,
+                config.max_connections_per_ip,
+            ),
             config,
             advertised,
             cluster_id: "kafka-server-mini-cluster".to_string(),
@@ -508,6 +537,8 @@ impl Broker {
             data_arrived: Notify::new(),
             next_producer_id: AtomicI64::new(now_ms().max(1) * 1000),
             shutdown: shutdown_rx,
+            listeners: listeners.clone(),
+            scram,
         });
         state.load()?;
         let offsets_topic = match state.topic(OFFSETS_TOPIC) {
@@ -530,12 +561,20 @@ impl Broker {
             state.groups.attach_store(p.clone());
         }
         state.checkpoint(false)?;
-        let tasks = vec![
-            tokio::spawn(crate::net::listener::accept_loop(listener, state.clone())),
+        let mut tasks = Vec::new();
+        for (socket, info) in bound.into_iter().zip(listeners) {
+            tracing::info!(listener = %info.name, protocol = info.protocol.name(), addr = %info.local_addr, "listening");
+            tasks.push(tokio::spawn(crate::net::listener::accept_loop(
+                socket,
+                info,
+                state.clone(),
+            )));
+        }
+        tasks.extend([
             tokio::spawn(background(state.clone())),
             tokio::spawn(crate::group::coordinator::sweeper(state.clone())),
             tokio::spawn(crate::log::cleaner::scheduler::run(state.clone())),
-        ];
+        ]);
         tracing::info!(%local_addr, data_dir = %state.config.data_dir.display(), "broker started");
         Ok(BrokerHandle {
             local_addr,
@@ -544,6 +583,123 @@ impl Broker {
             tasks,
         })
     }
+}
+
+/// Binds every listener and builds its TLS and SASL settings (typed config errors).
+async fn bind_listeners(
+    config: &BrokerConfig,
+    scram: &Arc<ScramStore>,
+) -> Result<(Vec<Arc<ListenerInfo>>, Vec<TcpListener>)> {
+    let decoy_key = ScramCredential::generate(Mechanism::Sha256, "decoy", 4096)
+        .map_err(|e| BrokerError::Config(format!("random source: {e}")))?
+        .salt;
+    let mut infos = Vec::new();
+    let mut sockets = Vec::new();
+    for spec in config.effective_listeners() {
+        let protocol = config.protocol_of(&spec.name)?;
+        let tls = if protocol.tls() {
+            Some(crate::net::tls::acceptor(&config.security, &spec.name)?)
+        } else {
+            None
+        };
+        let sasl = if protocol.sasl() {
+            Some(Arc::new(sasl_config(
+                config, &spec.name, scram, &decoy_key,
+            )?))
+        } else {
+            None
+        };
+        let host = if spec.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            spec.host.as_str()
+        };
+        let socket = TcpListener::bind((host, spec.port)).await.map_err(|e| {
+            BrokerError::io(format!("bind {}://{host}:{}", spec.name, spec.port), e)
+        })?;
+        let local_addr = socket
+            .local_addr()
+            .map_err(|e| BrokerError::io("local address", e))?;
+        let advertised = match config
+            .advertised_listeners
+            .iter()
+            .find(|a| a.name == spec.name)
+        {
+            Some(a) => (a.host.clone(), i32::from(a.port)),
+            None => match (
+                &config.advertised_listener,
+                infos.is_empty() && config.advertised_listeners.is_empty(),
+            ) {
+                (Some((h, p)), true) => (h.clone(), i32::from(*p)),
+                _ => {
+                    let host = if local_addr.ip().is_unspecified() {
+                        "localhost".to_string()
+                    } else {
+                        local_addr.ip().to_string()
+                    };
+                    (host, i32::from(local_addr.port()))
+                }
+            },
+        };
+        infos.push(Arc::new(ListenerInfo {
+            name: spec.name.clone(),
+            protocol,
+            local_addr,
+            advertised,
+            tls,
+            sasl,
+        }));
+        sockets.push(socket);
+    }
+    Ok((infos, sockets))
+}
+
+/// The SASL settings of `listener`: enabled mechanisms, PLAIN users and OAUTHBEARER
+/// validator options from the JAAS configs, `connections.max.reauth.ms`.
+fn sasl_config(
+    config: &BrokerConfig,
+    listener: &str,
+    scram: &Arc<ScramStore>,
+    decoy_key: &[u8],
+) -> Result<SaslConfig> {
+    let s = &config.security;
+    let mechanisms = s.enabled_mechanisms(listener)?;
+    let mut plain_users = BTreeMap::new();
+    let mut oauth_required_scope = Vec::new();
+    let mut oauth_clock_skew_ms = 0;
+    if mechanisms.iter().any(|m| m == "PLAIN") {
+        let text = s.jaas(listener, "PLAIN").ok_or_else(|| {
+            BrokerError::Config(format!(
+                "listener {listener}: PLAIN needs listener.name.{}.plain.sasl.jaas.config (or sasl.jaas.config) with user_<name>=\"<password>\"",
+                listener.to_ascii_lowercase()
+            ))
+        })?;
+        plain_users = jaas::parse(text)?.plain_users();
+    }
+    if mechanisms.iter().any(|m| m == "OAUTHBEARER") {
+        if let Some(text) = s.jaas(listener, "OAUTHBEARER") {
+            let j = jaas::parse(text)?;
+            if let Some(v) = j.options.get("unsecuredValidatorRequiredScope") {
+                oauth_required_scope = v.split_whitespace().map(str::to_string).collect();
+            }
+            if let Some(v) = j.options.get("unsecuredValidatorAllowableClockSkewMs") {
+                oauth_clock_skew_ms = v.parse().map_err(|_| {
+                    BrokerError::Config(format!(
+                        "unsecuredValidatorAllowableClockSkewMs `{v}` is not a number"
+                    ))
+                })?;
+            }
+        }
+    }
+    Ok(SaslConfig {
+        mechanisms,
+        plain_users,
+        oauth_required_scope,
+        oauth_clock_skew_ms,
+        reauth_ms: config.connections_max_reauth_ms,
+        scram: scram.clone(),
+        decoy_key: decoy_key.to_vec(),
+    })
 }
 
 async fn background(state: Arc<BrokerState>) {
@@ -586,9 +742,27 @@ async fn background(state: Arc<BrokerState>) {
 }
 
 impl BrokerHandle {
-    /// The address the broker listens on.
+    /// The address the broker listens on (its first listener).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound address of listener `name` (`SASL_SSL`, `CLIENT`).
+    pub fn listener_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.state
+            .listeners
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+            .map(|l| l.local_addr)
+    }
+
+    /// Every listener's name and bound address, in `listeners` order.
+    pub fn listener_addrs(&self) -> Vec<(String, SocketAddr)> {
+        self.state
+            .listeners
+            .iter()
+            .map(|l| (l.name.clone(), l.local_addr))
+            .collect()
     }
 
     /// The shared state (for tests and embedding).

@@ -2,12 +2,16 @@
 //!
 //! Owns: [`BrokerConfig`] and the `key=value` table. Must not: open sockets or files.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{BrokerError, Result};
 use crate::log::cleaner::CleanupConfig;
+use crate::security::credentials::ScramSeed;
+use crate::security::settings::SecuritySettings;
+use crate::security::{ListenerSpec, SecurityProtocol};
 
 /// Everything the broker is configured with.
 #[derive(Debug, Clone)]
@@ -83,6 +87,23 @@ pub struct BrokerConfig {
     pub request_memory_budget_bytes: usize,
     /// The file I/O under every log and checkpoint (tests inject disk faults here).
     pub disk: crate::log::disk::Disk,
+    /// `listeners` (`PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094`); empty: one
+    /// PLAINTEXT listener on [`BrokerConfig::listen`].
+    pub listeners: Vec<ListenerSpec>,
+    /// Every entry of `advertised.listeners`, by listener name.
+    pub advertised_listeners: Vec<ListenerSpec>,
+    /// `listener.security.protocol.map` (Kafka's default maps each protocol name to itself).
+    pub listener_security_protocol_map: BTreeMap<String, SecurityProtocol>,
+    /// `connections.max.reauth.ms` (KIP-368): 0 lets SASL sessions live forever; above 0
+    /// SaslAuthenticate returns the session lifetime and expired sessions are closed.
+    pub connections_max_reauth_ms: i64,
+    /// `sasl.server.max.receive.size`: the largest frame accepted before a SASL connection
+    /// has authenticated.
+    pub sasl_server_max_receive_size: usize,
+    /// The `ssl.*`, `sasl.*` and `listener.name.*` settings, resolved per listener.
+    pub security: SecuritySettings,
+    /// SCRAM users written to the credential store at start (`--add-scram`).
+    pub scram_seeds: Vec<ScramSeed>,
 }
 
 /// The config keys accepted by [`BrokerConfig::set`], with their defaults as text.
@@ -120,6 +141,13 @@ pub const KEYS: &[(&str, &str)] = &[
     ("max.connections.per.ip", "2147483647"),
     ("connections.max.idle.ms", "600000"),
     ("request.memory.budget.bytes", "67108864"),
+    ("listeners", ""),
+    (
+        "listener.security.protocol.map",
+        "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL",
+    ),
+    ("connections.max.reauth.ms", "0"),
+    ("sasl.server.max.receive.size", "524288"),
 ];
 
 impl BrokerConfig {
@@ -158,7 +186,39 @@ impl BrokerConfig {
             connections_max_idle_ms: 600_000,
             request_memory_budget_bytes: 64 << 20,
             disk: crate::log::disk::real(),
+            listeners: Vec::new(),
+            advertised_listeners: Vec::new(),
+            listener_security_protocol_map: crate::security::listeners::default_protocol_map(),
+            connections_max_reauth_ms: 0,
+            sasl_server_max_receive_size: 524_288,
+            security: SecuritySettings::default(),
+            scram_seeds: Vec::new(),
         }
+    }
+
+    /// The listeners to bind: `listeners`, or one PLAINTEXT listener on `listen`.
+    pub fn effective_listeners(&self) -> Vec<ListenerSpec> {
+        if self.listeners.is_empty() {
+            vec![ListenerSpec {
+                name: "PLAINTEXT".into(),
+                host: self.listen.ip().to_string(),
+                port: self.listen.port(),
+            }]
+        } else {
+            self.listeners.clone()
+        }
+    }
+
+    /// The security protocol of listener `name`.
+    pub fn protocol_of(&self, name: &str) -> Result<SecurityProtocol> {
+        self.listener_security_protocol_map
+            .get(name)
+            .copied()
+            .ok_or_else(|| {
+                BrokerError::Config(format!(
+                    "listener `{name}` is not in listener.security.protocol.map"
+                ))
+            })
     }
 
     /// Sets one Kafka broker config by name; an unknown key or a bad value is an error.
@@ -166,7 +226,24 @@ impl BrokerConfig {
         let v = value.trim();
         match key {
             "node.id" => self.node_id = num(key, v)?,
-            "advertised.listeners" => self.advertised_listener = parse_listener(v)?,
+            "advertised.listeners" => {
+                self.advertised_listener = parse_listener(v)?;
+                self.advertised_listeners = if v.contains("://") {
+                    crate::security::listeners::parse_listeners(key, v)?
+                } else {
+                    Vec::new()
+                };
+            }
+            "listeners" => self.listeners = crate::security::listeners::parse_listeners(key, v)?,
+            "listener.security.protocol.map" => {
+                self.listener_security_protocol_map =
+                    crate::security::listeners::parse_protocol_map(v)?;
+            }
+            "connections.max.reauth.ms" => self.connections_max_reauth_ms = non_negative(key, v)?,
+            "sasl.server.max.receive.size" => {
+                self.sasl_server_max_receive_size = positive(key, v)?;
+            }
+            k if crate::security::settings::known_key(k) => self.security.set(k, v),
             "log.segment.bytes" => self.log_segment_bytes = positive(key, v)?,
             "log.roll.ms" => self.log_roll_ms = positive::<i64>(key, v)?,
             "log.retention.ms" => self.log_retention_ms = num(key, v)?,
@@ -310,6 +387,20 @@ impl BrokerConfig {
             "max.connections.per.ip" => self.max_connections_per_ip.to_string(),
             "connections.max.idle.ms" => self.connections_max_idle_ms.to_string(),
             "request.memory.budget.bytes" => self.request_memory_budget_bytes.to_string(),
+            "listeners" => self
+                .listeners
+                .iter()
+                .map(|l| format!("{}://{}:{}", l.name, l.host, l.port))
+                .collect::<Vec<_>>()
+                .join(","),
+            "listener.security.protocol.map" => self
+                .listener_security_protocol_map
+                .iter()
+                .map(|(n, p)| format!("{n}:{}", p.name()))
+                .collect::<Vec<_>>()
+                .join(","),
+            "connections.max.reauth.ms" => self.connections_max_reauth_ms.to_string(),
+            "sasl.server.max.receive.size" => self.sasl_server_max_receive_size.to_string(),
             _ => return None,
         })
     }

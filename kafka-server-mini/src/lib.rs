@@ -4,7 +4,8 @@
 //!
 //! - [`config`]: Kafka's broker config names and defaults.
 //! - [`broker`]: [`Broker::start`] / [`BrokerHandle`], topics, startup recovery, shutdown.
-//! - [`net`]: listener, connection (ordered, pipelined responses), dispatch.
+//! - [`net`]: listeners (plain TCP and TLS), connection (ordered, pipelined responses), dispatch.
+//! - [`security`]: listeners and protocols, SASL sessions, principals, SCRAM credentials.
 //! - [`handlers`]: one module per API family.
 //! - [`log`]: segments, indexes, recovery, retention, checkpoints.
 //! - [`partition`]: per-partition state (log, idempotent producer state).
@@ -39,6 +40,7 @@ pub mod log;
 pub mod memory;
 pub mod net;
 pub mod partition;
+pub mod security;
 pub mod topic_config;
 
 pub use broker::{Broker, BrokerHandle};

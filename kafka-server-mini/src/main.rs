@@ -1,4 +1,7 @@
-//! `kafka-server-mini --listen 127.0.0.1:9092 --data-dir DIR [--set key=value]...`
+//! `kafka-server-mini --listen 127.0.0.1:9092 --data-dir DIR [--set key=value]...
+//! [--add-scram 'SCRAM-SHA-512=[name=alice,password=alice-secret]']...`
+//!
+//! Prints `listening on HOST:PORT` once per listener, in `listeners` order.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -20,6 +23,10 @@ struct Args {
     /// A Kafka broker config `key=value` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// A SCRAM user to store at start, in `kafka-storage format --add-scram` syntax
+    /// (`SCRAM-SHA-512=[name=alice,password=alice-secret]`; repeatable).
+    #[arg(long = "add-scram", value_name = "MECHANISM=[name=..,password=..]")]
+    add_scram: Vec<String>,
     /// Log level (error, warn, info, debug, trace) or a tracing filter.
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -40,6 +47,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     }
+    for seed in &args.add_scram {
+        match krafty_server::security::credentials::parse_seed(seed) {
+            Ok(s) => config.scram_seeds.push(s),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -56,7 +72,9 @@ fn main() -> std::process::ExitCode {
             }
         };
         let mut out = std::io::stdout();
-        let _ = writeln!(out, "listening on {}", handle.local_addr());
+        for (_, addr) in handle.listener_addrs() {
+            let _ = writeln!(out, "listening on {addr}");
+        }
         let _ = out.flush();
         wait_for_signal().await;
         tracing::info!("shutting down");

@@ -542,6 +542,11 @@ impl ScramServer {
         )
     }
 
+    /// The mechanism of this exchange.
+    pub fn mechanism(&self) -> Mechanism {
+        self.credential.mechanism
+    }
+
     /// The user this exchange authenticates.
     pub fn username(&self) -> &str {
         &self.client_first.username

@@ -16,8 +16,8 @@ pub fn describe_cluster(ctx: &Ctx, _req: DescribeClusterRequest) -> Pending {
         endpoint_type: 1,
         brokers: vec![DescribeClusterBroker {
             broker_id: s.config.node_id,
-            host: StrBytes::from(s.advertised.0.clone()),
-            port: s.advertised.1,
+            host: StrBytes::from(ctx.listener.advertised.0.clone()),
+            port: ctx.listener.advertised.1,
             rack: None,
             ..Default::default()
         }],

@@ -12,7 +12,10 @@ use crate::net::Pending;
 /// Answers FindCoordinator.
 pub fn handle(ctx: &Ctx, req: FindCoordinatorRequest) -> Pending {
     let s = &ctx.state;
-    let (host, port) = (StrBytes::from(s.advertised.0.clone()), s.advertised.1);
+    let (host, port) = (
+        StrBytes::from(ctx.listener.advertised.0.clone()),
+        ctx.listener.advertised.1,
+    );
     let node = s.config.node_id;
     let error = if req.key_type == 0 {
         code::NONE

@@ -104,7 +104,7 @@ pub fn handle(ctx: &Ctx, req: MetadataRequest) -> Pending {
             }
         }
     }
-    let (host, port) = &state.advertised;
+    let (host, port) = &ctx.listener.advertised;
     ctx.ready(&MetadataResponse {
         brokers: vec![MetadataResponseBroker {
             node_id: state.config.node_id,

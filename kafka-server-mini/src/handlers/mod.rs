@@ -18,6 +18,8 @@ pub mod produce;
 pub mod produce_validation;
 pub mod producer_id;
 pub mod records;
+pub mod sasl;
+pub mod scram_credentials;
 pub mod topics;
 
 use std::net::SocketAddr;
@@ -28,7 +30,9 @@ use krafty_protocol::frame::write_typed_response;
 use krafty_protocol::message::{Encode, Response};
 
 use crate::broker::BrokerState;
+use crate::net::listener::ListenerInfo;
 use crate::net::{Pending, Reply};
+use crate::security::Principal;
 
 /// What a handler knows about the request besides its body.
 #[derive(Debug, Clone)]
@@ -43,6 +47,10 @@ pub struct Ctx {
     pub client_id: String,
     /// The peer address.
     pub peer: SocketAddr,
+    /// The connection's principal (for the authorizer to come).
+    pub principal: Principal,
+    /// The listener the request came in on.
+    pub listener: Arc<ListenerInfo>,
 }
 
 impl Ctx {

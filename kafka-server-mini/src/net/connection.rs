@@ -5,7 +5,10 @@
 //! claims), closing a connection without a complete request for `connections.max.idle.ms`
 //! (an idle one, or one whose request trickles in), handing each frame to dispatch **in order**, and writing responses in request
 //! order even when a handler waits (a per-connection queue of pending responses, drained by
-//! a writer task that batches socket writes). Must not: interpret request bodies.
+//! a writer task that batches socket writes). The stream is plain TCP or TLS alike. On a
+//! SASL listener, frames are limited to `sasl.server.max.receive.size` and the whole
+//! authentication to `connections.max.idle.ms` from the accept (requests do not extend
+//! it), until the connection has authenticated. Must not: interpret request bodies.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,8 +17,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use krafty_protocol::frame::split_frame;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::{Duration, Instant};
 
@@ -34,6 +36,7 @@ fn frame_complete(buf: &[u8], max: usize) -> bool {
 }
 
 use crate::broker::BrokerState;
+use crate::security::session::ConnSecurity;
 
 /// What a handler produced for one request.
 #[derive(Debug)]
@@ -44,6 +47,8 @@ pub enum Reply {
     Nothing,
     /// Close the connection (after the responses before this one).
     Close,
+    /// Write this frame, then close the connection (a refused authentication).
+    FrameThenClose(BytesMut),
 }
 
 /// A response that is ready or still being computed (long-poll fetch, join group).
@@ -67,8 +72,12 @@ impl std::fmt::Debug for Pending {
 const MAX_IN_FLIGHT: usize = 128;
 
 /// Serves one connection until the peer closes it, it misbehaves or the broker stops.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>) {
-    let (mut rd, mut wr) = stream.into_split();
+pub async fn serve<S>(stream: S, mut conn: ConnSecurity, state: Arc<BrokerState>)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let peer: SocketAddr = conn.peer;
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Pending>(MAX_IN_FLIGHT);
     let writer = tokio::spawn(async move {
         let mut out = BytesMut::with_capacity(64 * 1024);
@@ -81,6 +90,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
                 Reply::Frame(b) => out.extend_from_slice(&b),
                 Reply::Nothing => {}
                 Reply::Close => break,
+                Reply::FrameThenClose(b) => {
+                    out.extend_from_slice(&b);
+                    break;
+                }
             }
             // batch: only hit the socket when nothing else is queued
             if rx.is_empty() && !out.is_empty() {
@@ -96,21 +109,28 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
         }
         let _ = wr.shutdown().await;
     });
-    let max = state.config.socket_request_max_bytes;
+    let full_max = state.config.socket_request_max_bytes;
+    let auth_max = state.config.sasl_server_max_receive_size.min(full_max);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut shutdown = state.shutdown.clone();
     let idle = Duration::from_millis(state.config.connections_max_idle_ms);
     let mut deadline = Instant::now() + idle;
+    let auth_deadline = Instant::now() + idle;
     'conn: loop {
         loop {
+            let authenticated = conn.authenticated();
+            let max = if authenticated { full_max } else { auth_max };
             if !frame_complete(&buf, max) {
                 break;
             }
             deadline = Instant::now() + idle;
             match split_frame(&mut buf, max) {
                 Ok(Some(frame)) => {
-                    let pending = super::dispatch::dispatch(&state, frame.freeze(), peer);
-                    let close = matches!(pending, Pending::Ready(Reply::Close));
+                    let pending = super::dispatch::dispatch_conn(&state, frame.freeze(), &mut conn);
+                    let close = matches!(
+                        pending,
+                        Pending::Ready(Reply::Close | Reply::FrameThenClose(_))
+                    );
                     if tx.send(pending).await.is_err() || close {
                         break 'conn;
                     }
@@ -126,9 +146,18 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(64 * 1024);
         }
+        let wake = if conn.authenticated() {
+            deadline
+        } else {
+            deadline.min(auth_deadline)
+        };
         tokio::select! {
             _ = shutdown.changed() => break,
-            _ = tokio::time::sleep_until(deadline) => {
+            _ = tokio::time::sleep_until(wake) => {
+                if !conn.authenticated() {
+                    tracing::info!(%peer, listener = %conn.listener.name, "not authenticated within connections.max.idle.ms; closing");
+                    break;
+                }
                 tracing::info!(%peer, buffered = buf.len(), "no complete request within connections.max.idle.ms; closing");
                 break;
             }

@@ -2,7 +2,11 @@
 //!
 //! Owns: the table of served APIs and versions ([`served_versions`]), the ApiVersions
 //! fallback for unsupported versions (error 35 in a v0 response) and closing connections on
-//! malformed or unserved requests with a log line. Must not: implement any API.
+//! malformed or unserved requests with a log line, the authentication gate (before a SASL
+//! connection authenticates only ApiVersions, SaslHandshake and SaslAuthenticate are
+//! served; anything else closes it, as Kafka does; an expired KIP-368 session is closed on
+//! its next request) and the raw SASL tokens that follow a v0 SaslHandshake. Must not:
+//! implement any API.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +20,8 @@ use tracing::Instrument;
 use super::connection::{Pending, Reply};
 use crate::broker::BrokerState;
 use crate::handlers::{self, Ctx};
+use crate::security::principal::Principal;
+use crate::security::session::ConnSecurity;
 
 /// The APIs this broker serves, with the versions it serves (within the codec's).
 pub fn served_versions(api: ApiKey) -> Option<VersionRange> {
@@ -45,7 +51,11 @@ pub fn served_versions(api: ApiKey) -> Option<VersionRange> {
         | ApiKey::IncrementalAlterConfigs
         | ApiKey::OffsetForLeaderEpoch
         | ApiKey::OffsetDelete
-        | ApiKey::DescribeTopicPartitions => api.valid_versions(),
+        | ApiKey::DescribeTopicPartitions
+        | ApiKey::SaslHandshake
+        | ApiKey::SaslAuthenticate
+        | ApiKey::DescribeUserScramCredentials
+        | ApiKey::AlterUserScramCredentials => api.valid_versions(),
         ApiKey::ApiVersions => VersionRange { min: 0, max: 4 },
         _ => return None,
     };
@@ -61,8 +71,20 @@ pub fn served_apis() -> Vec<(ApiKey, VersionRange)> {
         .collect()
 }
 
-/// Decodes and routes one request frame (without its size prefix).
+/// Decodes and routes one request frame (without its size prefix) as if it came in on a
+/// PLAINTEXT connection (principal `User:ANONYMOUS`) of the broker's first listener.
 pub fn dispatch(state: &Arc<BrokerState>, frame: Bytes, peer: SocketAddr) -> Pending {
+    let mut conn = ConnSecurity::new(state.first_listener(), peer, Principal::anonymous());
+    conn.sasl = None;
+    dispatch_conn(state, frame, &mut conn)
+}
+
+/// Decodes and routes one request frame (without its size prefix) of connection `conn`.
+pub fn dispatch_conn(state: &Arc<BrokerState>, frame: Bytes, conn: &mut ConnSecurity) -> Pending {
+    let peer = conn.peer;
+    if let Some(session) = conn.sasl.as_mut().filter(|s| s.expects_raw()) {
+        return crate::handlers::sasl::raw_token(session, &frame, peer);
+    }
     let (key, version, correlation_id) = match peek_request_header(&frame) {
         Ok(h) => h,
         Err(e) => {
@@ -88,6 +110,17 @@ pub fn dispatch(state: &Arc<BrokerState>, frame: Bytes, peer: SocketAddr) -> Pen
         tracing::warn!(%peer, api = api.name(), version, "unsupported version; closing");
         return Pending::Ready(Reply::Close);
     }
+    if !conn.allows(api) {
+        tracing::info!(%peer, listener = %conn.listener.name, api = api.name(), "request before SASL authentication; closing");
+        return Pending::Ready(Reply::Close);
+    }
+    if let Some(s) = &conn.sasl {
+        let sasl_api = matches!(api, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate);
+        if s.expired(crate::broker::now_ms()) && !sasl_api {
+            tracing::info!(%peer, principal = %conn.principal(), api = api.name(), "SASL session expired (connections.max.reauth.ms); closing");
+            return Pending::Ready(Reply::Close);
+        }
+    }
     let head: String = frame.iter().take(64).map(|b| format!("{b:02x}")).collect();
     let req = match decode_request_lenient(frame) {
         Ok(r) => r,
@@ -110,10 +143,16 @@ pub fn dispatch(state: &Arc<BrokerState>, frame: Bytes, peer: SocketAddr) -> Pen
         correlation_id,
         client_id,
         peer,
+        principal: conn.principal(),
+        listener: conn.listener.clone(),
     };
     let pending = span.in_scope(|| {
-        tracing::trace!("handling");
-        route(&ctx, req.body)
+        tracing::trace!(principal = %ctx.principal, "handling");
+        match req.body {
+            RequestBody::SaslHandshake(r) => handlers::sasl::handshake(&ctx, conn, r),
+            RequestBody::SaslAuthenticate(r) => handlers::sasl::authenticate(&ctx, conn, r),
+            body => route(&ctx, body),
+        }
     });
     match pending {
         Pending::Later(f) => Pending::Later(Box::pin(f.instrument(span))),
@@ -166,6 +205,8 @@ fn route(ctx: &Ctx, body: RequestBody) -> Pending {
         RequestBody::OffsetForLeaderEpoch(r) => leader_epoch::handle(ctx, r),
         RequestBody::AlterConfigs(r) => configs::alter_configs(ctx, r),
         RequestBody::IncrementalAlterConfigs(r) => configs::incremental_alter_configs(ctx, r),
+        RequestBody::DescribeUserScramCredentials(r) => scram_credentials::describe(ctx, r),
+        RequestBody::AlterUserScramCredentials(r) => scram_credentials::alter(ctx, r),
         other => {
             tracing::warn!(api = other.api_key().name(), "no handler; closing");
             Pending::Ready(Reply::Close)

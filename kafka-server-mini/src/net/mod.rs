@@ -4,5 +4,6 @@ pub mod connection;
 pub mod dispatch;
 pub mod limits;
 pub mod listener;
+pub mod tls;
 
 pub use connection::{Pending, Reply};

@@ -13,6 +13,7 @@ use krafty_protocol::records::{
 use krafty_protocol::wire::StrBytes;
 use krafty_server::{Broker, BrokerConfig, BrokerHandle};
 
+pub mod certs;
 pub mod peer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
