@@ -22,6 +22,8 @@
 #                                 SASL_SSL, SSL_ALT, MTLS)
 #   scripts/kafka-dist.sh tls-dir [--name NAME]                prints the secured cluster's
 #                                 certificate directory
+#   scripts/kafka-dist.sh certs DIR                            makes the same certificates in
+#                                 DIR (tests start kafka-server-mini with them)
 #   scripts/kafka-dist.sh stop    [--name NAME]                clean stop of every node
 #   scripts/kafka-dist.sh kill    [--name NAME] NODE_ID        kill -9 one node
 #   scripts/kafka-dist.sh restart [--name NAME] NODE_ID        start one stopped/killed node again
@@ -381,6 +383,7 @@ case "$cmd" in
   fetch) fetch ;;
   start) start ;;
   bootstrap) bootstrap ;;
+  certs) [ ${#args[@]} -ge 1 ] || die "certs needs a directory"; make_certs "${args[0]}"; echo "${args[0]}" ;;
   tls-dir) [ -f "$(run_dir)/tls/ca.pem" ] || die "cluster $name has no certificates (start it with --security)"; echo "$(run_dir)/tls" ;;
   stop) stop_all ;;
   kill) [ ${#args[@]} -ge 1 ] || die "kill needs a node id"; stop_node "${args[0]}" KILL ;;
@@ -388,5 +391,5 @@ case "$cmd" in
   tool) [ ${#args[@]} -ge 1 ] || die "tool needs a tool name"; run_tool "${args[@]}" ;;
   java-classpath) fetch >/dev/null; classpath; echo ;;
   versions) echo "spec=$KAFKA_VERSION_SPEC newest=$KAFKA_VERSION_NEWEST" ;;
-  *) sed -n '2,36p' "$0"; exit 2 ;;
+  *) sed -n '2,38p' "$0"; exit 2 ;;
 esac

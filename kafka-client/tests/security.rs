@@ -1,5 +1,6 @@
 //! TLS and SASL against real Apache Kafka (`scripts/kafka-dist.sh start --security`, named
-//! in `REAL_KAFKA_SECURE`): every security protocol and mechanism creates a topic, produces
+//! in `REAL_KAFKA_SECURE`) and against kafka-server-mini started with the same listeners,
+//! users and certificates (`common::secure::mini`): every security protocol and mechanism creates a topic, produces
 //! and consumes; every refusal is the typed error naming the step; TLS throughput against
 //! PLAINTEXT on the same node is printed (no timing assertion).
 mod common;

@@ -1,6 +1,6 @@
-//! KIP-368 re-authentication against real Apache Kafka: the secured node's SASL_PLAINTEXT
-//! listener has `connections.max.reauth.ms=5000`; one producer keeps sending across several
-//! session lifetimes, every record arrives, and the client replaced its connection with a
+//! KIP-368 re-authentication against real Apache Kafka and kafka-server-mini: the secured
+//! nodes' SASL_PLAINTEXT listener has `connections.max.reauth.ms=5000`; one producer keeps
+//! sending across several session lifetimes, every record arrives, and the client replaced its connection with a
 //! freshly authenticated one each time (counted by `net::sasl::reauthentications`, a
 //! process-wide counter: this test has its own binary so nothing else moves it).
 mod common;

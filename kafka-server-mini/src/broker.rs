@@ -691,12 +691,26 @@ fn sasl_config(
             }
         }
     }
+    let reauth_ms = match s.get(listener, "connections.max.reauth.ms") {
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|ms| *ms >= 0)
+            .ok_or_else(|| {
+                BrokerError::Config(format!(
+                    "listener.name.{}.connections.max.reauth.ms `{v}` is not a non-negative number",
+                    listener.to_ascii_lowercase()
+                ))
+            })?,
+        None => config.connections_max_reauth_ms,
+    };
     Ok(SaslConfig {
         mechanisms,
         plain_users,
         oauth_required_scope,
         oauth_clock_skew_ms,
-        reauth_ms: config.connections_max_reauth_ms,
+        reauth_ms,
         scram: scram.clone(),
         decoy_key: decoy_key.to_vec(),
     })

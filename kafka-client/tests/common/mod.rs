@@ -136,6 +136,13 @@ impl Mini {
     /// Starts the broker, or returns `None` (after printing why) when its binary is not
     /// built or does not start.
     pub fn start() -> Option<Mini> {
+        Self::start_with(&[]).map(|(mini, _)| mini)
+    }
+
+    /// Starts the broker with extra command-line arguments (`--set k=v`, `--add-scram ..`);
+    /// returns it with the address of each of its listeners, in `listeners` order (one
+    /// `listening on` line each).
+    pub fn start_with(extra: &[String]) -> Option<(Mini, Vec<String>)> {
         use std::io::BufRead;
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
@@ -148,6 +155,10 @@ impl Mini {
             ));
             return None;
         }
+        let listeners = extra
+            .iter()
+            .find_map(|a| a.strip_prefix("listeners="))
+            .map_or(1, |l| l.split(',').count());
         let dir = tempfile::tempdir().expect("temporary data folder");
         let spawned = Command::new(&bin)
             .args([
@@ -158,6 +169,7 @@ impl Mini {
                 "--data-dir",
             ])
             .arg(dir.path())
+            .args(extra)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn();
@@ -172,23 +184,25 @@ impl Mini {
             }
         };
         let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        let Some(addr) = line
-            .trim()
-            .strip_prefix("listening on ")
-            .map(str::to_string)
-        else {
-            peer_missing(&format!("kafka-server-mini did not start: {line:?}"));
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        };
-        Some(Mini {
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut addrs = Vec::new();
+        for _ in 0..listeners {
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let Some(addr) = line.trim().strip_prefix("listening on ") else {
+                peer_missing(&format!("kafka-server-mini did not start: {line:?}"));
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            };
+            addrs.push(addr.to_string());
+        }
+        let mini = Mini {
             child,
-            addr,
+            addr: addrs[0].clone(),
             _dir: dir,
-        })
+        };
+        Some((mini, addrs))
     }
 
     /// `host:port`.

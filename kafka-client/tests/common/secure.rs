@@ -1,5 +1,7 @@
-//! The secured real Apache Kafka nodes (`scripts/kafka-dist.sh start --security`) named in
-//! `REAL_KAFKA_SECURE`, and a round trip (create a topic, produce, consume) through them.
+//! The secured nodes the security tests run against: the real Apache Kafka nodes
+//! (`scripts/kafka-dist.sh start --security`) named in `REAL_KAFKA_SECURE`, and
+//! kafka-server-mini started with the same listeners, users and certificates; and a round
+//! trip (create a topic, produce, consume) through them.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -13,10 +15,76 @@ use krafty_client::{
 
 /// One secured node: its name and certificate directory.
 pub struct Secured {
-    /// The kafka-dist cluster name.
+    /// The kafka-dist cluster name, or `kafka-server-mini`.
     pub name: String,
     /// `ca.pem`, `untrusted-ca.pem`, `client.pem`, `client.key`, `client-keystore.pem`.
     pub tls: PathBuf,
+    /// For kafka-server-mini: the broker (killed on drop), the address of each of
+    /// [`LISTENERS`], and the certificate folder.
+    mini: Option<(super::Mini, Vec<String>, tempfile::TempDir)>,
+}
+
+/// The secured node's listeners, as `scripts/kafka-dist.sh start --security` makes them.
+pub const LISTENERS: [&str; 6] = [
+    "PLAINTEXT",
+    "SSL",
+    "SASL_PLAINTEXT",
+    "SASL_SSL",
+    "SSL_ALT",
+    "MTLS",
+];
+
+const PLAIN_USERS: &str = r#"org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";"#;
+
+/// kafka-server-mini with the secured Kafka node's configuration (kafka-dist.sh
+/// `security_properties`): the same listeners, mechanisms, users and certificates.
+pub fn mini() -> Option<Secured> {
+    let certs = tempfile::tempdir().expect("certificate folder");
+    let tls = certs.path().to_path_buf();
+    dist(&["certs", &tls.display().to_string()]);
+    let listeners = LISTENERS
+        .iter()
+        .map(|l| {
+            let host = if *l == "SSL_ALT" {
+                "127.0.0.2"
+            } else {
+                "127.0.0.1"
+            };
+            format!("{l}://{host}:0")
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let settings = [
+        format!("listeners={listeners}"),
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,SSL_ALT:SSL,MTLS:SSL".to_string(),
+        "ssl.keystore.type=PEM".to_string(),
+        format!("ssl.keystore.location={}", tls.join("server-keystore.pem").display()),
+        "ssl.truststore.type=PEM".to_string(),
+        format!("ssl.truststore.location={}", tls.join("ca.pem").display()),
+        "ssl.client.auth=requested".to_string(),
+        "listener.name.mtls.ssl.client.auth=required".to_string(),
+        "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER".to_string(),
+        format!("listener.name.sasl_ssl.plain.sasl.jaas.config={PLAIN_USERS}"),
+        "listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;".to_string(),
+        "listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN".to_string(),
+        format!("listener.name.sasl_plaintext.plain.sasl.jaas.config={PLAIN_USERS}"),
+        "listener.name.sasl_plaintext.connections.max.reauth.ms=5000".to_string(),
+    ];
+    let mut args = Vec::new();
+    for s in settings {
+        args.push("--set".to_string());
+        args.push(s);
+    }
+    for m in ["SCRAM-SHA-256", "SCRAM-SHA-512"] {
+        args.push("--add-scram".to_string());
+        args.push(format!("{m}=[name=alice,password=alice-secret]"));
+    }
+    let (broker, addrs) = super::Mini::start_with(&args)?;
+    Some(Secured {
+        name: "kafka-server-mini".to_string(),
+        tls,
+        mini: Some((broker, addrs, certs)),
+    })
 }
 
 fn dist(args: &[&str]) -> String {
@@ -34,31 +102,44 @@ fn dist(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// The secured nodes of `REAL_KAFKA_SECURE`; unset: SKIP outside CI, failure with CI=true.
+/// The secured nodes of `REAL_KAFKA_SECURE` (unset: SKIP outside CI, failure with
+/// CI=true), then kafka-server-mini configured the same way ([`mini`]).
 pub fn secured() -> Vec<Secured> {
     let names = std::env::var("REAL_KAFKA_SECURE").unwrap_or_default();
+    let mut nodes = Vec::new();
     if names.trim().is_empty() {
         super::peer_missing(
             "REAL_KAFKA_SECURE is not set (scripts/real-kafka.sh up starts the secured Kafka k44-sec)",
         );
-        return Vec::new();
     }
-    names
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(|name| Secured {
-            name: name.to_string(),
-            tls: PathBuf::from(dist(&["tls-dir", "--name", name])),
-        })
-        .collect()
+    nodes.extend(
+        names
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|name| Secured {
+                name: name.to_string(),
+                tls: PathBuf::from(dist(&["tls-dir", "--name", name])),
+                mini: None,
+            }),
+    );
+    nodes.extend(mini());
+    nodes
 }
 
 impl Secured {
     /// The bootstrap address of `listener` (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL,
     /// SSL_ALT, MTLS).
     pub fn bootstrap(&self, listener: &str) -> String {
-        dist(&["bootstrap", "--name", &self.name, "--listener", listener])
+        match &self.mini {
+            Some((_, addrs, _)) => LISTENERS
+                .iter()
+                .position(|l| *l == listener)
+                .and_then(|i| addrs.get(i))
+                .cloned()
+                .unwrap_or_else(|| panic!("no listener {listener}")),
+            None => dist(&["bootstrap", "--name", &self.name, "--listener", listener]),
+        }
     }
 
     /// A file of the certificate directory, as a string for settings.

@@ -20,6 +20,9 @@ pub const KNOWN: &[&str] = &[
     "ssl.client.auth",
     "sasl.enabled.mechanisms",
     "sasl.jaas.config",
+    // Read per listener only (`listener.name.<l>.connections.max.reauth.ms`); the broker-wide
+    // value is BrokerConfig's own setting.
+    "connections.max.reauth.ms",
 ];
 
 /// Whether `key` is a setting this broker reads: one of [`KNOWN`], or one prefixed by
