@@ -7,7 +7,21 @@
 #                                 formats KRaft storage, starts NODES (1 or 3) combined
 #                                 broker+controller nodes on free loopback ports, waits until
 #                                 every broker serves, prints the bootstrap list on stdout
-#   scripts/kafka-dist.sh bootstrap [--name NAME]              prints the bootstrap list again
+#                                 --security (1 node only): also listeners SSL, SASL_PLAINTEXT,
+#                                 SASL_SSL, SSL_ALT (SSL on 127.0.0.2, for host-name checks) and
+#                                 MTLS (SSL with ssl.client.auth=required);
+#                                 certificates made with openssl in RUN/tls (ca.pem, server.pem,
+#                                 client.pem + client.key for mTLS, untrusted-ca.pem), mechanisms
+#                                 PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (Kafka's
+#                                 unsecured JWT validator) on SASL_SSL and only PLAIN on
+#                                 SASL_PLAINTEXT, which also has connections.max.reauth.ms=5000;
+#                                 user alice / alice-secret for PLAIN and both SCRAMs;
+#                                 ssl.client.auth=requested
+#   scripts/kafka-dist.sh bootstrap [--name NAME] [--listener L] prints the bootstrap list again
+#                                 (of listener L: PLAINTEXT (default), SSL, SASL_PLAINTEXT,
+#                                 SASL_SSL, SSL_ALT, MTLS)
+#   scripts/kafka-dist.sh tls-dir [--name NAME]                prints the secured cluster's
+#                                 certificate directory
 #   scripts/kafka-dist.sh stop    [--name NAME]                clean stop of every node
 #   scripts/kafka-dist.sh kill    [--name NAME] NODE_ID        kill -9 one node
 #   scripts/kafka-dist.sh restart [--name NAME] NODE_ID        start one stopped/killed node again
@@ -33,6 +47,8 @@ version="${KAFKA_DIST_VERSION:-$KAFKA_VERSION_SPEC}"
 name="default"
 nodes=1
 sets=()
+security=0
+listener=PLAINTEXT
 
 die() { echo "kafka-dist: $*" >&2; exit 1; }
 
@@ -158,13 +174,85 @@ wait_node() {
 bootstrap() {
   local rd; rd=$(run_dir)
   [ -f "$rd/nodes" ] || die "no cluster named $name (start it first)"
-  local out="" id
-  for id in $(cat "$rd/nodes"); do out="${out:+$out,}127.0.0.1:$(cat "$rd/node-$id/broker.port")"; done
+  local out="" id file=broker.port host=127.0.0.1
+  case "$listener" in
+    PLAINTEXT) ;;
+    SSL) file=ssl.port ;;
+    SASL_PLAINTEXT) file=sasl_plaintext.port ;;
+    SASL_SSL) file=sasl_ssl.port ;;
+    SSL_ALT) file=ssl_alt.port; host=127.0.0.2 ;;
+    MTLS) file=mtls.port ;;
+    *) die "unknown listener $listener" ;;
+  esac
+  for id in $(cat "$rd/nodes"); do
+    [ -f "$rd/node-$id/$file" ] || die "cluster $name has no $listener listener (start it with --security)"
+    out="${out:+$out,}$host:$(cat "$rd/node-$id/$file")"
+  done
   echo "$out"
+}
+
+# Certificates for --security, made with openssl into RUN/tls: a CA, a server certificate
+# for 127.0.0.1 and localhost, a client certificate (mTLS), and a second CA nobody trusts.
+make_certs() {
+  local d="$1"
+  command -v openssl >/dev/null || die "openssl is needed for --security"
+  mkdir -p "$d"
+  (
+    cd "$d"
+    local ca
+    for ca in ca untrusted-ca; do
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout "$ca.key" -out "$ca.pem" -days 30 \
+        -subj "/CN=kafka-dist $ca" -addext basicConstraints=critical,CA:TRUE \
+        -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    done
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 30 -extfile server.ext 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=alice" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 30 -extfile client.ext 2>/dev/null
+    # Kafka's PEM keystore: the PKCS#8 key, then the chain.
+    openssl pkcs8 -topk8 -nocrypt -in server.key -out server.pk8
+    cat server.pk8 server.pem >server-keystore.pem
+    cat client.key client.pem >client-keystore.pem
+    rm -f ./*.csr ./*.ext ./*.srl
+  ) || die "making certificates in $d failed"
+}
+
+security_properties() {
+  local rd="$1" id="$2" tls="$1/tls"
+  local sp ssp slp ap
+  sp=$(cat "$rd/node-$id/ssl.port"); ssp=$(cat "$rd/node-$id/sasl_ssl.port")
+  slp=$(cat "$rd/node-$id/sasl_plaintext.port"); ap=$(cat "$rd/node-$id/ssl_alt.port")
+  local mp; mp=$(cat "$rd/node-$id/mtls.port")
+  local plain='org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";'
+  local scram='org.apache.kafka.common.security.scram.ScramLoginModule required;'
+  local oauth='org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";'
+  cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:$(cat "$rd/node-$id/broker.port"),CONTROLLER://127.0.0.1:$(cat "$rd/node-$id/controller.port"),SSL://127.0.0.1:$sp,SASL_PLAINTEXT://127.0.0.1:$slp,SASL_SSL://127.0.0.1:$ssp,SSL_ALT://127.0.0.2:$ap,MTLS://127.0.0.1:$mp
+advertised.listeners=PLAINTEXT://127.0.0.1:$(cat "$rd/node-$id/broker.port"),SSL://127.0.0.1:$sp,SASL_PLAINTEXT://127.0.0.1:$slp,SASL_SSL://127.0.0.1:$ssp,SSL_ALT://127.0.0.2:$ap,MTLS://127.0.0.1:$mp
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,SSL_ALT:SSL,MTLS:SSL
+ssl.keystore.type=PEM
+ssl.keystore.location=$tls/server-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls/ca.pem
+ssl.client.auth=requested
+listener.name.mtls.ssl.client.auth=required
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
+listener.name.sasl_ssl.plain.sasl.jaas.config=$plain
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=$scram
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=$scram
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=$oauth
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=$plain
+listener.name.sasl_plaintext.connections.max.reauth.ms=5000
+EOF
 }
 
 start() {
   [ "$nodes" = 1 ] || [ "$nodes" = 3 ] || die "--nodes must be 1 or 3"
+  [ "$security" = 0 ] || [ "$nodes" = 1 ] || die "--security needs -n 1"
   fetch >/dev/null
   local rd; rd=$(run_dir)
   if [ -f "$rd/nodes" ]; then stop_all >/dev/null 2>&1 || true; fi
@@ -176,7 +264,17 @@ start() {
     free_port >"$rd/node-$id/broker.port"
     free_port >"$rd/node-$id/controller.port"
     voters="${voters:+$voters,}$id@127.0.0.1:$(cat "$rd/node-$id/controller.port")"
+    if [ "$security" = 1 ]; then
+      local f
+      for f in ssl sasl_plaintext sasl_ssl ssl_alt mtls; do free_port >"$rd/node-$id/$f.port"; done
+    fi
   done
+  local format_extra=()
+  if [ "$security" = 1 ]; then
+    make_certs "$rd/tls"
+    format_extra=(--add-scram 'SCRAM-SHA-256=[name=alice,password=alice-secret]'
+                  --add-scram 'SCRAM-SHA-512=[name=alice,password=alice-secret]')
+  fi
   seq 1 "$nodes" | tr '\n' ' ' >"$rd/nodes"
   echo "$version" >"$rd/version"
   local cluster_id
@@ -208,6 +306,7 @@ num.network.threads=2
 num.io.threads=2
 log.flush.interval.messages=9223372036854775807
 EOF
+    if [ "$security" = 1 ]; then security_properties "$rd" "$id" >>"$rd/node-$id/server.properties"; fi
     local kv
     for kv in "${sets[@]+"${sets[@]}"}"; do echo "$kv" >>"$rd/node-$id/server.properties"; done
     cat >"$rd/node-$id/log4j2.properties" <<EOF
@@ -221,12 +320,17 @@ appender.file.layout.pattern = [%d] %p %m (%c)%n
 EOF
     "$(java_bin)" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
       -Dlog4j2.configurationFile="$home/$version/log4j2-tools.properties" -cp "$(classpath)" \
-      "$(tool_class kafka-storage)" format --cluster-id="$cluster_id" -c "$rd/node-$id/server.properties" \
+      "$(tool_class kafka-storage)" format --cluster-id="$cluster_id" -c "$rd/node-$id/server.properties" "${format_extra[@]+"${format_extra[@]}"}" \
       >"$rd/node-$id/format.log" 2>&1 || { cat "$rd/node-$id/format.log" >&2; die "formatting node $id failed"; }
   done
   for id in $(seq 1 "$nodes"); do start_node "$id"; done
   for id in $(seq 1 "$nodes"); do wait_node "$id"; done
   echo "kafka-dist: Apache Kafka $version, $nodes node(s), name $name, data in $rd" >&2
+  if [ "$security" = 1 ]; then
+    local l
+    for l in SSL SASL_PLAINTEXT SASL_SSL SSL_ALT MTLS; do echo "kafka-dist: $l listener $(listener=$l bootstrap)" >&2; done
+    echo "kafka-dist: CA $rd/tls/ca.pem, client certificate $rd/tls/client.pem, key $rd/tls/client.key" >&2
+  fi
   bootstrap
 }
 
@@ -262,6 +366,8 @@ while [ $# -gt 0 ]; do
     -n|--nodes) nodes="$2"; shift 2 ;;
     --name) name="$2"; shift 2 ;;
     --set) sets+=("$2"); shift 2 ;;
+    --security) security=1; shift ;;
+    --listener) listener="$2"; shift 2 ;;
     --) shift; args+=("$@"); break ;;
     *) if [ "$cmd" = tool ]; then args+=("$@"); break; fi; args+=("$1"); shift ;;
   esac
@@ -275,11 +381,12 @@ case "$cmd" in
   fetch) fetch ;;
   start) start ;;
   bootstrap) bootstrap ;;
+  tls-dir) [ -f "$(run_dir)/tls/ca.pem" ] || die "cluster $name has no certificates (start it with --security)"; echo "$(run_dir)/tls" ;;
   stop) stop_all ;;
   kill) [ ${#args[@]} -ge 1 ] || die "kill needs a node id"; stop_node "${args[0]}" KILL ;;
   restart) [ ${#args[@]} -ge 1 ] || die "restart needs a node id"; start_node "${args[0]}"; wait_node "${args[0]}"; bootstrap ;;
   tool) [ ${#args[@]} -ge 1 ] || die "tool needs a tool name"; run_tool "${args[@]}" ;;
   java-classpath) fetch >/dev/null; classpath; echo ;;
   versions) echo "spec=$KAFKA_VERSION_SPEC newest=$KAFKA_VERSION_NEWEST" ;;
-  *) sed -n '2,22p' "$0"; exit 2 ;;
+  *) sed -n '2,36p' "$0"; exit 2 ;;
 esac

@@ -46,7 +46,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # ---- real Apache Kafka (issue 9) -------------------------------------------------------
 # The shared clusters k40-1, k40-3, k44-1, k44-3 that the real-Kafka tests judge against
 # (scripts/real-kafka.sh; jars cached in ~/.cache/kafka-dist). `up` prints
-# `export REAL_KAFKA_CLUSTERS=...`, which the tests read; `down` runs on exit. With CI=true
+# `export REAL_KAFKA_CLUSTERS=...` and `export REAL_KAFKA_SECURE=...` (the secured node of
+# issue 13), which the tests read; `down` runs on exit. With CI=true
 # a Kafka that cannot be fetched or started fails the run with its reason; outside CI the
 # real-Kafka tests then print SKIP. REAL_KAFKA_SKIP=1 (outside CI) leaves them out.
 step "real Kafka clusters"
@@ -59,6 +60,8 @@ elif real_kafka_out=$(bash scripts/real-kafka.sh up); then
   real_kafka_export=$(printf '%s\n' "$real_kafka_out" | sed -n 's/^export REAL_KAFKA_CLUSTERS=//p' | tail -1)
   [ -n "$real_kafka_export" ] || { echo "real-kafka.sh up printed no REAL_KAFKA_CLUSTERS line" >&2; exit 1; }
   export REAL_KAFKA_CLUSTERS="$real_kafka_export"
+  real_kafka_secure=$(printf '%s\n' "$real_kafka_out" | sed -n 's/^export REAL_KAFKA_SECURE=//p' | tail -1)
+  if [ -n "$real_kafka_secure" ]; then export REAL_KAFKA_SECURE="$real_kafka_secure"; else unset REAL_KAFKA_SECURE; fi
 else
   trap real_kafka_down EXIT
   if [ "${CI:-}" = true ]; then
@@ -66,12 +69,23 @@ else
     exit 1
   fi
   echo "SKIP real Kafka: scripts/real-kafka.sh up failed (reason above); real-Kafka tests will skip"
-  unset REAL_KAFKA_CLUSTERS
+  unset REAL_KAFKA_CLUSTERS REAL_KAFKA_SECURE
 fi
 # ---- end real Apache Kafka ---------------------------------------------------------------
 
 step "cargo test"
 cargo test --workspace --locked
+
+if [ -d "$shared/golden-frames" ]; then
+  step "kafka-cli frames check on the shared golden frames"
+  cargo run -q --locked -p krafty-cli -- frames check "$shared/golden-frames"
+fi
+
+# The test executables (1.5 GB of the 3.8 GB target/debug) are not needed by the steps
+# below; under CI they go, so that the disk's high-water mark stays the test build's.
+if [ "${CI:-}" = true ]; then
+  find target/debug/deps -maxdepth 1 -type f -perm -u+x ! -name '*.*' -delete
+fi
 
 # ---- packaging, docs, downstream (issue 15) ------------------------------------------------
 step "package dry-runs (cargo package of the four published crates, verified)"
@@ -83,11 +97,6 @@ bash scripts/docs-check.sh
 step "downstream crate (default-features = false + lz4, outside the workspace)"
 bash scripts/downstream-check.sh
 # ---- end packaging, docs, downstream --------------------------------------------------------
-
-if [ -d "$shared/golden-frames" ]; then
-  step "kafka-cli frames check on the shared golden frames"
-  cargo run -q --locked -p krafty-cli -- frames check "$shared/golden-frames"
-fi
 
 step "fuzz"
 bash scripts/fuzz.sh

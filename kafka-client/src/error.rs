@@ -247,6 +247,66 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Which step of securing a connection failed. Messages never hold secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The TLS settings could not be turned into a TLS configuration (unreadable or
+    /// malformed PEM, encrypted key, no trust anchors).
+    TlsConfig(String),
+    /// The TLS handshake failed for a reason other than the certificate (protocol
+    /// mismatch, the broker closed the connection, alert received).
+    TlsHandshake(String),
+    /// The broker's certificate was refused: unknown issuer, expired, or not valid for the
+    /// host name connected to.
+    CertificateVerification(String),
+    /// The broker does not enable the requested SASL mechanism.
+    MechanismNotEnabled {
+        /// The mechanism asked for.
+        requested: String,
+        /// The mechanisms the broker enables on this listener.
+        enabled: Vec<String>,
+    },
+    /// The broker refused the credentials (wrong password, unknown user, invalid or
+    /// expired token), with the broker's error message.
+    BadCredentials {
+        /// The mechanism.
+        mechanism: String,
+        /// The broker's message (or the client's reason, e.g. a bad SCRAM server signature).
+        message: String,
+    },
+    /// The OAUTHBEARER token callback had no token.
+    TokenUnavailable(String),
+    /// The SASL exchange broke down (malformed message, unexpected answer, unsupported
+    /// SaslHandshake/SaslAuthenticate version).
+    SaslProtocol(String),
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthError::TlsConfig(why) => write!(f, "TLS configuration: {why}"),
+            AuthError::TlsHandshake(why) => write!(f, "TLS handshake failed: {why}"),
+            AuthError::CertificateVerification(why) => {
+                write!(f, "certificate verification failed: {why}")
+            }
+            AuthError::MechanismNotEnabled { requested, enabled } => write!(
+                f,
+                "SaslHandshake: mechanism {requested} is not enabled on this listener \
+                 (the broker enables: {})",
+                enabled.join(", ")
+            ),
+            AuthError::BadCredentials { mechanism, message } => {
+                write!(f, "SASL {mechanism} authentication failed: {message}")
+            }
+            AuthError::TokenUnavailable(why) => {
+                write!(f, "OAUTHBEARER token callback failed: {why}")
+            }
+            AuthError::SaslProtocol(why) => write!(f, "SASL exchange failed: {why}"),
+        }
+    }
+}
+
 /// The client's error type. Cheap to clone (one error can complete many delivery futures).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -301,6 +361,8 @@ pub enum Error {
     /// A call that the current state does not allow (e.g. `position` of an unassigned
     /// partition).
     IllegalState(String),
+    /// Securing a connection failed (TLS or SASL); the variant names the step.
+    Authentication(AuthError),
 }
 
 impl Error {
@@ -359,6 +421,7 @@ impl fmt::Display for Error {
                 write!(f, "offset out of range for {tp} and auto.offset.reset=none")
             }
             Error::IllegalState(why) => write!(f, "illegal state: {why}"),
+            Error::Authentication(e) => write!(f, "authentication: {e}"),
         }
     }
 }
@@ -380,6 +443,12 @@ impl From<std::io::Error> for Error {
 impl From<krafty_protocol::Error> for Error {
     fn from(e: krafty_protocol::Error) -> Self {
         Error::Codec(e)
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        Error::Authentication(e)
     }
 }
 

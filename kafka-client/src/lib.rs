@@ -50,6 +50,6 @@ pub use config::{AdminConfig, ConsumerConfig, ProducerConfig};
 pub use consumer::{
     Consumer, ConsumerRecord, OffsetAndTimestamp, RebalanceListener, TopicPartition,
 };
-pub use error::{ConfigError, Error, KafkaCode, Result};
+pub use error::{AuthError, ConfigError, Error, KafkaCode, Result};
 pub use krafty_protocol as protocol;
 pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};

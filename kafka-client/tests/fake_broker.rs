@@ -20,6 +20,8 @@ fn cfg(timeout_ms: u64) -> ConnectionConfig {
         client_id: "test".into(),
         request_timeout: Duration::from_millis(timeout_ms),
         setup_timeout: Duration::from_secs(5),
+        tls: None,
+        sasl: None,
     }
 }
 

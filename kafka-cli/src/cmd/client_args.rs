@@ -51,9 +51,22 @@ pub fn apply_settings<T>(
     mut set: impl FnMut(&mut T, &str, &str) -> Result<(), ConfigError>,
 ) -> Result<(), CliError> {
     for (k, v) in settings {
-        set(cfg, k, v).map_err(|e| CliError::msg(format!("-X {k}={v}: {e}")))?;
+        set(cfg, k, v).map_err(|e| {
+            let shown = if is_secret(k) {
+                "<redacted>"
+            } else {
+                v.as_str()
+            };
+            CliError::msg(format!("-X {k}={shown}: {e}"))
+        })?;
     }
     Ok(())
+}
+
+/// Whether the setting `key` holds a secret (passwords, private keys, JAAS options) whose
+/// value must not appear in messages.
+pub fn is_secret(key: &str) -> bool {
+    key.contains("password") || key == "sasl.jaas.config" || key == "ssl.keystore.key"
 }
 
 impl ClientArgs {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::parse;
+use super::security::{SecurityConfig, TokenProvider};
 use crate::error::ConfigError;
 
 /// Settings shared by every client.
@@ -27,6 +28,8 @@ pub struct CommonConfig {
     pub retry_backoff: Duration,
     /// `metadata.max.age.ms`: metadata older than this is refreshed.
     pub metadata_max_age: Duration,
+    /// `security.protocol`, `ssl.*` and `sasl.*`.
+    pub security: SecurityConfig,
 }
 
 impl Default for CommonConfig {
@@ -40,6 +43,7 @@ impl Default for CommonConfig {
             reconnect_backoff_max: Duration::from_millis(1000),
             retry_backoff: Duration::from_millis(100),
             metadata_max_age: Duration::from_millis(300_000),
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -54,6 +58,10 @@ pub const COMMON_DEFAULTS: &[(&str, &str)] = &[
     ("reconnect.backoff.max.ms", "1000"),
     ("retry.backoff.ms", "100"),
     ("metadata.max.age.ms", "300000"),
+    ("security.protocol", "PLAINTEXT"),
+    ("ssl.endpoint.identification.algorithm", "https"),
+    ("sasl.mechanism", "PLAIN"),
+    ("enable.sasl.oauthbearer.unsecure.jwt", "false"),
 ];
 
 const INT_MAX: i64 = i32::MAX as i64;
@@ -79,8 +87,20 @@ impl CommonConfig {
             }
             "retry.backoff.ms" => self.retry_backoff = parse::millis(key, value, i64::MAX)?,
             "metadata.max.age.ms" => self.metadata_max_age = parse::millis(key, value, i64::MAX)?,
-            _ => return Ok(false),
+            _ => return self.security.set(key, value),
         }
         Ok(true)
+    }
+
+    /// Sets the OAUTHBEARER token callback (`sasl.mechanism=OAUTHBEARER`): `f` returns a
+    /// token and its lifetime, or why it has none. It is called when a connection
+    /// authenticates and the last token is past 80% of its lifetime; it wins over the
+    /// unsecured-JWT settings.
+    pub fn set_oauthbearer_token_callback(
+        &mut self,
+        f: impl Fn() -> Result<super::OAuthToken, String> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.security.sasl.token_provider = Some(TokenProvider::new(f));
+        self
     }
 }

@@ -7,12 +7,19 @@
 
 mod common;
 mod consumer;
+mod jaas;
 mod parse;
 mod producer;
+mod security;
 
 pub use common::{CommonConfig, COMMON_DEFAULTS};
 pub use consumer::{ConsumerConfig, IsolationLevel, OffsetReset, CONSUMER_DEFAULTS};
+pub use jaas::{JaasConfig, LoginModule};
 pub use producer::{Acks, ProducerConfig, PRODUCER_DEFAULTS};
+pub use security::{
+    OAuthToken, SaslCredentials, SaslMechanism, SaslSettings, Secret, SecurityConfig,
+    SecurityProtocol, TlsSettings, TokenProvider, SECURITY_DEFAULTS,
+};
 
 use crate::error::ConfigError;
 

@@ -60,6 +60,9 @@ pub(crate) struct Shared {
     pub parts: BTreeMap<TopicPartition, PartitionState>,
     /// Nodes with a fetch in flight.
     pub busy_nodes: HashSet<i32>,
+    /// A refused TLS/SASL authentication, surfaced by the next poll (as Java's consumer
+    /// throws `AuthenticationException` from `poll`).
+    pub auth_error: Option<Error>,
 }
 
 /// The fetcher of one consumer.
@@ -87,6 +90,14 @@ impl Fetcher {
         })
     }
 
+    /// Keeps an authentication refusal for the next poll and wakes it.
+    fn note_auth_error(&self, e: &Error) {
+        if matches!(e, Error::Authentication(_)) {
+            self.lock().auth_error = Some(e.clone());
+            self.data_ready.notify_one();
+        }
+    }
+
     pub fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -108,6 +119,7 @@ impl Fetcher {
             if self.metadata.needs_refresh() {
                 if let Err(e) = self.metadata.refresh().await {
                     tracing::debug!(error = %e, "consumer metadata refresh failed");
+                    self.note_auth_error(&e);
                 }
             }
             self.start_resets();
@@ -190,6 +202,9 @@ impl Fetcher {
             let this = self.clone();
             tokio::spawn(async move {
                 let result = this.list_offsets(node, &parts).await;
+                if let Err(e) = &result {
+                    this.note_auth_error(e);
+                }
                 let mut shared = this.lock();
                 for (tp, _, epoch, _) in &parts {
                     let Some(st) = shared.parts.get_mut(tp) else {
@@ -284,6 +299,10 @@ impl Fetcher {
                         Ok(resp) => got_data = this.apply(&mut shared, &parts, resp),
                         Err(e) => {
                             tracing::debug!(node, error = %e, "fetch failed");
+                            if matches!(e, Error::Authentication(_)) {
+                                shared.auth_error = Some(e.clone());
+                                got_data = true;
+                            }
                             this.metadata.request_update();
                             let until = Instant::now() + this.cfg.common.retry_backoff;
                             for (tp, ..) in &parts {

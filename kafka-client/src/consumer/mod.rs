@@ -80,6 +80,7 @@ impl Consumer {
     /// Starts a consumer (its fetcher task runs on the current tokio runtime).
     pub fn new(cfg: ConsumerConfig) -> Result<Consumer> {
         let pool = Arc::new(Pool::new(&cfg.common));
+        pool.check()?;
         let metadata = Arc::new(Metadata::new(pool, &cfg.common, false));
         let group = cfg
             .group_id
@@ -605,6 +606,9 @@ impl Consumer {
     fn take_records(&self) -> Option<Result<Vec<ConsumerRecord>>> {
         let max = self.fetcher.cfg.max_poll_records;
         let mut shared = self.fetcher.lock();
+        if let Some(e) = shared.auth_error.take() {
+            return Some(Err(e));
+        }
         for st in shared.parts.values_mut() {
             if let Some(e) = st.error.take() {
                 return Some(Err(e));

@@ -1,31 +1,34 @@
-//! One TCP connection to one broker: pipelined requests matched to responses by
-//! correlation id.
+//! One connection to one broker (plain TCP or TLS over TCP): pipelined requests matched to
+//! responses by correlation id.
 //!
-//! Owns: the socket, split into a writer task (frames are queued and written in queue
+//! Owns: the stream (TCP, or TLS from `net::tls`), split into a writer task (frames are queued and written in queue
 //! order, so callers that enqueue in order get their requests on the wire in order) and a
 //! reader task (frames are split off the stream with the size limit checked before any
 //! allocation and handed to the waiter registered under their correlation id), the
 //! negotiated [`ApiVersions`], and `request.timeout.ms`. A request that times out closes
 //! the connection (as the Java client does), failing every other in-flight request with
-//! [`Error::Disconnected`]. Must not: retry, reconnect or know about topics.
+//! [`Error::Disconnected`]. With SASL the connection is authenticated (`net::sasl`) before
+//! [`Connection::connect`] hands it out, and it reports when the broker's session lifetime
+//! is 85-95% spent ([`Connection::needs_reauthentication`]), so the pool replaces it.
+//! Must not: retry, reconnect or know about topics.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use krafty_protocol::frame::{decode_typed_response, split_frame, write_typed_request};
 use krafty_protocol::generated::ApiKey;
 use krafty_protocol::message::{ClientRequest, Decode};
 use krafty_protocol::wire::StrBytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 use super::versions::{negotiate, ApiVersions};
+use crate::config::SaslCredentials;
 use crate::error::{Error, Result};
 
 /// Largest response frame accepted: Kafka's `socket.request.max.bytes` default (100 MiB).
@@ -70,6 +73,8 @@ struct Inner {
     client_id: Option<StrBytes>,
     request_timeout: Duration,
     versions: OnceLock<ApiVersions>,
+    /// When the SASL session should be renewed (85-95% of the lifetime the broker granted).
+    reauth_at: OnceLock<Instant>,
     reader: AbortHandle,
     writer: AbortHandle,
 }
@@ -140,20 +145,54 @@ pub struct ConnectionConfig {
     pub client_id: String,
     /// `request.timeout.ms`.
     pub request_timeout: Duration,
-    /// `socket.connection.setup.timeout.ms` (TCP connect plus ApiVersions).
+    /// `socket.connection.setup.timeout.ms` (TCP connect, TLS handshake, ApiVersions and
+    /// SASL authentication).
     pub setup_timeout: Duration,
+    /// The TLS configuration, for `SSL` and `SASL_SSL`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The SASL credentials, for `SASL_PLAINTEXT` and `SASL_SSL`.
+    pub sasl: Option<SaslCredentials>,
+}
+
+/// A random factor in `0.85..0.95`: when to re-authenticate within the session lifetime
+/// (Java's jitter, so connections opened together do not renew together).
+fn reauth_factor() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    0.85 + (h.finish() % 10_000) as f64 / 100_000.0
 }
 
 impl Connection {
-    /// Connects to `host:port` and negotiates API versions, all within the setup timeout.
+    /// Connects to `host:port`, runs the TLS handshake when configured, negotiates API
+    /// versions and authenticates with SASL when configured, all within the setup timeout.
     pub async fn connect(host: &str, port: u16, cfg: &ConnectionConfig) -> Result<Connection> {
         let addr = format!("{host}:{port}");
         let setup = async {
             let stream = TcpStream::connect((host, port)).await?;
             stream.set_nodelay(true)?;
-            let conn = Connection::from_stream(stream, addr.clone(), cfg);
+            let conn = match &cfg.tls {
+                None => {
+                    let (r, w) = stream.into_split();
+                    Connection::from_halves(r, w, addr.clone(), cfg)
+                }
+                Some(tls) => {
+                    let stream = super::tls::handshake(tls.clone(), host, stream).await?;
+                    let (r, w) = tokio::io::split(stream);
+                    Connection::from_halves(r, w, addr.clone(), cfg)
+                }
+            };
             let versions = negotiate(&conn).await?;
             let _ = conn.inner.versions.set(versions);
+            if let Some(creds) = &cfg.sasl {
+                let started = Instant::now();
+                if let Some(lifetime) = super::sasl::authenticate(&conn, creds).await? {
+                    let _ = conn
+                        .inner
+                        .reauth_at
+                        .set(started + lifetime.mul_f64(reauth_factor()));
+                }
+            }
             Ok::<_, Error>(conn)
         };
         match tokio::time::timeout(cfg.setup_timeout, setup).await {
@@ -164,8 +203,11 @@ impl Connection {
         }
     }
 
-    fn from_stream(stream: TcpStream, addr: String, cfg: &ConnectionConfig) -> Connection {
-        let (read, write) = stream.into_split();
+    fn from_halves<R, W>(read: R, write: W, addr: String, cfg: &ConnectionConfig) -> Connection
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let shared = Arc::new(Shared {
             addr,
             pending: Mutex::new(HashMap::new()),
@@ -182,10 +224,21 @@ impl Connection {
                 client_id: Some(StrBytes::from(cfg.client_id.clone())),
                 request_timeout: cfg.request_timeout,
                 versions: OnceLock::new(),
+                reauth_at: OnceLock::new(),
                 reader,
                 writer,
             }),
         }
+    }
+
+    /// Whether the SASL session is 85-95% through the lifetime the broker granted: new
+    /// requests should go to a freshly authenticated connection (in-flight ones finish
+    /// here).
+    pub fn needs_reauthentication(&self) -> bool {
+        self.inner
+            .reauth_at
+            .get()
+            .is_some_and(|at| Instant::now() >= *at)
     }
 
     /// `host:port` of the broker.
@@ -304,8 +357,8 @@ impl Connection {
     }
 }
 
-async fn write_loop(
-    mut w: OwnedWriteHalf,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut w: W,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     shared: Arc<Shared>,
 ) {
@@ -336,7 +389,7 @@ async fn write_loop(
     let _ = w.shutdown().await;
 }
 
-async fn read_loop(mut r: OwnedReadHalf, shared: Arc<Shared>) {
+async fn read_loop<R: AsyncRead + Unpin>(mut r: R, shared: Arc<Shared>) {
     let mut buf = BytesMut::with_capacity(64 * 1024);
     loop {
         loop {
@@ -356,7 +409,16 @@ async fn read_loop(mut r: OwnedReadHalf, shared: Arc<Shared>) {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    shared.close(&format!("bad frame: {e}"));
+                    // A TLS record (alert 0x15 or handshake 0x16, version 3.x) where a Kafka
+                    // frame was expected: a plaintext client on a TLS listener.
+                    let why = if matches!(buf.first_chunk::<2>(), Some([0x15 | 0x16, 0x03])) {
+                        "the broker answered with TLS: this listener needs \
+                         security.protocol=SSL or SASL_SSL"
+                            .to_string()
+                    } else {
+                        format!("bad frame: {e}")
+                    };
+                    shared.close(&why);
                     return;
                 }
             }

@@ -1,8 +1,11 @@
 //! Connections per broker, opened lazily and reopened with exponential backoff.
 //!
 //! Owns: the map from broker address to its [`Connection`], the broker id to address map
-//! (filled from metadata), the bootstrap list, and `reconnect.backoff.ms` /
-//! `reconnect.backoff.max.ms`. Must not: decide what to send.
+//! (filled from metadata), the bootstrap list, `reconnect.backoff.ms` /
+//! `reconnect.backoff.max.ms`, the security settings resolved once (TLS configuration, SASL
+//! credentials), and KIP-368 re-authentication: a connection whose SASL session is 85-95%
+//! spent is retired (its in-flight requests finish on it) and a freshly authenticated one
+//! takes its place. Must not: decide what to send.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,10 +28,34 @@ struct Slot {
     next_attempt: Option<Instant>,
 }
 
+/// The connection settings of `cfg`: reads the TLS files and resolves the SASL credentials.
+fn connection_config(cfg: &CommonConfig) -> Result<ConnectionConfig> {
+    let sec = &cfg.security;
+    let tls = if sec.protocol.uses_tls() {
+        Some(super::tls::client_config(&sec.tls)?)
+    } else {
+        None
+    };
+    let sasl = if sec.protocol.uses_sasl() {
+        Some(sec.sasl.credentials()?)
+    } else {
+        None
+    };
+    Ok(ConnectionConfig {
+        client_id: cfg.client_id.clone(),
+        request_timeout: cfg.request_timeout,
+        setup_timeout: cfg.connection_setup_timeout,
+        tls,
+        sasl,
+    })
+}
+
 /// Connections to the brokers of one cluster.
 pub struct Pool {
     cfg: CommonConfig,
-    conn_cfg: ConnectionConfig,
+    /// The connection settings, or why the security settings are unusable (returned by
+    /// every connect).
+    conn_cfg: std::result::Result<ConnectionConfig, Error>,
     brokers: Mutex<HashMap<i32, (String, u16)>>,
     /// Per address and lane: the data lane (produce, fetch, metadata) and the coordinator
     /// lane, so group requests never queue behind a long-polling fetch on the same socket
@@ -53,15 +80,17 @@ impl Pool {
     /// A pool for the cluster `cfg` bootstraps from; connects nothing yet.
     pub fn new(cfg: &CommonConfig) -> Pool {
         Pool {
-            conn_cfg: ConnectionConfig {
-                client_id: cfg.client_id.clone(),
-                request_timeout: cfg.request_timeout,
-                setup_timeout: cfg.connection_setup_timeout,
-            },
+            conn_cfg: connection_config(cfg),
             cfg: cfg.clone(),
             brokers: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The error that makes the security settings unusable (unreadable PEM, missing SASL
+    /// credentials), if any; clients call this when they are built.
+    pub fn check(&self) -> Result<()> {
+        self.conn_cfg.as_ref().map(|_| ()).map_err(Clone::clone)
     }
 
     /// Replaces the broker id to address map (from a Metadata response).
@@ -99,14 +128,19 @@ impl Pool {
         let mut slot = slot.lock().await;
         if let Some(conn) = &slot.conn {
             if !conn.is_closed() {
-                return Ok(conn.clone());
+                if !conn.needs_reauthentication() {
+                    return Ok(conn.clone());
+                }
+                tracing::debug!(addr = %conn.addr(), "SASL session ending: re-authenticating on a new connection");
+                super::sasl::count_reauthentication();
             }
         }
         slot.conn = None;
         if let Some(at) = slot.next_attempt {
             tokio::time::sleep_until(at).await;
         }
-        match Connection::connect(&addr.0, addr.1, &self.conn_cfg).await {
+        let conn_cfg = self.conn_cfg.as_ref().map_err(Clone::clone)?;
+        match Connection::connect(&addr.0, addr.1, conn_cfg).await {
             Ok(conn) => {
                 tracing::debug!(addr = %conn.addr(), "connected");
                 slot.conn = Some(conn.clone());
@@ -145,7 +179,11 @@ impl Pool {
             .unwrap_or_default();
         for slot in open {
             if let Ok(slot) = slot.try_lock() {
-                if let Some(c) = slot.conn.as_ref().filter(|c| !c.is_closed()) {
+                if let Some(c) = slot
+                    .conn
+                    .as_ref()
+                    .filter(|c| !c.is_closed() && !c.needs_reauthentication())
+                {
                     return Ok(c.clone());
                 }
             }
@@ -160,6 +198,9 @@ impl Pool {
         for addr in candidates {
             match self.get_addr(&addr).await {
                 Ok(c) => return Ok(c),
+                // A refused authentication is final (as Java's AuthenticationException):
+                // report it as it is.
+                Err(e @ Error::Authentication(_)) => return Err(e),
                 Err(e) => last = e,
             }
         }

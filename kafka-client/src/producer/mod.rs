@@ -64,6 +64,7 @@ impl Producer {
     ) -> Result<Producer> {
         let cfg = cfg.validate()?;
         let pool = Arc::new(Pool::new(&cfg.common));
+        pool.check()?;
         let metadata = Arc::new(Metadata::new(pool, &cfg.common, true));
         let acc = Arc::new(Accumulator::new(AccumulatorConfig {
             batch_size: cfg.batch_size,

@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests: a private Tansu broker per test binary.
 #![allow(dead_code)]
 
+pub mod secure;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
