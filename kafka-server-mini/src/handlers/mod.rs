@@ -2,7 +2,9 @@
 //! a [`Pending`] response; state changes happen synchronously, in request order, and only
 //! waiting (long polls, rebalances) is deferred.
 
+pub mod acls;
 pub mod api_versions;
+pub mod authz;
 pub mod cluster;
 pub mod configs;
 pub mod coordinator;
