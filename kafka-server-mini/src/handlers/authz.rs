@@ -21,7 +21,7 @@
 //! | AlterConfigs, IncrementalAlterConfigs | ALTER_CONFIGS topic / cluster | TOPIC_ / CLUSTER_AUTHORIZATION_FAILED |
 //! | JoinGroup, SyncGroup, Heartbeat, LeaveGroup | READ group | GROUP_AUTHORIZATION_FAILED |
 //! | OffsetCommit | READ group, then READ topic | GROUP_ / TOPIC_AUTHORIZATION_FAILED |
-//! | OffsetFetch | DESCRIBE group, then DESCRIBE topic | GROUP_ / TOPIC_AUTHORIZATION_FAILED |
+//! | OffsetFetch | DESCRIBE group (per group in v8+), then DESCRIBE topic (hidden from "all") | GROUP_ / TOPIC_AUTHORIZATION_FAILED |
 //! | OffsetDelete | DELETE group, then READ topic | GROUP_ / TOPIC_AUTHORIZATION_FAILED |
 //! | FindCoordinator | DESCRIBE group / transactional id | GROUP_ / TRANSACTIONAL_ID_AUTHORIZATION_FAILED |
 //! | DescribeGroups | DESCRIBE group | GROUP_AUTHORIZATION_FAILED per group |
@@ -273,46 +273,17 @@ fn offset_commit_refused(
     }
 }
 
-/// OffsetFetch: DESCRIBE on the group (every group of a v8+ batch; a batch with any refused
-/// group is refused whole here only when all are refused, else left to the handler).
+/// OffsetFetch before v8: DESCRIBE on the group (v8+ batches are checked per group by the
+/// handler).
 fn offset_fetch_gate(
     ctx: &Ctx,
     r: &krafty_protocol::generated::OffsetFetchRequest,
 ) -> Option<Pending> {
-    use krafty_protocol::generated::offset_fetch_response::OffsetFetchResponseGroup;
-    if ctx.version < 8 {
-        if ctx.group_allowed(AclOperation::Describe, &r.group_id) {
-            return None;
-        }
-        return Some(ctx.ready(&OffsetFetchResponse {
-            error_code: code::GROUP_AUTHORIZATION_FAILED,
-            ..Default::default()
-        }));
-    }
-    if r
-        .groups
-        .iter()
-        .all(|g| ctx.group_allowed(AclOperation::Describe, &g.group_id))
-    {
+    if ctx.version >= 8 || ctx.group_allowed(AclOperation::Describe, &r.group_id) {
         return None;
     }
-    // v8+: answer every group; refused ones carry the error, allowed ones are answered by
-    // the handler only when the whole batch is allowed (a mixed batch is refused per group
-    // with the allowed groups answered empty so a client retries them alone)
     Some(ctx.ready(&OffsetFetchResponse {
-        groups: r
-            .groups
-            .iter()
-            .map(|g| OffsetFetchResponseGroup {
-                group_id: g.group_id.clone(),
-                error_code: if ctx.group_allowed(AclOperation::Describe, &g.group_id) {
-                    code::NONE
-                } else {
-                    code::GROUP_AUTHORIZATION_FAILED
-                },
-                ..Default::default()
-            })
-            .collect(),
+        error_code: code::GROUP_AUTHORIZATION_FAILED,
         ..Default::default()
     }))
 }

@@ -9,6 +9,7 @@ use krafty_protocol::generated::offset_for_leader_epoch_response::{
 use krafty_protocol::generated::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
 use super::Ctx;
+use crate::authorizer::AclOperation;
 use crate::error::code;
 use crate::net::Pending;
 
@@ -34,6 +35,10 @@ pub fn handle(ctx: &Ctx, req: OffsetForLeaderEpochRequest) -> Pending {
                         end_offset: -1,
                         ..Default::default()
                     };
+                    if !ctx.topic_allowed(AclOperation::Describe, &t.topic) {
+                        r.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+                        return r;
+                    }
                     let Some(part) = ctx.state.partition(&t.topic, p.partition) else {
                         r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION;
                         return r;
