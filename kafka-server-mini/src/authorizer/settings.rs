@@ -89,13 +89,21 @@ mod tests {
     fn parses_kafka_settings() {
         let mut s = AuthorizerSettings::default();
         assert!(!s.enabled());
-        assert!(s.set("authorizer.class.name", STANDARD_AUTHORIZER).is_some_and(|r| r.is_ok()));
+        assert!(s
+            .set("authorizer.class.name", STANDARD_AUTHORIZER)
+            .is_some_and(|r| r.is_ok()));
         assert!(s.enabled());
-        assert!(s.set("authorizer.class.name", "com.Other").is_some_and(|r| r.is_err()));
-        assert!(s.set("super.users", "User:admin; User:bob").is_some_and(|r| r.is_ok()));
+        assert!(s
+            .set("authorizer.class.name", "com.Other")
+            .is_some_and(|r| r.is_err()));
+        assert!(s
+            .set("super.users", "User:admin; User:bob")
+            .is_some_and(|r| r.is_ok()));
         assert_eq!(s.super_users, vec!["User:admin", "User:bob"]);
         assert!(s.set("super.users", "admin").is_some_and(|r| r.is_err()));
-        assert!(s.set("allow.everyone.if.no.acl.found", "maybe").is_some_and(|r| r.is_err()));
+        assert!(s
+            .set("allow.everyone.if.no.acl.found", "maybe")
+            .is_some_and(|r| r.is_err()));
         assert!(s.set("no.such", "x").is_none());
     }
 }

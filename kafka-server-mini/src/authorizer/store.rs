@@ -216,7 +216,10 @@ mod tests {
             "TOPIC\tLITERAL\t%zz\tUser:a\t*\tREAD\tALLOW",
         ] {
             std::fs::write(dir.join(FILE), format!("{bad}\n")).unwrap();
-            assert!(matches!(AclStore::open(&dir), Err(BrokerError::Corrupt(_))), "{bad}");
+            assert!(
+                matches!(AclStore::open(&dir), Err(BrokerError::Corrupt(_))),
+                "{bad}"
+            );
         }
         std::fs::write(dir.join(FILE), [0xff, 0xfe]).unwrap();
         assert!(AclStore::open(&dir).is_err());

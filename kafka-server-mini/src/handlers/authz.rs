@@ -72,8 +72,7 @@ impl Ctx {
 
     /// Whether the principal may create topic `name` (CREATE on the cluster or the topic).
     pub fn may_create_topic(&self, name: &str) -> bool {
-        self.cluster_allowed(AclOperation::Create)
-            || self.topic_allowed(AclOperation::Create, name)
+        self.cluster_allowed(AclOperation::Create) || self.topic_allowed(AclOperation::Create, name)
     }
 }
 
@@ -130,7 +129,9 @@ pub fn gate(ctx: &Ctx, body: &RequestBody) -> Option<Pending> {
                 ..Default::default()
             }))
         }
-        RequestBody::FindCoordinator(r) => find_coordinator_gate(ctx, r).inspect(|_| refuse("FindCoordinator")),
+        RequestBody::FindCoordinator(r) => {
+            find_coordinator_gate(ctx, r).inspect(|_| refuse("FindCoordinator"))
+        }
         RequestBody::InitProducerId(r) => {
             let error = match &r.transactional_id {
                 Some(id) if !ctx.allowed(Write, ResourceType::TransactionalId, id) => {
@@ -191,7 +192,11 @@ pub fn gate(ctx: &Ctx, body: &RequestBody) -> Option<Pending> {
         }
         RequestBody::AlterUserScramCredentials(r) if !ctx.cluster_allowed(Alter) => {
             refuse("AlterUserScramCredentials");
-            let users = r.deletions.iter().map(|d| &d.name).chain(r.upsertions.iter().map(|u| &u.name));
+            let users = r
+                .deletions
+                .iter()
+                .map(|d| &d.name)
+                .chain(r.upsertions.iter().map(|u| &u.name));
             let mut seen = std::collections::BTreeSet::new();
             let results = users
                 .filter(|u| seen.insert(u.to_string()))
@@ -215,17 +220,21 @@ pub fn gate(ctx: &Ctx, body: &RequestBody) -> Option<Pending> {
         }
         RequestBody::CreateAcls(r) if !ctx.cluster_allowed(Alter) => {
             refuse("CreateAcls");
-            Some(ctx.ready(&CreateAclsResponse {
-                results: r
-                    .creations
-                    .iter()
-                    .map(|_| krafty_protocol::generated::create_acls_response::AclCreationResult {
-                        error_code: code::CLUSTER_AUTHORIZATION_FAILED,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }))
+            Some(
+                ctx.ready(&CreateAclsResponse {
+                    results: r
+                        .creations
+                        .iter()
+                        .map(|_| {
+                            krafty_protocol::generated::create_acls_response::AclCreationResult {
+                                error_code: code::CLUSTER_AUTHORIZATION_FAILED,
+                                ..Default::default()
+                            }
+                        })
+                        .collect(),
+                    ..Default::default()
+                }),
+            )
         }
         RequestBody::DeleteAcls(r) if !ctx.cluster_allowed(Alter) => {
             refuse("DeleteAcls");
@@ -318,22 +327,28 @@ fn find_coordinator_gate(
         return None;
     }
     let (host, port) = &ctx.listener.advertised;
-    Some(ctx.ready(&FindCoordinatorResponse {
-        coordinators: r
-            .coordinator_keys
-            .iter()
-            .map(|k| {
-                let allowed = ok(k);
-                Coordinator {
-                    key: k.clone(),
-                    node_id: if allowed { ctx.state.config.node_id } else { -1 },
-                    host: StrBytes::from(if allowed { host.clone() } else { String::new() }),
-                    port: if allowed { *port } else { -1 },
-                    error_code: if allowed { code::NONE } else { error },
-                    ..Default::default()
-                }
-            })
-            .collect(),
-        ..Default::default()
-    }))
+    Some(
+        ctx.ready(&FindCoordinatorResponse {
+            coordinators: r
+                .coordinator_keys
+                .iter()
+                .map(|k| {
+                    let allowed = ok(k);
+                    Coordinator {
+                        key: k.clone(),
+                        node_id: if allowed {
+                            ctx.state.config.node_id
+                        } else {
+                            -1
+                        },
+                        host: StrBytes::from(if allowed { host.clone() } else { String::new() }),
+                        port: if allowed { *port } else { -1 },
+                        error_code: if allowed { code::NONE } else { error },
+                        ..Default::default()
+                    }
+                })
+                .collect(),
+            ..Default::default()
+        }),
+    )
 }

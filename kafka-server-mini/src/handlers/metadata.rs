@@ -52,8 +52,13 @@ fn error_entry(name: Option<StrBytes>, id: Uuid, error: i16) -> MetadataResponse
 /// when the id exists, and without the name, as Kafka).
 fn refused_entry(ctx: &Ctx, name: Option<&StrBytes>, id: &Uuid) -> Option<MetadataResponseTopic> {
     match name {
-        Some(n) => (!ctx.topic_allowed(AclOperation::Describe, n))
-            .then(|| error_entry(Some(n.clone()), Uuid::ZERO, code::TOPIC_AUTHORIZATION_FAILED)),
+        Some(n) => (!ctx.topic_allowed(AclOperation::Describe, n)).then(|| {
+            error_entry(
+                Some(n.clone()),
+                Uuid::ZERO,
+                code::TOPIC_AUTHORIZATION_FAILED,
+            )
+        }),
         None => {
             let t = ctx.state.topic_by_id(id)?;
             (!ctx.topic_allowed(AclOperation::Describe, &t.name))
@@ -91,9 +96,11 @@ pub fn handle(ctx: &Ctx, req: MetadataRequest) -> Pending {
             match by_name {
                 Some(name) => match state.topic(name) {
                     Some(t) => topics.push(topic_entry(state, &t)),
-                    None if auto_create && !ctx.may_create_topic(name) => topics.push(
-                        error_entry(Some(name.clone()), Uuid::ZERO, code::TOPIC_AUTHORIZATION_FAILED),
-                    ),
+                    None if auto_create && !ctx.may_create_topic(name) => topics.push(error_entry(
+                        Some(name.clone()),
+                        Uuid::ZERO,
+                        code::TOPIC_AUTHORIZATION_FAILED,
+                    )),
                     None if auto_create => {
                         match state.create_topic(name, state.config.num_partitions, false) {
                             Ok(t) => topics.push(topic_entry(state, &t)),

@@ -113,7 +113,9 @@ fn fetch_group(ctx: &Ctx, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) 
                 let parts = ps
                     .into_iter()
                     .map(|p| match groups.committed(group, &t, p) {
-                        _ if refused => (p, -1, -1, String::new(), code::TOPIC_AUTHORIZATION_FAILED),
+                        _ if refused => {
+                            (p, -1, -1, String::new(), code::TOPIC_AUTHORIZATION_FAILED)
+                        }
                         Some(o) => (p, o.offset, o.leader_epoch, o.metadata, code::NONE),
                         None => (p, -1, -1, String::new(), code::NONE),
                     })
