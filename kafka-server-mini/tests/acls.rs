@@ -3,6 +3,8 @@
 //! and works once the ACL is created; Metadata hides topics; deny wins; ACLs survive a
 //! restart; a broker without an authorizer answers SECURITY_DISABLED.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use krafty_client::admin::{

@@ -332,6 +332,7 @@ async fn run_with(admin: &Admin, command: &AclsCommand) -> Result<ExitCode, CliE
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use clap::Parser;

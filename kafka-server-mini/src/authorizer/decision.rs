@@ -36,7 +36,7 @@ pub fn authorize(
     name: &str,
 ) -> bool {
     let me = principal.to_string();
-    if rules.super_users.iter().any(|s| *s == me) {
+    if rules.super_users.contains(&me) {
         return true;
     }
     let mut any_for_resource = false;
@@ -61,6 +61,7 @@ pub fn authorize(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::authorizer::types::PatternType;

@@ -79,7 +79,7 @@ impl Authorizer {
             return true;
         }
         let me = principal.to_string();
-        if self.rules.super_users.iter().any(|s| *s == me) {
+        if self.rules.super_users.contains(&me) {
             return true;
         }
         let acls = self.store.all();
