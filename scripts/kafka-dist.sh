@@ -28,7 +28,7 @@
 #   scripts/kafka-dist.sh tool    [-v VERSION] TOOL [ARGS...]  runs a Kafka tool by its script name:
 #       kafka-console-producer kafka-console-consumer kafka-topics kafka-consumer-groups
 #       kafka-configs kafka-producer-perf-test kafka-consumer-perf-test kafka-get-offsets
-#       kafka-delete-records kafka-dump-log kafka-metadata-quorum kafka-storage
+#       kafka-delete-records kafka-dump-log kafka-metadata-quorum kafka-storage kafka-acls
 #   scripts/kafka-dist.sh java-classpath [-v VERSION]          prints the classpath (for javac)
 #   scripts/kafka-dist.sh versions                             prints the pinned versions
 #
@@ -125,6 +125,7 @@ tool_class() {
     kafka-metadata-quorum) main_class org.apache.kafka.tools.MetadataQuorumCommand ;;
     kafka-storage) main_class kafka.tools.StorageTool org.apache.kafka.tools.StorageTool ;;
     kafka-transactions) main_class org.apache.kafka.tools.TransactionsCommand ;;
+    kafka-acls) main_class org.apache.kafka.tools.AclCommand kafka.admin.AclCommand ;;
     *) die "unknown tool $1" ;;
   esac
 }
