@@ -3,7 +3,7 @@
 # KRaft single node or a 3-node cluster on loopback, and run Kafka's own command-line tools.
 #
 #   scripts/kafka-dist.sh fetch   [-v VERSION]                 jars into the cache; prints the dir
-#   scripts/kafka-dist.sh start   [-v VERSION] [-n NODES] [--name NAME] [--set k=v ...]
+#   scripts/kafka-dist.sh start   [-v VERSION] [-n NODES] [--name NAME] [--set k=v ...] [--security] [--authorizer]
 #                                 formats KRaft storage, starts NODES (1 or 3) combined
 #                                 broker+controller nodes on free loopback ports, waits until
 #                                 every broker serves, prints the bootstrap list on stdout
@@ -17,6 +17,10 @@
 #                                 SASL_PLAINTEXT, which also has connections.max.reauth.ms=5000;
 #                                 user alice / alice-secret for PLAIN and both SCRAMs;
 #                                 ssl.client.auth=requested
+#                                 --authorizer: authorizer.class.name=StandardAuthorizer with
+#                                 super.users=User:ANONYMOUS (the PLAINTEXT listeners, inter-broker
+#                                 and controller traffic included); SASL users such as alice get
+#                                 only what ACLs grant them
 #   scripts/kafka-dist.sh bootstrap [--name NAME] [--listener L] prints the bootstrap list again
 #                                 (of listener L: PLAINTEXT (default), SSL, SASL_PLAINTEXT,
 #                                 SASL_SSL, SSL_ALT, MTLS)
@@ -48,6 +52,7 @@ name="default"
 nodes=1
 sets=()
 security=0
+authorizer=0
 listener=PLAINTEXT
 
 die() { echo "kafka-dist: $*" >&2; exit 1; }
@@ -308,6 +313,10 @@ num.io.threads=2
 log.flush.interval.messages=9223372036854775807
 EOF
     if [ "$security" = 1 ]; then security_properties "$rd" "$id" >>"$rd/node-$id/server.properties"; fi
+    if [ "$authorizer" = 1 ]; then
+      printf '%s\n' authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer \
+        super.users=User:ANONYMOUS >>"$rd/node-$id/server.properties"
+    fi
     local kv
     for kv in "${sets[@]+"${sets[@]}"}"; do echo "$kv" >>"$rd/node-$id/server.properties"; done
     cat >"$rd/node-$id/log4j2.properties" <<EOF
@@ -368,6 +377,7 @@ while [ $# -gt 0 ]; do
     --name) name="$2"; shift 2 ;;
     --set) sets+=("$2"); shift 2 ;;
     --security) security=1; shift ;;
+    --authorizer) authorizer=1; shift ;;
     --listener) listener="$2"; shift 2 ;;
     --) shift; args+=("$@"); break ;;
     *) if [ "$cmd" = tool ]; then args+=("$@"); break; fi; args+=("$1"); shift ;;
