@@ -215,6 +215,7 @@ pub fn gate(ctx: &Ctx, body: &RequestBody) -> Option<Pending> {
             refuse("DescribeAcls");
             Some(ctx.ready(&DescribeAclsResponse {
                 error_code: code::CLUSTER_AUTHORIZATION_FAILED,
+                error_message: Some(StrBytes::from("Cluster authorization failed.")),
                 ..Default::default()
             }))
         }
