@@ -129,7 +129,6 @@ async fn request_wide_checks_refuse_then_allow() {
             name: s("t"),
             ..Default::default()
         }],
-        ..Default::default()
     };
     refused(
         "OffsetDelete",
