@@ -150,6 +150,9 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("connections.max.reauth.ms", "0"),
     ("sasl.server.max.receive.size", "524288"),
+    ("authorizer.class.name", ""),
+    ("super.users", ""),
+    ("allow.everyone.if.no.acl.found", "false"),
 ];
 
 impl BrokerConfig {
@@ -474,7 +477,7 @@ mod tests {
     #[test]
     fn keys_defaults_and_errors() {
         let mut c = BrokerConfig::new(([127, 0, 0, 1], 0).into(), "/tmp/x");
-        for (k, v) in KEYS.iter().chain(crate::authorizer::settings::KEYS) {
+        for (k, v) in KEYS {
             if !v.is_empty() {
                 assert!(c.set(k, v).is_ok(), "{k}");
                 assert_eq!(c.get(k).as_deref(), Some(*v), "{k}");

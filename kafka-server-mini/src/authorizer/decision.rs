@@ -26,8 +26,8 @@ fn implies(acl_op: AclOperation, op: AclOperation) -> bool {
 }
 
 /// Whether `principal` connecting from `host` may do `op` on resource `name` of type `kind`.
-pub fn authorize(
-    acls: &[AclBinding],
+pub fn authorize<'a>(
+    acls: impl IntoIterator<Item = &'a AclBinding>,
     rules: &Rules,
     principal: &Principal,
     host: &str,
@@ -41,7 +41,7 @@ pub fn authorize(
     }
     let mut any_for_resource = false;
     let mut allowed = false;
-    for acl in acls.iter().filter(|a| a.matches_resource(kind, name)) {
+    for acl in acls.into_iter().filter(|a| a.matches_resource(kind, name)) {
         any_for_resource = true;
         if !acl.matches_who(principal, host) {
             continue;

@@ -57,8 +57,9 @@ impl Authorizer {
         if !self.enabled {
             return true;
         }
-        let acls = self.store.all();
-        let ok = decision::authorize(&acls, &self.rules, principal, host, op, kind, name);
+        let ok = self
+            .store
+            .with(|acls| decision::authorize(acls, &self.rules, principal, host, op, kind, name));
         if !ok {
             tracing::debug!(%principal, host, operation = %op, resource_type = %kind, resource = name, "denied");
         }

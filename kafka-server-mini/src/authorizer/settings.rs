@@ -20,13 +20,6 @@ pub struct AuthorizerSettings {
     pub allow_everyone_if_no_acl_found: bool,
 }
 
-/// The keys handled here, with their defaults.
-pub const KEYS: &[(&str, &str)] = &[
-    ("authorizer.class.name", ""),
-    ("super.users", ""),
-    ("allow.everyone.if.no.acl.found", "false"),
-];
-
 impl AuthorizerSettings {
     /// Whether an authorizer is configured.
     pub fn enabled(&self) -> bool {

@@ -124,6 +124,11 @@ impl AclStore {
             .collect()
     }
 
+    /// Runs `f` over the bindings without copying them (the authorizer's hot path).
+    pub fn with<R>(&self, f: impl FnOnce(&BTreeSet<AclBinding>) -> R) -> R {
+        f(&self.read())
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeSet<AclBinding>> {
         self.acls.read().unwrap_or_else(|p| p.into_inner())
     }

@@ -159,8 +159,14 @@ fn topic_synonyms(
 
 fn broker_type(key: &str) -> i8 {
     match key {
-        "advertised.listeners" | "log.message.timestamp.type" | "log.cleanup.policy" => TYPE_STRING,
-        "auto.create.topics.enable" | "log.cleaner.enable" => TYPE_BOOLEAN,
+        "advertised.listeners"
+        | "log.message.timestamp.type"
+        | "log.cleanup.policy"
+        | "authorizer.class.name"
+        | "super.users" => TYPE_STRING,
+        "auto.create.topics.enable" | "log.cleaner.enable" | "allow.everyone.if.no.acl.found" => {
+            TYPE_BOOLEAN
+        }
         "log.cleaner.min.cleanable.ratio" => TYPE_DOUBLE,
         "node.id"
         | "num.partitions"
