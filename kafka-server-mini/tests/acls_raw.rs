@@ -11,6 +11,10 @@ use krafty_protocol::generated::describe_topic_partitions_request::TopicRequest;
 use krafty_protocol::generated::join_group_request::JoinGroupRequestProtocol;
 use krafty_protocol::generated::metadata_request::MetadataRequestTopic;
 use krafty_protocol::generated::offset_delete_request::OffsetDeleteRequestTopic;
+use krafty_protocol::generated::offset_for_leader_epoch_request::{
+    OffsetForLeaderPartition, OffsetForLeaderTopic,
+};
+use krafty_protocol::generated::OffsetForLeaderEpochRequest;
 use krafty_protocol::generated::{
     DeleteGroupsRequest, DescribeClusterRequest, DescribeTopicPartitionsRequest,
     DescribeUserScramCredentialsRequest, FindCoordinatorRequest, HeartbeatRequest,
@@ -184,6 +188,57 @@ async fn request_wide_checks_refuse_then_allow() {
         "DescribeTopicPartitions",
         r.topics[0].error_code,
         TOPIC_AUTHZ,
+    );
+    // follower requests need CLUSTER_ACTION; consumers DESCRIBE / READ / WRITE on the topic
+    let leader_epoch = |replica_id: i32| OffsetForLeaderEpochRequest {
+        replica_id,
+        topics: vec![OffsetForLeaderTopic {
+            topic: s("t"),
+            partitions: vec![OffsetForLeaderPartition {
+                partition: 0,
+                current_leader_epoch: -1,
+                leader_epoch: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = cl.call(3, &leader_epoch(1)).await;
+    refused(
+        "OffsetForLeaderEpoch (replica)",
+        r.topics[0].partitions[0].error_code,
+        CLUSTER_AUTHZ,
+    );
+    let r = cl.call(3, &leader_epoch(-1)).await;
+    refused(
+        "OffsetForLeaderEpoch (consumer)",
+        r.topics[0].partitions[0].error_code,
+        TOPIC_AUTHZ,
+    );
+    let mut fetch = common::fetch_req("t", 0, 0, 0);
+    fetch.replica_id = 1;
+    let r = cl.call(12, &fetch).await;
+    refused("Fetch (replica)", r.error_code, CLUSTER_AUTHZ);
+    let r = cl.call(12, &common::fetch_req("t", 0, 0, 0)).await;
+    refused(
+        "Fetch (consumer)",
+        r.responses[0].partitions[0].error_code,
+        TOPIC_AUTHZ,
+    );
+    let mut produce = common::produce_req("t", 0, common::batch(1, "x"), -1);
+    let r = cl.call(9, &produce).await;
+    refused(
+        "Produce",
+        r.responses[0].partition_responses[0].error_code,
+        TOPIC_AUTHZ,
+    );
+    produce.transactional_id = Some(s("tx"));
+    let r = cl.call(9, &produce).await;
+    refused(
+        "Produce (transactional)",
+        r.responses[0].partition_responses[0].error_code,
+        53,
     );
     println!("tried {tried}, let in {let_in}");
 

@@ -12,7 +12,8 @@
 //! | Produce | WRITE topic; WRITE transactional id when set | TOPIC_ / TRANSACTIONAL_ID_AUTHORIZATION_FAILED |
 //! | Fetch (consumer) | READ topic | TOPIC_AUTHORIZATION_FAILED per partition |
 //! | Fetch (replica, replica id ≥ 0) | CLUSTER_ACTION cluster | CLUSTER_AUTHORIZATION_FAILED |
-//! | ListOffsets, OffsetForLeaderEpoch, DescribeTopicPartitions | DESCRIBE topic | TOPIC_AUTHORIZATION_FAILED |
+//! | ListOffsets, OffsetForLeaderEpoch (consumer), DescribeTopicPartitions | DESCRIBE topic | TOPIC_AUTHORIZATION_FAILED |
+//! | OffsetForLeaderEpoch (replica id ≥ 0) | CLUSTER_ACTION cluster | CLUSTER_AUTHORIZATION_FAILED per partition |
 //! | Metadata | DESCRIBE topic (hidden from the full list); auto-create: CREATE cluster or topic | TOPIC_AUTHORIZATION_FAILED |
 //! | CreateTopics | CREATE cluster or CREATE topic | TOPIC_AUTHORIZATION_FAILED |
 //! | DeleteTopics, DeleteRecords | DELETE topic | TOPIC_AUTHORIZATION_FAILED |
