@@ -176,6 +176,8 @@ async fn every_protected_operation_is_refused_then_allowed_by_its_acl() {
     pc.set("delivery.timeout.ms", "8000").unwrap();
     pc.set("max.block.ms", "5000").unwrap();
     pc.set("enable.idempotence", "false").unwrap();
+    // DESCRIBE lets the producer see t1 in Metadata; Produce itself needs WRITE
+    grant(&root, &[allow(Topic, "t1", Describe)]).await;
     let producer = Producer::new(pc.clone()).unwrap();
     no.check(
         "produce",
@@ -185,15 +187,31 @@ async fn every_protected_operation_is_refused_then_allowed_by_its_acl() {
         TopicAuthorizationFailed,
     );
     let _ = producer.close().await;
-    grant(&root, &[allow(Topic, "t1", Write)]).await;
-    let producer = Producer::new(pc).unwrap();
-    producer
-        .send_and_wait(ProducerRecord::new("t1").value("hello"))
-        .await
-        .unwrap();
+    // an idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on some topic
+    let idempotent = {
+        let mut c = pc.clone();
+        c.set("enable.idempotence", "true").unwrap();
+        c
+    };
+    let producer = Producer::new(idempotent.clone()).unwrap();
+    no.check(
+        "idempotent produce",
+        producer
+            .send_and_wait(ProducerRecord::new("t1").value("x"))
+            .await,
+        ClusterAuthorizationFailed,
+    );
     let _ = producer.close().await;
-    // WRITE implies DESCRIBE: t1 is now listed; `secret` and `t-new` (CREATE does not
-    // imply DESCRIBE) stay hidden
+    grant(&root, &[allow(Topic, "t1", Write)]).await;
+    for cfg in [pc, idempotent] {
+        let producer = Producer::new(cfg).unwrap();
+        producer
+            .send_and_wait(ProducerRecord::new("t1").value("hello"))
+            .await
+            .unwrap();
+        let _ = producer.close().await;
+    }
+    // t1 is listed; `secret` and `t-new` (CREATE does not imply DESCRIBE) stay hidden
     assert_eq!(alice.list_topics().await.unwrap(), vec!["t1".to_string()]);
     let t1p0 = TopicPartition::new("t1", 0);
     alice
@@ -242,7 +260,7 @@ async fn every_protected_operation_is_refused_then_allowed_by_its_acl() {
     while got.is_empty() && tokio::time::Instant::now() < deadline {
         got = consumer.poll(Duration::from_millis(500)).await.unwrap();
     }
-    assert_eq!(got.len(), 1);
+    assert_eq!(got.len(), 2);
     consumer.commit_sync().await.unwrap();
     consumer.close().await;
 
