@@ -399,5 +399,5 @@ case "$cmd" in
   tool) [ ${#args[@]} -ge 1 ] || die "tool needs a tool name"; run_tool "${args[@]}" ;;
   java-classpath) fetch >/dev/null; classpath; echo ;;
   versions) echo "spec=$KAFKA_VERSION_SPEC newest=$KAFKA_VERSION_NEWEST" ;;
-  *) sed -n '2,36p' "$0"; exit 2 ;;
+  *) sed -n '2,40p' "$0"; exit 2 ;;
 esac
