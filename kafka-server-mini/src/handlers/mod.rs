@@ -49,7 +49,7 @@ pub struct Ctx {
     pub client_id: String,
     /// The peer address.
     pub peer: SocketAddr,
-    /// The connection's principal (for the authorizer to come).
+    /// The connection's principal (the authorizer decides with it: `authz`).
     pub principal: Principal,
     /// The listener the request came in on.
     pub listener: Arc<ListenerInfo>,

@@ -5,8 +5,9 @@
 //! malformed or unserved requests with a log line, the authentication gate (before a SASL
 //! connection authenticates only ApiVersions, SaslHandshake and SaslAuthenticate are
 //! served; anything else closes it, as Kafka does; an expired KIP-368 session is closed on
-//! its next request) and the raw SASL tokens that follow a v0 SaslHandshake. Must not:
-//! implement any API.
+//! its next request), the raw SASL tokens that follow a v0 SaslHandshake, and calling the
+//! authorization gate (`handlers::authz::gate`) before every handler. Must not: implement
+//! any API.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
