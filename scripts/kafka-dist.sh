@@ -3,7 +3,7 @@
 # KRaft single node or a 3-node cluster on loopback, and run Kafka's own command-line tools.
 #
 #   scripts/kafka-dist.sh fetch   [-v VERSION]                 jars into the cache; prints the dir
-#   scripts/kafka-dist.sh start   [-v VERSION] [-n NODES] [--name NAME] [--set k=v ...]
+#   scripts/kafka-dist.sh start   [-v VERSION] [-n NODES] [--name NAME] [--set k=v ...] [--security] [--authorizer]
 #                                 formats KRaft storage, starts NODES (1 or 3) combined
 #                                 broker+controller nodes on free loopback ports, waits until
 #                                 every broker serves, prints the bootstrap list on stdout
@@ -17,6 +17,10 @@
 #                                 SASL_PLAINTEXT, which also has connections.max.reauth.ms=5000;
 #                                 user alice / alice-secret for PLAIN and both SCRAMs;
 #                                 ssl.client.auth=requested
+#                                 --authorizer: authorizer.class.name=StandardAuthorizer with
+#                                 super.users=User:ANONYMOUS (the PLAINTEXT listeners, inter-broker
+#                                 and controller traffic included); SASL users such as alice get
+#                                 only what ACLs grant them
 #   scripts/kafka-dist.sh bootstrap [--name NAME] [--listener L] prints the bootstrap list again
 #                                 (of listener L: PLAINTEXT (default), SSL, SASL_PLAINTEXT,
 #                                 SASL_SSL, SSL_ALT, MTLS)
@@ -30,7 +34,7 @@
 #   scripts/kafka-dist.sh tool    [-v VERSION] TOOL [ARGS...]  runs a Kafka tool by its script name:
 #       kafka-console-producer kafka-console-consumer kafka-topics kafka-consumer-groups
 #       kafka-configs kafka-producer-perf-test kafka-consumer-perf-test kafka-get-offsets
-#       kafka-delete-records kafka-dump-log kafka-metadata-quorum kafka-storage
+#       kafka-delete-records kafka-dump-log kafka-metadata-quorum kafka-storage kafka-acls
 #   scripts/kafka-dist.sh java-classpath [-v VERSION]          prints the classpath (for javac)
 #   scripts/kafka-dist.sh versions                             prints the pinned versions
 #
@@ -50,6 +54,7 @@ name="default"
 nodes=1
 sets=()
 security=0
+authorizer=0
 listener=PLAINTEXT
 
 die() { echo "kafka-dist: $*" >&2; exit 1; }
@@ -127,6 +132,7 @@ tool_class() {
     kafka-metadata-quorum) main_class org.apache.kafka.tools.MetadataQuorumCommand ;;
     kafka-storage) main_class kafka.tools.StorageTool org.apache.kafka.tools.StorageTool ;;
     kafka-transactions) main_class org.apache.kafka.tools.TransactionsCommand ;;
+    kafka-acls) main_class org.apache.kafka.tools.AclCommand kafka.admin.AclCommand ;;
     *) die "unknown tool $1" ;;
   esac
 }
@@ -309,6 +315,10 @@ num.io.threads=2
 log.flush.interval.messages=9223372036854775807
 EOF
     if [ "$security" = 1 ]; then security_properties "$rd" "$id" >>"$rd/node-$id/server.properties"; fi
+    if [ "$authorizer" = 1 ]; then
+      printf '%s\n' authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer \
+        super.users=User:ANONYMOUS >>"$rd/node-$id/server.properties"
+    fi
     local kv
     for kv in "${sets[@]+"${sets[@]}"}"; do echo "$kv" >>"$rd/node-$id/server.properties"; done
     cat >"$rd/node-$id/log4j2.properties" <<EOF
@@ -369,6 +379,7 @@ while [ $# -gt 0 ]; do
     --name) name="$2"; shift 2 ;;
     --set) sets+=("$2"); shift 2 ;;
     --security) security=1; shift ;;
+    --authorizer) authorizer=1; shift ;;
     --listener) listener="$2"; shift 2 ;;
     --) shift; args+=("$@"); break ;;
     *) if [ "$cmd" = tool ]; then args+=("$@"); break; fi; args+=("$1"); shift ;;
@@ -391,5 +402,5 @@ case "$cmd" in
   tool) [ ${#args[@]} -ge 1 ] || die "tool needs a tool name"; run_tool "${args[@]}" ;;
   java-classpath) fetch >/dev/null; classpath; echo ;;
   versions) echo "spec=$KAFKA_VERSION_SPEC newest=$KAFKA_VERSION_NEWEST" ;;
-  *) sed -n '2,38p' "$0"; exit 2 ;;
+  *) sed -n '2,42p' "$0"; exit 2 ;;
 esac

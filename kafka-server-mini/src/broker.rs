@@ -99,6 +99,8 @@ pub struct BrokerState {
     pub connection_limits: Arc<ConnectionLimits>,
     /// SCRAM credentials (`scram-credentials` in the data directory).
     pub scram: Arc<ScramStore>,
+    /// The authorizer and its ACLs (`acls` in the data directory).
+    pub authorizer: crate::authorizer::Authorizer,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -513,6 +515,7 @@ impl Broker {
             }
             scram.apply(upserts, &[])?;
         }
+        let authorizer = crate::authorizer::Authorizer::open(&config.authorizer, &config.data_dir)?;
         let (listeners, bound) = bind_listeners(&config, &scram).await?;
         let local_addr = listeners
             .first()
@@ -539,6 +542,7 @@ impl Broker {
             shutdown: shutdown_rx,
             listeners: listeners.clone(),
             scram,
+            authorizer,
         });
         state.load()?;
         let offsets_topic = match state.topic(OFFSETS_TOPIC) {

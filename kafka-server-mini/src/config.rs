@@ -104,6 +104,8 @@ pub struct BrokerConfig {
     pub security: SecuritySettings,
     /// SCRAM users written to the credential store at start (`--add-scram`).
     pub scram_seeds: Vec<ScramSeed>,
+    /// `authorizer.class.name`, `super.users` and `allow.everyone.if.no.acl.found`.
+    pub authorizer: crate::authorizer::AuthorizerSettings,
 }
 
 /// The config keys accepted by [`BrokerConfig::set`], with their defaults as text.
@@ -148,6 +150,9 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("connections.max.reauth.ms", "0"),
     ("sasl.server.max.receive.size", "524288"),
+    ("authorizer.class.name", ""),
+    ("super.users", ""),
+    ("allow.everyone.if.no.acl.found", "false"),
 ];
 
 impl BrokerConfig {
@@ -193,6 +198,7 @@ impl BrokerConfig {
             sasl_server_max_receive_size: 524_288,
             security: SecuritySettings::default(),
             scram_seeds: Vec::new(),
+            authorizer: Default::default(),
         }
     }
 
@@ -244,6 +250,11 @@ impl BrokerConfig {
                 self.sasl_server_max_receive_size = positive(key, v)?;
             }
             k if crate::security::settings::known_key(k) => self.security.set(k, v),
+            k if self.authorizer.get(k).is_some() => {
+                if let Some(r) = self.authorizer.set(k, v) {
+                    r?;
+                }
+            }
             "log.segment.bytes" => self.log_segment_bytes = positive(key, v)?,
             "log.roll.ms" => self.log_roll_ms = positive::<i64>(key, v)?,
             "log.retention.ms" => self.log_retention_ms = num(key, v)?,
@@ -401,7 +412,7 @@ impl BrokerConfig {
                 .join(","),
             "connections.max.reauth.ms" => self.connections_max_reauth_ms.to_string(),
             "sasl.server.max.receive.size" => self.sasl_server_max_receive_size.to_string(),
-            _ => return None,
+            k => return self.authorizer.get(k),
         })
     }
 

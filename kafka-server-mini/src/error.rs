@@ -124,6 +124,16 @@ pub mod code {
     pub const INVALID_REPLICATION_FACTOR: i16 = 38;
     /// The request is not valid.
     pub const INVALID_REQUEST: i16 = 42;
+    /// The principal may not access the topic.
+    pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+    /// The principal may not access the group.
+    pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+    /// The principal may not do this on the cluster.
+    pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+    /// The principal may not use the transactional id.
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+    /// No authorizer is configured (ACL APIs).
+    pub const SECURITY_DISABLED: i16 = 54;
     /// The version of the API is not supported.
     pub const UNSUPPORTED_VERSION: i16 = 35;
     /// A sequence number is not the next expected one.

@@ -31,6 +31,7 @@
 //! the broker needs only when it converts between message formats; batches are stored and
 //! served as received. The broker always builds only the broker half of the codec.
 
+pub mod authorizer;
 pub mod broker;
 pub mod config;
 pub mod error;

@@ -9,6 +9,7 @@
 //! - [`consume`]: records to stdout lines (`kafka-console-consumer`, `kcat -C`);
 //! - [`topics`]: list/create/describe/delete (`kafka-topics.sh`);
 //! - [`groups`]: list/describe/delete/reset-offsets (`kafka-consumer-groups.sh`);
+//! - [`acls`]: create/list/delete ACLs (`kafka-acls.sh`);
 //! - [`perf`]: producer and consumer throughput (`kafka-producer-perf-test.sh`,
 //!   `kafka-consumer-perf-test.sh`);
 //! - [`client_args`]: `--bootstrap`, `-X key=value` and the tokio runtime, shared by the
@@ -16,6 +17,7 @@
 //!
 //! To add a group: add the module, a variant here and its arm in [`Command::run`].
 
+pub mod acls;
 pub mod client_args;
 pub mod consume;
 pub mod frames;
@@ -57,6 +59,8 @@ pub enum Command {
     Groups(groups::GroupsArgs),
     /// Producer and consumer throughput tests in the format of Kafka's perf-test tools.
     Perf(perf::PerfArgs),
+    /// Create, list and delete ACLs (`kafka-acls.sh`).
+    Acls(acls::AclsArgs),
 }
 
 impl Command {
@@ -71,6 +75,7 @@ impl Command {
             Command::Topics(args) => topics::run(args),
             Command::Groups(args) => groups::run(args),
             Command::Perf(args) => perf::run(args),
+            Command::Acls(args) => acls::run(args),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! [`topics`] (CreateTopics, DeleteTopics, CreatePartitions, Metadata), [`configs`]
 //! (DescribeConfigs, IncrementalAlterConfigs, AlterConfigs), [`groups`] (ListGroups,
 //! DescribeGroups, DeleteGroups) and [`offsets`] (OffsetFetch, OffsetCommit, OffsetDelete,
-//! ListOffsets, DeleteRecords). Requests that change the cluster go to the controller
+//! ListOffsets, DeleteRecords) and [`acls`] (CreateAcls, DescribeAcls, DeleteAcls). Requests that change the cluster go to the controller
 //! named by metadata (brokers forward them in KRaft clusters), else to any broker; group
 //! requests go to the group's coordinator; partition requests to the partition's leader.
 //! Must not: retry non-retriable broker errors.
@@ -25,11 +25,15 @@ use crate::net::coordinator_lookup::{find_coordinator, KEY_TYPE_GROUP};
 use crate::net::{BrokerInfo, Connection, Metadata, Pool};
 use crate::types::TopicPartition;
 
+pub mod acls;
 pub mod configs;
 pub mod groups;
 pub mod offsets;
 pub mod topics;
 
+pub use acls::{
+    AclBinding, AclBindingFilter, AclOperation, AclPermissionType, PatternType, ResourceType,
+};
 pub use configs::{AlterConfigOp, ConfigEntry, ConfigResource};
 pub use groups::{GroupDescription, GroupListing, MemberDescription};
 pub use offsets::{ListOffsetsResult, OffsetAndMetadata, OffsetSpec};

@@ -171,7 +171,16 @@ impl Sender {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "InitProducerId failed");
-                    if !e.is_retriable() && !matches!(e, Error::Broker { .. }) {
+                    // as Java's producer: a refused authorization fails the waiting records
+                    // at once instead of retrying until delivery.timeout.ms
+                    let refused = matches!(
+                        e.kafka_code(),
+                        Some(
+                            crate::error::KafkaCode::ClusterAuthorizationFailed
+                                | crate::error::KafkaCode::TransactionalIdAuthorizationFailed
+                        )
+                    );
+                    if refused || (!e.is_retriable() && !matches!(e, Error::Broker { .. })) {
                         self.acc.abort_all(&e);
                     }
                     tokio::time::sleep(self.cfg.common.retry_backoff).await;

@@ -17,6 +17,7 @@ use krafty_protocol::generated::{
 use krafty_protocol::wire::StrBytes;
 
 use super::Ctx;
+use crate::authorizer::AclOperation;
 use crate::config::{BrokerConfig, KEYS};
 use crate::error::code;
 use crate::net::Pending;
@@ -158,8 +159,14 @@ fn topic_synonyms(
 
 fn broker_type(key: &str) -> i8 {
     match key {
-        "advertised.listeners" | "log.message.timestamp.type" | "log.cleanup.policy" => TYPE_STRING,
-        "auto.create.topics.enable" | "log.cleaner.enable" => TYPE_BOOLEAN,
+        "advertised.listeners"
+        | "log.message.timestamp.type"
+        | "log.cleanup.policy"
+        | "authorizer.class.name"
+        | "super.users" => TYPE_STRING,
+        "auto.create.topics.enable" | "log.cleaner.enable" | "allow.everyone.if.no.acl.found" => {
+            TYPE_BOOLEAN
+        }
         "log.cleaner.min.cleanable.ratio" => TYPE_DOUBLE,
         "node.id"
         | "num.partitions"
@@ -237,6 +244,14 @@ pub fn describe_configs(ctx: &Ctx, req: DescribeConfigsRequest) -> Pending {
                 ..Default::default()
             };
             match r.resource_type {
+                TOPIC if !ctx.topic_allowed(AclOperation::DescribeConfigs, &r.resource_name) => {
+                    res.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+                    res.error_message = Some(StrBytes::from("Topic authorization failed."));
+                }
+                BROKER if !ctx.cluster_allowed(AclOperation::DescribeConfigs) => {
+                    res.error_code = code::CLUSTER_AUTHORIZATION_FAILED;
+                    res.error_message = Some(StrBytes::from("Cluster authorization failed."));
+                }
                 TOPIC if ctx.state.topic(&r.resource_name).is_some() => {
                     let overrides = ctx
                         .state
@@ -307,6 +322,14 @@ type Outcome = Result<(), (i16, String)>;
 /// Checks a resource and returns the topic's current overrides.
 fn target(ctx: &Ctx, resource_type: i8, name: &str) -> Result<TopicConfigs, (i16, String)> {
     match resource_type {
+        TOPIC if !ctx.topic_allowed(AclOperation::AlterConfigs, name) => Err((
+            code::TOPIC_AUTHORIZATION_FAILED,
+            "Topic authorization failed.".to_string(),
+        )),
+        BROKER if !ctx.cluster_allowed(AclOperation::AlterConfigs) => Err((
+            code::CLUSTER_AUTHORIZATION_FAILED,
+            "Cluster authorization failed.".to_string(),
+        )),
         TOPIC => ctx.state.topic(name).map(|t| t.configs()).ok_or_else(|| {
             (
                 code::UNKNOWN_TOPIC_OR_PARTITION,

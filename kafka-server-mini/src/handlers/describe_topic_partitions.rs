@@ -11,6 +11,7 @@ use krafty_protocol::generated::{DescribeTopicPartitionsRequest, DescribeTopicPa
 use krafty_protocol::wire::{StrBytes, Uuid};
 
 use super::Ctx;
+use crate::authorizer::AclOperation;
 use crate::broker::{BrokerState, Topic, OFFSETS_TOPIC};
 use crate::error::code;
 use crate::net::Pending;
@@ -52,7 +53,13 @@ fn topic_entry(t: &Topic) -> DescribeTopicPartitionsResponseTopic {
 pub fn handle(ctx: &Ctx, req: DescribeTopicPartitionsRequest) -> Pending {
     let state = &ctx.state;
     let mut names: Vec<String> = if req.topics.is_empty() {
-        state.topics().iter().map(|t| t.name.clone()).collect()
+        // topics the principal may not DESCRIBE are hidden from the full list
+        state
+            .topics()
+            .iter()
+            .map(|t| t.name.clone())
+            .filter(|n| ctx.topic_allowed(AclOperation::Describe, n))
+            .collect()
     } else {
         req.topics.iter().map(|t| t.name.to_string()).collect()
     };
@@ -67,6 +74,16 @@ pub fn handle(ctx: &Ctx, req: DescribeTopicPartitionsRequest) -> Pending {
     let mut next_cursor = None;
     for name in names {
         if cursor_topic.as_ref().is_some_and(|c| name < *c) {
+            continue;
+        }
+        if !ctx.topic_allowed(AclOperation::Describe, &name) {
+            topics.push(DescribeTopicPartitionsResponseTopic {
+                error_code: code::TOPIC_AUTHORIZATION_FAILED,
+                name: Some(StrBytes::from(name)),
+                topic_id: Uuid::ZERO,
+                topic_authorized_operations: AUTHORIZED_OPERATIONS_OMITTED,
+                ..Default::default()
+            });
             continue;
         }
         let Some(t) = state.topic(&name) else {

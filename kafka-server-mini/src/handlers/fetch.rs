@@ -14,6 +14,7 @@ use krafty_protocol::records::{down_convert, DecodeOptions, MAGIC_V0, MAGIC_V1};
 use krafty_protocol::wire::{StrBytes, Uuid};
 
 use super::Ctx;
+use crate::authorizer::AclOperation;
 use crate::broker::BrokerState;
 use crate::error::code;
 use crate::net::Pending;
@@ -32,6 +33,8 @@ struct Wanted {
     name: StrBytes,
     id: Uuid,
     partitions: Vec<(i32, i64, i32)>,
+    /// The principal may not READ the topic (TOPIC_AUTHORIZATION_FAILED).
+    refused: bool,
 }
 
 fn read_all(
@@ -62,6 +65,12 @@ fn read_all(
             };
             if version >= 4 {
                 pd.aborted_transactions = Some(Vec::new());
+            }
+            if w.refused && (version < 13 || topic.is_some()) {
+                pd.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+                any_error = true;
+                parts.push(pd);
+                continue;
             }
             let partition = topic.as_ref().and_then(|t| {
                 usize::try_from(index)
@@ -150,6 +159,14 @@ pub fn handle(ctx: &Ctx, req: FetchRequest) -> Pending {
         .topics
         .iter()
         .map(|t| Wanted {
+            refused: {
+                let name = if ctx.version >= 13 {
+                    ctx.state.topic_by_id(&t.topic_id).map(|t| t.name.clone())
+                } else {
+                    Some(t.topic.to_string())
+                };
+                name.is_some_and(|n| !ctx.topic_allowed(AclOperation::Read, &n))
+            },
             name: t.topic.clone(),
             id: t.topic_id,
             partitions: t

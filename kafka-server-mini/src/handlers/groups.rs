@@ -15,6 +15,7 @@ use krafty_protocol::generated::{
 use krafty_protocol::wire::StrBytes;
 
 use super::Ctx;
+use crate::authorizer::AclOperation;
 use crate::error::code;
 use crate::group::coordinator::{Answer, JoinRequest};
 use crate::group::state::{JoinResult, SyncResult};
@@ -204,6 +205,11 @@ pub fn list_groups(ctx: &Ctx, req: ListGroupsRequest) -> Pending {
         .groups
         .list()
         .into_iter()
+        .filter(|(id, _, _)| {
+            // DESCRIBE on the cluster lists every group, else only those with DESCRIBE
+            ctx.cluster_allowed(AclOperation::Describe)
+                || ctx.group_allowed(AclOperation::Describe, id)
+        })
         .filter(|(_, _, st)| {
             req.states_filter.is_empty()
                 || req.states_filter.iter().any(|f| f.eq_ignore_ascii_case(st))
@@ -236,7 +242,11 @@ pub fn delete_groups(ctx: &Ctx, req: DeleteGroupsRequest) -> Pending {
         .iter()
         .map(|g| DeletableGroupResult {
             group_id: g.clone(),
-            error_code: ctx.state.groups.delete_group(g),
+            error_code: if ctx.group_allowed(AclOperation::Delete, g) {
+                ctx.state.groups.delete_group(g)
+            } else {
+                code::GROUP_AUTHORIZATION_FAILED
+            },
             ..Default::default()
         })
         .collect();
@@ -253,6 +263,17 @@ pub fn describe_groups(ctx: &Ctx, req: DescribeGroupsRequest) -> Pending {
         .groups
         .iter()
         .map(|id| {
+            if !ctx.group_allowed(AclOperation::Describe, id) {
+                return DescribedGroup {
+                    error_code: code::GROUP_AUTHORIZATION_FAILED,
+                    group_id: id.clone(),
+                    group_state: s(""),
+                    protocol_type: s(""),
+                    protocol_data: s(""),
+                    authorized_operations: i32::MIN,
+                    ..Default::default()
+                };
+            }
             ctx.state
                 .groups
                 .with_group(id, |g| {

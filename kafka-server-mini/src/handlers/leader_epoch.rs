@@ -9,6 +9,7 @@ use krafty_protocol::generated::offset_for_leader_epoch_response::{
 use krafty_protocol::generated::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
 use super::Ctx;
+use crate::authorizer::AclOperation;
 use crate::error::code;
 use crate::net::Pending;
 
@@ -19,6 +20,9 @@ const UNKNOWN_LEADER_EPOCH: i16 = 75;
 
 /// Answers OffsetForLeaderEpoch.
 pub fn handle(ctx: &Ctx, req: OffsetForLeaderEpochRequest) -> Pending {
+    // a follower (replica id >= 0) needs CLUSTER_ACTION; a consumer DESCRIBE on each topic
+    let replica = ctx.version >= 3 && req.replica_id >= 0;
+    let replica_refused = replica && !ctx.cluster_allowed(AclOperation::ClusterAction);
     let topics = req
         .topics
         .iter()
@@ -34,6 +38,14 @@ pub fn handle(ctx: &Ctx, req: OffsetForLeaderEpochRequest) -> Pending {
                         end_offset: -1,
                         ..Default::default()
                     };
+                    if replica_refused {
+                        r.error_code = code::CLUSTER_AUTHORIZATION_FAILED;
+                        return r;
+                    }
+                    if !replica && !ctx.topic_allowed(AclOperation::Describe, &t.topic) {
+                        r.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+                        return r;
+                    }
                     let Some(part) = ctx.state.partition(&t.topic, p.partition) else {
                         r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION;
                         return r;

@@ -7,6 +7,7 @@ use krafty_protocol::generated::list_offsets_response::{
 use krafty_protocol::generated::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::Ctx;
+use crate::authorizer::AclOperation;
 use crate::error::code;
 use crate::net::Pending;
 
@@ -36,6 +37,10 @@ pub fn handle(ctx: &Ctx, req: ListOffsetsRequest) -> Pending {
                         leader_epoch: -1,
                         ..Default::default()
                     };
+                    if !ctx.topic_allowed(AclOperation::Describe, &t.name) {
+                        r.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+                        return r;
+                    }
                     let Some(part) = ctx.state.partition(&t.name, p.partition_index) else {
                         r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION;
                         return r;

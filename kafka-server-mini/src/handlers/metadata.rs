@@ -8,6 +8,7 @@ use krafty_protocol::generated::{MetadataRequest, MetadataResponse};
 use krafty_protocol::wire::{StrBytes, Uuid};
 
 use super::Ctx;
+use crate::authorizer::AclOperation;
 use crate::broker::{BrokerState, Topic};
 use crate::error::code;
 use crate::net::Pending;
@@ -47,6 +48,25 @@ fn error_entry(name: Option<StrBytes>, id: Uuid, error: i16) -> MetadataResponse
     }
 }
 
+/// TOPIC_AUTHORIZATION_FAILED for a named topic the principal may not DESCRIBE (by id: only
+/// when the id exists, and without the name, as Kafka).
+fn refused_entry(ctx: &Ctx, name: Option<&StrBytes>, id: &Uuid) -> Option<MetadataResponseTopic> {
+    match name {
+        Some(n) => (!ctx.topic_allowed(AclOperation::Describe, n)).then(|| {
+            error_entry(
+                Some(n.clone()),
+                Uuid::ZERO,
+                code::TOPIC_AUTHORIZATION_FAILED,
+            )
+        }),
+        None => {
+            let t = ctx.state.topic_by_id(id)?;
+            (!ctx.topic_allowed(AclOperation::Describe, &t.name))
+                .then(|| error_entry(None, *id, code::TOPIC_AUTHORIZATION_FAILED))
+        }
+    }
+}
+
 /// Answers Metadata.
 pub fn handle(ctx: &Ctx, req: MetadataRequest) -> Pending {
     let state = &ctx.state;
@@ -59,17 +79,28 @@ pub fn handle(ctx: &Ctx, req: MetadataRequest) -> Pending {
     };
     let mut topics = Vec::new();
     if all {
+        // topics the principal may not DESCRIBE are hidden from the full list
         topics = state
             .topics()
             .iter()
+            .filter(|t| ctx.topic_allowed(AclOperation::Describe, &t.name))
             .map(|t| topic_entry(state, t))
             .collect();
     } else {
         for rt in req.topics.iter().flatten() {
             let by_name = rt.name.as_ref().filter(|n| !n.is_empty());
+            if let Some(refused) = refused_entry(ctx, by_name, &rt.topic_id) {
+                topics.push(refused);
+                continue;
+            }
             match by_name {
                 Some(name) => match state.topic(name) {
                     Some(t) => topics.push(topic_entry(state, &t)),
+                    None if auto_create && !ctx.may_create_topic(name) => topics.push(error_entry(
+                        Some(name.clone()),
+                        Uuid::ZERO,
+                        code::TOPIC_AUTHORIZATION_FAILED,
+                    )),
                     None if auto_create => {
                         match state.create_topic(name, state.config.num_partitions, false) {
                             Ok(t) => topics.push(topic_entry(state, &t)),

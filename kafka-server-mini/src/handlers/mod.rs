@@ -2,7 +2,9 @@
 //! a [`Pending`] response; state changes happen synchronously, in request order, and only
 //! waiting (long polls, rebalances) is deferred.
 
+pub mod acls;
 pub mod api_versions;
+pub mod authz;
 pub mod cluster;
 pub mod configs;
 pub mod coordinator;
@@ -47,7 +49,7 @@ pub struct Ctx {
     pub client_id: String,
     /// The peer address.
     pub peer: SocketAddr,
-    /// The connection's principal (for the authorizer to come).
+    /// The connection's principal (the authorizer decides with it: `authz`).
     pub principal: Principal,
     /// The listener the request came in on.
     pub listener: Arc<ListenerInfo>,

@@ -8,13 +8,17 @@ use krafty_protocol::generated::offset_delete_response::{
 use krafty_protocol::generated::{OffsetDeleteRequest, OffsetDeleteResponse};
 
 use super::Ctx;
+use crate::authorizer::AclOperation;
+use crate::error::code;
 use crate::net::Pending;
 
 /// Answers OffsetDelete.
 pub fn handle(ctx: &Ctx, req: OffsetDeleteRequest) -> Pending {
+    let readable = |name: &str| ctx.topic_allowed(AclOperation::Read, name);
     let wanted: Vec<(String, i32)> = req
         .topics
         .iter()
+        .filter(|t| readable(&t.name))
         .flat_map(|t| {
             t.partitions
                 .iter()
@@ -38,7 +42,11 @@ pub fn handle(ctx: &Ctx, req: OffsetDeleteRequest) -> Pending {
                         .iter()
                         .map(|p| OffsetDeleteResponsePartition {
                             partition_index: p.partition_index,
-                            error_code: codes.next().unwrap_or(0),
+                            error_code: if readable(&t.name) {
+                                codes.next().unwrap_or(0)
+                            } else {
+                                code::TOPIC_AUTHORIZATION_FAILED
+                            },
                         })
                         .collect(),
                 })

@@ -14,6 +14,7 @@ use krafty_protocol::generated::{
 use krafty_protocol::wire::StrBytes;
 
 use super::Ctx;
+use crate::authorizer::AclOperation;
 use crate::broker::now_ms;
 use crate::error::code;
 use crate::group::offsets::CommittedOffset;
@@ -32,7 +33,12 @@ pub fn offset_commit(ctx: &Ctx, req: OffsetCommitRequest) -> Pending {
     };
     let mut to_commit = Vec::new();
     let mut too_large = std::collections::HashSet::new();
+    let mut refused = std::collections::HashSet::new();
     for t in &req.topics {
+        if !ctx.topic_allowed(AclOperation::Read, &t.name) {
+            refused.insert(t.name.to_string());
+            continue;
+        }
         for p in &t.partitions {
             let metadata = p.committed_metadata.as_deref().unwrap_or("").to_string();
             if metadata.len() > OFFSET_METADATA_MAX_BYTES {
@@ -73,7 +79,9 @@ pub fn offset_commit(ctx: &Ctx, req: OffsetCommitRequest) -> Pending {
                 .iter()
                 .map(|p| OffsetCommitResponsePartition {
                     partition_index: p.partition_index,
-                    error_code: if too_large.contains(&(t.name.to_string(), p.partition_index)) {
+                    error_code: if refused.contains(t.name.as_str()) {
+                        code::TOPIC_AUTHORIZATION_FAILED
+                    } else if too_large.contains(&(t.name.to_string(), p.partition_index)) {
                         code::OFFSET_METADATA_TOO_LARGE
                     } else {
                         error
@@ -90,9 +98,10 @@ pub fn offset_commit(ctx: &Ctx, req: OffsetCommitRequest) -> Pending {
     })
 }
 
-/// `(topic, [(partition, offset, leader epoch, metadata)])` for a group and optional topic
-/// filter (`None`: every committed offset).
-type Fetched = Vec<(String, Vec<(i32, i64, i32, String)>)>;
+/// `(topic, [(partition, offset, leader epoch, metadata, error)])` for a group and optional
+/// topic filter (`None`: every committed offset of a topic the principal may DESCRIBE;
+/// a named topic it may not DESCRIBE gets TOPIC_AUTHORIZATION_FAILED, as Kafka).
+type Fetched = Vec<(String, Vec<(i32, i64, i32, String, i16)>)>;
 
 fn fetch_group(ctx: &Ctx, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> Fetched {
     let groups = &ctx.state.groups;
@@ -100,11 +109,15 @@ fn fetch_group(ctx: &Ctx, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) 
         Some(ts) => ts
             .into_iter()
             .map(|(t, ps)| {
+                let refused = !ctx.topic_allowed(AclOperation::Describe, &t);
                 let parts = ps
                     .into_iter()
                     .map(|p| match groups.committed(group, &t, p) {
-                        Some(o) => (p, o.offset, o.leader_epoch, o.metadata),
-                        None => (p, -1, -1, String::new()),
+                        _ if refused => {
+                            (p, -1, -1, String::new(), code::TOPIC_AUTHORIZATION_FAILED)
+                        }
+                        Some(o) => (p, o.offset, o.leader_epoch, o.metadata, code::NONE),
+                        None => (p, -1, -1, String::new(), code::NONE),
                     })
                     .collect();
                 (t, parts)
@@ -113,11 +126,11 @@ fn fetch_group(ctx: &Ctx, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) 
         None => {
             let mut out: Fetched = Vec::new();
             for (t, p, o) in groups.all_committed(group) {
+                let entry = (p, o.offset, o.leader_epoch, o.metadata, code::NONE);
                 match out.last_mut() {
-                    Some((name, parts)) if *name == t => {
-                        parts.push((p, o.offset, o.leader_epoch, o.metadata))
-                    }
-                    _ => out.push((t, vec![(p, o.offset, o.leader_epoch, o.metadata)])),
+                    Some((name, parts)) if *name == t => parts.push(entry),
+                    _ if !ctx.topic_allowed(AclOperation::Describe, &t) => {}
+                    _ => out.push((t, vec![entry])),
                 }
             }
             out
@@ -133,6 +146,13 @@ pub fn offset_fetch(ctx: &Ctx, req: OffsetFetchRequest) -> Pending {
             .groups
             .iter()
             .map(|g| {
+                if !ctx.group_allowed(AclOperation::Describe, &g.group_id) {
+                    return OffsetFetchResponseGroup {
+                        group_id: g.group_id.clone(),
+                        error_code: code::GROUP_AUTHORIZATION_FAILED,
+                        ..Default::default()
+                    };
+                }
                 let filter = g.topics.as_ref().map(|ts| {
                     ts.iter()
                         .map(|t| (t.name.to_string(), t.partition_indexes.to_vec()))
@@ -146,11 +166,12 @@ pub fn offset_fetch(ctx: &Ctx, req: OffsetFetchRequest) -> Pending {
                             name: StrBytes::from(t),
                             partitions: ps
                                 .into_iter()
-                                .map(|(p, o, e, m)| OffsetFetchResponsePartitions {
+                                .map(|(p, o, e, m, err)| OffsetFetchResponsePartitions {
                                     partition_index: p,
                                     committed_offset: o,
                                     committed_leader_epoch: e,
                                     metadata: Some(StrBytes::from(m)),
+                                    error_code: err,
                                     ..Default::default()
                                 })
                                 .collect(),
@@ -178,11 +199,12 @@ pub fn offset_fetch(ctx: &Ctx, req: OffsetFetchRequest) -> Pending {
             name: StrBytes::from(t),
             partitions: ps
                 .into_iter()
-                .map(|(p, o, e, m)| OffsetFetchResponsePartition {
+                .map(|(p, o, e, m, err)| OffsetFetchResponsePartition {
                     partition_index: p,
                     committed_offset: o,
                     committed_leader_epoch: if v >= 5 { e } else { -1 },
                     metadata: Some(StrBytes::from(m)),
+                    error_code: err,
                     ..Default::default()
                 })
                 .collect(),

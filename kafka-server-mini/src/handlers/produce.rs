@@ -11,6 +11,7 @@ use krafty_protocol::records::{MAGIC_OFFSET, MAGIC_V2};
 
 use super::produce_validation::{self, Rules};
 use super::Ctx;
+use crate::authorizer::AclOperation;
 use crate::broker::BrokerState;
 use crate::error::code;
 use crate::net::{Pending, Reply};
@@ -86,10 +87,22 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Pending {
     let acks_ok = matches!(req.acks, -1..=1);
     let mut appended = false;
     let mut responses = Vec::with_capacity(req.topic_data.len());
+    let txn_refused = req.transactional_id.as_ref().is_some_and(|id| {
+        !ctx.allowed(
+            AclOperation::Write,
+            crate::authorizer::ResourceType::TransactionalId,
+            id,
+        )
+    });
     for t in &req.topic_data {
         let mut parts = Vec::with_capacity(t.partition_data.len());
+        let topic_refused = !ctx.topic_allowed(AclOperation::Write, &t.name);
         for p in &t.partition_data {
-            let result = if acks_ok {
+            let result = if txn_refused {
+                Err(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+            } else if topic_refused {
+                Err(code::TOPIC_AUTHORIZATION_FAILED)
+            } else if acks_ok {
                 produce_partition(state, &t.name, p.index, p.records.as_ref(), ctx.version)
             } else {
                 Err(code::INVALID_REQUIRED_ACKS)

@@ -9,6 +9,7 @@ use krafty_protocol::generated::delete_records_response::{
 use krafty_protocol::generated::{DeleteRecordsRequest, DeleteRecordsResponse};
 
 use super::Ctx;
+use crate::authorizer::AclOperation;
 use crate::error::code;
 use crate::net::Pending;
 
@@ -32,6 +33,10 @@ pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> Pending {
                         low_watermark: -1,
                         ..Default::default()
                     };
+                    if !ctx.topic_allowed(AclOperation::Delete, &t.name) {
+                        r.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+                        return r;
+                    }
                     if t.name.as_ref() == crate::broker::OFFSETS_TOPIC {
                         r.error_code = code::INVALID_TOPIC_EXCEPTION;
                         return r;

@@ -11,6 +11,7 @@ use krafty_protocol::generated::{
 use krafty_protocol::wire::{StrBytes, Uuid};
 
 use super::Ctx;
+use crate::authorizer::AclOperation;
 use crate::error::code;
 use crate::net::Pending;
 
@@ -43,7 +44,9 @@ pub fn create_topics(ctx: &Ctx, req: CreateTopicsRequest) -> Pending {
             } else {
                 t.num_partitions
             };
-            let result = if !(t.replication_factor == 1 || t.replication_factor == -1) {
+            let result = if !ctx.may_create_topic(&t.name) {
+                Err(code::TOPIC_AUTHORIZATION_FAILED)
+            } else if !(t.replication_factor == 1 || t.replication_factor == -1) {
                 Err(code::INVALID_REPLICATION_FACTOR)
             } else if !t.assignments.is_empty() {
                 Err(code::INVALID_REQUEST)
@@ -119,6 +122,9 @@ pub fn delete_topics(ctx: &Ctx, req: DeleteTopicsRequest) -> Pending {
                 None => state.topic_by_id(&id).map(|t| t.name.clone()),
             };
             let result = match &resolved {
+                Some(n) if !ctx.topic_allowed(AclOperation::Delete, n) => {
+                    Err(code::TOPIC_AUTHORIZATION_FAILED)
+                }
                 Some(n) => state.delete_topic(n),
                 None => Err(code::UNKNOWN_TOPIC_ID),
             };
@@ -152,7 +158,9 @@ pub fn create_partitions(ctx: &Ctx, req: CreatePartitionsRequest) -> Pending {
         .topics
         .iter()
         .map(|t| {
-            let result = if t.assignments.as_ref().is_some_and(|a| !a.is_empty()) {
+            let result = if !ctx.topic_allowed(AclOperation::Alter, &t.name) {
+                Err(code::TOPIC_AUTHORIZATION_FAILED)
+            } else if t.assignments.as_ref().is_some_and(|a| !a.is_empty()) {
                 Err(code::INVALID_REQUEST)
             } else {
                 ctx.state

@@ -5,8 +5,9 @@
 //! malformed or unserved requests with a log line, the authentication gate (before a SASL
 //! connection authenticates only ApiVersions, SaslHandshake and SaslAuthenticate are
 //! served; anything else closes it, as Kafka does; an expired KIP-368 session is closed on
-//! its next request) and the raw SASL tokens that follow a v0 SaslHandshake. Must not:
-//! implement any API.
+//! its next request), the raw SASL tokens that follow a v0 SaslHandshake, and calling the
+//! authorization gate (`handlers::authz::gate`) before every handler. Must not: implement
+//! any API.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -55,7 +56,10 @@ pub fn served_versions(api: ApiKey) -> Option<VersionRange> {
         | ApiKey::SaslHandshake
         | ApiKey::SaslAuthenticate
         | ApiKey::DescribeUserScramCredentials
-        | ApiKey::AlterUserScramCredentials => api.valid_versions(),
+        | ApiKey::AlterUserScramCredentials
+        | ApiKey::CreateAcls
+        | ApiKey::DescribeAcls
+        | ApiKey::DeleteAcls => api.valid_versions(),
         ApiKey::ApiVersions => VersionRange { min: 0, max: 4 },
         _ => return None,
     };
@@ -151,7 +155,11 @@ pub fn dispatch_conn(state: &Arc<BrokerState>, frame: Bytes, conn: &mut ConnSecu
         match req.body {
             RequestBody::SaslHandshake(r) => handlers::sasl::handshake(&ctx, conn, r),
             RequestBody::SaslAuthenticate(r) => handlers::sasl::authenticate(&ctx, conn, r),
-            body => route(&ctx, body),
+            // every request is authorized before its handler acts (handlers::authz)
+            body => match handlers::authz::gate(&ctx, &body) {
+                Some(refused) => refused,
+                None => route(&ctx, body),
+            },
         }
     });
     match pending {
@@ -207,6 +215,9 @@ fn route(ctx: &Ctx, body: RequestBody) -> Pending {
         RequestBody::IncrementalAlterConfigs(r) => configs::incremental_alter_configs(ctx, r),
         RequestBody::DescribeUserScramCredentials(r) => scram_credentials::describe(ctx, r),
         RequestBody::AlterUserScramCredentials(r) => scram_credentials::alter(ctx, r),
+        RequestBody::CreateAcls(r) => acls::create_acls(ctx, r),
+        RequestBody::DescribeAcls(r) => acls::describe_acls(ctx, r),
+        RequestBody::DeleteAcls(r) => acls::delete_acls(ctx, r),
         other => {
             tracing::warn!(api = other.api_key().name(), "no handler; closing");
             Pending::Ready(Reply::Close)
