@@ -335,23 +335,37 @@ fn real_clients_over_ssl_sasl_and_mtls() {
             }
         }
     }
-    // kafkajs over SASL_SSL (PLAIN and SCRAM-SHA-512): it has no client certificates in
-    // this harness, so SSL and mTLS stay with the three clients above
+    // kafkajs over SSL, mTLS (a client certificate) and SASL_SSL (PLAIN and SCRAM-SHA-512)
     let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/security_peer_kafkajs.js");
-    for (name, mech, user, pass) in [
-        ("sasl-plain", "plain", "alice", "alice-secret"),
+    let client_cert = format!(
+        "'{}' '{}'",
+        pki.client_cert.display(),
+        pki.client_key.display()
+    );
+    for (name, addr, mech, user, pass, cert) in [
+        ("ssl", broker.ssl, "none", "-", "-", String::new()),
+        ("mtls", broker.mtls, "none", "-", "-", client_cert),
+        (
+            "sasl-plain",
+            broker.sasl_ssl,
+            "plain",
+            "alice",
+            "alice-secret",
+            String::new(),
+        ),
         (
             "sasl-scram512",
+            broker.sasl_ssl,
             "scram-sha-512",
             "scram-user",
             "scram-secret",
+            String::new(),
         ),
     ] {
         let topic = format!("sec-{name}-kafkajs");
         let cmd = format!(
-            "node '{}' {} {topic} {N} '{}' {mech} {user} {pass}",
+            "node '{}' {addr} {topic} {N} '{}' {mech} {user} {pass} {cert}",
             js.display(),
-            broker.sasl_ssl,
             pki.ca.display()
         );
         let (code, out) = bash(&peers, &cmd, None);

@@ -1,18 +1,23 @@
-// Produce N records and consume them back with kafkajs over SASL_SSL.
-// usage: node security_peer_kafkajs.js BOOTSTRAP TOPIC N CA_FILE MECHANISM USER PASSWORD
-// (MECHANISM: plain | scram-sha-256 | scram-sha-512). Prints `ok produced=N consumed=N`;
+// Produce N records and consume them back with kafkajs over SSL or SASL_SSL.
+// usage: node security_peer_kafkajs.js BOOTSTRAP TOPIC N CA_FILE MECHANISM USER PASSWORD [CERT KEY]
+// (MECHANISM: plain | scram-sha-256 | scram-sha-512, or none for SSL without SASL; CERT and
+// KEY: a client certificate for mutual TLS). Prints `ok produced=N consumed=N`;
 // exits 1 on failure, 77 when kafkajs is missing. Used by tests/security_peers.rs.
 'use strict';
 const fs = require('fs');
 let kafkajs;
 try { kafkajs = require('kafkajs'); } catch (e) { process.exit(77); }
 const { Kafka, logLevel } = kafkajs;
-const [bootstrap, topic, nText, caFile, mechanism, username, password] = process.argv.slice(2);
+const [bootstrap, topic, nText, caFile, mechanism, username, password, certFile, keyFile] =
+  process.argv.slice(2);
 const n = parseInt(nText, 10);
 const kafka = new Kafka({
   clientId: 'security-kafkajs', brokers: [bootstrap], logLevel: logLevel.NOTHING,
-  ssl: { ca: [fs.readFileSync(caFile, 'utf-8')] },
-  sasl: { mechanism, username, password },
+  ssl: Object.assign(
+    { ca: [fs.readFileSync(caFile, 'utf-8')] },
+    certFile ? { cert: fs.readFileSync(certFile, 'utf-8'), key: fs.readFileSync(keyFile, 'utf-8') } : {},
+  ),
+  sasl: mechanism === 'none' ? undefined : { mechanism, username, password },
   retry: { retries: 3 },
 });
 (async () => {
