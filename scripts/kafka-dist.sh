@@ -146,8 +146,38 @@ run_tool() {
     -cp "$(classpath)" "$cls" "$@"
 }
 
+# A port for a node to listen on, picked below the kernel's ephemeral range (32768-60999
+# here): a port the kernel hands out (port 0, or the local side of any outgoing connection)
+# can be taken by another process between this pick and the node's bind, which made a node
+# fail with "Address already in use". Picks are remembered in $home/run/.ports so one start
+# never gets the same port twice.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  mkdir -p "$home/run"
+  python3 - "$home/run/.ports" <<'PY'
+import random, socket, sys
+path = sys.argv[1]
+try:
+    taken = [int(l) for l in open(path) if l.strip().isdigit()]
+except OSError:
+    taken = []
+taken = taken[-2000:]
+for _ in range(2000):
+    port = random.randint(20000, 32767)
+    if port in taken:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    with open(path, "w") as f:
+        f.write("".join(f"{p}\n" for p in taken + [port]))
+    print(port)
+    sys.exit(0)
+sys.exit("kafka-dist: no free port in 20000-32767")
+PY
 }
 
 run_dir() { echo "$home/run/$name"; }

@@ -22,6 +22,11 @@ cd "$(dirname "$0")/.."
 dist=scripts/kafka-dist.sh
 set_="${REAL_KAFKA_SET:-k40-1 k40-3 k44-1 k44-3 k44-sec}"
 
+# One retry: a node can still lose its port to another process between the pick and its bind.
+start_cluster() {
+  "$dist" start "$@" || { echo "real-kafka: start $* failed; retrying once" >&2; "$dist" start "$@"; }
+}
+
 case "${1:-}" in
   up)
     names=()
@@ -34,12 +39,12 @@ case "${1:-}" in
       esac
       nodes="${n##*-}"
       if [ "$nodes" = sec ]; then
-        b=$("$dist" start --name "$n" -v "$v" -n 1 --security)
+        b=$(start_cluster --name "$n" -v "$v" -n 1 --security)
         echo "$n=$b"
         secure+=("$n")
         continue
       fi
-      b=$("$dist" start --name "$n" -v "$v" -n "$nodes")
+      b=$(start_cluster --name "$n" -v "$v" -n "$nodes")
       echo "$n=$b"
       names+=("$n")
     done
