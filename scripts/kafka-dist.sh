@@ -212,7 +212,15 @@ wait_node() {
 bootstrap() {
   local rd; rd=$(run_dir)
   [ -f "$rd/nodes" ] || die "no cluster named $name (start it first)"
-  local out="" id file=broker.port host=127.0.0.1
+  # A run directory outlives its processes (a cache kept between machines, a reboot):
+  # a cluster none of whose nodes is alive is not running, whatever its files say.
+  local alive=0 id
+  for id in $(cat "$rd/nodes"); do
+    # the pid must still be a Kafka node: on another machine the number may be anyone's
+    if [ -f "$rd/node-$id/pid" ] && tr '\0' ' ' <"/proc/$(cat "$rd/node-$id/pid")/cmdline" 2>/dev/null | grep -q "$rd/node-$id/"; then alive=1; fi
+  done
+  [ "$alive" = 1 ] || die "cluster $name is not running (no live node; start it again)"
+  local out="" file=broker.port host=127.0.0.1
   case "$listener" in
     PLAINTEXT) ;;
     SSL) file=ssl.port ;;
