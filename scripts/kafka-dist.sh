@@ -194,6 +194,16 @@ start_node() {
   echo $! >"$rd/node-$id/pid"
 }
 
+# Is node ID of the cluster in RD running? Its recorded pid must still be this node's Java
+# process: a run directory can outlive its processes (a cache carried to another machine),
+# and there the number may belong to anyone.
+node_alive() {
+  local rd="$1" id="$2" pid
+  [ -f "$rd/node-$id/pid" ] || return 1
+  pid=$(cat "$rd/node-$id/pid")
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$rd/node-$id/"
+}
+
 wait_node() {
   local id="$1" rd; rd=$(run_dir)
   local port; port=$(cat "$rd/node-$id/broker.port")
@@ -216,8 +226,7 @@ bootstrap() {
   # a cluster none of whose nodes is alive is not running, whatever its files say.
   local alive=0 id
   for id in $(cat "$rd/nodes"); do
-    # the pid must still be a Kafka node: on another machine the number may be anyone's
-    if [ -f "$rd/node-$id/pid" ] && tr '\0' ' ' <"/proc/$(cat "$rd/node-$id/pid")/cmdline" 2>/dev/null | grep -q "$rd/node-$id/"; then alive=1; fi
+    if node_alive "$rd" "$id"; then alive=1; fi
   done
   [ "$alive" = 1 ] || die "cluster $name is not running (no live node; start it again)"
   local out="" file=broker.port host=127.0.0.1
@@ -389,7 +398,7 @@ stop_node() {
   local pidf="$rd/node-$id/pid"
   [ -f "$pidf" ] || return 0
   local pid; pid=$(cat "$pidf")
-  if kill -0 "$pid" 2>/dev/null; then
+  if node_alive "$rd" "$id"; then
     kill "-$sig" "$pid" 2>/dev/null || true
     local i
     for i in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
