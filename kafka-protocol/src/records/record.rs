@@ -122,32 +122,40 @@ impl Record {
     /// Decodes one record (length prefix included) from the front of `buf`, advancing it.
     /// The record's length must match its fields exactly.
     pub fn decode(buf: &mut Bytes) -> Result<Record> {
-        let length = read_varint(buf).map_err(|e| ctx(e, "length"))?;
-        let length = checked_len(length, buf.len(), "length")?;
-        // Fields are read straight from `buf` (no intermediate slice of the record body: one
-        // reference-count round trip less per record); a record whose fields do not end
-        // exactly at its declared length is rejected below, whichever side it misses on.
-        let before = buf.len();
-        let record = Self::decode_body(buf)?;
-        if before - buf.len() != length {
+        let data: &[u8] = buf;
+        let mut pos = 0usize;
+        let length = varint_at(data, &mut pos).map_err(|e| ctx(e, "length"))?;
+        let length = checked_len(length, data.len() - pos, "length")?;
+        // Fields are read straight from the input (no intermediate slice of the record body);
+        // a record whose fields do not end exactly at its declared length is rejected below,
+        // whichever side it misses on.
+        let start = pos;
+        let record = Self::decode_body(buf, &mut pos)?;
+        if pos - start != length {
             return Err(Error::new(ErrorKind::InvalidRecords(
                 "record length does not match its fields",
             ))
             .context("Record", "length", 2));
         }
+        buf.advance(pos);
         Ok(record)
     }
 
-    fn decode_body(buf: &mut Bytes) -> Result<Record> {
-        if !buf.has_remaining() {
+    /// Reads the fields at `*at` of `buf` with a slice cursor (one-byte varints inline,
+    /// no reference-count traffic while parsing), then takes the key, value and header
+    /// slices of `buf`; `at` ends after the record. `buf` itself does not move.
+    fn decode_body(buf: &Bytes, at: &mut usize) -> Result<Record> {
+        let data: &[u8] = buf;
+        let mut pos = *at;
+        let Some(&attributes) = data.get(pos) else {
             return Err(ctx(truncated(1, 0), "attributes"));
-        }
-        let attributes = buf.get_i8();
-        let timestamp_delta = read_varlong(buf).map_err(|e| ctx(e, "timestampDelta"))?;
-        let offset_delta = read_varint(buf).map_err(|e| ctx(e, "offsetDelta"))?;
-        let key = read_varint_bytes(buf, "key")?;
-        let value = read_varint_bytes(buf, "value")?;
-        let count = read_varint(buf).map_err(|e| ctx(e, "headersCount"))?;
+        };
+        pos += 1;
+        let timestamp_delta = varlong_at(data, &mut pos).map_err(|e| ctx(e, "timestampDelta"))?;
+        let offset_delta = varint_at(data, &mut pos).map_err(|e| ctx(e, "offsetDelta"))?;
+        let key = nullable_at(data, &mut pos, "key")?;
+        let value = nullable_at(data, &mut pos, "value")?;
+        let count = varint_at(data, &mut pos).map_err(|e| ctx(e, "headersCount"))?;
         if count < 0 {
             return Err(ctx(
                 Error::new(ErrorKind::NegativeLength(i64::from(count))),
@@ -155,23 +163,34 @@ impl Record {
             ));
         }
         // Each header takes at least 2 bytes, so the input bounds the allocation.
-        let mut headers = Vec::with_capacity((count as usize).min(buf.len() / 2));
+        let mut headers = Vec::with_capacity((count as usize).min((data.len() - pos) / 2));
         for _ in 0..count {
-            let key_len = read_varint(buf).map_err(|e| ctx(e, "headerKeyLength"))?;
-            let key_len = checked_len(key_len, buf.len(), "headerKeyLength")?;
-            let key =
-                StrBytes::from_utf8(buf.split_to(key_len)).map_err(|e| ctx(e, "headerKey"))?;
-            let value = read_varint_bytes(buf, "headerValue")?;
-            headers.push(RecordHeader { key, value });
+            let key_len = varint_at(data, &mut pos).map_err(|e| ctx(e, "headerKeyLength"))?;
+            let key_len = checked_len(key_len, data.len() - pos, "headerKeyLength")?;
+            let key_range = pos..pos + key_len;
+            let key_bytes = &data[key_range.clone()];
+            // Header keys are nearly always ASCII: a word-at-a-time check, then full UTF-8
+            // validation only for the rest.
+            if !key_bytes.is_ascii() && std::str::from_utf8(key_bytes).is_err() {
+                return Err(ctx(Error::new(ErrorKind::InvalidUtf8), "headerKey"));
+            }
+            pos += key_len;
+            let value = nullable_at(data, &mut pos, "headerValue")?;
+            headers.push(RecordHeader {
+                key: StrBytes::from_validated(buf.slice(key_range)),
+                value: value.map(|r| buf.slice(r)),
+            });
         }
-        Ok(Record {
-            attributes,
+        let record = Record {
+            attributes: attributes as i8,
             timestamp_delta,
             offset_delta,
-            key,
-            value,
+            key: key.map(|r| buf.slice(r)),
+            value: value.map(|r| buf.slice(r)),
             headers,
-        })
+        };
+        *at = pos;
+        Ok(record)
     }
 
     /// Appends the encoded record (length prefix included) to `out`.
@@ -200,15 +219,60 @@ impl Record {
     }
 }
 
-/// Reads a varint length then that many bytes; -1 is `None`.
-#[inline]
-fn read_varint_bytes(buf: &mut Bytes, field: &'static str) -> Result<Option<Bytes>> {
-    let len = read_varint(buf).map_err(|e| ctx(e, field))?;
+/// Reads a zigzag varint at `*pos` of `data`, advancing `pos`: a one-byte value inline,
+/// longer ones through [`read_varint`] (same errors).
+#[inline(always)]
+fn varint_at(data: &[u8], pos: &mut usize) -> Result<i32> {
+    if let Some(&b) = data.get(*pos) {
+        if b & 0x80 == 0 {
+            *pos += 1;
+            return Ok(i32::from(b >> 1) ^ -i32::from(b & 1));
+        }
+    }
+    varint_slow(data, pos)
+}
+
+#[inline(never)]
+fn varint_slow(data: &[u8], pos: &mut usize) -> Result<i32> {
+    let mut rest = data.get(*pos..).unwrap_or_default();
+    let before = rest.len();
+    let v = read_varint(&mut rest)?;
+    *pos += before - rest.len();
+    Ok(v)
+}
+
+/// Reads a zigzag varlong at `*pos` of `data`, advancing `pos` (see [`varint_at`]).
+#[inline(always)]
+fn varlong_at(data: &[u8], pos: &mut usize) -> Result<i64> {
+    if let Some(&b) = data.get(*pos) {
+        if b & 0x80 == 0 {
+            *pos += 1;
+            return Ok(i64::from(b >> 1) ^ -i64::from(b & 1));
+        }
+    }
+    let mut rest = data.get(*pos..).unwrap_or_default();
+    let before = rest.len();
+    let v = read_varlong(&mut rest)?;
+    *pos += before - rest.len();
+    Ok(v)
+}
+
+/// Reads a varint length at `*pos`, then skips that many bytes: their range, or `None` for
+/// -1 (null).
+#[inline(always)]
+fn nullable_at(
+    data: &[u8],
+    pos: &mut usize,
+    field: &'static str,
+) -> Result<Option<std::ops::Range<usize>>> {
+    let len = varint_at(data, pos).map_err(|e| ctx(e, field))?;
     if len == -1 {
         return Ok(None);
     }
-    let len = checked_len(len, buf.len(), field)?;
-    Ok(Some(buf.split_to(len)))
+    let len = checked_len(len, data.len() - *pos, field)?;
+    let range = *pos..*pos + len;
+    *pos += len;
+    Ok(Some(range))
 }
 
 /// A decoded length as `usize`, checked non-negative and within `remaining`.
@@ -540,6 +604,31 @@ mod tests {
                 .kind(),
             &ErrorKind::InvalidUtf8
         );
+    }
+
+    #[test]
+    fn non_ascii_header_keys_and_back_to_back_records_decode() {
+        let first = Record {
+            key: Some(Bytes::from_static(b"k")),
+            headers: vec![RecordHeader::new(
+                "clé-ключ-鍵",
+                Some(Bytes::from_static(b"x")),
+            )],
+            ..Record::default()
+        };
+        let second = Record {
+            offset_delta: 200,
+            value: Some(Bytes::from(vec![9u8; 300])),
+            headers: vec![RecordHeader::new("plain", None)],
+            ..Record::default()
+        };
+        let mut out = Vec::new();
+        first.encode(&mut out).unwrap();
+        second.encode(&mut out).unwrap();
+        let mut buf = Bytes::from(out);
+        assert_eq!(Record::decode(&mut buf).unwrap(), first);
+        assert_eq!(Record::decode(&mut buf).unwrap(), second);
+        assert!(buf.is_empty());
     }
 
     #[test]

@@ -26,6 +26,14 @@ impl StrBytes {
         }
     }
 
+    /// Wraps bytes the caller has already checked to be UTF-8 (the record decoder checks
+    /// header keys on the slice it parses). Were they not, [`as_str`](Self::as_str) would
+    /// give an empty string, never undefined behaviour.
+    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+        debug_assert!(std::str::from_utf8(&bytes).is_ok());
+        StrBytes(bytes)
+    }
+
     /// A string from a `&'static str`, without copying.
     pub const fn from_static_str(s: &'static str) -> Self {
         StrBytes(Bytes::from_static(s.as_bytes()))
