@@ -4,7 +4,7 @@
 # where times on a shared 2-core VM move by ±30 % (BENCHMARKS.md, "Instruction counts").
 #
 #   usage: scripts/bench-instructions.sh [OPERATION...]   (default: every operation)
-#   env:   LOW (2) HIGH (12): the two iteration counts; per operation = difference of the
+#   env:   LOW (1) HIGH (5): the two iteration counts; per operation = difference of the
 #          two totals / (HIGH - LOW), so preparing the inputs cancels out.
 #
 # Prints one line per operation: ours, kafka-protocol, ratio (their instructions / ours:
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "SKIP: valgrind is not installed (apt install valgrind)"; exit 77; }
-low="${LOW:-2}"; high="${HIGH:-12}"
+low="${LOW:-1}"; high="${HIGH:-5}"
 [ "$high" -gt "$low" ] || { echo "HIGH must be above LOW" >&2; exit 2; }
 bin=$(cargo bench -q -p krafty-protocol --bench instructions --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import json,sys
