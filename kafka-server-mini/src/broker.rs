@@ -90,6 +90,8 @@ pub struct BrokerState {
     pub data_arrived: Notify,
     /// The group coordinator.
     pub groups: GroupCoordinator,
+    /// The transaction coordinator.
+    pub txns: crate::txn::TxnCoordinator,
     next_producer_id: AtomicI64,
     /// Becomes `true` when the broker shuts down.
     pub shutdown: watch::Receiver<bool>,
@@ -528,6 +530,7 @@ impl Broker {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let state = Arc::new(BrokerState {
             groups: GroupCoordinator::new(&config),
+            txns: crate::txn::TxnCoordinator::default(),
             memory: crate::memory::MemoryPool::new(config.request_memory_budget_bytes),
             connection_limits: ConnectionLimits::new(
                 config.max_connections,
@@ -578,6 +581,7 @@ impl Broker {
             tokio::spawn(background(state.clone())),
             tokio::spawn(crate::group::coordinator::sweeper(state.clone())),
             tokio::spawn(crate::log::cleaner::scheduler::run(state.clone())),
+            tokio::spawn(crate::txn::coordinator::expirer(state.clone())),
         ]);
         tracing::info!(%local_addr, data_dir = %state.config.data_dir.display(), "broker started");
         Ok(BrokerHandle {

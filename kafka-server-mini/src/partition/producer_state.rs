@@ -92,6 +92,16 @@ impl ProducerStateMap {
 
     /// Records an appended batch (header with its assigned base offset).
     pub fn record(&mut self, h: &RecordBatchHeader) {
+        if h.is_control() && h.has_producer_id() {
+            // a transaction marker: a newer epoch (a fenced or timed-out producer) replaces
+            // the producer's state, so batches of older epochs are refused from now on
+            let e = self.producers.entry(h.producer_id).or_default();
+            if h.producer_epoch > e.epoch {
+                e.epoch = h.producer_epoch;
+                e.batches.clear();
+            }
+            return;
+        }
         if !h.has_producer_id() || h.base_sequence < 0 {
             return;
         }
