@@ -567,6 +567,7 @@ impl Broker {
         if let Some(p) = offsets_topic.partitions.first() {
             state.groups.attach_store(p.clone());
         }
+        crate::txn::coordinator::abort_orphans(&state);
         state.checkpoint(false)?;
         let mut tasks = Vec::new();
         for (socket, info) in bound.into_iter().zip(listeners) {

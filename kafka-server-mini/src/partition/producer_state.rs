@@ -120,6 +120,11 @@ impl ProducerStateMap {
         }
     }
 
+    /// The current epoch of `producer_id`, if it ever wrote here.
+    pub fn epoch(&self, producer_id: i64) -> Option<i16> {
+        self.producers.get(&producer_id).map(|e| e.epoch)
+    }
+
     /// The largest producer id seen.
     pub fn max_producer_id(&self) -> i64 {
         self.producers.keys().copied().max().unwrap_or(-1)

@@ -364,6 +364,36 @@ impl TxnCoordinator {
     }
 }
 
+/// Aborts, at start, the transactions left open in partitions that no coordinator state
+/// knows (transaction state is kept in memory: after a restart every open transaction is
+/// an orphan whose producer must re-initialize). Without this their last stable offset
+/// would never move. The ABORT markers carry the producer's last epoch. Returns how many.
+pub fn abort_orphans(state: &BrokerState) -> usize {
+    let mut n = 0;
+    for t in state.topics() {
+        for p in &t.partitions {
+            let open: Vec<(i64, i16)> = {
+                let st = p.lock();
+                st.txns
+                    .ongoing()
+                    .into_iter()
+                    .map(|(pid, _)| (pid, st.producers.epoch(pid).unwrap_or(0)))
+                    .collect()
+            };
+            for (pid, epoch) in open {
+                tracing::info!(topic = %t.name, partition = p.index, producer_id = pid, "aborting a transaction left open at restart");
+                match p.append_marker(pid, epoch, false, COORDINATOR_EPOCH) {
+                    Ok(_) => n += 1,
+                    Err(e) => {
+                        tracing::error!(topic = %t.name, partition = p.index, error = e, "orphan abort marker not written")
+                    }
+                }
+            }
+        }
+    }
+    n
+}
+
 /// The periodic task aborting expired transactions every
 /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
 pub async fn expirer(state: Arc<BrokerState>) {

@@ -1,0 +1,662 @@
+//! Transactions over raw protocol (krafty-protocol types over TCP) against an in-process
+//! broker: commit and abort with read_committed Fetch (LSO, aborted transactions) and
+//! ListOffsets, zombie fencing with the per-version error codes, the proactive timeout
+//! abort, offsets committed through a transaction, a restart, and hostile inputs answered
+//! with Kafka's error codes.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use krafty_protocol::generated::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use krafty_protocol::generated::fetch_response::PartitionData;
+use krafty_protocol::generated::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use krafty_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
+use krafty_protocol::generated::txn_offset_commit_request::{
+    TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+};
+use krafty_protocol::generated::{
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, EndTxnRequest, FetchResponse,
+    FindCoordinatorRequest, FindCoordinatorResponse, InitProducerIdRequest, ListOffsetsRequest,
+    ListOffsetsResponse, OffsetFetchRequest, OffsetFetchResponse, ProduceResponse,
+    TxnOffsetCommitRequest,
+};
+use krafty_protocol::records::{Compression, RecordBatchBuilder};
+use krafty_protocol::wire::StrBytes;
+use krafty_server::{Broker, BrokerConfig, BrokerHandle};
+
+const INVALID_TXN_STATE: i16 = 48;
+const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
+const INVALID_PRODUCER_EPOCH: i16 = 47;
+const PRODUCER_FENCED: i16 = 90;
+const OPERATION_NOT_ATTEMPTED: i16 = 55;
+
+async fn start_with(dir: &std::path::Path, sets: &[(&str, &str)]) -> BrokerHandle {
+    let mut c = BrokerConfig::new(([127, 0, 0, 1], 0).into(), dir);
+    c.set("group.initial.rebalance.delay.ms", "0").unwrap();
+    for (k, v) in sets {
+        c.set(k, v).unwrap();
+    }
+    Broker::start(c).await.unwrap()
+}
+
+async fn init(c: &mut Client, txn: &str, timeout_ms: i32, version: i16) -> (i16, i64, i16) {
+    let r = c
+        .call(
+            version,
+            &InitProducerIdRequest {
+                transactional_id: Some(StrBytes::from(txn.to_string())),
+                transaction_timeout_ms: timeout_ms,
+                producer_id: -1,
+                producer_epoch: -1,
+                ..Default::default()
+            },
+        )
+        .await;
+    (r.error_code, r.producer_id, r.producer_epoch)
+}
+
+async fn add(
+    c: &mut Client,
+    txn: &str,
+    pid: i64,
+    epoch: i16,
+    topic: &str,
+    parts: &[i32],
+    version: i16,
+) -> Vec<i16> {
+    let r = c
+        .call(
+            version,
+            &AddPartitionsToTxnRequest {
+                v3_and_below_transactional_id: StrBytes::from(txn.to_string()),
+                v3_and_below_producer_id: pid,
+                v3_and_below_producer_epoch: epoch,
+                v3_and_below_topics: vec![AddPartitionsToTxnTopic {
+                    name: StrBytes::from(topic.to_string()),
+                    partitions: parts.to_vec().into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        )
+        .await;
+    r.results_by_topic_v3_and_below
+        .iter()
+        .flat_map(|t| {
+            t.results_by_partition
+                .iter()
+                .map(|p| p.partition_error_code)
+        })
+        .collect()
+}
+
+fn txn_batch(pid: i64, epoch: i16, seq: i32, n: usize, prefix: &str) -> Bytes {
+    let mut b = RecordBatchBuilder::new(Compression::None)
+        .producer(pid, epoch, seq)
+        .transactional(true);
+    for i in 0..n {
+        let v = format!("{prefix}-{i}");
+        b.append(1_700_000_000_000, Some(b"k".as_slice()), Some(v.as_bytes()))
+            .unwrap();
+    }
+    b.finish().unwrap()
+}
+
+async fn produce_txn(
+    c: &mut Client,
+    txn: Option<&str>,
+    topic: &str,
+    partition: i32,
+    records: Bytes,
+) -> i16 {
+    let mut req = produce_req(topic, partition, records, -1);
+    req.transactional_id = txn.map(|t| StrBytes::from(t.to_string()));
+    let r: ProduceResponse = c.call(9, &req).await;
+    r.responses[0].partition_responses[0].error_code
+}
+
+async fn end(c: &mut Client, txn: &str, pid: i64, epoch: i16, commit: bool, version: i16) -> i16 {
+    c.call(
+        version,
+        &EndTxnRequest {
+            transactional_id: StrBytes::from(txn.to_string()),
+            producer_id: pid,
+            producer_epoch: epoch,
+            committed: commit,
+            ..Default::default()
+        },
+    )
+    .await
+    .error_code
+}
+
+async fn fetch(c: &mut Client, topic: &str, p: i32, offset: i64, isolation: i8) -> PartitionData {
+    let mut req = fetch_req(topic, p, offset, 0);
+    req.isolation_level = isolation;
+    let r: FetchResponse = c.call(11, &req).await;
+    r.responses[0].partitions[0].clone()
+}
+
+async fn latest(c: &mut Client, topic: &str, p: i32, isolation: i8) -> i64 {
+    let r: ListOffsetsResponse = c
+        .call(
+            5,
+            &ListOffsetsRequest {
+                replica_id: -1,
+                isolation_level: isolation,
+                topics: vec![ListOffsetsTopic {
+                    name: StrBytes::from(topic.to_string()),
+                    partitions: vec![ListOffsetsPartition {
+                        partition_index: p,
+                        timestamp: -1,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        )
+        .await;
+    let p = &r.topics[0].partitions[0];
+    assert_eq!(p.error_code, 0);
+    p.offset
+}
+
+/// What a read_committed consumer keeps: data records of batches not in an aborted
+/// transaction (control records dropped), as Kafka's consumers filter.
+fn committed_values(pd: &PartitionData) -> Vec<String> {
+    use krafty_protocol::records::{BatchIter, DecodeOptions, RawBatch};
+    let mut aborted: Vec<(i64, i64)> = pd
+        .aborted_transactions
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .map(|a| (a.producer_id, a.first_offset))
+        .collect();
+    let opts = DecodeOptions::default();
+    let mut out = Vec::new();
+    let mut aborting: Vec<i64> = Vec::new();
+    for entry in BatchIter::new(pd.records.clone().unwrap_or_default(), opts) {
+        let RawBatch::V2(raw) = entry.unwrap() else {
+            panic!("v2 only")
+        };
+        let h = *raw.header();
+        // each aborted transaction applies once, from its first offset (as consumers do)
+        if let Some(i) = aborted
+            .iter()
+            .position(|&(pid, first)| pid == h.producer_id && first <= h.base_offset)
+        {
+            aborted.remove(i);
+            aborting.push(h.producer_id);
+        }
+        if h.is_control() {
+            aborting.retain(|p| *p != h.producer_id);
+            continue;
+        }
+        if h.is_transactional() && aborting.contains(&h.producer_id) {
+            continue;
+        }
+        let b = raw.decode(&opts).unwrap();
+        for r in &b.records {
+            out.push(String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).to_string());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn commit_abort_lso_and_read_committed_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    broker.state().create_topic("tx", 1, false).unwrap();
+    let mut c = Client::connect(broker.local_addr()).await;
+
+    let fc: FindCoordinatorResponse = c
+        .call(
+            1,
+            &FindCoordinatorRequest {
+                key: StrBytes::from("t1"),
+                key_type: 1,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(fc.error_code, 0);
+    assert_eq!(fc.port, i32::from(broker.local_addr().port()));
+
+    let (e, pid, epoch) = init(&mut c, "t1", 60_000, 4).await;
+    assert_eq!((e, epoch), (0, 0));
+    assert!(pid >= 0);
+
+    // a plain record first, then an open transaction
+    assert_eq!(produce(&mut c, "tx", 0, batch(2, "plain")).await.0, 0);
+    assert_eq!(add(&mut c, "t1", pid, epoch, "tx", &[0], 3).await, vec![0]);
+    assert_eq!(
+        produce_txn(
+            &mut c,
+            Some("t1"),
+            "tx",
+            0,
+            txn_batch(pid, epoch, 0, 3, "aborted")
+        )
+        .await,
+        0
+    );
+    let pd = fetch(&mut c, "tx", 0, 0, 1).await;
+    assert_eq!(pd.high_watermark, 5);
+    assert_eq!(
+        pd.last_stable_offset, 2,
+        "LSO stops at the open transaction"
+    );
+    assert_eq!(committed_values(&pd), vec!["plain-0", "plain-1"]);
+    let pd = fetch(&mut c, "tx", 0, 2, 1).await;
+    assert!(
+        pd.records.as_ref().unwrap().is_empty(),
+        "nothing at or past the LSO"
+    );
+    let unc = fetch(&mut c, "tx", 0, 0, 0).await;
+    assert_eq!(unc.last_stable_offset, 2);
+    assert_eq!(values(unc.records.as_ref().unwrap()).len(), 5);
+    assert_eq!(latest(&mut c, "tx", 0, 1).await, 2);
+    assert_eq!(latest(&mut c, "tx", 0, 0).await, 5);
+
+    assert_eq!(end(&mut c, "t1", pid, epoch, false, 3).await, 0);
+    // a retried abort of the same transaction succeeds; a commit of it does not
+    assert_eq!(end(&mut c, "t1", pid, epoch, false, 3).await, 0);
+    assert_eq!(
+        end(&mut c, "t1", pid, epoch, true, 3).await,
+        INVALID_TXN_STATE
+    );
+
+    assert_eq!(add(&mut c, "t1", pid, epoch, "tx", &[0], 3).await, vec![0]);
+    assert_eq!(
+        produce_txn(
+            &mut c,
+            Some("t1"),
+            "tx",
+            0,
+            txn_batch(pid, epoch, 3, 2, "committed")
+        )
+        .await,
+        0
+    );
+    assert_eq!(end(&mut c, "t1", pid, epoch, true, 3).await, 0);
+
+    let pd = fetch(&mut c, "tx", 0, 0, 1).await;
+    // plain(2) aborted(3) ABORT(1) committed(2) COMMIT(1)
+    assert_eq!(pd.high_watermark, 9);
+    assert_eq!(pd.last_stable_offset, 9);
+    let aborted = pd.aborted_transactions.clone().unwrap();
+    assert_eq!(aborted.len(), 1);
+    assert_eq!((aborted[0].producer_id, aborted[0].first_offset), (pid, 2));
+    assert_eq!(
+        committed_values(&pd),
+        vec!["plain-0", "plain-1", "committed-0", "committed-1"]
+    );
+    // read_uncommitted lists no aborted transactions (null, as Kafka)
+    assert!(fetch(&mut c, "tx", 0, 0, 0)
+        .await
+        .aborted_transactions
+        .is_none());
+    // fetching past the aborted transaction lists none
+    let pd = fetch(&mut c, "tx", 0, 6, 1).await;
+    assert!(pd.aborted_transactions.unwrap().is_empty());
+    assert_eq!(latest(&mut c, "tx", 0, 1).await, 9);
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_second_producer_fences_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    broker.state().create_topic("fz", 2, false).unwrap();
+    let mut c = Client::connect(broker.local_addr()).await;
+    let (_, pid, e0) = init(&mut c, "z", 60_000, 4).await;
+    assert_eq!(
+        add(&mut c, "z", pid, e0, "fz", &[0, 1], 3).await,
+        vec![0, 0]
+    );
+    assert_eq!(
+        produce_txn(
+            &mut c,
+            Some("z"),
+            "fz",
+            0,
+            txn_batch(pid, e0, 0, 2, "zombie")
+        )
+        .await,
+        0
+    );
+    // the second producer: same id, next epoch; the open transaction is aborted
+    let (e, pid2, e1) = init(&mut c, "z", 60_000, 4).await;
+    assert_eq!((e, pid2, e1), (0, pid, e0 + 1));
+    let pd = fetch(&mut c, "fz", 0, 0, 1).await;
+    assert_eq!(pd.last_stable_offset, pd.high_watermark);
+    assert!(committed_values(&pd).is_empty());
+    assert_eq!(pd.aborted_transactions.unwrap().len(), 1);
+    // the zombie's later requests fail: per-version fencing codes (KIP-588)
+    assert_eq!(
+        produce_txn(&mut c, Some("z"), "fz", 1, txn_batch(pid, e0, 2, 1, "late")).await,
+        INVALID_PRODUCER_EPOCH
+    );
+    assert_eq!(
+        add(&mut c, "z", pid, e0, "fz", &[1], 1).await,
+        vec![INVALID_PRODUCER_EPOCH]
+    );
+    assert_eq!(
+        add(&mut c, "z", pid, e0, "fz", &[1], 2).await,
+        vec![PRODUCER_FENCED]
+    );
+    assert_eq!(
+        end(&mut c, "z", pid, e0, true, 1).await,
+        INVALID_PRODUCER_EPOCH
+    );
+    assert_eq!(end(&mut c, "z", pid, e0, true, 3).await, PRODUCER_FENCED);
+    // KIP-360: re-initializing with a stale epoch is fenced (v4: PRODUCER_FENCED)
+    let r = c
+        .call(
+            4,
+            &InitProducerIdRequest {
+                transactional_id: Some(StrBytes::from("z")),
+                transaction_timeout_ms: 60_000,
+                producer_id: pid,
+                producer_epoch: e0 - 1,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(r.error_code, PRODUCER_FENCED);
+    // the new producer commits; only its record is visible
+    assert_eq!(add(&mut c, "z", pid, e1, "fz", &[1], 3).await, vec![0]);
+    assert_eq!(
+        produce_txn(&mut c, Some("z"), "fz", 1, txn_batch(pid, e1, 0, 1, "new")).await,
+        0
+    );
+    assert_eq!(end(&mut c, "z", pid, e1, true, 3).await, 0);
+    let pd = fetch(&mut c, "fz", 1, 0, 1).await;
+    assert_eq!(committed_values(&pd), vec!["new-0"]);
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn expired_transactions_are_aborted_and_their_producer_fenced() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_with(
+        dir.path(),
+        &[(
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            "50",
+        )],
+    )
+    .await;
+    broker.state().create_topic("to", 1, false).unwrap();
+    let mut c = Client::connect(broker.local_addr()).await;
+    let (e, _, _) = init(&mut c, "slow", 900_001, 4).await;
+    assert_eq!(e, INVALID_TRANSACTION_TIMEOUT);
+    let (e, _, _) = init(&mut c, "slow", 0, 4).await;
+    assert_eq!(e, INVALID_TRANSACTION_TIMEOUT);
+    let (e, pid, epoch) = init(&mut c, "slow", 100, 4).await;
+    assert_eq!(e, 0);
+    assert_eq!(
+        add(&mut c, "slow", pid, epoch, "to", &[0], 3).await,
+        vec![0]
+    );
+    assert_eq!(
+        produce_txn(
+            &mut c,
+            Some("slow"),
+            "to",
+            0,
+            txn_batch(pid, epoch, 0, 2, "x")
+        )
+        .await,
+        0
+    );
+    // wait (bounded) for the expirer: the LSO reaches the high watermark
+    let mut stable = false;
+    for _ in 0..400 {
+        let pd = fetch(&mut c, "to", 0, 0, 1).await;
+        if pd.last_stable_offset == pd.high_watermark {
+            assert!(
+                committed_values(&pd).is_empty(),
+                "expired transaction aborted"
+            );
+            stable = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(stable, "the expired transaction was aborted");
+    assert_eq!(
+        end(&mut c, "slow", pid, epoch, true, 3).await,
+        PRODUCER_FENCED
+    );
+    broker.shutdown().await.unwrap();
+}
+
+async fn group_offset(c: &mut Client) -> i64 {
+    let req = OffsetFetchRequest {
+        group_id: StrBytes::from("g"),
+        topics: Some(vec![OffsetFetchRequestTopic {
+            name: StrBytes::from("in"),
+            partition_indexes: vec![0].into(),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    let r: OffsetFetchResponse = c.call(3, &req).await;
+    r.topics[0].partitions[0].committed_offset
+}
+
+#[tokio::test]
+async fn transactional_offsets_reach_the_group_only_on_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    broker.state().create_topic("in", 1, false).unwrap();
+    let mut c = Client::connect(broker.local_addr()).await;
+    let (_, pid, epoch) = init(&mut c, "eos", 60_000, 4).await;
+    let commit_offsets = |offset: i64| TxnOffsetCommitRequest {
+        transactional_id: StrBytes::from("eos"),
+        group_id: StrBytes::from("g"),
+        producer_id: pid,
+        producer_epoch: epoch,
+        generation_id: -1,
+        member_id: StrBytes::from(""),
+        topics: vec![TxnOffsetCommitRequestTopic {
+            name: StrBytes::from("in"),
+            partitions: vec![TxnOffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: offset,
+                committed_leader_epoch: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    // without AddOffsetsToTxn first
+    let r = c.call(3, &commit_offsets(5)).await;
+    assert_eq!(r.topics[0].partitions[0].error_code, INVALID_TXN_STATE);
+    let add_offsets = AddOffsetsToTxnRequest {
+        transactional_id: StrBytes::from("eos"),
+        producer_id: pid,
+        producer_epoch: epoch,
+        group_id: StrBytes::from("g"),
+        ..Default::default()
+    };
+    assert_eq!(c.call(3, &add_offsets).await.error_code, 0);
+    let r = c.call(3, &commit_offsets(5)).await;
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    assert_eq!(group_offset(&mut c).await, -1, "staged, not committed");
+    assert_eq!(end(&mut c, "eos", pid, epoch, false, 3).await, 0);
+    assert_eq!(
+        group_offset(&mut c).await,
+        -1,
+        "aborted offsets are dropped"
+    );
+    assert_eq!(c.call(3, &add_offsets).await.error_code, 0);
+    let r = c.call(3, &commit_offsets(7)).await;
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    assert_eq!(end(&mut c, "eos", pid, epoch, true, 3).await, 0);
+    assert_eq!(group_offset(&mut c).await, 7);
+    broker.shutdown().await.unwrap();
+
+    // the committed offset is in __consumer_offsets: it survives a restart
+    let broker = start(dir.path()).await;
+    let mut c = Client::connect(broker.local_addr()).await;
+    assert_eq!(group_offset(&mut c).await, 7);
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn restart_keeps_aborted_transactions_and_aborts_open_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    broker.state().create_topic("rs", 1, false).unwrap();
+    let mut c = Client::connect(broker.local_addr()).await;
+    let (_, pid, epoch) = init(&mut c, "r", 60_000, 4).await;
+    assert_eq!(add(&mut c, "r", pid, epoch, "rs", &[0], 3).await, vec![0]);
+    assert_eq!(
+        produce_txn(
+            &mut c,
+            Some("r"),
+            "rs",
+            0,
+            txn_batch(pid, epoch, 0, 2, "ab")
+        )
+        .await,
+        0
+    );
+    assert_eq!(end(&mut c, "r", pid, epoch, false, 3).await, 0);
+    assert_eq!(add(&mut c, "r", pid, epoch, "rs", &[0], 3).await, vec![0]);
+    assert_eq!(
+        produce_txn(
+            &mut c,
+            Some("r"),
+            "rs",
+            0,
+            txn_batch(pid, epoch, 2, 1, "open")
+        )
+        .await,
+        0
+    );
+    drop(c);
+    broker.shutdown().await.unwrap();
+
+    let broker = start(dir.path()).await;
+    let mut c = Client::connect(broker.local_addr()).await;
+    let pd = fetch(&mut c, "rs", 0, 0, 1).await;
+    assert_eq!(
+        pd.last_stable_offset, pd.high_watermark,
+        "the transaction left open is aborted at start"
+    );
+    let aborted = pd.aborted_transactions.clone().unwrap();
+    assert_eq!(aborted.len(), 2, "rebuilt from the log: {aborted:?}");
+    assert!(committed_values(&pd).is_empty());
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn hostile_and_out_of_order_requests_get_error_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    broker.state().create_topic("h", 1, false).unwrap();
+    let mut c = Client::connect(broker.local_addr()).await;
+    // unknown transactional id
+    assert_eq!(
+        end(&mut c, "nobody", 1, 0, true, 3).await,
+        INVALID_PRODUCER_ID_MAPPING
+    );
+    assert_eq!(
+        add(&mut c, "nobody", 1, 0, "h", &[0], 3).await,
+        vec![INVALID_PRODUCER_ID_MAPPING]
+    );
+    let (_, pid, epoch) = init(&mut c, "h1", 60_000, 4).await;
+    // EndTxn with nothing begun
+    assert_eq!(
+        end(&mut c, "h1", pid, epoch, true, 3).await,
+        INVALID_TXN_STATE
+    );
+    // wrong producer id
+    assert_eq!(
+        end(&mut c, "h1", pid + 1, epoch, true, 3).await,
+        INVALID_PRODUCER_ID_MAPPING
+    );
+    // an unknown partition fails the whole request: the others are not attempted
+    let r = c
+        .call(
+            3,
+            &AddPartitionsToTxnRequest {
+                v3_and_below_transactional_id: StrBytes::from("h1"),
+                v3_and_below_producer_id: pid,
+                v3_and_below_producer_epoch: epoch,
+                v3_and_below_topics: vec![
+                    AddPartitionsToTxnTopic {
+                        name: StrBytes::from("h"),
+                        partitions: vec![0, 7, -1].into(),
+                        ..Default::default()
+                    },
+                    AddPartitionsToTxnTopic {
+                        name: StrBytes::from("no-such-topic"),
+                        partitions: vec![0].into(),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            },
+        )
+        .await;
+    let codes: Vec<Vec<i16>> = r
+        .results_by_topic_v3_and_below
+        .iter()
+        .map(|t| {
+            t.results_by_partition
+                .iter()
+                .map(|p| p.partition_error_code)
+                .collect()
+        })
+        .collect();
+    assert_eq!(codes, vec![vec![OPERATION_NOT_ATTEMPTED, 3, 3], vec![3]]);
+    // transactional data to a partition not in the transaction; without a transactional id
+    assert_eq!(
+        produce_txn(&mut c, Some("h1"), "h", 0, txn_batch(pid, epoch, 0, 1, "x")).await,
+        INVALID_TXN_STATE
+    );
+    assert_eq!(
+        produce_txn(&mut c, None, "h", 0, txn_batch(pid, epoch, 0, 1, "x")).await,
+        53
+    );
+    // a forged epoch from the future
+    assert_eq!(add(&mut c, "h1", pid, epoch, "h", &[0], 3).await, vec![0]);
+    assert_eq!(
+        produce_txn(
+            &mut c,
+            Some("h1"),
+            "h",
+            0,
+            txn_batch(pid, epoch + 5, 0, 1, "x")
+        )
+        .await,
+        INVALID_PRODUCER_EPOCH
+    );
+    // FindCoordinator with an unknown key type
+    let fc: FindCoordinatorResponse = c
+        .call(
+            1,
+            &FindCoordinatorRequest {
+                key: StrBytes::from("h1"),
+                key_type: 9,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(fc.error_code, 42);
+    // nothing was stored by any of it, and the broker still serves
+    let pd = fetch(&mut c, "h", 0, 0, 0).await;
+    assert_eq!(pd.high_watermark, 0);
+    assert_eq!(end(&mut c, "h1", pid, epoch, false, 3).await, 0);
+    broker.shutdown().await.unwrap();
+}
