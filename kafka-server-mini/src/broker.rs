@@ -105,6 +105,12 @@ pub struct BrokerState {
     pub authorizer: crate::authorizer::Authorizer,
 }
 
+/// Whether `name` is one of the broker's internal topics (`__consumer_offsets`,
+/// `__transaction_state`): clients may not produce to, delete or trim them.
+pub fn is_internal_topic(name: &str) -> bool {
+    name == OFFSETS_TOPIC || name == crate::txn::log::TXN_TOPIC
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -302,7 +308,7 @@ impl BrokerState {
 
     /// Deletes a topic and its logs.
     pub fn delete_topic(&self, name: &str) -> std::result::Result<(), i16> {
-        if name == OFFSETS_TOPIC {
+        if is_internal_topic(name) {
             return Err(code::INVALID_TOPIC_EXCEPTION);
         }
         let removed = self
@@ -566,6 +572,13 @@ impl Broker {
         };
         if let Some(p) = offsets_topic.partitions.first() {
             state.groups.attach_store(p.clone());
+        }
+        if let Some(p) = state
+            .topic(crate::txn::log::TXN_TOPIC)
+            .and_then(|t| t.partitions.first().cloned())
+        {
+            state.txns.attach_store(p);
+            state.txns.complete_pending(&state);
         }
         crate::txn::coordinator::abort_orphans(&state);
         state.checkpoint(false)?;

@@ -512,7 +512,7 @@ async fn transactional_offsets_reach_the_group_only_on_commit() {
 }
 
 #[tokio::test]
-async fn restart_keeps_aborted_transactions_and_aborts_open_ones() {
+async fn restart_replays_transaction_state() {
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path()).await;
     broker.state().create_topic("rs", 1, false).unwrap();
@@ -546,16 +546,107 @@ async fn restart_keeps_aborted_transactions_and_aborts_open_ones() {
     drop(c);
     broker.shutdown().await.unwrap();
 
+    // the coordinator comes back knowing the open transaction: its producer finishes it
+    let broker = start(dir.path()).await;
+    let mut c = Client::connect(broker.local_addr()).await;
+    let pd = fetch(&mut c, "rs", 0, 0, 1).await;
+    assert_eq!(
+        pd.last_stable_offset, 3,
+        "the open transaction is still open"
+    );
+    assert_eq!(
+        pd.aborted_transactions.clone().unwrap().len(),
+        1,
+        "rebuilt from the log"
+    );
+    assert_eq!(end(&mut c, "r", pid, epoch, true, 3).await, 0);
+    let pd = fetch(&mut c, "rs", 0, 0, 1).await;
+    assert_eq!(pd.last_stable_offset, pd.high_watermark);
+    assert_eq!(committed_values(&pd), vec!["open-0"]);
+    // another open transaction, then its coordinator state is lost with the directory
+    assert_eq!(add(&mut c, "r", pid, epoch, "rs", &[0], 3).await, vec![0]);
+    assert_eq!(
+        produce_txn(
+            &mut c,
+            Some("r"),
+            "rs",
+            0,
+            txn_batch(pid, epoch, 3, 1, "lost")
+        )
+        .await,
+        0
+    );
+    drop(c);
+    broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(dir.path().join("__transaction_state-0")).unwrap();
     let broker = start(dir.path()).await;
     let mut c = Client::connect(broker.local_addr()).await;
     let pd = fetch(&mut c, "rs", 0, 0, 1).await;
     assert_eq!(
         pd.last_stable_offset, pd.high_watermark,
-        "the transaction left open is aborted at start"
+        "an open transaction no coordinator knows is aborted at start"
     );
-    let aborted = pd.aborted_transactions.clone().unwrap();
-    assert_eq!(aborted.len(), 2, "rebuilt from the log: {aborted:?}");
-    assert!(committed_values(&pd).is_empty());
+    assert_eq!(committed_values(&pd), vec!["open-0"]);
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_commit_interrupted_before_its_markers_completes_at_start() {
+    use krafty_server::txn::log::record;
+    use krafty_server::txn::{TxnMetadata, TxnState};
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    broker.state().create_topic("pc", 2, false).unwrap();
+    let mut c = Client::connect(broker.local_addr()).await;
+    let (_, pid, epoch) = init(&mut c, "p", 60_000, 4).await;
+    assert_eq!(
+        add(&mut c, "p", pid, epoch, "pc", &[0, 1], 3).await,
+        vec![0, 0]
+    );
+    for p in 0..2 {
+        assert_eq!(
+            produce_txn(
+                &mut c,
+                Some("p"),
+                "pc",
+                p,
+                txn_batch(pid, epoch, 0, 1, &format!("v{p}"))
+            )
+            .await,
+            0
+        );
+    }
+    // the PrepareCommit record is stored, then the broker stops before any marker
+    let mut m = TxnMetadata::new("p", pid, 60_000, 1);
+    m.producer_epoch = epoch;
+    m.state = TxnState::PrepareCommit;
+    m.partitions.insert(("pc".into(), 0));
+    m.partitions.insert(("pc".into(), 1));
+    let (k, v) = record(&m).unwrap();
+    let mut b = RecordBatchBuilder::new(Compression::None);
+    b.append(1, Some(k.as_ref()), Some(v.as_ref())).unwrap();
+    broker
+        .state()
+        .partition("__transaction_state", 0)
+        .unwrap()
+        .append(vec![b.finish().unwrap().to_vec()])
+        .unwrap();
+    drop(c);
+    broker.shutdown().await.unwrap();
+
+    let broker = start(dir.path()).await;
+    let mut c = Client::connect(broker.local_addr()).await;
+    for p in 0..2 {
+        let pd = fetch(&mut c, "pc", p, 0, 1).await;
+        assert_eq!(pd.last_stable_offset, pd.high_watermark);
+        assert_eq!(committed_values(&pd), vec![format!("v{p}-0")]);
+    }
+    assert_eq!(
+        broker.state().txns.describe("p").unwrap().state,
+        TxnState::CompleteCommit
+    );
+    // the producer's retried EndTxn(commit) succeeds
+    assert_eq!(end(&mut c, "p", pid, epoch, true, 3).await, 0);
     broker.shutdown().await.unwrap();
 }
 

@@ -60,7 +60,7 @@ fn produce_partition(
     version: i16,
     transactional_id: Option<&str>,
 ) -> Result<AppendOutcome, i16> {
-    if topic == crate::broker::OFFSETS_TOPIC {
+    if crate::broker::is_internal_topic(topic) {
         return Err(code::INVALID_TOPIC_EXCEPTION);
     }
     let partition = state

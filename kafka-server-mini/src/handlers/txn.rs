@@ -46,7 +46,7 @@ fn add_one(
         for &p in t.partitions.iter() {
             let e = if !topic_ok {
                 code::TOPIC_AUTHORIZATION_FAILED
-            } else if t.name.as_ref() == crate::broker::OFFSETS_TOPIC
+            } else if crate::broker::is_internal_topic(&t.name)
                 || ctx.state.partition(&t.name, p).is_none()
             {
                 code::UNKNOWN_TOPIC_OR_PARTITION

@@ -5,16 +5,24 @@
 //! application of staged offsets to their groups on commit, and the proactive abort of
 //! expired transactions. A transaction being completed is in PrepareCommit/PrepareAbort
 //! while its markers are written; requests for it meanwhile answer CONCURRENT_TRANSACTIONS.
-//! Must not: encode responses (the handlers do).
+//! Every change is recorded in `__transaction_state` (created on first use, compacted)
+//! before it is acted on; at start the records are replayed: a transaction caught in
+//! PrepareCommit/PrepareAbort is completed, an Ongoing one continues (and times out if its
+//! producer is gone). Must not: encode responses (the handlers do).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
+
+use krafty_protocol::records::{
+    BatchIter, Compression, DecodeOptions, RawBatch, RecordBatchBuilder,
+};
 
 use super::state::{GroupOffsets, TxnMetadata, TxnState};
 use crate::broker::{now_ms, BrokerState};
 use crate::error::code;
 use crate::group::offsets::CommittedOffset;
+use crate::partition::Partition;
 
 /// The coordinator epoch written in markers (one node, never failed over).
 pub const COORDINATOR_EPOCH: i32 = 0;
@@ -23,6 +31,7 @@ pub const COORDINATOR_EPOCH: i32 = 0;
 #[derive(Debug, Default)]
 pub struct TxnCoordinator {
     txns: Mutex<HashMap<String, TxnMetadata>>,
+    store: OnceLock<Arc<Partition>>,
 }
 
 /// A transaction taken into a Prepare state, to be completed outside the lock.
@@ -38,6 +47,154 @@ struct Completion {
 impl TxnCoordinator {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, TxnMetadata>> {
         self.txns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records `m` in `__transaction_state`; a failed append is COORDINATOR_NOT_AVAILABLE
+    /// (NOT_COORDINATOR for a failed disk), and the change must not be applied.
+    fn persist(&self, m: &TxnMetadata) -> Result<(), i16> {
+        let Some(p) = self.store.get() else {
+            return Ok(());
+        };
+        let (k, v) = super::log::record(m).ok_or(code::COORDINATOR_NOT_AVAILABLE)?;
+        let mut b = RecordBatchBuilder::new(Compression::None);
+        b.append(now_ms(), Some(k.as_ref()), Some(v.as_ref()))
+            .map_err(|_| code::COORDINATOR_NOT_AVAILABLE)?;
+        let bytes = b.finish().map_err(|_| code::COORDINATOR_NOT_AVAILABLE)?;
+        p.append(vec![bytes.to_vec()]).map(|_| ()).map_err(|c| {
+            tracing::error!(code = c, "could not persist transaction state");
+            if c == code::KAFKA_STORAGE_ERROR {
+                code::NOT_COORDINATOR
+            } else {
+                code::COORDINATOR_NOT_AVAILABLE
+            }
+        })
+    }
+
+    /// Creates `__transaction_state` (one compacted partition) on first use and attaches it,
+    /// as Kafka creates it on the first transactional request.
+    pub fn ensure_store(&self, state: &BrokerState) -> Result<(), i16> {
+        if self.store.get().is_some() {
+            return Ok(());
+        }
+        let topic = match state.create_topic_with(
+            super::log::TXN_TOPIC,
+            1,
+            false,
+            crate::broker::offsets_topic_configs(),
+        ) {
+            Ok(t) => t,
+            Err(code::TOPIC_ALREADY_EXISTS) => state
+                .topic(super::log::TXN_TOPIC)
+                .ok_or(code::COORDINATOR_NOT_AVAILABLE)?,
+            Err(e) => {
+                tracing::error!(error = e, "cannot create __transaction_state");
+                return Err(code::COORDINATOR_NOT_AVAILABLE);
+            }
+        };
+        let p = topic
+            .partitions
+            .first()
+            .cloned()
+            .ok_or(code::COORDINATOR_NOT_AVAILABLE)?;
+        if self.store.get().is_none() {
+            self.attach_store(p);
+        }
+        Ok(())
+    }
+
+    /// Whether the state is persisted (`__transaction_state` attached).
+    pub fn has_store(&self) -> bool {
+        self.store.get().is_some()
+    }
+
+    /// Replays `__transaction_state` into memory and persists every later change to it.
+    /// Returns the transactions caught in PrepareCommit/PrepareAbort, to complete.
+    pub fn attach_store(&self, partition: Arc<Partition>) {
+        let opts = DecodeOptions::default();
+        let mut replayed = 0usize;
+        {
+            let st = partition.lock();
+            let mut txns = self.lock();
+            let mut offset = st.log.log_start_offset();
+            let end = st.log.log_end_offset();
+            'read: while offset < end {
+                let bytes = match st.log.read(offset, 1 << 20, true) {
+                    Ok(Some(b)) if !b.is_empty() => b,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading __transaction_state failed; replay stopped");
+                        break;
+                    }
+                };
+                let mut progressed = false;
+                for entry in BatchIter::new(bytes, opts) {
+                    let Ok(RawBatch::V2(raw)) = entry else {
+                        break;
+                    };
+                    let next = raw.header().next_offset();
+                    if next <= offset {
+                        continue;
+                    }
+                    if let Ok(batch) = raw.decode(&opts) {
+                        for r in &batch.records {
+                            let Some(key) = r.key.clone() else { continue };
+                            match super::log::parse(key, r.value.clone()) {
+                                Some((id, Some(m))) => {
+                                    txns.insert(id, m);
+                                    replayed += 1;
+                                }
+                                Some((id, None)) => {
+                                    txns.remove(&id);
+                                }
+                                None => {}
+                            }
+                        }
+                    }
+                    offset = next;
+                    progressed = true;
+                }
+                if !progressed {
+                    break 'read;
+                }
+            }
+        }
+        if replayed > 0 {
+            tracing::info!(records = replayed, "replayed __transaction_state");
+        }
+        let _ = self.store.set(partition);
+    }
+
+    /// Completes the transactions that were being completed when the broker stopped
+    /// (markers written again where they were already: a second marker ends nothing).
+    pub fn complete_pending(&self, state: &BrokerState) -> usize {
+        let pending: Vec<Completion> = self
+            .lock()
+            .values()
+            .filter(|m| m.state.is_preparing())
+            .map(|m| Completion {
+                transactional_id: m.transactional_id.clone(),
+                producer_id: m.producer_id,
+                producer_epoch: m.producer_epoch,
+                commit: m.state == TxnState::PrepareCommit,
+                partitions: m.partitions.iter().cloned().collect(),
+                offsets: Vec::new(),
+            })
+            .collect();
+        let n = pending.len();
+        for c in pending {
+            tracing::info!(transactional_id = %c.transactional_id, commit = c.commit, "completing a transaction after restart");
+            self.complete(state, c);
+        }
+        n
+    }
+
+    /// Whether `producer_id` holds an Ongoing transaction that includes `topic`-`partition`.
+    pub fn holds_open(&self, producer_id: i64, topic: &str, partition: i32) -> bool {
+        self.lock().values().any(|m| {
+            m.producer_id == producer_id
+                && m.state == TxnState::Ongoing
+                && m.partitions.contains(&(topic.to_string(), partition))
+        })
     }
 
     /// InitProducerId with a transactional id: a new producer id at epoch 0 for a new id,
@@ -57,18 +214,19 @@ impl TxnCoordinator {
         if timeout_ms <= 0 || timeout_ms > state.config.transaction_max_timeout_ms {
             return Err(code::INVALID_TRANSACTION_TIMEOUT);
         }
+        self.ensure_store(state)?;
         let now = now_ms();
         let completion = {
             let mut txns = self.lock();
-            let Some(m) = txns.get_mut(transactional_id) else {
+            let Some(current) = txns.get_mut(transactional_id) else {
                 let pid = state.allocate_producer_id();
-                txns.insert(
-                    transactional_id.to_string(),
-                    TxnMetadata::new(transactional_id, pid, timeout_ms, now),
-                );
+                let m = TxnMetadata::new(transactional_id, pid, timeout_ms, now);
+                self.persist(&m)?;
+                txns.insert(transactional_id.to_string(), m);
                 tracing::info!(transactional_id, producer_id = pid, "new transactional id");
                 return Ok((pid, 0));
             };
+            let mut m = current.clone();
             if let Some((pid, epoch)) = presented {
                 let known = pid == m.producer_id
                     && (epoch == m.producer_epoch || epoch == m.last_producer_epoch);
@@ -87,16 +245,19 @@ impl TxnCoordinator {
                 m.last_producer_epoch = -1;
             }
             m.last_update_ms = now;
-            if was_ongoing {
+            let completion = if was_ongoing {
                 tracing::info!(
                     transactional_id,
                     "fencing the previous producer: aborting its transaction"
                 );
-                Some(Self::prepare(m, false))
+                Some(Self::prepare(&mut m, false))
             } else {
                 m.state = TxnState::Empty;
                 None
-            }
+            };
+            self.persist(&m)?;
+            *current = m;
+            completion
         };
         if let Some(c) = completion {
             self.complete(state, c);
@@ -134,6 +295,13 @@ impl TxnCoordinator {
     /// CompleteAbort. A partition deleted meanwhile is skipped; a failed marker write is
     /// logged (the partition is offline and its log refuses everything anyway).
     fn complete(&self, state: &BrokerState, c: Completion) {
+        // offsets first: once a marker is visible the transaction's offsets must be too
+        for (group, offsets) in c.offsets {
+            let e = state.groups.commit_transactional(&group, offsets);
+            if e != code::NONE {
+                tracing::error!(%group, error = e, "transactional offsets not stored");
+            }
+        }
         for (topic, index) in &c.partitions {
             let Some(p) = state.partition(topic, *index) else {
                 tracing::warn!(%topic, index, "partition of a transaction is gone; no marker");
@@ -143,12 +311,6 @@ impl TxnCoordinator {
                 p.append_marker(c.producer_id, c.producer_epoch, c.commit, COORDINATOR_EPOCH)
             {
                 tracing::error!(%topic, index, error = e, "transaction marker not written");
-            }
-        }
-        for (group, offsets) in c.offsets {
-            let e = state.groups.commit_transactional(&group, offsets);
-            if e != code::NONE {
-                tracing::error!(%group, error = e, "transactional offsets not stored");
             }
         }
         if !c.partitions.is_empty() {
@@ -165,6 +327,10 @@ impl TxnCoordinator {
             m.groups.clear();
             m.start_ms = -1;
             m.last_update_ms = now_ms();
+            // a lost completion record only means the markers are written again at start
+            if let Err(e) = self.persist(m) {
+                tracing::warn!(transactional_id = %c.transactional_id, error = e, "completion not recorded");
+            }
         }
         tracing::debug!(transactional_id = %c.transactional_id, commit = c.commit, "transaction completed");
     }
@@ -180,14 +346,20 @@ impl TxnCoordinator {
         f: impl FnOnce(&mut TxnMetadata) -> Result<T, i16>,
     ) -> Result<T, i16> {
         let mut txns = self.lock();
-        let m = txns
+        let current = txns
             .get_mut(transactional_id)
             .ok_or(code::INVALID_PRODUCER_ID_MAPPING)?;
-        m.check_producer(producer_id, epoch, fenced)?;
-        if m.state.is_preparing() {
+        current.check_producer(producer_id, epoch, fenced)?;
+        if current.state.is_preparing() {
             return Err(code::CONCURRENT_TRANSACTIONS);
         }
-        f(m)
+        let mut m = current.clone();
+        let out = f(&mut m)?;
+        if !m.same_record(current) {
+            self.persist(&m)?;
+        }
+        *current = m;
+        Ok(out)
     }
 
     /// AddPartitionsToTxn: adds (already validated) partitions to the transaction, starting
@@ -340,7 +512,11 @@ impl TxnCoordinator {
                         tracing::warn!(transactional_id = %m.transactional_id, "epoch exhausted");
                     }
                     tracing::info!(transactional_id = %m.transactional_id, timeout_ms = m.timeout_ms, "aborting expired transaction");
-                    Self::prepare(m, false)
+                    let c = Self::prepare(m, false);
+                    if let Err(e) = self.persist(m) {
+                        tracing::warn!(transactional_id = %m.transactional_id, error = e, "abort not recorded");
+                    }
+                    c
                 })
                 .collect()
         };
@@ -364,10 +540,10 @@ impl TxnCoordinator {
     }
 }
 
-/// Aborts, at start, the transactions left open in partitions that no coordinator state
-/// knows (transaction state is kept in memory: after a restart every open transaction is
-/// an orphan whose producer must re-initialize). Without this their last stable offset
-/// would never move. The ABORT markers carry the producer's last epoch. Returns how many.
+/// Aborts, at start, the transactions left open in partitions that no replayed coordinator
+/// state holds (a broker whose `__transaction_state` was lost or never written: data
+/// directories from before it existed). Without this their last stable offset would never
+/// move. The ABORT markers carry the producer's last epoch. Returns how many.
 pub fn abort_orphans(state: &BrokerState) -> usize {
     let mut n = 0;
     for t in state.topics() {
@@ -377,6 +553,7 @@ pub fn abort_orphans(state: &BrokerState) -> usize {
                 st.txns
                     .ongoing()
                     .into_iter()
+                    .filter(|(pid, _)| !state.txns.holds_open(*pid, &t.name, p.index))
                     .map(|(pid, _)| (pid, st.producers.epoch(pid).unwrap_or(0)))
                     .collect()
             };

@@ -51,7 +51,7 @@ impl TxnState {
 pub type GroupOffsets = Vec<(String, i32, CommittedOffset)>;
 
 /// What the coordinator knows of one transactional id.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TxnMetadata {
     /// The transactional id.
     pub transactional_id: String,
@@ -106,6 +106,17 @@ impl TxnMetadata {
             return Err(fenced);
         }
         Ok(())
+    }
+
+    /// Whether what `__transaction_state` records of `self` and `other` is the same (the
+    /// groups and staged offsets are not recorded there).
+    pub fn same_record(&self, other: &TxnMetadata) -> bool {
+        self.producer_id == other.producer_id
+            && self.producer_epoch == other.producer_epoch
+            && self.timeout_ms == other.timeout_ms
+            && self.state == other.state
+            && self.partitions == other.partitions
+            && self.start_ms == other.start_ms
     }
 
     /// Starts (or continues) a transaction.
