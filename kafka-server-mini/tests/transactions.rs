@@ -751,3 +751,104 @@ async fn hostile_and_out_of_order_requests_get_error_codes() {
     assert_eq!(end(&mut c, "h1", pid, epoch, false, 3).await, 0);
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn describe_and_list_transactions_and_producers() {
+    use krafty_protocol::generated::describe_producers_request::TopicRequest;
+    use krafty_protocol::generated::{
+        DescribeProducersRequest, DescribeTransactionsRequest, ListTransactionsRequest,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    broker.state().create_topic("d", 2, false).unwrap();
+    let mut c = Client::connect(broker.local_addr()).await;
+    let (_, pid, epoch) = init(&mut c, "d1", 30_000, 4).await;
+    let (_, pid2, _) = init(&mut c, "d2", 30_000, 4).await;
+    assert_eq!(
+        add(&mut c, "d1", pid, epoch, "d", &[1, 0], 3).await,
+        vec![0, 0]
+    );
+    assert_eq!(
+        produce_txn(&mut c, Some("d1"), "d", 1, txn_batch(pid, epoch, 0, 3, "x")).await,
+        0
+    );
+    let r = c
+        .call(
+            0,
+            &DescribeTransactionsRequest {
+                transactional_ids: vec![StrBytes::from("d1"), StrBytes::from("nope")],
+                ..Default::default()
+            },
+        )
+        .await;
+    let d = &r.transaction_states[0];
+    assert_eq!(d.error_code, 0);
+    assert_eq!(d.transaction_state.as_ref(), "Ongoing");
+    assert_eq!(
+        (d.producer_id, d.producer_epoch, d.transaction_timeout_ms),
+        (pid, epoch, 30_000)
+    );
+    assert!(d.transaction_start_time_ms > 0);
+    assert_eq!(d.topics.len(), 1);
+    assert_eq!(
+        d.topics[0].partitions.iter().copied().collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+    assert_eq!(r.transaction_states[1].error_code, 105);
+
+    let list = |filters: Vec<&str>| ListTransactionsRequest {
+        state_filters: filters
+            .into_iter()
+            .map(|f| StrBytes::from(f.to_string()))
+            .collect(),
+        duration_filter: -1,
+        ..Default::default()
+    };
+    let r = c.call(1, &list(vec![])).await;
+    let mut all: Vec<(String, i64, String)> = r
+        .transaction_states
+        .iter()
+        .map(|t| {
+            (
+                t.transactional_id.to_string(),
+                t.producer_id,
+                t.transaction_state.to_string(),
+            )
+        })
+        .collect();
+    all.sort();
+    assert_eq!(
+        all,
+        vec![
+            ("d1".into(), pid, "Ongoing".into()),
+            ("d2".into(), pid2, "Empty".into())
+        ]
+    );
+    let r = c.call(1, &list(vec!["Ongoing", "Bogus"])).await;
+    assert_eq!(r.transaction_states.len(), 1);
+    assert_eq!(r.unknown_state_filters.len(), 1);
+
+    let r = c
+        .call(
+            0,
+            &DescribeProducersRequest {
+                topics: vec![TopicRequest {
+                    name: StrBytes::from("d"),
+                    partition_indexes: vec![1, 9].into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        )
+        .await;
+    let p = &r.topics[0].partitions[0];
+    assert_eq!(p.error_code, 0);
+    assert_eq!(p.active_producers.len(), 1);
+    let a = &p.active_producers[0];
+    assert_eq!(
+        (a.producer_id, a.last_sequence, a.current_txn_start_offset),
+        (pid, 2, 0)
+    );
+    assert_eq!(r.topics[0].partitions[1].error_code, 3);
+    broker.shutdown().await.unwrap();
+}

@@ -67,6 +67,9 @@ pub fn served_versions(api: ApiKey) -> Option<VersionRange> {
         ApiKey::AddOffsetsToTxn | ApiKey::EndTxn | ApiKey::TxnOffsetCommit => {
             VersionRange { min: 0, max: 4 }
         }
+        ApiKey::DescribeTransactions | ApiKey::ListTransactions | ApiKey::DescribeProducers => {
+            api.valid_versions()
+        }
         _ => return None,
     };
     ours.intersect(&api.valid_versions())
@@ -209,6 +212,9 @@ fn route(ctx: &Ctx, body: RequestBody) -> Pending {
         RequestBody::AddOffsetsToTxn(r) => txn::add_offsets(ctx, r),
         RequestBody::EndTxn(r) => txn::end_txn(ctx, r),
         RequestBody::TxnOffsetCommit(r) => txn_offsets::handle(ctx, r),
+        RequestBody::DescribeTransactions(r) => txn_admin::describe_transactions(ctx, r),
+        RequestBody::ListTransactions(r) => txn_admin::list_transactions(ctx, r),
+        RequestBody::DescribeProducers(r) => txn_admin::describe_producers(ctx, r),
         RequestBody::JoinGroup(r) => groups::join_group(ctx, r),
         RequestBody::SyncGroup(r) => groups::sync_group(ctx, r),
         RequestBody::Heartbeat(r) => groups::heartbeat(ctx, r),
