@@ -753,9 +753,12 @@ async fn background(state: Arc<BrokerState>) {
                 let now = now_ms();
                 for t in state.topics() {
                     for p in &t.partitions {
-                        if let Err(e) = p.lock().log.enforce_retention(now) {
+                        let mut st = p.lock();
+                        if let Err(e) = st.log.enforce_retention(now) {
                             tracing::warn!(topic = %t.name, partition = p.index, error = %e, "retention failed");
                         }
+                        let start = st.log.log_start_offset();
+                        st.txns.prune_below(start);
                     }
                 }
             }

@@ -852,3 +852,130 @@ async fn describe_and_list_transactions_and_producers() {
     assert_eq!(r.topics[0].partitions[1].error_code, 3);
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn txnindex_files_in_kafka_format_rebuilt_when_missing_or_torn() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    broker.state().create_topic("ix", 1, false).unwrap();
+    let mut c = Client::connect(broker.local_addr()).await;
+    let (_, pid, epoch) = init(&mut c, "ix", 60_000, 4).await;
+    let mut seq = 0;
+    for (i, commit) in [false, true, false].into_iter().enumerate() {
+        assert_eq!(add(&mut c, "ix", pid, epoch, "ix", &[0], 3).await, vec![0]);
+        let n = i + 1;
+        assert_eq!(
+            produce_txn(
+                &mut c,
+                Some("ix"),
+                "ix",
+                0,
+                txn_batch(pid, epoch, seq, n, "v")
+            )
+            .await,
+            0
+        );
+        seq += n as i32;
+        assert_eq!(end(&mut c, "ix", pid, epoch, commit, 3).await, 0);
+    }
+    drop(c);
+    broker.shutdown().await.unwrap();
+    // abort 1: records 0, marker 1; commit: 2-3, marker 4; abort 2: 5-7, marker 8
+    let path = dir.path().join("ix-0/00000000000000000000.txnindex");
+    let bytes = std::fs::read(&path).unwrap();
+    let mut want = Vec::new();
+    for (first, last, lso) in [(0i64, 1i64, 2i64), (5, 8, 9)] {
+        want.extend_from_slice(&0i16.to_be_bytes());
+        want.extend_from_slice(&pid.to_be_bytes());
+        want.extend_from_slice(&first.to_be_bytes());
+        want.extend_from_slice(&last.to_be_bytes());
+        want.extend_from_slice(&lso.to_be_bytes());
+    }
+    assert_eq!(bytes, want, "Kafka's 34-byte entries");
+
+    for damage in ["missing", "torn"] {
+        match damage {
+            "missing" => std::fs::remove_file(&path).unwrap(),
+            _ => std::fs::write(&path, &want[..50]).unwrap(),
+        }
+        let broker = start(dir.path()).await;
+        assert_eq!(std::fs::read(&path).unwrap(), want, "rebuilt when {damage}");
+        let mut c = Client::connect(broker.local_addr()).await;
+        let pd = fetch(&mut c, "ix", 0, 0, 1).await;
+        assert_eq!(pd.aborted_transactions.clone().unwrap().len(), 2);
+        assert_eq!(committed_values(&pd), vec!["v-0", "v-1"]);
+        broker.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn retention_drops_the_segments_aborted_transaction_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_with(
+        dir.path(),
+        &[
+            ("log.segment.bytes", "1"),
+            ("log.retention.check.interval.ms", "50"),
+        ],
+    )
+    .await;
+    broker.state().create_topic("rt", 1, false).unwrap();
+    let mut c = Client::connect(broker.local_addr()).await;
+    let (_, pid, epoch) = init(&mut c, "rt", 60_000, 4).await;
+    assert_eq!(add(&mut c, "rt", pid, epoch, "rt", &[0], 3).await, vec![0]);
+    assert_eq!(
+        produce_txn(
+            &mut c,
+            Some("rt"),
+            "rt",
+            0,
+            txn_batch(pid, epoch, 0, 1, "a")
+        )
+        .await,
+        0
+    );
+    assert_eq!(end(&mut c, "rt", pid, epoch, false, 3).await, 0);
+    assert_eq!(produce(&mut c, "rt", 0, batch(1, "after")).await.0, 0);
+    let seg_dir = dir.path().join("rt-0");
+    let txnindexes = || {
+        std::fs::read_dir(&seg_dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".txnindex")
+            })
+            .count()
+    };
+    assert_eq!(txnindexes(), 1, "the marker's segment has an index");
+    // trim below the last segment: the marker's segment and its index go
+    let r = c
+        .call(
+            2,
+            &krafty_protocol::generated::DeleteRecordsRequest {
+                topics: vec![
+                    krafty_protocol::generated::delete_records_request::DeleteRecordsTopic {
+                        name: StrBytes::from("rt"),
+                        partitions: vec![
+                        krafty_protocol::generated::delete_records_request::DeleteRecordsPartition {
+                            partition_index: 0,
+                            offset: 2,
+                            ..Default::default()
+                        },
+                    ],
+                        ..Default::default()
+                    },
+                ],
+                timeout_ms: 1000,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    assert_eq!(txnindexes(), 0, "deleted with its segment");
+    let pd = fetch(&mut c, "rt", 0, 2, 1).await;
+    assert!(pd.aborted_transactions.unwrap().is_empty());
+    broker.shutdown().await.unwrap();
+}

@@ -60,6 +60,7 @@ pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> Pending {
                     match st.log.delete_records_before(target) {
                         Ok(start) => {
                             moved |= start != before;
+                            st.txns.prune_below(start);
                             r.low_watermark = start;
                         }
                         Err(e) => {

@@ -11,6 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use krafty_protocol::records::{ControlRecordType, EndTxnMarker, RecordBatchHeader};
 
+use crate::log::txn_index::{self, TxnIndexEntry};
 use crate::log::Log;
 use producer_state::{ProducerStateMap, SequenceCheck};
 use transactions::PartitionTxns;
@@ -63,11 +64,15 @@ impl Partition {
     /// A partition over an opened log; producer state is rebuilt from the stored headers.
     pub fn new(topic: String, index: i32, log: Log) -> Self {
         let mut producers = ProducerStateMap::default();
-        match log.batch_headers() {
-            Ok(headers) => headers.iter().for_each(|h| producers.record(h)),
-            Err(e) => tracing::warn!(%topic, index, error = %e, "could not rebuild producer state"),
-        }
-        let txns = PartitionTxns::rebuild(&log, &topic, index);
+        let headers = match log.batch_headers() {
+            Ok(headers) => headers,
+            Err(e) => {
+                tracing::warn!(%topic, index, error = %e, "could not rebuild producer state");
+                Vec::new()
+            }
+        };
+        headers.iter().for_each(|h| producers.record(h));
+        let txns = PartitionTxns::rebuild(&log, &headers, &topic, index);
         Partition {
             topic,
             index,
@@ -179,7 +184,28 @@ impl Partition {
         let offset = stored.first().map_or(-1, |h| h.base_offset);
         for h in &stored {
             st.producers.record(h);
+            let first = st.txns.first_offset_of(producer_id);
             st.txns.on_marker(producer_id, h.base_offset, commit);
+            if let (false, Some(first)) = (commit, first) {
+                let entry = TxnIndexEntry {
+                    producer_id,
+                    first_offset: first,
+                    last_offset: h.base_offset,
+                    last_stable_offset: st.txns.last_stable_offset(h.base_offset + 1),
+                };
+                let base = st
+                    .log
+                    .segments()
+                    .rev()
+                    .find(|s| s.base_offset() <= h.base_offset)
+                    .map_or(0, |s| s.base_offset());
+                let dir = st.log.dir().to_path_buf();
+                if let Err(e) = txn_index::append(st.log.disk(), &dir, base, &entry) {
+                    // a missing index is rebuilt at the next start; a partial one must go
+                    tracing::error!(topic = %self.topic, partition = self.index, error = %e, "aborted-transaction index not written");
+                    let _ = txn_index::delete(&dir, base);
+                }
+            }
         }
         Ok(offset)
     }

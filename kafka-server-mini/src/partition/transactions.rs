@@ -2,8 +2,8 @@
 //! aborted ones (producer id, first offset, last offset = the ABORT marker's offset) and the
 //! last stable offset that follows from them.
 //!
-//! Owns: [`PartitionTxns`], fed by every appended batch, and its rebuild from the stored log
-//! at open. Must not: decide transaction outcomes (the coordinator in `crate::txn` does) or
+//! Owns: [`PartitionTxns`], fed by every appended batch, and its rebuild at open from the
+//! batch headers and the segments' `.txnindex` files (which it repairs). Must not: decide transaction outcomes (the coordinator in `crate::txn` does) or
 //! append anything.
 
 use std::collections::HashMap;
@@ -12,6 +12,7 @@ use krafty_protocol::records::{
     BatchIter, ControlRecordType, DecodeOptions, RawBatch, RecordBatchHeader,
 };
 
+use crate::log::txn_index::{self, TxnIndexEntry};
 use crate::log::Log;
 
 /// A transaction that ended with an ABORT marker.
@@ -87,6 +88,11 @@ impl PartitionTxns {
         self.aborted.retain(|a| a.last_offset >= log_start);
     }
 
+    /// The first offset of `producer_id`'s open transaction here, if any.
+    pub fn first_offset_of(&self, producer_id: i64) -> Option<i64> {
+        self.ongoing.get(&producer_id).copied()
+    }
+
     /// The open transactions: (producer id, first offset).
     pub fn ongoing(&self) -> Vec<(i64, i64)> {
         let mut v: Vec<(i64, i64)> = self.ongoing.iter().map(|(p, f)| (*p, *f)).collect();
@@ -94,59 +100,138 @@ impl PartitionTxns {
         v
     }
 
-    /// Rebuilds the state by reading the stored log (data batch headers and the type of
-    /// each control record). A batch that does not decode is skipped, never fatal: the log
-    /// was validated when it was written and recovery cut any torn tail.
-    pub fn rebuild(log: &Log, topic: &str, index: i32) -> Self {
-        let mut txns = PartitionTxns::default();
-        let opts = DecodeOptions::default();
-        let mut offset = log.log_start_offset();
-        let end = log.log_end_offset();
-        while offset < end {
-            let bytes = match log.read(offset, 1 << 20, true) {
-                Ok(Some(b)) if !b.is_empty() => b,
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(%topic, index, error = %e, "transaction state rebuild stopped");
-                    break;
-                }
-            };
-            let mut progressed = false;
-            for entry in BatchIter::new(bytes, opts) {
-                let Ok(RawBatch::V2(raw)) = entry else {
-                    break;
-                };
-                let h = *raw.header();
-                let next = h.next_offset();
-                if next <= offset {
+    /// Rebuilds the state at open from the stored batch headers and the segments'
+    /// `.txnindex` files: a transactional data batch opens its producer's transaction, a
+    /// control batch ends it, and it was an ABORT when an index says so. Recovery: the
+    /// control batches of the last segment (where a crash can leave a marker without its
+    /// index entry) and of any segment whose index is missing or torn are decoded instead,
+    /// and those indexes are rewritten; index files of segments that no longer exist (the
+    /// cleaner merged them) are folded into the segment holding their markers, then
+    /// removed. A batch that does not decode is skipped, never fatal.
+    pub fn rebuild(log: &Log, headers: &[RecordBatchHeader], topic: &str, index: i32) -> Self {
+        let dir = log.dir();
+        let bases: Vec<(i64, i64)> = log
+            .segments()
+            .map(|s| (s.base_offset(), s.next_offset()))
+            .collect();
+        // every entry any index file holds, by marker offset
+        let mut known: HashMap<i64, AbortedTxn> = HashMap::new();
+        let mut intact: HashMap<i64, bool> = HashMap::new();
+        let mut orphans = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                let Some(base) = name
+                    .strip_suffix(".txnindex")
+                    .and_then(|b| b.parse::<i64>().ok())
+                else {
                     continue;
+                };
+                let read = txn_index::read(&entry.path());
+                if !bases.iter().any(|(b, _)| *b == base) {
+                    orphans.push(base);
                 }
-                if h.is_control() {
-                    if let Ok(batch) = raw.decode(&opts) {
-                        for r in &batch.records {
-                            match ControlRecordType::of(r) {
-                                Ok(ControlRecordType::Commit) => {
-                                    txns.on_marker(h.producer_id, h.base_offset, true);
-                                }
-                                Ok(ControlRecordType::Abort) => {
-                                    txns.on_marker(h.producer_id, h.base_offset, false);
-                                }
-                                _ => {}
-                            }
-                        }
-                    }
-                } else {
-                    txns.on_data(&h);
+                intact.insert(base, read.is_some());
+                for e in read.unwrap_or_default() {
+                    known.insert(
+                        e.last_offset,
+                        AbortedTxn {
+                            producer_id: e.producer_id,
+                            first_offset: e.first_offset,
+                            last_offset: e.last_offset,
+                        },
+                    );
                 }
-                offset = next;
-                progressed = true;
-            }
-            if !progressed {
-                break;
             }
         }
+        let last_base = bases.last().map_or(0, |(b, _)| *b);
+        let segment_of = |offset: i64| {
+            bases
+                .iter()
+                .rev()
+                .find(|(b, _)| *b <= offset)
+                .map_or(0, |(b, _)| *b)
+        };
+        let opts = DecodeOptions::default();
+        let mut txns = PartitionTxns::default();
+        let mut per_segment: HashMap<i64, Vec<TxnIndexEntry>> = HashMap::new();
+        let mut with_markers: Vec<i64> = Vec::new();
+        for h in headers {
+            if !h.is_control() {
+                txns.on_data(h);
+                continue;
+            }
+            if !h.has_producer_id() {
+                continue;
+            }
+            let seg = segment_of(h.base_offset);
+            if !with_markers.contains(&seg) {
+                with_markers.push(seg);
+            }
+            let trusted = seg != last_base && intact.get(&seg).copied().unwrap_or(false);
+            let abort = if known.contains_key(&h.base_offset) {
+                true
+            } else if trusted {
+                false
+            } else {
+                control_is_abort(log, h.base_offset, &opts).unwrap_or(false)
+            };
+            let first = txns.ongoing.get(&h.producer_id).copied();
+            txns.on_marker(h.producer_id, h.base_offset, !abort);
+            if let (true, Some(first)) = (abort, first) {
+                per_segment.entry(seg).or_default().push(TxnIndexEntry {
+                    producer_id: h.producer_id,
+                    first_offset: first,
+                    last_offset: h.base_offset,
+                    last_stable_offset: txns.last_stable_offset(h.base_offset + 1),
+                });
+            }
+        }
+        // bring the index files in line with what the log holds
+        for (base, _) in &bases {
+            let want = per_segment.remove(base).unwrap_or_default();
+            let path = txn_index::path(dir, *base);
+            let have = txn_index::read(&path);
+            let needs = if with_markers.contains(base) {
+                have.as_deref() != Some(want.as_slice())
+            } else {
+                path.exists()
+            };
+            if needs {
+                tracing::info!(%topic, index, segment = base, "rebuilding the aborted-transaction index");
+                let result = if with_markers.contains(base) {
+                    txn_index::rewrite(log.disk(), dir, *base, &want)
+                } else {
+                    txn_index::delete(dir, *base)
+                };
+                if let Err(e) = result {
+                    tracing::warn!(%topic, index, error = %e, "could not rewrite a .txnindex");
+                }
+            }
+        }
+        for base in orphans {
+            if let Err(e) = txn_index::delete(dir, base) {
+                tracing::warn!(%topic, index, error = %e, "could not delete a stale .txnindex");
+            }
+        }
+        txns.prune_below(log.log_start_offset());
         txns
     }
+}
+
+/// Whether the control batch at `offset` is an ABORT marker (`None`: it does not decode).
+fn control_is_abort(log: &Log, offset: i64, opts: &DecodeOptions) -> Option<bool> {
+    let bytes = log.read(offset, 1024, true).ok()??;
+    let entry = BatchIter::new(bytes, *opts).next()?;
+    let RawBatch::V2(raw) = entry.ok()? else {
+        return None;
+    };
+    if raw.header().base_offset != offset || !raw.header().is_control() {
+        return None;
+    }
+    let batch = raw.decode(opts).ok()?;
+    let r = batch.records.first()?;
+    Some(ControlRecordType::of(r).ok()? == ControlRecordType::Abort)
 }
 
 #[cfg(test)]
