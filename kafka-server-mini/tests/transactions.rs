@@ -979,3 +979,220 @@ async fn retention_drops_the_segments_aborted_transaction_index() {
     assert!(pd.aborted_transactions.unwrap().is_empty());
     broker.shutdown().await.unwrap();
 }
+
+/// The error codes of a sequence of transactional requests, out of order and hostile ones
+/// included, against the broker at `addr` (retrying the answers Kafka gives while its
+/// coordinator loads or completes: COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR,
+/// CONCURRENT_TRANSACTIONS, UNKNOWN_TOPIC_OR_PARTITION right after a create).
+async fn txn_error_codes(addr: std::net::SocketAddr, run: &str) -> Vec<(&'static str, i16)> {
+    use krafty_protocol::generated::create_topics_request::CreatableTopic;
+    use krafty_protocol::generated::CreateTopicsRequest;
+    let mut c = Client::connect(addr).await;
+    let topic = format!("txcmp-{run}");
+    let txn = format!("txcmp-{run}");
+    let r = c
+        .call(
+            4,
+            &CreateTopicsRequest {
+                topics: vec![CreatableTopic {
+                    name: StrBytes::from(topic.clone()),
+                    num_partitions: 2,
+                    replication_factor: 1,
+                    ..Default::default()
+                }],
+                timeout_ms: 10_000,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(r.topics[0].error_code, 0);
+    // the partitions have a leader (a real broker needs a moment after the create)
+    for p in 0..2 {
+        for _ in 0..100 {
+            if produce(&mut c, &topic, p, batch(1, "ready")).await.0 == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    let mut out = Vec::new();
+    let retriable = |e: i16| matches!(e, 15 | 16 | 51 | 14);
+    let mut fc = 15;
+    for _ in 0..100 {
+        let r: FindCoordinatorResponse = c
+            .call(
+                1,
+                &FindCoordinatorRequest {
+                    key: StrBytes::from(txn.clone()),
+                    key_type: 1,
+                    ..Default::default()
+                },
+            )
+            .await;
+        fc = r.error_code;
+        if !retriable(fc) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    out.push(("find coordinator", fc));
+    out.push(("init timeout 0", init(&mut c, &txn, 0, 4).await.0));
+    out.push((
+        "init timeout 900001",
+        init(&mut c, &txn, 900_001, 4).await.0,
+    ));
+    let mut r = (15, -1, -1);
+    for _ in 0..100 {
+        r = init(&mut c, &txn, 60_000, 4).await;
+        if !retriable(r.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    out.push(("init", r.0));
+    let (pid, epoch) = (r.1, r.2);
+    out.push((
+        "end with nothing begun",
+        end(&mut c, &txn, pid, epoch, true, 3).await,
+    ));
+    out.push((
+        "end wrong producer id",
+        end(&mut c, &txn, pid + 1, epoch, true, 3).await,
+    ));
+    out.push((
+        "end unknown id",
+        end(&mut c, &format!("{txn}-x"), pid, epoch, true, 3).await,
+    ));
+    let r = c
+        .call(
+            3,
+            &AddPartitionsToTxnRequest {
+                v3_and_below_transactional_id: StrBytes::from(txn.clone()),
+                v3_and_below_producer_id: pid,
+                v3_and_below_producer_epoch: epoch,
+                v3_and_below_topics: vec![AddPartitionsToTxnTopic {
+                    name: StrBytes::from(topic.clone()),
+                    partitions: vec![0, 7].into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        )
+        .await;
+    // Kafka answers partitions in no set order
+    let mut parts: Vec<(i32, i16)> = r.results_by_topic_v3_and_below[0]
+        .results_by_partition
+        .iter()
+        .map(|p| (p.partition_index, p.partition_error_code))
+        .collect();
+    parts.sort_unstable();
+    for (p, e) in parts {
+        out.push((
+            if p == 0 {
+                "add with an unknown partition: the known one"
+            } else {
+                "add with an unknown partition: the unknown one"
+            },
+            e,
+        ));
+    }
+    out.push((
+        "transactional produce to a partition not added",
+        produce_txn(
+            &mut c,
+            Some(&txn),
+            &topic,
+            0,
+            txn_batch(pid, epoch, 0, 1, "x"),
+        )
+        .await,
+    ));
+    let mut a = vec![3];
+    for _ in 0..100 {
+        a = add(&mut c, &txn, pid, epoch, &topic, &[0], 3).await;
+        if !a.iter().any(|e| retriable(*e) || *e == 3) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    out.push(("add", a[0]));
+    out.push((
+        "transactional produce",
+        produce_txn(
+            &mut c,
+            Some(&txn),
+            &topic,
+            0,
+            txn_batch(pid, epoch, 0, 1, "x"),
+        )
+        .await,
+    ));
+    // a second producer fences the first
+    let mut r = (15, -1, -1);
+    for _ in 0..100 {
+        r = init(&mut c, &txn, 60_000, 4).await;
+        if !retriable(r.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    out.push(("second init", r.0));
+    out.push((
+        "zombie produce",
+        produce_txn(
+            &mut c,
+            Some(&txn),
+            &topic,
+            0,
+            txn_batch(pid, epoch, 1, 1, "z"),
+        )
+        .await,
+    ));
+    out.push((
+        "zombie add v1",
+        add(&mut c, &txn, pid, epoch, &topic, &[1], 1).await[0],
+    ));
+    out.push((
+        "zombie add v3",
+        add(&mut c, &txn, pid, epoch, &topic, &[1], 3).await[0],
+    ));
+    out.push((
+        "zombie end v1",
+        end(&mut c, &txn, pid, epoch, true, 1).await,
+    ));
+    out.push((
+        "zombie end v3",
+        end(&mut c, &txn, pid, epoch, true, 3).await,
+    ));
+    out
+}
+
+#[tokio::test]
+async fn error_codes_match_real_kafka() {
+    let clusters = match common::peer::real_kafka_clusters() {
+        Ok(c) => c,
+        Err(reason) => return common::peer::peer_missing(&reason),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    let ours = txn_error_codes(broker.local_addr(), "mini").await;
+    eprintln!("kafka-server-mini: {ours:?}");
+    broker.shutdown().await.unwrap();
+    for (name, bootstrap) in clusters {
+        let addr = tokio::net::lookup_host(bootstrap.split(',').next().unwrap())
+            .await
+            .unwrap()
+            .next()
+            .unwrap();
+        let run = format!("{}", std::process::id());
+        let theirs = txn_error_codes(addr, &run).await;
+        let diff: Vec<_> = ours
+            .iter()
+            .zip(&theirs)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("{}: kafka-server-mini {} / {name} {}", a.0, a.1, b.1))
+            .collect();
+        assert!(diff.is_empty(), "{diff:#?}");
+        assert_eq!(ours.len(), theirs.len());
+    }
+}
