@@ -173,6 +173,60 @@ def verify(name, seen, committed):
           f"{len(values)} records; aborted/zombie seen {bad[:5]}; missing {missing[:5]}; duplicates {dups}; in order {order_ok}")
 
 
+def consume_transform_produce(committed):
+    """send_offsets_to_transaction (KIP-447 group metadata): the input offsets move only with
+    a committed transaction, and the output holds the committed transform exactly once."""
+    from confluent_kafka import TopicPartition
+    out_topic = f"{TOPIC}-out"
+    a = AdminClient(BASE)
+    for f in a.create_topics([NewTopic(out_topic, 1, 1)]).values():
+        f.result(30)
+    group = f"txn-eos-{RUN}"
+    c = Consumer({**BASE, "group.id": group, "isolation.level": "read_committed",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe([TOPIC])
+    got, t0 = [], time.time()
+    while time.time() - t0 < 30 and len(got) < len(committed):
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            got.append(m.value().decode())
+    p = producer(f"txn-eos-{RUN}")
+    for commit in (False, True):
+        p.begin_transaction()
+        for v in got:
+            p.produce(out_topic, value=f"X-{v}".encode(), partition=0)
+        p.flush(30)
+        p.send_offsets_to_transaction(c.position(c.assignment()), c.consumer_group_metadata(), 30)
+        if commit:
+            p.commit_transaction(30)
+        else:
+            p.abort_transaction(30)
+            stored = c.committed(c.assignment(), 10)
+            check("eos_aborted_offsets_not_committed", all(tp.offset < 0 for tp in stored),
+                  f"offsets after an aborted transaction: {[(tp.partition, tp.offset) for tp in stored]}")
+    stored = {tp.partition: tp.offset for tp in c.committed(c.assignment(), 10)}
+    positions = {tp.partition: tp.offset for tp in c.position(c.assignment())}
+    c.close()
+    check("eos_offsets_committed", stored == positions and all(o > 0 for o in stored.values()),
+          f"committed {stored} positions {positions}")
+    rc = Consumer({**BASE, "group.id": f"txn-eos-check-{RUN}", "isolation.level": "read_committed",
+                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    rc.subscribe([out_topic])
+    outv, t0 = [], time.time()
+    while time.time() - t0 < 30 and len(outv) < len(got):
+        m = rc.poll(0.5)
+        if m is not None and not m.error():
+            outv.append(m.value().decode())
+    t1 = time.time()
+    while time.time() - t1 < 2:
+        m = rc.poll(0.2)
+        if m is not None and not m.error():
+            outv.append(m.value().decode())
+    rc.close()
+    check("eos_output_exactly_once", outv == [f"X-{v}" for v in got] and len(got) == len(committed),
+          f"input {len(got)}, output {len(outv)}, duplicates {len(outv) - len(set(outv))}")
+
+
 def main():
     create_topic()
     committed = expected_and_write() + zombie()
@@ -180,6 +234,7 @@ def main():
     verify("confluent_read_committed", read_confluent("read_committed", len(committed)), committed)
     verify("kafka_python_read_committed", read_kafka_python(len(committed)), committed)
     verify("kcat_read_committed", read_kcat(), committed)
+    consume_transform_produce(committed)
     unc = [v for _, _, v in read_confluent("read_uncommitted", 10**9)]
     check("read_uncommitted_sees_aborted", any("-a-" in v for v in unc) and "zombie-open" in unc,
           f"{len(unc)} records, aborted ones present: {sum('-a-' in v for v in unc)}")
