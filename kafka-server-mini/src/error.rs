@@ -174,6 +174,8 @@ pub mod code {
     pub const CONCURRENT_TRANSACTIONS: i16 = 51;
     /// Not attempted because another part of the request failed.
     pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
+    /// An open transaction holds an offset for the partition (OffsetFetch `require_stable`).
+    pub const UNSTABLE_OFFSET_COMMIT: i16 = 88;
     /// The transactional id is not known to the coordinator.
     pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
     /// A newer producer with the same transactional id fenced this one (KIP-588).

@@ -437,6 +437,23 @@ async fn expired_transactions_are_aborted_and_their_producer_fenced() {
     broker.shutdown().await.unwrap();
 }
 
+/// OffsetFetch v7 with `require_stable`: (offset, error) of `in`-0 in group `g`.
+async fn stable_group_offset(c: &mut Client) -> (i64, i16) {
+    let req = OffsetFetchRequest {
+        group_id: StrBytes::from("g"),
+        topics: Some(vec![OffsetFetchRequestTopic {
+            name: StrBytes::from("in"),
+            partition_indexes: vec![0].into(),
+            ..Default::default()
+        }]),
+        require_stable: true,
+        ..Default::default()
+    };
+    let r: OffsetFetchResponse = c.call(7, &req).await;
+    let p = &r.topics[0].partitions[0];
+    (p.committed_offset, p.error_code)
+}
+
 async fn group_offset(c: &mut Client) -> i64 {
     let req = OffsetFetchRequest {
         group_id: StrBytes::from("g"),
@@ -500,8 +517,14 @@ async fn transactional_offsets_reach_the_group_only_on_commit() {
     assert_eq!(c.call(3, &add_offsets).await.error_code, 0);
     let r = c.call(3, &commit_offsets(7)).await;
     assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    assert_eq!(
+        stable_group_offset(&mut c).await,
+        (-1, 88),
+        "UNSTABLE_OFFSET_COMMIT while a transaction holds an offset"
+    );
     assert_eq!(end(&mut c, "eos", pid, epoch, true, 3).await, 0);
     assert_eq!(group_offset(&mut c).await, 7);
+    assert_eq!(stable_group_offset(&mut c).await, (7, 0));
     broker.shutdown().await.unwrap();
 
     // the committed offset is in __consumer_offsets: it survives a restart

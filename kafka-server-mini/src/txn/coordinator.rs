@@ -527,6 +527,16 @@ impl TxnCoordinator {
         n
     }
 
+    /// Whether an open transaction carries an offset of `group` for `topic`-`partition`
+    /// (OffsetFetch with `require_stable` answers UNSTABLE_OFFSET_COMMIT then, KIP-447).
+    pub fn has_pending_offset(&self, group: &str, topic: &str, partition: i32) -> bool {
+        self.lock().values().any(|m| {
+            m.pending_offsets
+                .get(group)
+                .is_some_and(|o| o.iter().any(|(t, p, _)| t == topic && *p == partition))
+        })
+    }
+
     /// A copy of one transactional id's metadata.
     pub fn describe(&self, transactional_id: &str) -> Option<TxnMetadata> {
         self.lock().get(transactional_id).cloned()
