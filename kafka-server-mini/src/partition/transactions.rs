@@ -73,10 +73,11 @@ impl PartitionTxns {
     /// The aborted transactions that overlap `[from, to)`, as Fetch reports them:
     /// (producer id, first offset), ordered by first offset.
     pub fn aborted_overlapping(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
-        let mut out: Vec<(i64, i64)> = self
-            .aborted
+        // markers are appended in offset order: skip those wholly before `from`
+        let start = self.aborted.partition_point(|a| a.last_offset < from);
+        let mut out: Vec<(i64, i64)> = self.aborted[start..]
             .iter()
-            .filter(|a| a.last_offset >= from && a.first_offset < to)
+            .filter(|a| a.first_offset < to)
             .map(|a| (a.producer_id, a.first_offset))
             .collect();
         out.sort_by_key(|&(_, first)| first);
