@@ -1219,3 +1219,83 @@ async fn error_codes_match_real_kafka() {
         assert_eq!(ours.len(), theirs.len());
     }
 }
+
+#[tokio::test]
+async fn transaction_apis_are_authorized() {
+    use krafty_protocol::generated::{DescribeTransactionsRequest, ListTransactionsRequest};
+    use krafty_server::authorizer::{
+        AclBinding, AclOperation, PatternType, Permission, ResourceType,
+    };
+    let allow = |kind: ResourceType, name: &str, op: AclOperation| AclBinding {
+        resource_type: kind,
+        resource_name: name.into(),
+        pattern_type: PatternType::Literal,
+        principal: "User:ANONYMOUS".into(),
+        host: "*".into(),
+        operation: op,
+        permission: Permission::Allow,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_with(
+        dir.path(),
+        &[(
+            "authorizer.class.name",
+            "kafka.security.authorizer.AclAuthorizer",
+        )],
+    )
+    .await;
+    broker.state().create_topic("t", 1, false).unwrap();
+    let mut c = Client::connect(broker.local_addr()).await;
+    const TXN_AUTHZ: i16 = 53;
+    assert_eq!(init(&mut c, "tx", 60_000, 4).await.0, TXN_AUTHZ);
+    assert_eq!(add(&mut c, "tx", 1, 0, "t", &[0], 3).await, vec![TXN_AUTHZ]);
+    assert_eq!(end(&mut c, "tx", 1, 0, true, 3).await, TXN_AUTHZ);
+    let add_offsets = |pid: i64, epoch: i16| AddOffsetsToTxnRequest {
+        transactional_id: StrBytes::from("tx"),
+        producer_id: pid,
+        producer_epoch: epoch,
+        group_id: StrBytes::from("g"),
+        ..Default::default()
+    };
+    assert_eq!(c.call(3, &add_offsets(1, 0)).await.error_code, TXN_AUTHZ);
+    let describe = DescribeTransactionsRequest {
+        transactional_ids: vec![StrBytes::from("tx")],
+        ..Default::default()
+    };
+    assert_eq!(
+        c.call(0, &describe).await.transaction_states[0].error_code,
+        TXN_AUTHZ
+    );
+
+    broker
+        .state()
+        .authorizer
+        .store
+        .add(&[
+            allow(ResourceType::TransactionalId, "tx", AclOperation::Write),
+            allow(ResourceType::Topic, "t", AclOperation::Write),
+        ])
+        .unwrap();
+    let (e, pid, epoch) = init(&mut c, "tx", 60_000, 4).await;
+    assert_eq!(e, 0);
+    assert_eq!(add(&mut c, "tx", pid, epoch, "t", &[0], 3).await, vec![0]);
+    // no READ on the group yet
+    assert_eq!(c.call(3, &add_offsets(pid, epoch)).await.error_code, 30);
+    // WRITE implies DESCRIBE on the transactional id: described now; listed too
+    assert_eq!(
+        c.call(0, &describe).await.transaction_states[0].error_code,
+        0
+    );
+    let listed = c
+        .call(
+            1,
+            &ListTransactionsRequest {
+                duration_filter: -1,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(listed.transaction_states.len(), 1);
+    assert_eq!(end(&mut c, "tx", pid, epoch, false, 3).await, 0);
+    broker.shutdown().await.unwrap();
+}
