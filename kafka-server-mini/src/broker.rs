@@ -90,6 +90,8 @@ pub struct BrokerState {
     pub data_arrived: Notify,
     /// The group coordinator.
     pub groups: GroupCoordinator,
+    /// The transaction coordinator.
+    pub txns: crate::txn::TxnCoordinator,
     next_producer_id: AtomicI64,
     /// Becomes `true` when the broker shuts down.
     pub shutdown: watch::Receiver<bool>,
@@ -101,6 +103,12 @@ pub struct BrokerState {
     pub scram: Arc<ScramStore>,
     /// The authorizer and its ACLs (`acls` in the data directory).
     pub authorizer: crate::authorizer::Authorizer,
+}
+
+/// Whether `name` is one of the broker's internal topics (`__consumer_offsets`,
+/// `__transaction_state`): clients may not produce to, delete or trim them.
+pub fn is_internal_topic(name: &str) -> bool {
+    name == OFFSETS_TOPIC || name == crate::txn::log::TXN_TOPIC
 }
 
 /// Milliseconds since the Unix epoch.
@@ -300,7 +308,7 @@ impl BrokerState {
 
     /// Deletes a topic and its logs.
     pub fn delete_topic(&self, name: &str) -> std::result::Result<(), i16> {
-        if name == OFFSETS_TOPIC {
+        if is_internal_topic(name) {
             return Err(code::INVALID_TOPIC_EXCEPTION);
         }
         let removed = self
@@ -528,6 +536,7 @@ impl Broker {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let state = Arc::new(BrokerState {
             groups: GroupCoordinator::new(&config),
+            txns: crate::txn::TxnCoordinator::default(),
             memory: crate::memory::MemoryPool::new(config.request_memory_budget_bytes),
             connection_limits: ConnectionLimits::new(
                 config.max_connections,
@@ -564,6 +573,14 @@ impl Broker {
         if let Some(p) = offsets_topic.partitions.first() {
             state.groups.attach_store(p.clone());
         }
+        if let Some(p) = state
+            .topic(crate::txn::log::TXN_TOPIC)
+            .and_then(|t| t.partitions.first().cloned())
+        {
+            state.txns.attach_store(p);
+            state.txns.complete_pending(&state);
+        }
+        crate::txn::coordinator::abort_orphans(&state);
         state.checkpoint(false)?;
         let mut tasks = Vec::new();
         for (socket, info) in bound.into_iter().zip(listeners) {
@@ -578,6 +595,7 @@ impl Broker {
             tokio::spawn(background(state.clone())),
             tokio::spawn(crate::group::coordinator::sweeper(state.clone())),
             tokio::spawn(crate::log::cleaner::scheduler::run(state.clone())),
+            tokio::spawn(crate::txn::coordinator::expirer(state.clone())),
         ]);
         tracing::info!(%local_addr, data_dir = %state.config.data_dir.display(), "broker started");
         Ok(BrokerHandle {
@@ -735,9 +753,12 @@ async fn background(state: Arc<BrokerState>) {
                 let now = now_ms();
                 for t in state.topics() {
                     for p in &t.partitions {
-                        if let Err(e) = p.lock().log.enforce_retention(now) {
+                        let mut st = p.lock();
+                        if let Err(e) = st.log.enforce_retention(now) {
                             tracing::warn!(topic = %t.name, partition = p.index, error = %e, "retention failed");
                         }
+                        let start = st.log.log_start_offset();
+                        st.txns.prune_below(start);
                     }
                 }
             }

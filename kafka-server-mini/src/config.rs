@@ -57,6 +57,11 @@ pub struct BrokerConfig {
     pub group_max_session_timeout_ms: i32,
     /// `offsets.retention.minutes`.
     pub offsets_retention_minutes: i64,
+    /// `transaction.max.timeout.ms`: the largest `transaction.timeout.ms` a producer may ask.
+    pub transaction_max_timeout_ms: i32,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often expired
+    /// transactions are looked for and aborted.
+    pub transaction_abort_interval_ms: u64,
     /// `log.message.timestamp.type`: `true` for LogAppendTime (the broker stamps batches),
     /// `false` for CreateTime.
     pub log_append_time: bool,
@@ -179,6 +184,8 @@ impl BrokerConfig {
             group_min_session_timeout_ms: 6000,
             group_max_session_timeout_ms: 1_800_000,
             offsets_retention_minutes: 10080,
+            transaction_max_timeout_ms: 900_000,
+            transaction_abort_interval_ms: 10_000,
             log_append_time: false,
             log_cleanup: CleanupConfig::default(),
             log_cleaner_enable: true,
@@ -277,6 +284,10 @@ impl BrokerConfig {
             "group.min.session.timeout.ms" => self.group_min_session_timeout_ms = num(key, v)?,
             "group.max.session.timeout.ms" => self.group_max_session_timeout_ms = num(key, v)?,
             "offsets.retention.minutes" => self.offsets_retention_minutes = positive(key, v)?,
+            "transaction.max.timeout.ms" => self.transaction_max_timeout_ms = positive(key, v)?,
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                self.transaction_abort_interval_ms = positive(key, v)?;
+            }
             "log.message.timestamp.before.max.ms" => {
                 self.log_message_timestamp_before_max_ms = num(key, v)?;
             }
@@ -368,6 +379,10 @@ impl BrokerConfig {
             "group.min.session.timeout.ms" => self.group_min_session_timeout_ms.to_string(),
             "group.max.session.timeout.ms" => self.group_max_session_timeout_ms.to_string(),
             "offsets.retention.minutes" => self.offsets_retention_minutes.to_string(),
+            "transaction.max.timeout.ms" => self.transaction_max_timeout_ms.to_string(),
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                self.transaction_abort_interval_ms.to_string()
+            }
             "log.message.timestamp.type" => if self.log_append_time {
                 "LogAppendTime"
             } else {

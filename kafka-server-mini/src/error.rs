@@ -162,4 +162,22 @@ pub mod code {
     pub const UNKNOWN_SERVER_ERROR: i16 = -1;
     /// The config key or value is invalid.
     pub const INVALID_CONFIG: i16 = 40;
+    /// The coordinator is still loading its state.
+    pub const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
+    /// The producer attempted a transactional operation in an invalid state.
+    pub const INVALID_TXN_STATE: i16 = 48;
+    /// The producer id is not the one the transactional id holds.
+    pub const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+    /// `transaction.timeout.ms` is above `transaction.max.timeout.ms` or not positive.
+    pub const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
+    /// Another transaction operation on the same transactional id is still completing.
+    pub const CONCURRENT_TRANSACTIONS: i16 = 51;
+    /// Not attempted because another part of the request failed.
+    pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
+    /// An open transaction holds an offset for the partition (OffsetFetch `require_stable`).
+    pub const UNSTABLE_OFFSET_COMMIT: i16 = 88;
+    /// The transactional id is not known to the coordinator.
+    pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
+    /// A newer producer with the same transactional id fenced this one (KIP-588).
+    pub const PRODUCER_FENCED: i16 = 90;
 }

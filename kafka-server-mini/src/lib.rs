@@ -43,6 +43,7 @@ pub mod net;
 pub mod partition;
 pub mod security;
 pub mod topic_config;
+pub mod txn;
 
 pub use broker::{Broker, BrokerHandle};
 pub use config::BrokerConfig;

@@ -1086,3 +1086,144 @@ fn dump_log_reads_our_segments() {
     assert!(sanity.contains("passed sanity check"), "{sanity}");
     dump(&["--verify-index-only"]);
 }
+
+/// `kafka-dump-log` over a `.txnindex` kafka-server-mini wrote for two aborted transactions
+/// (raw protocol: InitProducerId, AddPartitionsToTxn, transactional Produce, EndTxn): Kafka's
+/// reader decodes both entries with their producer id and offsets, and reads the segment's
+/// control batches as COMMIT/ABORT markers.
+#[test]
+fn dump_log_reads_our_txnindex() {
+    use krafty_protocol::generated::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    use krafty_protocol::generated::create_topics_request::CreatableTopic;
+    use krafty_protocol::generated::{
+        AddPartitionsToTxnRequest, CreateTopicsRequest, EndTxnRequest, InitProducerIdRequest,
+    };
+    use krafty_protocol::records::RecordBatchBuilder;
+    use krafty_protocol::wire::StrBytes;
+    if !java_ready("dump_log_reads_our_txnindex") {
+        return;
+    }
+    let mut mini = Mini::start(&[]);
+    let addr: std::net::SocketAddr = mini.bootstrap().parse().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pid = rt.block_on(async {
+        let mut c = common::Client::connect(addr).await;
+        let r = c
+            .call(
+                4,
+                &CreateTopicsRequest {
+                    topics: vec![CreatableTopic {
+                        name: StrBytes::from("tx"),
+                        num_partitions: 1,
+                        replication_factor: 1,
+                        ..Default::default()
+                    }],
+                    timeout_ms: 5000,
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(r.topics[0].error_code, 0);
+        let r = c
+            .call(
+                4,
+                &InitProducerIdRequest {
+                    transactional_id: Some(StrBytes::from("dump")),
+                    transaction_timeout_ms: 60_000,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(r.error_code, 0);
+        let (pid, epoch) = (r.producer_id, r.producer_epoch);
+        for (i, commit) in [false, true, false].into_iter().enumerate() {
+            let r = c
+                .call(
+                    3,
+                    &AddPartitionsToTxnRequest {
+                        v3_and_below_transactional_id: StrBytes::from("dump"),
+                        v3_and_below_producer_id: pid,
+                        v3_and_below_producer_epoch: epoch,
+                        v3_and_below_topics: vec![AddPartitionsToTxnTopic {
+                            name: StrBytes::from("tx"),
+                            partitions: vec![0].into(),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    },
+                )
+                .await;
+            assert_eq!(
+                r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+                0
+            );
+            let mut b = RecordBatchBuilder::new(Compression::None)
+                .producer(pid, epoch, i as i32 * 2)
+                .transactional(true);
+            for j in 0..2 {
+                b.append(
+                    1_700_000_000_000,
+                    None,
+                    Some(format!("r{i}-{j}").as_bytes()),
+                )
+                .unwrap();
+            }
+            let mut req = common::produce_req("tx", 0, b.finish().unwrap(), -1);
+            req.transactional_id = Some(StrBytes::from("dump"));
+            let r: krafty_protocol::generated::ProduceResponse = c.call(9, &req).await;
+            assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+            let r = c
+                .call(
+                    3,
+                    &EndTxnRequest {
+                        transactional_id: StrBytes::from("dump"),
+                        producer_id: pid,
+                        producer_epoch: epoch,
+                        committed: commit,
+                        ..Default::default()
+                    },
+                )
+                .await;
+            assert_eq!(r.error_code, 0);
+        }
+        pid
+    });
+    mini.stop();
+    let dir = mini.data_dir().join("tx-0");
+    let index = dir.join("00000000000000000000.txnindex");
+    let out = tool_output(
+        &["kafka-dump-log", "--files", &index.to_string_lossy()],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // records 0-1 aborted (marker 2), 3-4 committed (marker 5), 6-7 aborted (marker 8)
+    for (first, last) in [(0, 2), (6, 8)] {
+        let want = format!("producerId: {pid} firstOffset: {first} lastOffset: {last}");
+        assert!(text.contains(&want), "{want} not in:\n{text}");
+    }
+    let log = dir.join("00000000000000000000.log");
+    let out = tool_output(
+        &[
+            "kafka-dump-log",
+            "--files",
+            &log.to_string_lossy(),
+            "--print-data-log",
+        ],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text.matches("endTxnMarker: ABORT").count(), 2, "{text}");
+    assert_eq!(text.matches("endTxnMarker: COMMIT").count(), 1, "{text}");
+    assert_eq!(text.matches("isTransactional: true").count(), 6, "{text}");
+}

@@ -146,8 +146,10 @@ fn peer_protocol_probes() {
     }
     let dir = tempfile::tempdir().unwrap();
     let broker = BrokerProc::start(&dir.path().join("data"));
+    // --transactions: the read_committed probe runs too (confluent-kafka's transactional
+    // producer, then a read_committed consumer that must see only the committed record)
     let cmd = format!(
-        "python '{}' {}",
+        "python '{}' {} --transactions",
         peers.join("probes/protocol_probes.py").display(),
         broker.bootstrap()
     );
@@ -159,6 +161,10 @@ fn peer_protocol_probes() {
     assert!(
         out.contains("PASS pipelined_correlation_order"),
         "probes ran"
+    );
+    assert!(
+        out.contains("PASS read_committed_skips_aborted"),
+        "the transactions probe ran and passed"
     );
 }
 

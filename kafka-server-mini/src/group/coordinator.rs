@@ -686,6 +686,55 @@ impl GroupCoordinator {
         allowed
     }
 
+    /// Checks a TxnOffsetCommit's member (KIP-447, v3+): with a generation >= 0 the group
+    /// must know the member (UNKNOWN_MEMBER_ID) at that generation (ILLEGAL_GENERATION).
+    /// Without a generation (-1), anyone may commit, as Kafka allows producers that carry
+    /// no group metadata.
+    pub fn check_txn_member(&self, group_id: &str, generation: i32, member_id: &str) -> i16 {
+        if group_id.is_empty() {
+            return code::INVALID_GROUP_ID;
+        }
+        if generation < 0 {
+            return code::NONE;
+        }
+        let groups = self.lock();
+        let Some(g) = groups.get(group_id) else {
+            return code::ILLEGAL_GENERATION;
+        };
+        if !g.members.contains_key(member_id) {
+            code::UNKNOWN_MEMBER_ID
+        } else if generation != g.generation {
+            code::ILLEGAL_GENERATION
+        } else {
+            code::NONE
+        }
+    }
+
+    /// Stores the offsets of a committed transaction (whatever the group's state: the
+    /// transaction coordinator already decided), creating the group if needed; persisted to
+    /// `__consumer_offsets` before they become visible.
+    pub fn commit_transactional(
+        &self,
+        group_id: &str,
+        offsets: Vec<(String, i32, CommittedOffset)>,
+    ) -> i16 {
+        let mut groups = self.lock();
+        let g = groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| Group::new(group_id));
+        let records: Vec<StoredRecord> = offsets
+            .iter()
+            .filter_map(|(t, p, o)| group_records::offset_commit(group_id, t, *p, Some(o)))
+            .collect();
+        if let Err(c) = self.persist(records) {
+            return c;
+        }
+        for (t, p, o) in offsets {
+            g.offsets.commit(&t, p, o);
+        }
+        code::NONE
+    }
+
     /// Deletes an Empty group and its offsets (DeleteGroups); tombstones are persisted.
     /// Errors: GROUP_ID_NOT_FOUND (69), NON_EMPTY_GROUP (68), INVALID_GROUP_ID (24).
     pub fn delete_group(&self, group_id: &str) -> i16 {

@@ -29,6 +29,11 @@
 //! | ListGroups | DESCRIBE cluster, else only the groups with DESCRIBE | (filtered) |
 //! | DeleteGroups | DELETE group | GROUP_AUTHORIZATION_FAILED per group |
 //! | InitProducerId | WRITE transactional id; without one IDEMPOTENT_WRITE cluster or WRITE on some topic | TRANSACTIONAL_ID_ / CLUSTER_AUTHORIZATION_FAILED |
+//! | AddPartitionsToTxn v0-3 (in `txn.rs`) | WRITE transactional id, WRITE topic | TRANSACTIONAL_ID_ / TOPIC_AUTHORIZATION_FAILED per partition |
+//! | AddPartitionsToTxn v4+ (broker path, in `txn.rs`) | CLUSTER_ACTION cluster | CLUSTER_AUTHORIZATION_FAILED |
+//! | AddOffsetsToTxn (in `txn.rs`) | WRITE transactional id, READ group | TRANSACTIONAL_ID_ / GROUP_AUTHORIZATION_FAILED |
+//! | EndTxn (in `txn.rs`) | WRITE transactional id | TRANSACTIONAL_ID_AUTHORIZATION_FAILED |
+//! | TxnOffsetCommit (in `txn_offsets.rs`) | WRITE transactional id, READ group, READ topic | TRANSACTIONAL_ID_ / GROUP_ / TOPIC_AUTHORIZATION_FAILED per partition |
 //! | DescribeCluster, DescribeUserScramCredentials, DescribeAcls | DESCRIBE cluster | CLUSTER_AUTHORIZATION_FAILED |
 //! | AlterUserScramCredentials, CreateAcls, DeleteAcls | ALTER cluster | CLUSTER_AUTHORIZATION_FAILED |
 

@@ -1,5 +1,6 @@
 //! FindCoordinator (key 10), versions 0-6 (batched keys from v4): this node coordinates
-//! every group. Transaction coordinators are not served (COORDINATOR_NOT_AVAILABLE).
+//! every group (key type 0) and every transactional id (key type 1); other key types are
+//! INVALID_REQUEST.
 
 use krafty_protocol::generated::find_coordinator_response::Coordinator;
 use krafty_protocol::generated::{FindCoordinatorRequest, FindCoordinatorResponse};
@@ -17,10 +18,9 @@ pub fn handle(ctx: &Ctx, req: FindCoordinatorRequest) -> Pending {
         ctx.listener.advertised.1,
     );
     let node = s.config.node_id;
-    let error = if req.key_type == 0 {
-        code::NONE
-    } else {
-        code::COORDINATOR_NOT_AVAILABLE
+    let error = match req.key_type {
+        0 | 1 => code::NONE,
+        _ => code::INVALID_REQUEST,
     };
     let mut resp = FindCoordinatorResponse::default();
     if ctx.version >= 4 {

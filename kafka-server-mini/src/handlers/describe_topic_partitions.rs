@@ -12,7 +12,7 @@ use krafty_protocol::wire::{StrBytes, Uuid};
 
 use super::Ctx;
 use crate::authorizer::AclOperation;
-use crate::broker::{BrokerState, Topic, OFFSETS_TOPIC};
+use crate::broker::{BrokerState, Topic};
 use crate::error::code;
 use crate::net::Pending;
 
@@ -43,7 +43,7 @@ fn topic_entry(t: &Topic) -> DescribeTopicPartitionsResponseTopic {
         error_code: code::NONE,
         name: Some(StrBytes::from(t.name.clone())),
         topic_id: t.id,
-        is_internal: t.name == OFFSETS_TOPIC,
+        is_internal: crate::broker::is_internal_topic(&t.name),
         topic_authorized_operations: AUTHORIZED_OPERATIONS_OMITTED,
         ..Default::default()
     }

@@ -2,13 +2,18 @@
 //! re-encoding (down-converted to magic 0/1 for versions 0-3), honours partition and
 //! response max bytes (always the whole first batch, KIP-74), and long-polls up to
 //! `max_wait_ms` until `min_bytes` arrive, woken by appends. Fetch sessions (KIP-227) are
-//! answered sessionless: session id 0, every request a full fetch.
+//! answered sessionless: session id 0, every request a full fetch. With
+//! `isolation_level=1` (read_committed, v4+) data stops at the last stable offset and the
+//! aborted transactions overlapping the returned range are listed; `last_stable_offset` is
+//! reported for both isolation levels.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use krafty_protocol::generated::fetch_response::{FetchableTopicResponse, PartitionData};
+use krafty_protocol::generated::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use krafty_protocol::generated::{FetchRequest, FetchResponse};
 use krafty_protocol::records::{down_convert, DecodeOptions, MAGIC_V0, MAGIC_V1};
 use krafty_protocol::wire::{StrBytes, Uuid};
@@ -37,11 +42,40 @@ struct Wanted {
     refused: bool,
 }
 
+/// Keeps the whole batches of `bytes` that start below `lso` (a trailing partial batch
+/// starting below it stays, as it would without the cut); returns them and the offset
+/// after the last kept batch (`lso` when unknown).
+fn cut_at_lso(bytes: Bytes, lso: i64) -> (Bytes, i64) {
+    let mut pos = 0usize;
+    let mut next = lso;
+    while let Some(head) = bytes.get(pos..pos + 27) {
+        let mut base = [0u8; 8];
+        base.copy_from_slice(&head[0..8]);
+        let base = i64::from_be_bytes(base);
+        let mut len = [0u8; 4];
+        len.copy_from_slice(&head[8..12]);
+        let len = usize::try_from(i32::from_be_bytes(len)).unwrap_or(0);
+        if base >= lso {
+            return (bytes.slice(..pos), next);
+        }
+        let end = pos.saturating_add(12).saturating_add(len);
+        if end > bytes.len() || len == 0 {
+            return (bytes, lso);
+        }
+        let mut delta = [0u8; 4];
+        delta.copy_from_slice(&head[23..27]);
+        next = base.saturating_add(i64::from(i32::from_be_bytes(delta))) + 1;
+        pos = end;
+    }
+    (bytes, if pos == 0 { lso } else { next })
+}
+
 fn read_all(
     state: &BrokerState,
     version: i16,
     wanted: &[Wanted],
     max_bytes: i32,
+    read_committed: bool,
 ) -> (FetchResponse, usize, bool) {
     let mut remaining = usize::try_from(max_bytes).unwrap_or(0).min(FETCH_MAX_BYTES);
     let mut total = 0usize;
@@ -64,7 +98,12 @@ fn read_all(
                 ..Default::default()
             };
             if version >= 4 {
-                pd.aborted_transactions = Some(Vec::new());
+                // Kafka sends null for read_uncommitted and a list for read_committed
+                pd.aborted_transactions = if read_committed {
+                    Some(Vec::new())
+                } else {
+                    None
+                };
             }
             if w.refused && (version < 13 || topic.is_some()) {
                 pd.error_code = code::TOPIC_AUTHORIZATION_FAILED;
@@ -89,12 +128,32 @@ fn read_all(
             };
             let st = partition.lock();
             let hw = st.high_watermark();
+            let lso = st.last_stable_offset();
             pd.high_watermark = hw;
-            pd.last_stable_offset = hw;
+            pd.last_stable_offset = if version >= 4 { lso } else { -1 };
             pd.log_start_offset = st.log.log_start_offset();
             let limit = usize::try_from(pmax).unwrap_or(0).min(remaining);
             match st.log.read(offset, limit, total == 0) {
                 Ok(Some(bytes)) => {
+                    let bytes = if read_committed {
+                        let (kept, upper) = cut_at_lso(bytes, lso);
+                        if !kept.is_empty() {
+                            pd.aborted_transactions = Some(
+                                st.txns
+                                    .aborted_overlapping(offset, upper)
+                                    .into_iter()
+                                    .map(|(producer_id, first_offset)| AbortedTransaction {
+                                        producer_id,
+                                        first_offset,
+                                        ..Default::default()
+                                    })
+                                    .collect(),
+                            );
+                        }
+                        kept
+                    } else {
+                        bytes
+                    };
                     drop(st);
                     let bytes = if version <= 3 && !bytes.is_empty() {
                         let magic = if version <= 1 { MAGIC_V0 } else { MAGIC_V1 };
@@ -183,7 +242,8 @@ pub fn handle(ctx: &Ctx, req: FetchRequest) -> Pending {
         i32::MAX
     };
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
-    let (resp, bytes, err) = read_all(&ctx.state, version, &wanted, max_bytes);
+    let read_committed = version >= 4 && req.isolation_level == 1;
+    let (resp, bytes, err) = read_all(&ctx.state, version, &wanted, max_bytes, read_committed);
     if bytes >= min_bytes.max(1) || err || req.max_wait_ms <= 0 || wanted.is_empty() {
         return ctx.ready(&resp);
     }
@@ -197,7 +257,7 @@ pub fn handle(ctx: &Ctx, req: FetchRequest) -> Pending {
             let notified = state.data_arrived.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let (resp, bytes, err) = read_all(&state, version, &wanted, max_bytes);
+            let (resp, bytes, err) = read_all(&state, version, &wanted, max_bytes, read_committed);
             if bytes >= min_bytes.max(1) || err || tokio::time::Instant::now() >= deadline {
                 return ctx.encode(&resp);
             }
@@ -207,7 +267,7 @@ pub fn handle(ctx: &Ctx, req: FetchRequest) -> Pending {
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {
-                let (resp, _, _) = read_all(&state, version, &wanted, max_bytes);
+                let (resp, _, _) = read_all(&state, version, &wanted, max_bytes, read_committed);
                 return ctx.encode(&resp);
             }
         }

@@ -1,5 +1,6 @@
 //! ListOffsets (key 2), versions 0-10: earliest (-2), latest (-1), max timestamp (-3) and by
-//! timestamp through the time index; v0 answers with `old_style_offsets`.
+//! timestamp through the time index; v0 answers with `old_style_offsets`. With
+//! `isolation_level=1` (v2+, read_committed) latest is the last stable offset.
 
 use krafty_protocol::generated::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -21,6 +22,7 @@ pub const MAX_TIMESTAMP: i64 = -3;
 /// Answers ListOffsets.
 pub fn handle(ctx: &Ctx, req: ListOffsetsRequest) -> Pending {
     let v = ctx.version;
+    let read_committed = v >= 2 && req.isolation_level == 1;
     let topics = req
         .topics
         .iter()
@@ -47,6 +49,7 @@ pub fn handle(ctx: &Ctx, req: ListOffsetsRequest) -> Pending {
                     };
                     let st = part.lock();
                     let found: Result<Option<(i64, i64)>, _> = match p.timestamp {
+                        LATEST if read_committed => Ok(Some((st.last_stable_offset(), -1))),
                         LATEST => Ok(Some((st.high_watermark(), -1))),
                         EARLIEST => Ok(Some((st.log.log_start_offset(), -1))),
                         MAX_TIMESTAMP => Ok(st.log.max_timestamp().map(|(ts, off)| (off, ts))),

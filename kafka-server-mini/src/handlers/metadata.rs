@@ -20,7 +20,7 @@ pub fn topic_entry(state: &BrokerState, t: &Topic) -> MetadataResponseTopic {
         error_code: code::NONE,
         name: Some(StrBytes::from(t.name.clone())),
         topic_id: t.id,
-        is_internal: t.name == crate::broker::OFFSETS_TOPIC,
+        is_internal: crate::broker::is_internal_topic(&t.name),
         partitions: t
             .partitions
             .iter()

@@ -23,6 +23,9 @@ pub mod records;
 pub mod sasl;
 pub mod scram_credentials;
 pub mod topics;
+pub mod txn;
+pub mod txn_admin;
+pub mod txn_offsets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -103,8 +103,15 @@ pub fn offset_commit(ctx: &Ctx, req: OffsetCommitRequest) -> Pending {
 /// a named topic it may not DESCRIBE gets TOPIC_AUTHORIZATION_FAILED, as Kafka).
 type Fetched = Vec<(String, Vec<(i32, i64, i32, String, i16)>)>;
 
-fn fetch_group(ctx: &Ctx, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> Fetched {
+fn fetch_group(
+    ctx: &Ctx,
+    group: &str,
+    topics: Option<Vec<(String, Vec<i32>)>>,
+    require_stable: bool,
+) -> Fetched {
     let groups = &ctx.state.groups;
+    let unstable =
+        |t: &str, p: i32| require_stable && ctx.state.txns.has_pending_offset(group, t, p);
     match topics {
         Some(ts) => ts
             .into_iter()
@@ -116,6 +123,9 @@ fn fetch_group(ctx: &Ctx, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) 
                         _ if refused => {
                             (p, -1, -1, String::new(), code::TOPIC_AUTHORIZATION_FAILED)
                         }
+                        _ if unstable(&t, p) => {
+                            (p, -1, -1, String::new(), code::UNSTABLE_OFFSET_COMMIT)
+                        }
                         Some(o) => (p, o.offset, o.leader_epoch, o.metadata, code::NONE),
                         None => (p, -1, -1, String::new(), code::NONE),
                     })
@@ -126,7 +136,11 @@ fn fetch_group(ctx: &Ctx, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) 
         None => {
             let mut out: Fetched = Vec::new();
             for (t, p, o) in groups.all_committed(group) {
-                let entry = (p, o.offset, o.leader_epoch, o.metadata, code::NONE);
+                let entry = if unstable(&t, p) {
+                    (p, -1, -1, String::new(), code::UNSTABLE_OFFSET_COMMIT)
+                } else {
+                    (p, o.offset, o.leader_epoch, o.metadata, code::NONE)
+                };
                 match out.last_mut() {
                     Some((name, parts)) if *name == t => parts.push(entry),
                     _ if !ctx.topic_allowed(AclOperation::Describe, &t) => {}
@@ -160,7 +174,7 @@ pub fn offset_fetch(ctx: &Ctx, req: OffsetFetchRequest) -> Pending {
                 });
                 OffsetFetchResponseGroup {
                     group_id: g.group_id.clone(),
-                    topics: fetch_group(ctx, &g.group_id, filter)
+                    topics: fetch_group(ctx, &g.group_id, filter, req.require_stable)
                         .into_iter()
                         .map(|(t, ps)| OffsetFetchResponseTopics {
                             name: StrBytes::from(t),
@@ -193,7 +207,7 @@ pub fn offset_fetch(ctx: &Ctx, req: OffsetFetchRequest) -> Pending {
             .map(|t| (t.name.to_string(), t.partition_indexes.to_vec()))
             .collect()
     });
-    let topics = fetch_group(ctx, &req.group_id, filter)
+    let topics = fetch_group(ctx, &req.group_id, filter, v >= 7 && req.require_stable)
         .into_iter()
         .map(|(t, ps)| OffsetFetchResponseTopic {
             name: StrBytes::from(t),

@@ -7,7 +7,7 @@ use krafty_protocol::generated::produce_response::{
     PartitionProduceResponse, TopicProduceResponse,
 };
 use krafty_protocol::generated::{ProduceRequest, ProduceResponse};
-use krafty_protocol::records::{MAGIC_OFFSET, MAGIC_V2};
+use krafty_protocol::records::{RecordBatchHeader, MAGIC_OFFSET, MAGIC_V2};
 
 use super::produce_validation::{self, Rules};
 use super::Ctx;
@@ -58,8 +58,9 @@ fn produce_partition(
     index: i32,
     records: Option<&Bytes>,
     version: i16,
+    transactional_id: Option<&str>,
 ) -> Result<AppendOutcome, i16> {
-    if topic == crate::broker::OFFSETS_TOPIC {
+    if crate::broker::is_internal_topic(topic) {
         return Err(code::INVALID_TOPIC_EXCEPTION);
     }
     let partition = state
@@ -75,8 +76,29 @@ fn produce_partition(
         return Err(code::INVALID_RECORD);
     }
     let validated = produce_validation::validate(records, &rules(state, topic), &state.memory)?;
+    // transactional batches: only from the producer holding the transactional id, to a
+    // partition of its ongoing transaction (checked and appended under the coordinator)
+    let mut txn_producers: Vec<(i64, i16)> = Vec::new();
+    for b in &validated.batches {
+        let h = RecordBatchHeader::parse(b).map_err(|_| code::CORRUPT_MESSAGE)?;
+        if h.is_transactional() && !txn_producers.contains(&(h.producer_id, h.producer_epoch)) {
+            txn_producers.push((h.producer_id, h.producer_epoch));
+        }
+    }
     // the pool's bytes held by converted data are given back once it is appended
-    let outcome = partition.append(validated.batches);
+    let outcome = if txn_producers.is_empty() {
+        partition.append(validated.batches)
+    } else {
+        let Some(id) = transactional_id else {
+            return Err(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+        };
+        let batches = validated.batches;
+        state
+            .txns
+            .append_verified(id, &txn_producers, topic, index, || {
+                partition.append(batches)
+            })
+    };
     drop(validated.held);
     outcome
 }
@@ -103,7 +125,14 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Pending {
             } else if topic_refused {
                 Err(code::TOPIC_AUTHORIZATION_FAILED)
             } else if acks_ok {
-                produce_partition(state, &t.name, p.index, p.records.as_ref(), ctx.version)
+                produce_partition(
+                    state,
+                    &t.name,
+                    p.index,
+                    p.records.as_ref(),
+                    ctx.version,
+                    req.transactional_id.as_deref(),
+                )
             } else {
                 Err(code::INVALID_REQUIRED_ACKS)
             };

@@ -1,7 +1,8 @@
-//! InitProducerId (key 22), versions 0-5, for idempotent producers: a fresh producer id at
-//! epoch 0, or (v3+) the next epoch of the id and epoch the producer already holds.
-//! Transactional ids are not served yet (transactions come in a later issue): they are
-//! refused with INVALID_REQUEST (42) rather than a retriable error clients would loop on.
+//! InitProducerId (key 22), versions 0-5. Idempotent producers get a fresh producer id at
+//! epoch 0, or (v3+) the next epoch of the id and epoch they already hold. Transactional
+//! producers are served by the transaction coordinator ([`crate::txn::TxnCoordinator`]):
+//! the id's producer at its next epoch, fencing (PRODUCER_FENCED from v4, else
+//! INVALID_PRODUCER_EPOCH) and INVALID_TRANSACTION_TIMEOUT.
 
 use krafty_protocol::generated::{InitProducerIdRequest, InitProducerIdResponse};
 
@@ -16,9 +17,27 @@ pub fn handle(ctx: &Ctx, req: InitProducerIdRequest) -> Pending {
         producer_epoch: -1,
         ..Default::default()
     };
-    if req.transactional_id.as_ref().is_some_and(|t| !t.is_empty()) {
-        tracing::info!("transactional producer refused: transactions are not served yet");
-        resp.error_code = code::INVALID_REQUEST;
+    if let Some(id) = req.transactional_id.as_ref().filter(|t| !t.is_empty()) {
+        let presented = (ctx.version >= 3 && req.producer_id >= 0)
+            .then_some((req.producer_id, req.producer_epoch));
+        let fenced = if ctx.version >= 4 {
+            code::PRODUCER_FENCED
+        } else {
+            code::INVALID_PRODUCER_EPOCH
+        };
+        match ctx.state.txns.init_producer_id(
+            &ctx.state,
+            id,
+            req.transaction_timeout_ms,
+            presented,
+            fenced,
+        ) {
+            Ok((pid, epoch)) => {
+                resp.producer_id = pid;
+                resp.producer_epoch = epoch;
+            }
+            Err(e) => resp.error_code = e,
+        }
         return ctx.ready(&resp);
     }
     if req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_epoch < i16::MAX - 1 {

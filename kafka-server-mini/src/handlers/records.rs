@@ -37,7 +37,7 @@ pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> Pending {
                         r.error_code = code::TOPIC_AUTHORIZATION_FAILED;
                         return r;
                     }
-                    if t.name.as_ref() == crate::broker::OFFSETS_TOPIC {
+                    if crate::broker::is_internal_topic(&t.name) {
                         r.error_code = code::INVALID_TOPIC_EXCEPTION;
                         return r;
                     }
@@ -60,6 +60,7 @@ pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> Pending {
                     match st.log.delete_records_before(target) {
                         Ok(start) => {
                             moved |= start != before;
+                            st.txns.prune_below(start);
                             r.low_watermark = start;
                         }
                         Err(e) => {

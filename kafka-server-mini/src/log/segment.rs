@@ -418,7 +418,7 @@ impl Segment {
 
     /// Deletes the segment's files.
     pub fn delete(self) -> Result<()> {
-        for ext in ["log", "index", "timeindex"] {
+        for ext in ["log", "index", "timeindex", super::txn_index::EXT] {
             let p = file_name(&self.dir, self.base_offset, ext);
             match std::fs::remove_file(&p) {
                 Ok(()) => {}

@@ -61,6 +61,15 @@ pub fn served_versions(api: ApiKey) -> Option<VersionRange> {
         | ApiKey::DescribeAcls
         | ApiKey::DeleteAcls => api.valid_versions(),
         ApiKey::ApiVersions => VersionRange { min: 0, max: 4 },
+        // transactions without KIP-890 part 2 (EndTxn v5 bumps the epoch every
+        // transaction; TRANSACTION_ABORTABLE is never answered)
+        ApiKey::AddPartitionsToTxn => VersionRange { min: 0, max: 5 },
+        ApiKey::AddOffsetsToTxn | ApiKey::EndTxn | ApiKey::TxnOffsetCommit => {
+            VersionRange { min: 0, max: 4 }
+        }
+        ApiKey::DescribeTransactions | ApiKey::ListTransactions | ApiKey::DescribeProducers => {
+            api.valid_versions()
+        }
         _ => return None,
     };
     ours.intersect(&api.valid_versions())
@@ -199,6 +208,13 @@ fn route(ctx: &Ctx, body: RequestBody) -> Pending {
         RequestBody::DescribeConfigs(r) => configs::describe_configs(ctx, r),
         RequestBody::InitProducerId(r) => producer_id::handle(ctx, r),
         RequestBody::FindCoordinator(r) => coordinator::handle(ctx, r),
+        RequestBody::AddPartitionsToTxn(r) => txn::add_partitions(ctx, r),
+        RequestBody::AddOffsetsToTxn(r) => txn::add_offsets(ctx, r),
+        RequestBody::EndTxn(r) => txn::end_txn(ctx, r),
+        RequestBody::TxnOffsetCommit(r) => txn_offsets::handle(ctx, r),
+        RequestBody::DescribeTransactions(r) => txn_admin::describe_transactions(ctx, r),
+        RequestBody::ListTransactions(r) => txn_admin::list_transactions(ctx, r),
+        RequestBody::DescribeProducers(r) => txn_admin::describe_producers(ctx, r),
         RequestBody::JoinGroup(r) => groups::join_group(ctx, r),
         RequestBody::SyncGroup(r) => groups::sync_group(ctx, r),
         RequestBody::Heartbeat(r) => groups::heartbeat(ctx, r),

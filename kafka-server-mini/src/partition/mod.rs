@@ -5,13 +5,16 @@
 //! log end offset; followers would move it later. Must not: parse requests.
 
 pub mod producer_state;
+pub mod transactions;
 
 use std::sync::{Mutex, MutexGuard};
 
-use krafty_protocol::records::RecordBatchHeader;
+use krafty_protocol::records::{ControlRecordType, EndTxnMarker, RecordBatchHeader};
 
+use crate::log::txn_index::{self, TxnIndexEntry};
 use crate::log::Log;
 use producer_state::{ProducerStateMap, SequenceCheck};
+use transactions::PartitionTxns;
 
 /// State guarded by the partition lock.
 #[derive(Debug)]
@@ -20,12 +23,19 @@ pub struct PartitionState {
     pub log: Log,
     /// Idempotent producers' sequence state.
     pub producers: ProducerStateMap,
+    /// Open and aborted transactions (the last stable offset follows from them).
+    pub txns: PartitionTxns,
 }
 
 impl PartitionState {
     /// The high watermark: the log end offset while there are no followers.
     pub fn high_watermark(&self) -> i64 {
         self.log.log_end_offset()
+    }
+
+    /// The last stable offset: below it every transaction is decided.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.txns.last_stable_offset(self.high_watermark())
     }
 }
 
@@ -54,14 +64,23 @@ impl Partition {
     /// A partition over an opened log; producer state is rebuilt from the stored headers.
     pub fn new(topic: String, index: i32, log: Log) -> Self {
         let mut producers = ProducerStateMap::default();
-        match log.batch_headers() {
-            Ok(headers) => headers.iter().for_each(|h| producers.record(h)),
-            Err(e) => tracing::warn!(%topic, index, error = %e, "could not rebuild producer state"),
-        }
+        let headers = match log.batch_headers() {
+            Ok(headers) => headers,
+            Err(e) => {
+                tracing::warn!(%topic, index, error = %e, "could not rebuild producer state");
+                Vec::new()
+            }
+        };
+        headers.iter().for_each(|h| producers.record(h));
+        let txns = PartitionTxns::rebuild(&log, &headers, &topic, index);
         Partition {
             topic,
             index,
-            state: Mutex::new(PartitionState { log, producers }),
+            state: Mutex::new(PartitionState {
+                log,
+                producers,
+                txns,
+            }),
         }
     }
 
@@ -116,6 +135,7 @@ impl Partition {
             })?;
             for h in &stored {
                 st.producers.record(h);
+                st.txns.on_data(h);
             }
             if first.is_none() {
                 first = stored.first().map(|h| h.base_offset);
@@ -126,5 +146,67 @@ impl Partition {
             log_start_offset: st.log.log_start_offset(),
             log_append_time: if st.log.log_append_time() { now } else { -1 },
         })
+    }
+
+    /// Appends a transaction marker (a control batch with one COMMIT or ABORT record) for
+    /// `producer_id` at `producer_epoch`, as the transaction coordinator writes it, and ends
+    /// the producer's open transaction here. Returns the marker's offset.
+    pub fn append_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> Result<i64, i16> {
+        let marker = EndTxnMarker {
+            control_type: if commit {
+                ControlRecordType::Commit
+            } else {
+                ControlRecordType::Abort
+            },
+            coordinator_epoch,
+        };
+        let now = crate::broker::now_ms();
+        let bytes = marker
+            .to_batch(producer_id, producer_epoch, now, 0)
+            .to_bytes()
+            .map_err(|e| {
+                tracing::error!(error = ?e, "could not encode a transaction marker");
+                crate::error::code::UNKNOWN_SERVER_ERROR
+            })?;
+        let mut st = self.lock();
+        st.log.check_online().map_err(|e| e.code())?;
+        let mut batches = vec![bytes.to_vec()];
+        let stored = st.log.append_batches(&mut batches, now).map_err(|e| {
+            tracing::error!(topic = %self.topic, partition = self.index, error = %e, "marker append failed");
+            e.code()
+        })?;
+        let offset = stored.first().map_or(-1, |h| h.base_offset);
+        for h in &stored {
+            st.producers.record(h);
+            let first = st.txns.first_offset_of(producer_id);
+            st.txns.on_marker(producer_id, h.base_offset, commit);
+            if let (false, Some(first)) = (commit, first) {
+                let entry = TxnIndexEntry {
+                    producer_id,
+                    first_offset: first,
+                    last_offset: h.base_offset,
+                    last_stable_offset: st.txns.last_stable_offset(h.base_offset + 1),
+                };
+                let base = st
+                    .log
+                    .segments()
+                    .rev()
+                    .find(|s| s.base_offset() <= h.base_offset)
+                    .map_or(0, |s| s.base_offset());
+                let dir = st.log.dir().to_path_buf();
+                if let Err(e) = txn_index::append(st.log.disk(), &dir, base, &entry) {
+                    // a missing index is rebuilt at the next start; a partial one must go
+                    tracing::error!(topic = %self.topic, partition = self.index, error = %e, "aborted-transaction index not written");
+                    let _ = txn_index::delete(&dir, base);
+                }
+            }
+        }
+        Ok(offset)
     }
 }

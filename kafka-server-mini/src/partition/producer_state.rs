@@ -24,6 +24,20 @@ struct BatchMeta {
 struct Entry {
     epoch: i16,
     batches: VecDeque<BatchMeta>,
+    last_timestamp: i64,
+}
+
+/// One producer as DescribeProducers reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveProducer {
+    /// The producer id.
+    pub producer_id: i64,
+    /// Its current epoch.
+    pub epoch: i16,
+    /// The last sequence number appended (-1 if none in this epoch).
+    pub last_sequence: i32,
+    /// The max timestamp of its last batch (-1 if unknown).
+    pub last_timestamp: i64,
 }
 
 /// What to do with an incoming batch of an idempotent producer.
@@ -92,6 +106,17 @@ impl ProducerStateMap {
 
     /// Records an appended batch (header with its assigned base offset).
     pub fn record(&mut self, h: &RecordBatchHeader) {
+        if h.is_control() && h.has_producer_id() {
+            // a transaction marker: a newer epoch (a fenced or timed-out producer) replaces
+            // the producer's state, so batches of older epochs are refused from now on
+            let e = self.producers.entry(h.producer_id).or_default();
+            if h.producer_epoch > e.epoch {
+                e.epoch = h.producer_epoch;
+                e.batches.clear();
+            }
+            e.last_timestamp = h.max_timestamp;
+            return;
+        }
         if !h.has_producer_id() || h.base_sequence < 0 {
             return;
         }
@@ -100,6 +125,7 @@ impl ProducerStateMap {
             e.epoch = h.producer_epoch;
             e.batches.clear();
         }
+        e.last_timestamp = h.max_timestamp;
         e.batches.push_back(BatchMeta {
             first_seq: h.base_sequence,
             last_seq: h.last_sequence(),
@@ -108,6 +134,27 @@ impl ProducerStateMap {
         while e.batches.len() > BATCHES_KEPT {
             e.batches.pop_front();
         }
+    }
+
+    /// The current epoch of `producer_id`, if it ever wrote here.
+    pub fn epoch(&self, producer_id: i64) -> Option<i16> {
+        self.producers.get(&producer_id).map(|e| e.epoch)
+    }
+
+    /// Every producer known here, by producer id.
+    pub fn active(&self) -> Vec<ActiveProducer> {
+        let mut v: Vec<ActiveProducer> = self
+            .producers
+            .iter()
+            .map(|(pid, e)| ActiveProducer {
+                producer_id: *pid,
+                epoch: e.epoch,
+                last_sequence: e.batches.back().map_or(-1, |b| b.last_seq),
+                last_timestamp: e.last_timestamp,
+            })
+            .collect();
+        v.sort_by_key(|p| p.producer_id);
+        v
     }
 
     /// The largest producer id seen.
