@@ -95,7 +95,19 @@ fn same_script_against_real_kafka() {
         Ok(c) => c,
         Err(reason) => return peer_missing(&reason),
     };
-    for (_, bootstrap) in clusters {
-        run_txn_peers(&peers, &bootstrap);
+    // Two of the shared clusters keep the run short: the specs' release on one node and
+    // the newest release replicated on three (all of them when neither is listed).
+    let chosen: Vec<_> = clusters
+        .iter()
+        .filter(|(name, _)| name == "k40-1" || name == "k44-3")
+        .collect();
+    let chosen = if chosen.is_empty() {
+        clusters.iter().collect()
+    } else {
+        chosen
+    };
+    for (name, bootstrap) in chosen {
+        eprintln!("real Kafka {name}");
+        run_txn_peers(&peers, bootstrap);
     }
 }
