@@ -132,6 +132,17 @@ impl Coordinator {
         StrBytes::from(self.group_id.clone())
     }
 
+    /// The member's group metadata (KIP-447) as of now.
+    pub fn group_metadata(&self) -> crate::consumer::ConsumerGroupMetadata {
+        let m = self.member();
+        crate::consumer::ConsumerGroupMetadata {
+            group_id: self.group_id.clone(),
+            generation_id: m.generation,
+            member_id: m.member_id,
+            group_instance_id: self.cfg.group_instance_id.clone(),
+        }
+    }
+
     /// `group.instance.id`, for the requests of a static member (KIP-345).
     fn instance(&self) -> Option<StrBytes> {
         self.cfg.group_instance_id.clone().map(StrBytes::from)
@@ -620,8 +631,30 @@ impl Coordinator {
         Ok(())
     }
 
-    /// Committed offsets of `partitions` (absent: none committed).
+    /// Committed offsets of `partitions` (absent: none committed). A read_committed
+    /// consumer asks for stable offsets only (KIP-447 `require_stable`, as Java's consumer
+    /// does): while a transaction's offsets for a partition are pending, the coordinator
+    /// answers UNSTABLE_OFFSET_COMMIT, retried here until `request.timeout.ms`.
     pub async fn committed(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>> {
+        let deadline = Instant::now() + self.cfg.common.request_timeout;
+        loop {
+            match self.committed_once(partitions).await {
+                Err(e)
+                    if e.kafka_code() == Some(KafkaCode::UnstableOffsetCommit)
+                        && Instant::now() < deadline =>
+                {
+                    tracing::debug!(group = %self.group_id, "unstable offsets, retrying");
+                    tokio::time::sleep(self.cfg.common.retry_backoff).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn committed_once(
         &self,
         partitions: &[TopicPartition],
     ) -> Result<HashMap<TopicPartition, i64>> {
@@ -645,7 +678,8 @@ impl Coordinator {
                     })
                     .collect(),
             ),
-            require_stable: false,
+            require_stable: self.cfg.isolation_level
+                == crate::config::IsolationLevel::ReadCommitted,
             ..Default::default()
         };
         let resp = conn.send(&req).await?;

@@ -1,0 +1,671 @@
+//! The transaction manager of one transactional producer: the state machine, the
+//! producer id and epoch, the partitions and offsets of the open transaction, and the
+//! requests to the transaction coordinator (as Java's `TransactionManager`).
+//!
+//! Owns: FindCoordinator (key type TRANSACTION) and the coordinator connection,
+//! InitProducerId with the transactional id, AddPartitionsToTxn (v0-v3, the client path of
+//! KIP-890 part 1: partitions are added before their first batch goes out — the sender asks
+//! [`TransactionManager::add_pending_partitions`] and sends only added partitions),
+//! AddOffsetsToTxn, TxnOffsetCommit (to the group coordinator, KIP-447 group metadata),
+//! EndTxn, the retries of retriable coordinator answers until `max.block.ms`, and the
+//! error state ([`TransactionError`]). Must not: touch batches (the producer flushes and
+//! aborts them through the accumulator).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use krafty_protocol::generated::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use krafty_protocol::generated::txn_offset_commit_request::{
+    TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+};
+use krafty_protocol::generated::{
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, EndTxnRequest,
+    InitProducerIdRequest, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+};
+use krafty_protocol::message::ClientRequest;
+use krafty_protocol::wire::StrBytes;
+use tokio::time::Instant;
+
+use super::error::{classify_error, TransactionError, TxnErrorClass};
+use super::state::TxnState;
+use crate::consumer::ConsumerGroupMetadata;
+use crate::error::{Error, KafkaCode, Result};
+use crate::net::coordinator_lookup::{find_coordinator, KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION};
+use crate::net::{Connection, Pool};
+use crate::types::TopicPartition;
+
+/// Settings the manager needs.
+#[derive(Debug, Clone)]
+pub(crate) struct TxnSettings {
+    /// `transactional.id`.
+    pub transactional_id: String,
+    /// `transaction.timeout.ms`.
+    pub timeout: Duration,
+    /// `max.block.ms`: how long one transactional call retries.
+    pub max_block: Duration,
+    /// `retry.backoff.ms`.
+    pub retry_backoff: Duration,
+}
+
+/// Mutable state, behind one lock (never held across an await).
+#[derive(Debug)]
+struct Inner {
+    state: TxnState,
+    /// Producer id and epoch from InitProducerId.
+    producer: Option<(i64, i16)>,
+    /// Partitions records were appended to but not yet added to the transaction.
+    pending: BTreeSet<TopicPartition>,
+    /// Partitions the coordinator has in the transaction.
+    added: HashSet<TopicPartition>,
+    /// Whether the coordinator knows of this transaction (a partition or offsets added):
+    /// only then does ending it need an EndTxn.
+    started: bool,
+    /// Counts transactions, so an AddPartitionsToTxn answer of an ended one is ignored.
+    generation: u64,
+    /// The error of the AbortableError / FatalError state.
+    error: Option<TransactionError>,
+}
+
+/// The transactional side of one producer.
+#[derive(Debug)]
+pub(crate) struct TransactionManager {
+    cfg: TxnSettings,
+    pool: Arc<Pool>,
+    inner: Mutex<Inner>,
+    /// The transaction coordinator's connection, once found.
+    coordinator: tokio::sync::Mutex<Option<Connection>>,
+}
+
+/// How a coordinator request's answer reads: Kafka's error code of the whole request.
+type CodeOf<R> = fn(&R) -> i16;
+
+impl TransactionManager {
+    /// A manager in state `Uninitialized`.
+    pub fn new(cfg: TxnSettings, pool: Arc<Pool>) -> Self {
+        TransactionManager {
+            cfg,
+            pool,
+            inner: Mutex::new(Inner {
+                state: TxnState::Uninitialized,
+                producer: None,
+                pending: BTreeSet::new(),
+                added: HashSet::new(),
+                started: false,
+                generation: 0,
+                error: None,
+            }),
+            coordinator: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The `transactional.id`.
+    pub fn transactional_id(&self) -> &str {
+        &self.cfg.transactional_id
+    }
+
+    /// The current state.
+    pub fn state(&self) -> TxnState {
+        self.inner().state
+    }
+
+    /// The producer id and epoch batches carry (none before `init_transactions`).
+    pub fn producer(&self) -> Option<(i64, i16)> {
+        self.inner().producer
+    }
+
+    /// The error of the error states.
+    pub fn error(&self) -> Option<TransactionError> {
+        self.inner().error.clone()
+    }
+
+    /// Moves to `to`, or fails: with the stored error in an error state, else
+    /// [`Error::IllegalState`] naming the call.
+    fn transition(&self, to: TxnState, call: &str) -> Result<()> {
+        let mut inner = self.inner();
+        if inner.state.can_move_to(to) {
+            tracing::debug!(from = ?inner.state, ?to, txn = %self.cfg.transactional_id, "transaction state");
+            inner.state = to;
+            return Ok(());
+        }
+        if let Some(e) = inner.error.clone() {
+            return Err(Error::Transaction(e));
+        }
+        Err(Error::IllegalState(format!(
+            "{call} is not allowed in state {:?}",
+            inner.state
+        )))
+    }
+
+    /// Records a failure of the open transaction: fatal and fenced errors make the producer
+    /// unusable, anything else makes the transaction abortable. Returns the error as stored.
+    pub fn record_failure(&self, error: &Error, doing: &str) -> TransactionError {
+        let e = TransactionError::from_error(error, doing);
+        let mut inner = self.inner();
+        let to = if e.is_fatal() {
+            TxnState::FatalError
+        } else {
+            TxnState::AbortableError
+        };
+        if inner.state == TxnState::FatalError {
+            return inner.error.clone().unwrap_or(e);
+        }
+        if inner.state.can_move_to(to) {
+            tracing::warn!(txn = %self.cfg.transactional_id, error = %e, "transaction failed");
+            inner.state = to;
+            if inner.error.is_none() || to == TxnState::FatalError {
+                inner.error = Some(e.clone());
+            }
+        }
+        e
+    }
+
+    /// `init_transactions`: finds the coordinator and gets the producer id and epoch for
+    /// the transactional id (fencing any older producer with the same id and completing
+    /// its open transaction on the broker).
+    pub async fn init(&self) -> Result<()> {
+        self.transition(TxnState::Initializing, "init_transactions")?;
+        let req = InitProducerIdRequest {
+            transactional_id: Some(StrBytes::from(self.cfg.transactional_id.clone())),
+            transaction_timeout_ms: i32::try_from(self.cfg.timeout.as_millis()).unwrap_or(i32::MAX),
+            producer_id: -1,
+            producer_epoch: -1,
+            ..Default::default()
+        };
+        let resp = match self
+            .txn_call(&req, "InitProducerId", |r| r.error_code)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                // a timeout leaves Initializing, so init_transactions may be called again
+                if !matches!(e, Error::Timeout(_)) {
+                    self.record_fatal(&e, "InitProducerId");
+                }
+                return Err(e);
+            }
+        };
+        {
+            let mut inner = self.inner();
+            inner.producer = Some((resp.producer_id, resp.producer_epoch));
+        }
+        tracing::info!(txn = %self.cfg.transactional_id, producer_id = resp.producer_id, epoch = resp.producer_epoch, "transactions initialized");
+        self.transition(TxnState::Ready, "init_transactions")
+    }
+
+    fn record_fatal(&self, error: &Error, doing: &str) {
+        let mut e = TransactionError::from_error(error, doing);
+        if !e.is_fatal() {
+            e.class = TxnErrorClass::Fatal;
+        }
+        let mut inner = self.inner();
+        inner.state = TxnState::FatalError;
+        inner.error = Some(e);
+    }
+
+    /// `begin_transaction`: opens a transaction (nothing is sent until the first record or
+    /// offsets).
+    pub fn begin(&self) -> Result<()> {
+        self.transition(TxnState::InTransaction, "begin_transaction")?;
+        let mut inner = self.inner();
+        inner.generation += 1;
+        inner.pending.clear();
+        inner.added.clear();
+        inner.started = false;
+        Ok(())
+    }
+
+    /// Called by `send` before a record is appended: the record's partition joins the
+    /// transaction (AddPartitionsToTxn is sent by the sender before its first batch).
+    pub fn add_partition(&self, tp: &TopicPartition) -> Result<()> {
+        let mut inner = self.inner();
+        if !inner.state.accepts_sends() {
+            if let Some(e) = inner.error.clone() {
+                return Err(Error::Transaction(e));
+            }
+            return Err(Error::IllegalState(format!(
+                "cannot send in state {:?}: call begin_transaction first",
+                inner.state
+            )));
+        }
+        if !inner.added.contains(tp) {
+            inner.pending.insert(tp.clone());
+        }
+        Ok(())
+    }
+
+    /// Whether batches of `tp` may be sent (the coordinator has it in the transaction).
+    pub fn is_added(&self, tp: &TopicPartition) -> bool {
+        self.inner().added.contains(tp)
+    }
+
+    /// Sends AddPartitionsToTxn for the partitions waiting for it (called by the sender
+    /// loop). Retriable answers leave them waiting (the next loop retries); any other
+    /// error puts the transaction in an error state.
+    pub async fn add_pending_partitions(&self) {
+        let (partitions, producer, generation) = {
+            let inner = self.inner();
+            if inner.pending.is_empty()
+                || !matches!(inner.state, TxnState::InTransaction | TxnState::Committing)
+            {
+                return;
+            }
+            let Some(producer) = inner.producer else {
+                return;
+            };
+            (
+                inner.pending.iter().cloned().collect::<Vec<_>>(),
+                producer,
+                inner.generation,
+            )
+        };
+        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for tp in &partitions {
+            by_topic.entry(&tp.topic).or_default().push(tp.partition);
+        }
+        let req = AddPartitionsToTxnRequest {
+            v3_and_below_transactional_id: StrBytes::from(self.cfg.transactional_id.clone()),
+            v3_and_below_producer_id: producer.0,
+            v3_and_below_producer_epoch: producer.1,
+            v3_and_below_topics: by_topic
+                .into_iter()
+                .map(|(t, ps)| AddPartitionsToTxnTopic {
+                    name: StrBytes::from(t.to_string()),
+                    partitions: ps.into(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let result = self
+            .txn_call(&req, "AddPartitionsToTxn", add_partitions_code)
+            .await;
+        let mut inner = self.inner();
+        if inner.generation != generation {
+            return;
+        }
+        match result {
+            Ok(_) => {
+                for tp in partitions {
+                    inner.pending.remove(&tp);
+                    inner.added.insert(tp);
+                }
+                inner.started = true;
+            }
+            Err(e) => {
+                drop(inner);
+                self.record_failure(&e, "AddPartitionsToTxn");
+            }
+        }
+    }
+
+    /// `send_offsets_to_transaction`: adds the group's offsets commit to the transaction
+    /// (AddOffsetsToTxn to the transaction coordinator, then TxnOffsetCommit with the
+    /// consumer's group metadata to the group coordinator, KIP-447).
+    pub async fn send_offsets(
+        &self,
+        offsets: &[(TopicPartition, i64)],
+        group: &ConsumerGroupMetadata,
+    ) -> Result<()> {
+        let producer = {
+            let inner = self.inner();
+            if !inner.state.accepts_sends() {
+                if let Some(e) = inner.error.clone() {
+                    return Err(Error::Transaction(e));
+                }
+                return Err(Error::IllegalState(format!(
+                    "send_offsets_to_transaction in state {:?}: call begin_transaction first",
+                    inner.state
+                )));
+            }
+            inner
+                .producer
+                .ok_or_else(|| Error::IllegalState("no producer id".into()))?
+        };
+        let add = AddOffsetsToTxnRequest {
+            transactional_id: StrBytes::from(self.cfg.transactional_id.clone()),
+            producer_id: producer.0,
+            producer_epoch: producer.1,
+            group_id: StrBytes::from(group.group_id.clone()),
+            ..Default::default()
+        };
+        if let Err(e) = self
+            .txn_call(&add, "AddOffsetsToTxn", |r| r.error_code)
+            .await
+        {
+            return Err(Error::Transaction(
+                self.record_failure(&e, "AddOffsetsToTxn"),
+            ));
+        }
+        self.inner().started = true;
+        let mut by_topic: BTreeMap<&str, Vec<TxnOffsetCommitRequestPartition>> = BTreeMap::new();
+        for (tp, offset) in offsets {
+            by_topic
+                .entry(&tp.topic)
+                .or_default()
+                .push(TxnOffsetCommitRequestPartition {
+                    partition_index: tp.partition,
+                    committed_offset: *offset,
+                    committed_leader_epoch: -1,
+                    committed_metadata: Some(StrBytes::from_static_str("")),
+                    ..Default::default()
+                });
+        }
+        let commit = TxnOffsetCommitRequest {
+            transactional_id: StrBytes::from(self.cfg.transactional_id.clone()),
+            group_id: StrBytes::from(group.group_id.clone()),
+            producer_id: producer.0,
+            producer_epoch: producer.1,
+            generation_id: group.generation_id,
+            member_id: StrBytes::from(group.member_id.clone()),
+            group_instance_id: group.group_instance_id.clone().map(StrBytes::from),
+            topics: by_topic
+                .into_iter()
+                .map(|(t, partitions)| TxnOffsetCommitRequestTopic {
+                    name: StrBytes::from(t.to_string()),
+                    partitions,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let group_conn = tokio::sync::Mutex::new(None);
+        let result = self
+            .call(
+                &commit,
+                "TxnOffsetCommit",
+                txn_offset_commit_code,
+                &group.group_id,
+                KEY_TYPE_GROUP,
+                &group_conn,
+            )
+            .await;
+        if let Err(e) = result {
+            return Err(Error::Transaction(
+                self.record_failure(&e, "TxnOffsetCommit"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Moves to Committing or Aborting before the producer flushes or drops batches.
+    pub fn begin_end(&self, commit: bool) -> Result<()> {
+        if commit {
+            self.transition(TxnState::Committing, "commit_transaction")
+        } else {
+            self.transition(TxnState::Aborting, "abort_transaction")
+        }
+    }
+
+    /// Ends the transaction with EndTxn (commit or abort) once every batch is done, then
+    /// moves to Ready. A commit in an error state fails with that error; nothing is sent
+    /// when the coordinator never heard of the transaction.
+    pub async fn end(&self, commit: bool) -> Result<()> {
+        let (producer, started) = {
+            let inner = self.inner();
+            let expected = if commit {
+                TxnState::Committing
+            } else {
+                TxnState::Aborting
+            };
+            if inner.state != expected {
+                if let Some(e) = inner.error.clone() {
+                    return Err(Error::Transaction(e));
+                }
+                return Err(Error::IllegalState(format!(
+                    "ending a transaction in state {:?}",
+                    inner.state
+                )));
+            }
+            (inner.producer, inner.started)
+        };
+        if started {
+            let Some((id, epoch)) = producer else {
+                return Err(Error::IllegalState("no producer id".into()));
+            };
+            let req = EndTxnRequest {
+                transactional_id: StrBytes::from(self.cfg.transactional_id.clone()),
+                producer_id: id,
+                producer_epoch: epoch,
+                committed: commit,
+                ..Default::default()
+            };
+            let what = if commit {
+                "EndTxn(commit)"
+            } else {
+                "EndTxn(abort)"
+            };
+            if let Err(e) = self.txn_call(&req, what, |r| r.error_code).await {
+                if matches!(e, Error::Timeout(_)) {
+                    // Java keeps the state: the same call may be retried
+                    return Err(e);
+                }
+                return Err(Error::Transaction(self.record_failure(&e, what)));
+            }
+        }
+        {
+            let mut inner = self.inner();
+            inner.pending.clear();
+            inner.added.clear();
+            inner.started = false;
+            inner.error = None;
+        }
+        self.transition(TxnState::Ready, if commit { "commit" } else { "abort" })
+    }
+
+    /// A request to the transaction coordinator, retried until `max.block.ms`.
+    async fn txn_call<R: ClientRequest>(
+        &self,
+        req: &R,
+        what: &str,
+        code_of: CodeOf<R::Response>,
+    ) -> Result<R::Response> {
+        self.call(
+            req,
+            what,
+            code_of,
+            &self.cfg.transactional_id,
+            KEY_TYPE_TRANSACTION,
+            &self.coordinator,
+        )
+        .await
+    }
+
+    /// Sends `req` to the coordinator of `key` (found with FindCoordinator and kept in
+    /// `cache`), retrying retriable answers and network errors with `retry.backoff.ms`
+    /// until `max.block.ms`; a non-retriable code is a [`TransactionError`].
+    async fn call<R: ClientRequest>(
+        &self,
+        req: &R,
+        what: &str,
+        code_of: CodeOf<R::Response>,
+        key: &str,
+        key_type: i8,
+        cache: &tokio::sync::Mutex<Option<Connection>>,
+    ) -> Result<R::Response> {
+        let deadline = Instant::now() + self.cfg.max_block;
+        let mut last = String::from("no attempt");
+        loop {
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout(format!(
+                    "{what} for transactional id {} within max.block.ms ({last})",
+                    self.cfg.transactional_id
+                )));
+            }
+            let conn = {
+                let mut c = cache.lock().await;
+                match c.as_ref().filter(|c| !c.is_closed()) {
+                    Some(conn) => Ok(conn.clone()),
+                    None => match find_coordinator(&self.pool, key, key_type).await {
+                        Ok((_, conn)) => {
+                            *c = Some(conn.clone());
+                            Ok(conn)
+                        }
+                        Err(e) => Err(e),
+                    },
+                }
+            };
+            let outcome = match conn {
+                Ok(conn) => conn.send(req).await,
+                Err(e) => Err(e),
+            };
+            let error = match outcome {
+                Ok(resp) => {
+                    let code = KafkaCode::from_code(code_of(&resp));
+                    if code == KafkaCode::None {
+                        return Ok(resp);
+                    }
+                    Error::Broker {
+                        code,
+                        context: format!("{what} ({})", self.cfg.transactional_id),
+                    }
+                }
+                Err(e) => e,
+            };
+            let class = classify_error(&error);
+            if class != TxnErrorClass::Retriable {
+                return Err(Error::Transaction(TransactionError::from_error(
+                    &error, what,
+                )));
+            }
+            if !matches!(
+                error.kafka_code(),
+                Some(KafkaCode::ConcurrentTransactions | KafkaCode::CoordinatorLoadInProgress)
+            ) {
+                *cache.lock().await = None;
+            }
+            tracing::debug!(what, error = %error, "retrying transactional request");
+            last = error.to_string();
+            tokio::time::sleep(self.cfg.retry_backoff).await;
+        }
+    }
+}
+
+/// The error of an AddPartitionsToTxn v0-v3 answer: the first partition error that is not
+/// OPERATION_NOT_ATTEMPTED (which only says another partition failed).
+fn add_partitions_code(resp: &AddPartitionsToTxnResponse) -> i16 {
+    if resp.error_code != 0 {
+        return resp.error_code;
+    }
+    let codes = resp
+        .results_by_topic_v3_and_below
+        .iter()
+        .flat_map(|t| t.results_by_partition.iter())
+        .map(|p| p.partition_error_code)
+        .filter(|&c| c != 0);
+    let mut fallback = 0;
+    for c in codes {
+        if c != KafkaCode::OperationNotAttempted.code() {
+            return c;
+        }
+        fallback = c;
+    }
+    fallback
+}
+
+/// The error of a TxnOffsetCommit answer: the first partition error.
+fn txn_offset_commit_code(resp: &TxnOffsetCommitResponse) -> i16 {
+    resp.topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .map(|p| p.error_code)
+        .find(|&c| c != 0)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::error::classify;
+    use super::*;
+    use crate::config::CommonConfig;
+    use krafty_protocol::generated::add_partitions_to_txn_response::{
+        AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+    };
+
+    fn manager() -> TransactionManager {
+        let pool = Arc::new(Pool::new(&CommonConfig::default()));
+        TransactionManager::new(
+            TxnSettings {
+                transactional_id: "tx".into(),
+                timeout: Duration::from_secs(60),
+                max_block: Duration::from_secs(1),
+                retry_backoff: Duration::from_millis(10),
+            },
+            pool,
+        )
+    }
+
+    #[test]
+    fn sends_need_an_open_transaction_and_errors_stick() {
+        let m = manager();
+        let tp = TopicPartition::new("t", 0);
+        assert!(matches!(m.add_partition(&tp), Err(Error::IllegalState(_))));
+        assert!(
+            matches!(m.begin(), Err(Error::IllegalState(_))),
+            "begin before init"
+        );
+        // pretend init succeeded
+        m.inner().state = TxnState::Ready;
+        m.inner().producer = Some((7, 0));
+        assert!(m.begin().is_ok());
+        assert!(m.add_partition(&tp).is_ok());
+        assert!(!m.is_added(&tp));
+        let e = m.record_failure(&Error::Timeout("batch".into()), "produce");
+        assert!(e.is_abortable());
+        assert_eq!(m.state(), TxnState::AbortableError);
+        assert!(matches!(m.add_partition(&tp), Err(Error::Transaction(ref t)) if t.is_abortable()));
+        assert!(
+            matches!(m.begin_end(true), Err(Error::Transaction(_))),
+            "no commit after an error"
+        );
+        assert!(m.begin_end(false).is_ok(), "abort is allowed");
+        let fenced = Error::broker(KafkaCode::ProducerFenced.code(), "Produce");
+        assert!(m.record_failure(&fenced, "produce").is_fenced());
+        assert_eq!(m.state(), TxnState::FatalError);
+        assert!(matches!(m.begin_end(false), Err(Error::Transaction(ref t)) if t.is_fenced()));
+    }
+
+    #[tokio::test]
+    async fn ending_a_transaction_the_coordinator_never_saw_sends_nothing() {
+        let m = manager();
+        m.inner().state = TxnState::Ready;
+        m.inner().producer = Some((7, 0));
+        assert!(m.begin().is_ok());
+        assert!(m.begin_end(true).is_ok());
+        assert!(m.end(true).await.is_ok());
+        assert_eq!(m.state(), TxnState::Ready);
+    }
+
+    #[test]
+    fn add_partitions_reports_the_real_cause_over_operation_not_attempted() {
+        let part = |code: i16| AddPartitionsToTxnPartitionResult {
+            partition_index: 0,
+            partition_error_code: code,
+            ..Default::default()
+        };
+        let resp = AddPartitionsToTxnResponse {
+            results_by_topic_v3_and_below: vec![AddPartitionsToTxnTopicResult {
+                name: StrBytes::from_static_str("t"),
+                results_by_partition: vec![
+                    part(KafkaCode::OperationNotAttempted.code()),
+                    part(KafkaCode::TopicAuthorizationFailed.code()),
+                    part(0),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            add_partitions_code(&resp),
+            KafkaCode::TopicAuthorizationFailed.code()
+        );
+        assert_eq!(
+            classify(KafkaCode::from_code(add_partitions_code(&resp))),
+            TxnErrorClass::Abortable
+        );
+    }
+}
