@@ -8,6 +8,8 @@
 //!   aborted one (read_uncommitted sees both, so the aborted ones were really written);
 //! - zombie fencing: a second producer with the same `transactional.id` fences the first,
 //!   whose later sends and commit fail as fenced and never reach read_committed readers;
+//! - an abortable error (a record the broker refuses): commit fails, abort bumps the
+//!   epoch, the next transaction commits;
 //! - offsets in the transaction (KIP-447 group metadata): committed with the transaction,
 //!   not with an aborted one;
 //! - throughput of transactional against idempotent produce (printed, not asserted).
@@ -297,6 +299,67 @@ pub async fn offsets_in_transaction(bootstrap: &str, rf: i16) {
     assert_eq!(out.len(), 20);
 }
 
+/// A batch the broker refuses (MESSAGE_TOO_LARGE) makes the transaction abortable: the
+/// commit fails, the abort bumps the epoch (the broker's sequence for the partition lags
+/// ours), and the next transaction on the same partition commits.
+pub async fn abortable_error_then_recovery(bootstrap: &str, rf: i16) {
+    let topic = unique("txn-abortable");
+    let admin =
+        krafty_client::Admin::new(krafty_client::AdminConfig::new(bootstrap).expect("config"));
+    let mut spec = krafty_client::NewTopic::new(&topic, 1, rf);
+    spec.configs
+        .push(("max.message.bytes".to_string(), "2000".to_string()));
+    let created = admin.create_topics(&[spec]).await.expect("create topics");
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    admin.close();
+    common::wait_topic_ready(bootstrap, &topic, 1).await;
+
+    let producer = txn_producer(bootstrap, &unique("txid-abortable"));
+    producer.init_transactions().await.expect("init");
+    producer.begin_transaction().expect("begin");
+    producer
+        .send_and_wait(ProducerRecord::new(&topic).partition(0).value("small-1"))
+        .await
+        .expect("a small record is written");
+    let big = producer
+        .send_and_wait(
+            ProducerRecord::new(&topic)
+                .partition(0)
+                .value(vec![b'x'; 5000]),
+        )
+        .await;
+    assert!(
+        big.is_err(),
+        "the broker refuses a record over max.message.bytes"
+    );
+    assert_eq!(producer.transaction_state(), Some(TxnState::AbortableError));
+    match producer.commit_transaction().await {
+        Err(Error::Transaction(e)) => assert!(e.is_abortable(), "{e}"),
+        other => panic!("commit after a failed record must fail as abortable: {other:?}"),
+    }
+    producer.abort_transaction().await.expect("abort");
+    assert_eq!(producer.transaction_state(), Some(TxnState::Ready));
+
+    producer.begin_transaction().expect("begin again");
+    producer
+        .send_and_wait(ProducerRecord::new(&topic).partition(0).value("small-2"))
+        .await
+        .expect("the partition takes records again after the abort (epoch bumped)");
+    producer.commit_transaction().await.expect("commit");
+    producer.close().await.expect("close");
+
+    let seen = read_all(
+        bootstrap,
+        &topic,
+        1,
+        "read_committed",
+        Duration::from_millis(300),
+    )
+    .await;
+    let values: Vec<String> = values_by_partition(&seen).into_values().flatten().collect();
+    assert_eq!(values, vec!["small-2".to_string()]);
+}
+
 /// Transactional (1000 records per transaction) against idempotent produce of the same
 /// records in the same run: printed, not asserted.
 pub async fn throughput(bootstrap: &str, rf: i16) {
@@ -390,6 +453,12 @@ async fn offsets_in_transaction_on(kind: &str) {
     )
     .await;
 }
+async fn abortable_error_then_recovery_on(kind: &str) {
+    on(kind, |b, rf| async move {
+        abortable_error_then_recovery(&b, rf).await
+    })
+    .await;
+}
 async fn throughput_on(kind: &str) {
     on(kind, |b, rf| async move { throughput(&b, rf).await }).await;
 }
@@ -398,6 +467,10 @@ real_kafka_tests!(commit_and_abort_real, commit_and_abort_on);
 real_kafka_tests!(zombie_fencing_real, zombie_fencing_on);
 real_kafka_tests!(offsets_in_transaction_real, offsets_in_transaction_on);
 real_kafka_tests!(throughput_real, throughput_on);
+real_kafka_tests!(
+    abortable_error_then_recovery_real,
+    abortable_error_then_recovery_on
+);
 
 const MINI_PENDING: &str =
     "kafka-server-mini has no transaction coordinator yet (issue 14, broker half)";
@@ -425,4 +498,10 @@ async fn offsets_in_transaction_mini() {
 #[ignore = "kafka-server-mini has no transaction coordinator yet (issue 14, broker half)"]
 async fn throughput_mini() {
     throughput_on("mini").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "kafka-server-mini has no transaction coordinator yet (issue 14, broker half)"]
+async fn abortable_error_then_recovery_mini() {
+    abortable_error_then_recovery_on("mini").await;
 }

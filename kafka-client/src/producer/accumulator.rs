@@ -590,8 +590,10 @@ impl Accumulator {
         self.wake.notify_one();
     }
 
-    /// Fails every queued batch (used when the sender stops for good).
-    pub(crate) fn abort_all(&self, error: &Error) {
+    /// Fails every queued batch (when the sender stops for good, or a transaction is
+    /// aborted). Returns whether one of them already carried a sequence number (a retry):
+    /// the broker's sequence for its partition then lags ours.
+    pub(crate) fn abort_all(&self, error: &Error) -> bool {
         let batches: Vec<ProducerBatch> = {
             let mut state = self.state();
             state
@@ -600,9 +602,11 @@ impl Accumulator {
                 .flat_map(|q| q.batches.drain(..))
                 .collect()
         };
+        let sequenced = batches.iter().any(|b| b.base_sequence.is_some());
         for b in batches {
             self.complete(b, Err(error.clone()));
         }
+        sequenced
     }
 }
 

@@ -249,7 +249,7 @@ impl Producer {
         let txn = self.txn()?;
         txn.begin_end(true)?;
         self.flush().await;
-        txn.end(true).await
+        txn.end(true).await.map(drop)
     }
 
     /// Aborts the transaction: drops the records not sent yet (their delivery futures
@@ -258,14 +258,22 @@ impl Producer {
     pub async fn abort_transaction(&self) -> Result<()> {
         let txn = self.txn()?;
         txn.begin_end(false)?;
-        self.acc
+        let dropped_sequenced = self
+            .acc
             .abort_all(&Error::Transaction(TransactionError::new(
                 TxnErrorClass::Abortable,
                 None,
                 "the transaction was aborted",
             )));
+        if dropped_sequenced {
+            txn.note_sequence_gap();
+        }
         self.flush().await;
-        txn.end(false).await
+        if txn.end(false).await? {
+            // a new epoch: every partition's sequence starts again at 0
+            self.acc.reset_sequences();
+        }
+        Ok(())
     }
 
     /// Number of partitions of `topic` (fetching metadata if needed).

@@ -156,7 +156,7 @@ impl Sender {
             let expired = self.acc.expire(now);
             if let (true, Some(txn)) = (expired.any, &self.txn) {
                 // records of the open transaction are lost: it must not commit
-                txn.record_failure(
+                txn.record_batch_failure(
                     &Error::Timeout("a batch expired after delivery.timeout.ms".into()),
                     "produce",
                 );
@@ -215,7 +215,9 @@ impl Sender {
                 if let Some(e) = txn.error() {
                     // a transaction in an error state sends nothing more (Java aborts the
                     // undrained batches)
-                    self.acc.abort_all(&Error::Transaction(e));
+                    if self.acc.abort_all(&Error::Transaction(e)) {
+                        txn.note_sequence_gap();
+                    }
                 }
             }
             let snapshot = self.metadata.snapshot();
@@ -483,7 +485,7 @@ impl Sender {
     fn fail(&self, batch: ProducerBatch, error: Error) {
         if let Some(txn) = &self.txn {
             // the transaction cannot commit without this batch (fenced: nothing can)
-            let e = txn.record_failure(&error, &format!("produce to {}", batch.tp));
+            let e = txn.record_batch_failure(&error, &format!("produce to {}", batch.tp));
             tracing::warn!(tp = %batch.tp, error = %error, class = ?e.class, "transactional batch failed");
             self.acc.complete(batch, Err(error));
             return;

@@ -65,6 +65,9 @@ struct Inner {
     generation: u64,
     /// The error of the AbortableError / FatalError state.
     error: Option<TransactionError>,
+    /// A batch with a sequence number failed or was dropped: the broker's sequences lag
+    /// ours, so the abort ends with an epoch bump (KIP-360) that restarts them at 0.
+    epoch_bump_needed: bool,
 }
 
 /// The transactional side of one producer.
@@ -94,6 +97,7 @@ impl TransactionManager {
                 started: false,
                 generation: 0,
                 error: None,
+                epoch_bump_needed: false,
             }),
             coordinator: tokio::sync::Mutex::new(None),
         }
@@ -162,6 +166,19 @@ impl TransactionManager {
             }
         }
         e
+    }
+
+    /// A batch of the transaction failed (or expired, or was dropped after it had a
+    /// sequence number): the transaction is abortable (or fatal, per the error) and its
+    /// abort bumps the epoch.
+    pub fn record_batch_failure(&self, error: &Error, doing: &str) -> TransactionError {
+        self.note_sequence_gap();
+        self.record_failure(error, doing)
+    }
+
+    /// The broker's sequences may lag ours: the next abort bumps the epoch.
+    pub fn note_sequence_gap(&self) {
+        self.inner().epoch_bump_needed = true;
     }
 
     /// `init_transactions`: finds the coordinator and gets the producer id and epoch for
@@ -403,8 +420,10 @@ impl TransactionManager {
 
     /// Ends the transaction with EndTxn (commit or abort) once every batch is done, then
     /// moves to Ready. A commit in an error state fails with that error; nothing is sent
-    /// when the coordinator never heard of the transaction.
-    pub async fn end(&self, commit: bool) -> Result<()> {
+    /// when the coordinator never heard of the transaction. An abort after a failed batch
+    /// bumps the epoch (InitProducerId with the current id and epoch, KIP-360) and returns
+    /// `true`: the caller restarts every partition's sequence at 0.
+    pub async fn end(&self, commit: bool) -> Result<bool> {
         let (producer, started) = {
             let inner = self.inner();
             let expected = if commit {
@@ -447,6 +466,36 @@ impl TransactionManager {
                 return Err(Error::Transaction(self.record_failure(&e, what)));
             }
         }
+        let bump = !commit && self.inner().epoch_bump_needed;
+        if let (true, Some((id, epoch))) = (bump, producer) {
+            let req = InitProducerIdRequest {
+                transactional_id: Some(StrBytes::from(self.cfg.transactional_id.clone())),
+                transaction_timeout_ms: i32::try_from(self.cfg.timeout.as_millis())
+                    .unwrap_or(i32::MAX),
+                producer_id: id,
+                producer_epoch: epoch,
+                ..Default::default()
+            };
+            match self
+                .txn_call(&req, "InitProducerId (epoch bump)", |r| r.error_code)
+                .await
+            {
+                Ok(resp) => {
+                    tracing::info!(txn = %self.cfg.transactional_id, producer_id = resp.producer_id, epoch = resp.producer_epoch, "epoch bumped after an abort");
+                    let mut inner = self.inner();
+                    inner.producer = Some((resp.producer_id, resp.producer_epoch));
+                    inner.epoch_bump_needed = false;
+                }
+                Err(Error::Timeout(t)) => return Err(Error::Timeout(t)),
+                Err(e) => {
+                    self.record_fatal(&e, "InitProducerId (epoch bump)");
+                    return Err(Error::Transaction(
+                        self.error()
+                            .unwrap_or_else(|| TransactionError::from_error(&e, "epoch bump")),
+                    ));
+                }
+            }
+        }
         {
             let mut inner = self.inner();
             inner.pending.clear();
@@ -454,7 +503,8 @@ impl TransactionManager {
             inner.started = false;
             inner.error = None;
         }
-        self.transition(TxnState::Ready, if commit { "commit" } else { "abort" })
+        self.transition(TxnState::Ready, if commit { "commit" } else { "abort" })?;
+        Ok(bump)
     }
 
     /// A request to the transaction coordinator, retried until `max.block.ms`.
