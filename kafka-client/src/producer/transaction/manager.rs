@@ -80,6 +80,10 @@ pub(crate) struct TransactionManager {
     coordinator: tokio::sync::Mutex<Option<Connection>>,
 }
 
+/// The retry backoff after CONCURRENT_TRANSACTIONS (Java's
+/// `TransactionManager.ADD_PARTITIONS_RETRY_BACKOFF_MS`), when below `retry.backoff.ms`.
+const CONCURRENT_TRANSACTIONS_BACKOFF: Duration = Duration::from_millis(20);
+
 /// How a coordinator request's answer reads: Kafka's error code of the whole request.
 type CodeOf<R> = fn(&R) -> i16;
 
@@ -589,8 +593,15 @@ impl TransactionManager {
                 *cache.lock().await = None;
             }
             tracing::debug!(what, error = %error, "retrying transactional request");
+            // CONCURRENT_TRANSACTIONS mostly means the previous transaction's markers are
+            // still being written: retry soon (Java's 20 ms for AddPartitionsToTxn)
+            let backoff = if error.kafka_code() == Some(KafkaCode::ConcurrentTransactions) {
+                self.cfg.retry_backoff.min(CONCURRENT_TRANSACTIONS_BACKOFF)
+            } else {
+                self.cfg.retry_backoff
+            };
             last = error.to_string();
-            tokio::time::sleep(self.cfg.retry_backoff).await;
+            tokio::time::sleep(backoff).await;
         }
     }
 }
