@@ -67,12 +67,15 @@ impl Instance {
     /// by this instance (then returns without committing or closing anything, as a killed
     /// process would), or until the committed input reaches `ends`. Returns the records
     /// this instance committed.
+    /// `hook` runs once, after this instance committed that many records (the
+    /// coordinator kill of the cluster drill).
     async fn run(
         self,
         input: &str,
         output: &str,
         ends: &HashMap<TopicPartition, i64>,
         crash: Option<(usize, Crash)>,
+        mut hook: Option<(usize, Box<dyn FnOnce() + Send>)>,
     ) -> usize {
         let mut committed = 0usize;
         let mut processed = 0usize;
@@ -137,6 +140,11 @@ impl Instance {
             self.producer.commit_transaction().await.expect("commit");
             committed += batch.len();
             done.extend(next);
+            if hook.as_ref().is_some_and(|(after, _)| committed >= *after) {
+                if let Some((_, f)) = hook.take() {
+                    f();
+                }
+            }
         }
         self.producer.close().await.expect("close producer");
         self.consumer.close().await;
@@ -144,22 +152,37 @@ impl Instance {
     }
 }
 
-/// The whole run: seed the input, three killed instances, one that finishes, then check
-/// the output.
-pub async fn pipeline_with_restarts(bootstrap: &str, rf: i16) {
-    let input = common::topic("eos-in");
-    let output = common::topic("eos-out");
-    let group = common::topic("eos-group");
-    let txn_id = common::topic("eos-txid");
-    create(bootstrap, &input, PARTITIONS, rf).await;
-    create(bootstrap, &output, PARTITIONS, rf).await;
+/// Topics and ids of one pipeline run.
+struct Names {
+    input: String,
+    output: String,
+    group: String,
+    txn_id: String,
+}
+
+impl Names {
+    fn new() -> Names {
+        Names {
+            input: common::topic("eos-in"),
+            output: common::topic("eos-out"),
+            group: common::topic("eos-group"),
+            txn_id: common::topic("eos-txid"),
+        }
+    }
+}
+
+/// Creates the topics, writes the input and returns its end offsets.
+async fn seed(bootstrap: &str, rf: i16, names: &Names) -> HashMap<TopicPartition, i64> {
+    let (input, output) = (&names.input, &names.output);
+    create(bootstrap, input, PARTITIONS, rf).await;
+    create(bootstrap, output, PARTITIONS, rf).await;
 
     // input: RECORDS records over KEYS keys, each key's records numbered in order
     let seeder = Producer::new(ProducerConfig::new(bootstrap).expect("config")).expect("producer");
     let mut futures = Vec::new();
     for i in 0..RECORDS {
         let key = format!("key{:02}", i % KEYS);
-        let rec = ProducerRecord::new(&input)
+        let rec = ProducerRecord::new(input)
             .key(key.clone())
             .value(format!("{key}#{:05}", i / KEYS));
         futures.push(seeder.send(rec).await.expect("seed"));
@@ -168,16 +191,26 @@ pub async fn pipeline_with_restarts(bootstrap: &str, rf: i16) {
         f.await.expect("seeded");
     }
     seeder.close().await.expect("close seeder");
-    let ends: HashMap<TopicPartition, i64> = {
-        let probe = common::txn::reader(bootstrap, &input, PARTITIONS, "read_committed");
-        let tps: Vec<TopicPartition> = (0..PARTITIONS)
-            .map(|p| TopicPartition::new(&input, p))
-            .collect();
-        let ends = probe.end_offsets(&tps).await.expect("input end offsets");
-        probe.close().await;
-        ends
-    };
+    let probe = common::txn::reader(bootstrap, input, PARTITIONS, "read_committed");
+    let tps: Vec<TopicPartition> = (0..PARTITIONS)
+        .map(|p| TopicPartition::new(input, p))
+        .collect();
+    let ends = probe.end_offsets(&tps).await.expect("input end offsets");
+    probe.close().await;
+    ends
+}
 
+/// The whole run: seed the input, three killed instances, one that finishes, then check
+/// the output.
+pub async fn pipeline_with_restarts(bootstrap: &str, rf: i16) {
+    let names = Names::new();
+    let ends = seed(bootstrap, rf, &names).await;
+    let Names {
+        input,
+        output,
+        group,
+        txn_id,
+    } = &names;
     let kills = [
         (450, Crash::AfterSends),
         (300, Crash::AfterOffsets),
@@ -185,17 +218,22 @@ pub async fn pipeline_with_restarts(bootstrap: &str, rf: i16) {
     ];
     let mut committed_total = 0;
     for (after, crash) in kills {
-        let instance = Instance::start(bootstrap, &input, &group, &txn_id).await;
+        let instance = Instance::start(bootstrap, input, group, txn_id).await;
         committed_total += instance
-            .run(&input, &output, &ends, Some((after, crash)))
+            .run(input, output, &ends, Some((after, crash)), None)
             .await;
     }
-    let last = Instance::start(bootstrap, &input, &group, &txn_id).await;
-    committed_total += last.run(&input, &output, &ends, None).await;
+    let last = Instance::start(bootstrap, input, group, txn_id).await;
+    committed_total += last.run(input, output, &ends, None, None).await;
+    check_output(bootstrap, output, committed_total, kills.len()).await;
+}
 
+/// The output read with read_committed holds every input record exactly once, in per-key
+/// order; prints the counts.
+async fn check_output(bootstrap: &str, output: &str, committed_total: usize, kills: usize) {
     let seen = read_all(
         bootstrap,
-        &output,
+        output,
         PARTITIONS,
         "read_committed",
         Duration::from_millis(500),
@@ -237,7 +275,7 @@ pub async fn pipeline_with_restarts(bootstrap: &str, rf: i16) {
          out-of-order {out_of_order} over {} kill cycles (records committed by the instances: \
          {committed_total})",
         seen.len(),
-        kills.len()
+        kills
     );
     assert!(by_key.is_empty(), "unknown keys: {:?}", by_key.keys());
     assert_eq!((duplicates, missing, out_of_order), (0, 0, 0));
@@ -258,4 +296,55 @@ real_kafka_tests!(pipeline_with_restarts_real, pipeline_with_restarts_on);
 #[ignore = "kafka-server-mini has no transaction coordinator yet (issue 14, broker half)"]
 async fn pipeline_with_restarts_mini() {
     pipeline_with_restarts_on("mini").await;
+}
+
+/// On a private 3-node cluster: the transaction coordinator's broker is killed (`kill -9`)
+/// while the pipeline runs, and the pipeline is killed and restarted once more afterwards;
+/// the output still holds every input exactly once, in per-key order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipeline_with_coordinator_kill_on_private_3_node_kafka() {
+    if std::env::var("REAL_KAFKA_CLUSTERS").map_or(true, |v| v.trim().is_empty()) {
+        common::skip_or_fail(
+            "REAL_KAFKA_CLUSTERS is not set: no real Kafka jars for a private 3-node cluster",
+        );
+        return;
+    }
+    let cluster = common::txn::PrivateCluster::start("txp");
+    let bootstrap = cluster.bootstrap.clone();
+    let names = Names::new();
+    let ends = seed(&bootstrap, 3, &names).await;
+    let Names {
+        input,
+        output,
+        group,
+        txn_id,
+    } = &names;
+    let coordinator = common::txn::transaction_coordinator(&bootstrap, txn_id).await;
+    let first = Instance::start(&bootstrap, input, group, txn_id).await;
+    let name = cluster.name.clone();
+    let kill: Box<dyn FnOnce() + Send> = Box::new(move || {
+        common::txn::kill_node(&name, coordinator);
+        eprintln!("killed transaction coordinator {coordinator}");
+    });
+    let mut committed_total = first
+        .run(
+            input,
+            output,
+            &ends,
+            Some((1500, Crash::AfterOffsets)),
+            Some((600, kill)),
+        )
+        .await;
+    let last = Instance::start(&bootstrap, input, group, txn_id).await;
+    committed_total += last.run(input, output, &ends, None, None).await;
+    let survivor = bootstrap
+        .split(',')
+        .enumerate()
+        .find(|(i, _)| *i as i32 + 1 != coordinator)
+        .map(|(_, a)| a.to_string())
+        .expect("a surviving node");
+    let new_coordinator = common::txn::transaction_coordinator(&survivor, txn_id).await;
+    eprintln!("transaction coordinator {coordinator} -> {new_coordinator}");
+    check_output(&bootstrap, output, committed_total, 2).await;
+    assert_ne!(new_coordinator, coordinator, "a new coordinator took over");
 }

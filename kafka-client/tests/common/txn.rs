@@ -102,3 +102,103 @@ pub fn values_by_partition(records: &[ConsumerRecord]) -> HashMap<i32, Vec<Strin
     }
     out
 }
+
+/// A private real Kafka cluster of 3 nodes (`scripts/kafka-dist.sh start --name NAME -n 3`)
+/// for drills that kill nodes, killed and removed on drop (as `failover.rs` does: the
+/// shared clusters serve other tests).
+pub struct PrivateCluster {
+    /// Its name under `KAFKA_DIST_HOME/run`.
+    pub name: String,
+    /// Its bootstrap list.
+    pub bootstrap: String,
+}
+
+fn dist(args: &[&str]) -> Result<String, String> {
+    let out = std::process::Command::new("bash")
+        .arg(super::kafka_dist_script())
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+impl PrivateCluster {
+    /// Starts `prefix-PID` with 3 nodes of the spec version (about half a minute).
+    pub fn start(prefix: &str) -> PrivateCluster {
+        let name = format!("{prefix}-{}", std::process::id());
+        let bootstrap = dist(&["start", "--name", &name, "-n", "3", "-v", "spec"])
+            .unwrap_or_else(|e| panic!("starting a private 3-node Kafka: {e}"));
+        PrivateCluster { name, bootstrap }
+    }
+
+    /// `kill -9` of one node.
+    pub fn kill(&self, node: i32) {
+        kill_node(&self.name, node);
+    }
+}
+
+/// `kill -9` of node `node` of the private cluster `name`.
+pub fn kill_node(name: &str, node: i32) {
+    dist(&["kill", "--name", name, &node.to_string()]).expect("kill -9 a node");
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        for node in ["1", "2", "3"] {
+            let _ = dist(&["kill", "--name", &self.name, node]);
+        }
+        let _ = dist(&["stop", "--name", &self.name]);
+        let home = std::env::var_os("KAFKA_DIST_HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                    .join(".cache/kafka-dist")
+            });
+        let _ = std::fs::remove_dir_all(home.join("run").join(&self.name));
+    }
+}
+
+/// The broker id of the transaction coordinator of `transactional_id` (FindCoordinator
+/// key type 1, asked of the first bootstrap broker).
+pub async fn transaction_coordinator(bootstrap: &str, transactional_id: &str) -> i32 {
+    use krafty_client::net::{Connection, ConnectionConfig};
+    use krafty_client::protocol::generated::FindCoordinatorRequest;
+    use krafty_client::protocol::wire::StrBytes;
+    let first = bootstrap.split(',').next().expect("a bootstrap address");
+    let (host, port) = first.rsplit_once(':').expect("host:port");
+    let cfg = ConnectionConfig {
+        client_id: "txn-test".into(),
+        request_timeout: Duration::from_secs(10),
+        setup_timeout: Duration::from_secs(10),
+        tls: None,
+        sasl: None,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let conn = Connection::connect(host, port.parse().expect("port"), &cfg)
+            .await
+            .expect("connect");
+        let resp = conn
+            .send(&FindCoordinatorRequest {
+                key: StrBytes::from(transactional_id.to_string()),
+                key_type: 1,
+                ..Default::default()
+            })
+            .await
+            .expect("FindCoordinator");
+        conn.close("done");
+        if resp.error_code == 0 {
+            return resp.node_id;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no transaction coordinator for {transactional_id}: error {}",
+            resp.error_code
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
