@@ -10,6 +10,7 @@
 //!   whose later sends and commit fail as fenced and never reach read_committed readers;
 //! - an abortable error (a record the broker refuses): commit fails, abort bumps the
 //!   epoch, the next transaction commits;
+//! - `transaction.timeout.ms` over the broker's maximum: init_transactions fails, fatal;
 //! - offsets in the transaction (KIP-447 group metadata): committed with the transaction,
 //!   not with an aborted one;
 //! - throughput of transactional against idempotent produce (printed, not asserted).
@@ -360,6 +361,40 @@ pub async fn abortable_error_then_recovery(bootstrap: &str, rf: i16) {
     assert_eq!(values, vec!["small-2".to_string()]);
 }
 
+/// `transaction.timeout.ms` reaches the coordinator: above the broker's
+/// `transaction.max.timeout.ms` (900000 by default) InitProducerId is refused with
+/// INVALID_TRANSACTION_TIMEOUT, a fatal error; a producer without `transactional.id` has no
+/// transactions at all.
+pub async fn init_errors(bootstrap: &str, _rf: i16) {
+    let cfg = ProducerConfig::new(bootstrap)
+        .and_then(|c| c.with("transactional.id", &unique("txid-timeout")))
+        .and_then(|c| c.with("transaction.timeout.ms", "1000000"))
+        .expect("config");
+    let producer = Producer::new(cfg).expect("producer");
+    match producer.init_transactions().await {
+        Err(Error::Transaction(e)) => {
+            assert!(e.is_fatal(), "{e}");
+            assert_eq!(
+                e.code,
+                Some(krafty_client::KafkaCode::InvalidTransactionTimeout)
+            );
+        }
+        other => panic!("a timeout over transaction.max.timeout.ms must be refused: {other:?}"),
+    }
+    assert_eq!(producer.transaction_state(), Some(TxnState::FatalError));
+    drop(producer);
+    let plain = Producer::new(ProducerConfig::new(bootstrap).expect("config")).expect("producer");
+    assert_eq!(plain.transaction_state(), None);
+    assert!(matches!(
+        plain.init_transactions().await,
+        Err(Error::IllegalState(_))
+    ));
+    assert!(matches!(
+        plain.begin_transaction(),
+        Err(Error::IllegalState(_))
+    ));
+}
+
 /// Transactional (1000 records per transaction) against idempotent produce of the same
 /// records in the same run: printed, not asserted.
 pub async fn throughput(bootstrap: &str, rf: i16) {
@@ -459,6 +494,9 @@ async fn abortable_error_then_recovery_on(kind: &str) {
     })
     .await;
 }
+async fn init_errors_on(kind: &str) {
+    on(kind, |b, rf| async move { init_errors(&b, rf).await }).await;
+}
 async fn throughput_on(kind: &str) {
     on(kind, |b, rf| async move { throughput(&b, rf).await }).await;
 }
@@ -467,6 +505,7 @@ real_kafka_tests!(commit_and_abort_real, commit_and_abort_on);
 real_kafka_tests!(zombie_fencing_real, zombie_fencing_on);
 real_kafka_tests!(offsets_in_transaction_real, offsets_in_transaction_on);
 real_kafka_tests!(throughput_real, throughput_on);
+real_kafka_tests!(init_errors_real, init_errors_on);
 real_kafka_tests!(
     abortable_error_then_recovery_real,
     abortable_error_then_recovery_on
@@ -504,4 +543,10 @@ async fn throughput_mini() {
 #[ignore = "kafka-server-mini has no transaction coordinator yet (issue 14, broker half)"]
 async fn abortable_error_then_recovery_mini() {
     abortable_error_then_recovery_on("mini").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "kafka-server-mini has no transaction coordinator yet (issue 14, broker half)"]
+async fn init_errors_mini() {
+    init_errors_on("mini").await;
 }
