@@ -423,9 +423,8 @@ impl Sender {
                     }),
                 ),
                 KafkaCode::OutOfOrderSequenceNumber
-                    if self.txn.is_none()
-                        && b.base_sequence
-                            .is_some_and(|seq| self.acc.has_earlier_unresolved(&b.tp, seq))
+                    if b.base_sequence
+                        .is_some_and(|seq| self.acc.has_earlier_unresolved(&b.tp, seq))
                         && Instant::now() < b.created + self.cfg.delivery_timeout =>
                 {
                     // An earlier batch of this partition is being retried: this one was
