@@ -79,7 +79,12 @@ pub async fn commit_and_abort(bootstrap: &str, rf: i16) {
     // an empty transaction commits without the coordinator ever hearing of it
     producer.begin_transaction().expect("begin 4");
     producer.commit_transaction().await.expect("empty commit");
+    // close with a transaction open aborts it (as Java's producer does)
+    producer.begin_transaction().expect("begin 5");
+    send_tagged(&producer, &topic, "ab", 300).await;
+    producer.flush().await;
     producer.close().await.expect("close");
+    assert_eq!(producer.transaction_state(), Some(TxnState::Ready));
 
     let committed = read_all(
         bootstrap,
@@ -122,8 +127,8 @@ pub async fn commit_and_abort(bootstrap: &str, rf: i16) {
         .iter()
         .filter(|r| r.value.as_deref().is_some_and(|v| v.starts_with(b"ab-")))
         .count();
-    assert_eq!(aborted, 300, "read_uncommitted sees the aborted records");
-    assert_eq!(everything.len(), 900);
+    assert_eq!(aborted, 600, "read_uncommitted sees the aborted records");
+    assert_eq!(everything.len(), 1200);
 }
 
 /// A second producer with the same transactional id fences the first: the zombie's later

@@ -283,8 +283,20 @@ impl Producer {
     }
 
     /// Stops accepting records, delivers everything buffered (each batch still bounded by
-    /// `delivery.timeout.ms`), then stops the sender and closes connections.
+    /// `delivery.timeout.ms`), then stops the sender and closes connections. A transaction
+    /// still open (or failed) is aborted first, as Java's producer does on close.
     pub async fn close(&self) -> Result<()> {
+        if let Some(txn) = &self.txn {
+            if matches!(
+                txn.state(),
+                transaction::TxnState::InTransaction | transaction::TxnState::AbortableError
+            ) {
+                tracing::info!("aborting the open transaction on close");
+                if let Err(e) = self.abort_transaction().await {
+                    tracing::warn!(error = %e, "aborting the open transaction on close failed");
+                }
+            }
+        }
         self.acc.close();
         self.flush().await;
         self.sender.stop.store(true, Ordering::SeqCst);
