@@ -20,19 +20,17 @@ use krafty_protocol::generated::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use krafty_protocol::generated::{
-    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, EndTxnRequest,
-    InitProducerIdRequest, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, EndTxnRequest, InitProducerIdRequest,
+    TxnOffsetCommitRequest,
 };
-use krafty_protocol::message::ClientRequest;
 use krafty_protocol::wire::StrBytes;
-use tokio::time::Instant;
 
-use super::error::{classify_error, TransactionError, TxnErrorClass};
+use super::coordinator::{add_partitions_code, txn_offset_commit_code, Coordinators};
+use super::error::{TransactionError, TxnErrorClass};
 use super::state::TxnState;
 use crate::consumer::ConsumerGroupMetadata;
-use crate::error::{Error, KafkaCode, Result};
-use crate::net::coordinator_lookup::{find_coordinator, KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION};
-use crate::net::{Connection, Pool};
+use crate::error::{Error, Result};
+use crate::net::Pool;
 use crate::types::TopicPartition;
 
 /// Settings the manager needs.
@@ -74,25 +72,22 @@ struct Inner {
 #[derive(Debug)]
 pub(crate) struct TransactionManager {
     cfg: TxnSettings,
-    pool: Arc<Pool>,
     inner: Mutex<Inner>,
-    /// The transaction coordinator's connection, once found.
-    coordinator: tokio::sync::Mutex<Option<Connection>>,
+    /// The requests to the transaction and group coordinators.
+    coordinators: Coordinators,
 }
-
-/// The retry backoff after CONCURRENT_TRANSACTIONS (Java's
-/// `TransactionManager.ADD_PARTITIONS_RETRY_BACKOFF_MS`), when below `retry.backoff.ms`.
-const CONCURRENT_TRANSACTIONS_BACKOFF: Duration = Duration::from_millis(20);
-
-/// How a coordinator request's answer reads: Kafka's error code of the whole request.
-type CodeOf<R> = fn(&R) -> i16;
 
 impl TransactionManager {
     /// A manager in state `Uninitialized`.
     pub fn new(cfg: TxnSettings, pool: Arc<Pool>) -> Self {
         TransactionManager {
+            coordinators: Coordinators::new(
+                pool,
+                cfg.transactional_id.clone(),
+                cfg.max_block,
+                cfg.retry_backoff,
+            ),
             cfg,
-            pool,
             inner: Mutex::new(Inner {
                 state: TxnState::Uninitialized,
                 producer: None,
@@ -103,7 +98,6 @@ impl TransactionManager {
                 error: None,
                 epoch_bump_needed: false,
             }),
-            coordinator: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -198,7 +192,8 @@ impl TransactionManager {
             ..Default::default()
         };
         let resp = match self
-            .txn_call(&req, "InitProducerId", |r| r.error_code)
+            .coordinators
+            .to_txn_coordinator(&req, "InitProducerId", |r| r.error_code)
             .await
         {
             Ok(r) => r,
@@ -303,7 +298,8 @@ impl TransactionManager {
             ..Default::default()
         };
         let result = self
-            .txn_call(&req, "AddPartitionsToTxn", add_partitions_code)
+            .coordinators
+            .to_txn_coordinator(&req, "AddPartitionsToTxn", add_partitions_code)
             .await;
         let mut inner = self.inner();
         if inner.generation != generation {
@@ -355,7 +351,8 @@ impl TransactionManager {
             ..Default::default()
         };
         if let Err(e) = self
-            .txn_call(&add, "AddOffsetsToTxn", |r| r.error_code)
+            .coordinators
+            .to_txn_coordinator(&add, "AddOffsetsToTxn", |r| r.error_code)
             .await
         {
             return Err(Error::Transaction(
@@ -394,15 +391,13 @@ impl TransactionManager {
                 .collect(),
             ..Default::default()
         };
-        let group_conn = tokio::sync::Mutex::new(None);
         let result = self
-            .call(
+            .coordinators
+            .to_group_coordinator(
+                &group.group_id,
                 &commit,
                 "TxnOffsetCommit",
                 txn_offset_commit_code,
-                &group.group_id,
-                KEY_TYPE_GROUP,
-                &group_conn,
             )
             .await;
         if let Err(e) = result {
@@ -462,7 +457,11 @@ impl TransactionManager {
             } else {
                 "EndTxn(abort)"
             };
-            if let Err(e) = self.txn_call(&req, what, |r| r.error_code).await {
+            if let Err(e) = self
+                .coordinators
+                .to_txn_coordinator(&req, what, |r| r.error_code)
+                .await
+            {
                 if matches!(e, Error::Timeout(_)) {
                     // Java keeps the state: the same call may be retried
                     return Err(e);
@@ -481,7 +480,8 @@ impl TransactionManager {
                 ..Default::default()
             };
             match self
-                .txn_call(&req, "InitProducerId (epoch bump)", |r| r.error_code)
+                .coordinators
+                .to_txn_coordinator(&req, "InitProducerId (epoch bump)", |r| r.error_code)
                 .await
             {
                 Ok(resp) => {
@@ -510,142 +510,13 @@ impl TransactionManager {
         self.transition(TxnState::Ready, if commit { "commit" } else { "abort" })?;
         Ok(bump)
     }
-
-    /// A request to the transaction coordinator, retried until `max.block.ms`.
-    async fn txn_call<R: ClientRequest>(
-        &self,
-        req: &R,
-        what: &str,
-        code_of: CodeOf<R::Response>,
-    ) -> Result<R::Response> {
-        self.call(
-            req,
-            what,
-            code_of,
-            &self.cfg.transactional_id,
-            KEY_TYPE_TRANSACTION,
-            &self.coordinator,
-        )
-        .await
-    }
-
-    /// Sends `req` to the coordinator of `key` (found with FindCoordinator and kept in
-    /// `cache`), retrying retriable answers and network errors with `retry.backoff.ms`
-    /// until `max.block.ms`; a non-retriable code is a [`TransactionError`].
-    async fn call<R: ClientRequest>(
-        &self,
-        req: &R,
-        what: &str,
-        code_of: CodeOf<R::Response>,
-        key: &str,
-        key_type: i8,
-        cache: &tokio::sync::Mutex<Option<Connection>>,
-    ) -> Result<R::Response> {
-        let deadline = Instant::now() + self.cfg.max_block;
-        let mut last = String::from("no attempt");
-        loop {
-            if Instant::now() >= deadline {
-                return Err(Error::Timeout(format!(
-                    "{what} for transactional id {} within max.block.ms ({last})",
-                    self.cfg.transactional_id
-                )));
-            }
-            let conn = {
-                let mut c = cache.lock().await;
-                match c.as_ref().filter(|c| !c.is_closed()) {
-                    Some(conn) => Ok(conn.clone()),
-                    None => match find_coordinator(&self.pool, key, key_type).await {
-                        Ok((_, conn)) => {
-                            *c = Some(conn.clone());
-                            Ok(conn)
-                        }
-                        Err(e) => Err(e),
-                    },
-                }
-            };
-            let outcome = match conn {
-                Ok(conn) => conn.send(req).await,
-                Err(e) => Err(e),
-            };
-            let error = match outcome {
-                Ok(resp) => {
-                    let code = KafkaCode::from_code(code_of(&resp));
-                    if code == KafkaCode::None {
-                        return Ok(resp);
-                    }
-                    Error::Broker {
-                        code,
-                        context: format!("{what} ({})", self.cfg.transactional_id),
-                    }
-                }
-                Err(e) => e,
-            };
-            let class = classify_error(&error);
-            if class != TxnErrorClass::Retriable {
-                return Err(Error::Transaction(TransactionError::from_error(
-                    &error, what,
-                )));
-            }
-            if !matches!(
-                error.kafka_code(),
-                Some(KafkaCode::ConcurrentTransactions | KafkaCode::CoordinatorLoadInProgress)
-            ) {
-                *cache.lock().await = None;
-            }
-            tracing::debug!(what, error = %error, "retrying transactional request");
-            // CONCURRENT_TRANSACTIONS mostly means the previous transaction's markers are
-            // still being written: retry soon (Java's 20 ms for AddPartitionsToTxn)
-            let backoff = if error.kafka_code() == Some(KafkaCode::ConcurrentTransactions) {
-                self.cfg.retry_backoff.min(CONCURRENT_TRANSACTIONS_BACKOFF)
-            } else {
-                self.cfg.retry_backoff
-            };
-            last = error.to_string();
-            tokio::time::sleep(backoff).await;
-        }
-    }
-}
-
-/// The error of an AddPartitionsToTxn v0-v3 answer: the first partition error that is not
-/// OPERATION_NOT_ATTEMPTED (which only says another partition failed).
-fn add_partitions_code(resp: &AddPartitionsToTxnResponse) -> i16 {
-    if resp.error_code != 0 {
-        return resp.error_code;
-    }
-    let codes = resp
-        .results_by_topic_v3_and_below
-        .iter()
-        .flat_map(|t| t.results_by_partition.iter())
-        .map(|p| p.partition_error_code)
-        .filter(|&c| c != 0);
-    let mut fallback = 0;
-    for c in codes {
-        if c != KafkaCode::OperationNotAttempted.code() {
-            return c;
-        }
-        fallback = c;
-    }
-    fallback
-}
-
-/// The error of a TxnOffsetCommit answer: the first partition error.
-fn txn_offset_commit_code(resp: &TxnOffsetCommitResponse) -> i16 {
-    resp.topics
-        .iter()
-        .flat_map(|t| t.partitions.iter())
-        .map(|p| p.error_code)
-        .find(|&c| c != 0)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::error::classify;
     use super::*;
     use crate::config::CommonConfig;
-    use krafty_protocol::generated::add_partitions_to_txn_response::{
-        AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
-    };
+    use crate::error::KafkaCode;
 
     fn manager() -> TransactionManager {
         let pool = Arc::new(Pool::new(&CommonConfig::default()));
@@ -699,34 +570,5 @@ mod tests {
         assert!(m.begin_end(true).is_ok());
         assert!(m.end(true).await.is_ok());
         assert_eq!(m.state(), TxnState::Ready);
-    }
-
-    #[test]
-    fn add_partitions_reports_the_real_cause_over_operation_not_attempted() {
-        let part = |code: i16| AddPartitionsToTxnPartitionResult {
-            partition_index: 0,
-            partition_error_code: code,
-            ..Default::default()
-        };
-        let resp = AddPartitionsToTxnResponse {
-            results_by_topic_v3_and_below: vec![AddPartitionsToTxnTopicResult {
-                name: StrBytes::from_static_str("t"),
-                results_by_partition: vec![
-                    part(KafkaCode::OperationNotAttempted.code()),
-                    part(KafkaCode::TopicAuthorizationFailed.code()),
-                    part(0),
-                ],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        assert_eq!(
-            add_partitions_code(&resp),
-            KafkaCode::TopicAuthorizationFailed.code()
-        );
-        assert_eq!(
-            classify(KafkaCode::from_code(add_partitions_code(&resp))),
-            TxnErrorClass::Abortable
-        );
     }
 }

@@ -1,7 +1,8 @@
 //! Transactions of the producer (`transactional.id`): the state machine ([`state`]), the
-//! error classes ([`error`]) and the manager that talks to the transaction coordinator
-//! (`manager`).
+//! error classes ([`error`]), the manager of one producer's transactions (`manager`) and
+//! its retrying requests to the transaction and group coordinators (`coordinator`).
 
+mod coordinator;
 pub mod error;
 mod manager;
 pub mod state;
