@@ -59,6 +59,10 @@ struct Args {
     /// Write `--count` records to `--input` first.
     #[arg(long)]
     seed: bool,
+    /// Also stop once no record came for this many milliseconds (a restarted pipeline
+    /// that has less than `--count` left).
+    #[arg(long)]
+    idle_ms: Option<u64>,
 }
 
 #[tokio::main]
@@ -83,7 +87,10 @@ async fn main() -> Result<(), BoxError> {
             .with("group.id", &args.group)?
             .with("isolation.level", "read_committed")?
             .with("enable.auto.commit", "false")?
-            .with("auto.offset.reset", "earliest")?,
+            .with("auto.offset.reset", "earliest")?
+            // a killed instance's partitions move to its successor within 6 s
+            .with("heartbeat.interval.ms", "500")?
+            .with("session.timeout.ms", "6000")?,
     )?;
     consumer.subscribe(&[&args.input])?;
     // transactional.id makes the producer transactional (idempotent, acks=all).
@@ -95,11 +102,19 @@ async fn main() -> Result<(), BoxError> {
 
     let mut done = 0;
     let deadline = tokio::time::Instant::now() + examples::POLL_DEADLINE;
+    let mut last_record = tokio::time::Instant::now();
     while done < args.count && tokio::time::Instant::now() < deadline {
         let batch = consumer.poll(Duration::from_millis(500)).await?;
         if batch.is_empty() {
+            let idle = args
+                .idle_ms
+                .is_some_and(|ms| last_record.elapsed() >= Duration::from_millis(ms));
+            if idle {
+                break;
+            }
             continue;
         }
+        last_record = tokio::time::Instant::now();
         producer.begin_transaction()?;
         let mut next_offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
         let mut outcome: Result<(), Error> = Ok(());
