@@ -93,6 +93,19 @@ impl std::fmt::Debug for Coordinator {
     }
 }
 
+/// Whether a group request failed only because its coordinator is not ready (loading,
+/// moved or unavailable): worth retrying.
+fn coordinator_not_ready(e: &Error) -> bool {
+    matches!(
+        e.kafka_code(),
+        Some(
+            KafkaCode::CoordinatorLoadInProgress
+                | KafkaCode::NotCoordinator
+                | KafkaCode::CoordinatorNotAvailable
+        )
+    )
+}
+
 fn code_of(code: i16) -> KafkaCode {
     KafkaCode::from_code(code)
 }
@@ -580,7 +593,25 @@ impl Coordinator {
     }
 
     /// Commits `offsets` (the next offset to consume, per partition).
+    ///
+    /// A coordinator that is loading, moving or unavailable (COORDINATOR_LOAD_IN_PROGRESS,
+    /// NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE) is retried
+    /// with `retry.backoff.ms` until `request.timeout.ms`, as Java's `commitSync` retries
+    /// them (after a coordinator failover the new one loads the group first).
     pub async fn commit(&self, offsets: &[(TopicPartition, i64)]) -> Result<()> {
+        let deadline = Instant::now() + self.cfg.common.request_timeout;
+        loop {
+            match self.commit_once(offsets).await {
+                Err(e) if coordinator_not_ready(&e) && Instant::now() < deadline => {
+                    tracing::debug!(group = %self.group_id, error = %e, "commit: coordinator not ready, retrying");
+                    tokio::time::sleep(self.cfg.common.retry_backoff).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn commit_once(&self, offsets: &[(TopicPartition, i64)]) -> Result<()> {
         if offsets.is_empty() {
             return Ok(());
         }
