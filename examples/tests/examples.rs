@@ -133,6 +133,19 @@ fn pipeline_commits_after_acks() {
 }
 
 #[test]
+fn pipeline_exactly_once_commits_output_and_offsets_together() {
+    let out = run(env!("CARGO_BIN_EXE_pipeline_exactly_once"), &[]);
+    assert!(
+        lines_starting(&out, "committed example-eos-in-") >= 1,
+        "offsets committed with the output: {out}"
+    );
+    assert!(
+        out.contains("piped 8 records from example-eos-in to example-eos-out (exactly-once)"),
+        "{out}"
+    );
+}
+
+#[test]
 fn admin_creates_lists_describes_deletes() {
     let out = run(env!("CARGO_BIN_EXE_admin"), &["--topic", "t-admin"]);
     assert!(out.contains("created t-admin"), "{out}");
@@ -208,4 +221,140 @@ async fn against_apache_kafka_testcontainers() {
         "{out}"
     );
     container.rm().await.expect("remove container");
+}
+
+/// Bootstrap of the real Kafka cluster `name` when `REAL_KAFKA_CLUSTERS` lists it (see
+/// `scripts/real-kafka.sh`); else `None` after `SKIP` (a panic with `CI=true`).
+fn real_kafka(name: &str) -> Option<String> {
+    let listed = std::env::var("REAL_KAFKA_CLUSTERS").unwrap_or_default();
+    if !listed.split(',').any(|n| n.trim() == name) {
+        let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"));
+        assert!(
+            !ci || !listed.trim().is_empty(),
+            "REAL_KAFKA_CLUSTERS is not set with CI=true (CI never passes by skipping)"
+        );
+        eprintln!("SKIP: REAL_KAFKA_CLUSTERS={listed:?} does not list {name}");
+        return None;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/kafka-dist.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .args(["bootstrap", "--name", name])
+        .output()
+        .expect("run kafka-dist.sh bootstrap");
+    assert!(
+        out.status.success(),
+        "kafka-dist.sh bootstrap --name {name}"
+    );
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The exactly-once example as a real process, `kill -9`ed twice as soon as it committed
+/// its first transaction, and then run to the end: the output (read_committed) holds every
+/// input record exactly once.
+#[test]
+fn pipeline_exactly_once_survives_kill_9_on_real_kafka() {
+    use std::io::BufRead;
+    let Some(bootstrap) = real_kafka("k44-1") else {
+        return;
+    };
+    let suffix = examples::unique("kill9");
+    let (input, output) = (format!("eos-in-{suffix}"), format!("eos-out-{suffix}"));
+    let (group, txn_id) = (format!("eos-g-{suffix}"), format!("eos-tx-{suffix}"));
+    const COUNT: usize = 600;
+    let count = COUNT.to_string();
+    let base: Vec<&str> = vec![
+        "--bootstrap",
+        &bootstrap,
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--group",
+        &group,
+        "--transactional-id",
+        &txn_id,
+        "--count",
+        &count,
+    ];
+    let bin = env!("CARGO_BIN_EXE_pipeline_exactly_once");
+    let mut killed = 0;
+    for round in 0..2 {
+        let mut args = base.clone();
+        if round == 0 {
+            args.push("--seed");
+        }
+        let mut child = Command::new(bin)
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn the pipeline");
+        let stdout = child.stdout.take().expect("stdout");
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.starts_with("committed ") {
+                // a moment later the next transaction is usually open; SIGKILL: no flush,
+                // no abort, no close (wherever it lands, the outcome must be the same)
+                std::thread::sleep(Duration::from_millis(30));
+                child.kill().expect("kill -9 the pipeline");
+                killed += 1;
+                break;
+            }
+        }
+        let _ = child.wait();
+    }
+    let mut args = base.clone();
+    // longer than the example's session.timeout.ms (6 s): the killed member's session
+    // must expire before the group assigns its partitions again
+    args.extend(["--idle-ms", "15000"]);
+    let out = run(bin, &args);
+    assert!(out.contains("(exactly-once)"), "{out}");
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let values = rt.block_on(async {
+        use krafty_client::{Consumer, ConsumerConfig, TopicPartition};
+        let consumer = Consumer::new(
+            ConsumerConfig::new(&bootstrap)
+                .and_then(|c| c.with("isolation.level", "read_committed"))
+                .and_then(|c| c.with("auto.offset.reset", "earliest"))
+                .expect("config"),
+        )
+        .expect("consumer");
+        consumer.assign((0..2).map(|p| TopicPartition::new(&output, p)));
+        let mut values = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut quiet = tokio::time::Instant::now();
+        while tokio::time::Instant::now() < deadline
+            && (values.len() < COUNT || quiet.elapsed() < Duration::from_secs(1))
+        {
+            let batch = consumer
+                .poll(Duration::from_millis(300))
+                .await
+                .expect("poll");
+            if !batch.is_empty() {
+                quiet = tokio::time::Instant::now();
+            }
+            values.extend(batch.into_iter().map(|r| examples::show(r.value.as_ref())));
+        }
+        consumer.close().await;
+        values
+    });
+    let mut unique: Vec<&String> = values.iter().collect();
+    unique.sort();
+    unique.dedup();
+    let expected: std::collections::BTreeSet<String> =
+        (0..COUNT).map(|i| format!("MESSAGE NUMBER {i}")).collect();
+    let got: std::collections::BTreeSet<String> = values.iter().cloned().collect();
+    eprintln!(
+        "kill -9 x{killed}: {} output records, {} distinct, {} missing",
+        values.len(),
+        unique.len(),
+        expected.difference(&got).count()
+    );
+    assert_eq!(
+        got, expected,
+        "every input exactly once (missing or extra values)"
+    );
+    assert_eq!(values.len(), COUNT, "no duplicates");
 }

@@ -363,6 +363,9 @@ pub enum Error {
     IllegalState(String),
     /// Securing a connection failed (TLS or SASL); the variant names the step.
     Authentication(AuthError),
+    /// A transactional operation failed: abortable, fatal or fenced (see
+    /// [`TransactionError`](crate::producer::transaction::TransactionError)).
+    Transaction(crate::producer::transaction::TransactionError),
 }
 
 impl Error {
@@ -422,6 +425,7 @@ impl fmt::Display for Error {
             }
             Error::IllegalState(why) => write!(f, "illegal state: {why}"),
             Error::Authentication(e) => write!(f, "authentication: {e}"),
+            Error::Transaction(e) => write!(f, "{e}"),
         }
     }
 }

@@ -48,8 +48,10 @@ mod types;
 pub use admin::{Admin, NewTopic};
 pub use config::{AdminConfig, ConsumerConfig, ProducerConfig};
 pub use consumer::{
-    Consumer, ConsumerRecord, OffsetAndTimestamp, RebalanceListener, TopicPartition,
+    Consumer, ConsumerGroupMetadata, ConsumerRecord, OffsetAndTimestamp, RebalanceListener,
+    TopicPartition,
 };
 pub use error::{AuthError, ConfigError, Error, KafkaCode, Result};
 pub use krafty_protocol as protocol;
+pub use producer::transaction::{TransactionError, TxnErrorClass, TxnState};
 pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};

@@ -122,4 +122,30 @@ mod tests {
             .validate()
             .is_ok_and(|c| c.enable_idempotence));
     }
+
+    #[test]
+    fn transactional_id_implies_idempotence_and_needs_acks_all() {
+        let p = ProducerConfig::default().with("transactional.id", "tx-1");
+        let effective = p.map(|p| p.validate());
+        assert!(matches!(effective, Ok(Ok(ref c))
+            if c.enable_idempotence && c.transactional_id.as_deref() == Some("tx-1")
+                && c.transaction_timeout == std::time::Duration::from_secs(60)));
+        let p = ProducerConfig::default()
+            .with("transactional.id", "tx-1")
+            .and_then(|p| p.with("acks", "1"));
+        assert!(matches!(
+            p.map(|p| p.validate()),
+            Ok(Err(ConfigError::Conflict(_)))
+        ));
+        let p = ProducerConfig::default()
+            .with("transactional.id", "tx-1")
+            .and_then(|p| p.with("enable.idempotence", "false"));
+        assert!(matches!(
+            p.map(|p| p.validate()),
+            Ok(Err(ConfigError::Conflict(_)))
+        ));
+        assert!(ProducerConfig::default()
+            .with("transactional.id", "")
+            .is_err());
+    }
 }

@@ -63,6 +63,12 @@ pub struct ProducerConfig {
     pub idempotence_explicit: bool,
     /// `partitioner.ignore.keys`: use the sticky partitioner for keyed records too (false).
     pub partitioner_ignore_keys: bool,
+    /// `transactional.id` (none): makes the producer transactional (implies
+    /// `enable.idempotence=true` and needs `acks=all`, as in the Java client).
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: how long the transaction coordinator lets a transaction
+    /// stay open before aborting it (60000).
+    pub transaction_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -82,11 +88,14 @@ impl Default for ProducerConfig {
             enable_idempotence: true,
             idempotence_explicit: false,
             partitioner_ignore_keys: false,
+            transactional_id: None,
+            transaction_timeout: Duration::from_millis(60_000),
         }
     }
 }
 
-/// The defaults of the producer-only keys, as Kafka spells them.
+/// The defaults of the producer-only keys, as Kafka spells them (`transactional.id`,
+/// default null, is left out: null is no value `set` accepts).
 pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("acks", "all"),
     ("batch.size", "16384"),
@@ -100,6 +109,7 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("max.in.flight.requests.per.connection", "5"),
     ("enable.idempotence", "true"),
     ("partitioner.ignore.keys", "false"),
+    ("transaction.timeout.ms", "60000"),
 ];
 
 impl ProducerConfig {
@@ -165,6 +175,19 @@ impl ProducerConfig {
                 self.idempotence_explicit = true;
             }
             "partitioner.ignore.keys" => self.partitioner_ignore_keys = parse::boolean(key, value)?,
+            "transactional.id" => {
+                if value.is_empty() {
+                    return Err(ConfigError::InvalidValue {
+                        key: key.to_string(),
+                        value: value.to_string(),
+                        reason: "a transactional id must not be empty".to_string(),
+                    });
+                }
+                self.transactional_id = Some(value.to_string());
+            }
+            "transaction.timeout.ms" => {
+                self.transaction_timeout = parse::millis(key, value, i64::from(i32::MAX))?;
+            }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }
         Ok(self)
@@ -180,8 +203,26 @@ impl ProducerConfig {
     /// idempotence left at its default is switched off when `acks` is not `all`, `retries`
     /// is 0 or more than 5 requests may be in flight (as the Java client does); set
     /// explicitly, those combinations are a [`ConfigError::Conflict`].
+    ///
+    /// A `transactional.id` needs idempotence: it is a conflict with
+    /// `enable.idempotence=false` and with `acks` other than `all` (Java's
+    /// `ConfigException`s), and otherwise turns idempotence on.
     pub fn validate(&self) -> Result<ProducerConfig, ConfigError> {
         let mut c = self.clone();
+        if c.transactional_id.is_some() {
+            if c.idempotence_explicit && !c.enable_idempotence {
+                return Err(ConfigError::Conflict(
+                    "transactional.id requires enable.idempotence=true".to_string(),
+                ));
+            }
+            if c.acks != Acks::All {
+                return Err(ConfigError::Conflict(
+                    "transactional.id requires acks=all".to_string(),
+                ));
+            }
+            c.enable_idempotence = true;
+            c.idempotence_explicit = true;
+        }
         if c.enable_idempotence {
             let conflict = if c.acks != Acks::All {
                 Some("enable.idempotence=true requires acks=all")

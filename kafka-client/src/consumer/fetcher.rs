@@ -433,6 +433,11 @@ impl Fetcher {
                         Ok(next) => {
                             if let Some(next) = next {
                                 st.fetch_offset = Some(next);
+                                if out.is_empty() && st.buffered.is_empty() {
+                                    // only markers or aborted records: the position
+                                    // moves past them (Java's consumer does too)
+                                    st.position = st.position.map(|p| p.max(next));
+                                }
                             }
                             if !out.is_empty() {
                                 notify = true;

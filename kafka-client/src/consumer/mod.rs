@@ -10,6 +10,7 @@
 
 mod fetcher;
 pub mod group;
+mod group_metadata;
 mod membership;
 mod rebalance;
 mod record;
@@ -25,6 +26,7 @@ use tokio::time::Instant;
 
 use self::fetcher::{Fetcher, PartitionState};
 use self::group::coordinator::Coordinator;
+pub use self::group_metadata::ConsumerGroupMetadata;
 pub use self::rebalance::RebalanceListener;
 pub use self::record::{decode_fetched_partition, ConsumerRecord};
 use crate::config::{ConsumerConfig, OffsetReset};
@@ -227,6 +229,17 @@ impl Consumer {
             .iter()
             .filter_map(|(tp, st)| st.position.map(|p| (tp.clone(), p)))
             .collect()
+    }
+
+    /// The group metadata to pass to
+    /// [`Producer::send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction)
+    /// (KIP-447): group id, current generation, member id and `group.instance.id`.
+    /// Fails without `group.id`.
+    pub fn group_metadata(&self) -> Result<ConsumerGroupMetadata> {
+        let Some(group) = &self.group else {
+            return Err(Error::IllegalState("group metadata needs group.id".into()));
+        };
+        Ok(group.group_metadata())
     }
 
     /// Commits the current positions to the group and waits for the answer.
@@ -638,6 +651,11 @@ impl Consumer {
             out.extend(st.buffered.drain(..k));
             if let Some(last) = out.last() {
                 st.position = Some(last.offset + 1);
+            }
+            if st.buffered.is_empty() {
+                // past what the fetch skipped after its last record (transaction markers,
+                // aborted records under read_committed), as Java's consumer moves on
+                st.position = st.position.max(st.fetch_offset);
             }
             last_taken = i;
         }

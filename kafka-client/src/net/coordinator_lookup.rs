@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 /// FindCoordinator key type of consumer groups.
 pub(crate) const KEY_TYPE_GROUP: i8 = 0;
 
+/// FindCoordinator key type of transactional ids.
+pub(crate) const KEY_TYPE_TRANSACTION: i8 = 1;
+
 /// Asks any broker of `pool` for the coordinator of `key` (`key_type` 0: a group, 1: a
 /// transactional id) and connects to it. Returns the coordinator's broker id and the
 /// connection. A non-zero error code is [`Error::Broker`] (e.g. COORDINATOR_NOT_AVAILABLE,

@@ -20,7 +20,9 @@ pub const APIVERSIONS_FIRST_TRY: i16 = 3;
 /// Versions this client's code handles for `api`, before intersecting with the codec's and
 /// the broker's ranges. Produce needs v3+ (record batches v2); Fetch stays below v13 (which
 /// names topics by id only); DeleteTopics below v6 (topic states); FindCoordinator below
-/// v4 (batched keys); OffsetFetch below v8 (batched groups), OffsetCommit below v9.
+/// v4 (batched keys); OffsetFetch below v8 (batched groups), OffsetCommit below v9;
+/// AddPartitionsToTxn below v4 (v4+ are the brokers' batched verification) and EndTxn
+/// below v5 (KIP-890 part 2's epoch bump per transaction, which this client does not do).
 pub fn client_range(api: ApiKey) -> VersionRange {
     let codec = api.valid_versions();
     let (min, max) = match api {
@@ -33,6 +35,8 @@ pub fn client_range(api: ApiKey) -> VersionRange {
         ApiKey::OffsetFetch => (1, 7),
         ApiKey::OffsetCommit => (2, 8),
         ApiKey::JoinGroup => (0, 9),
+        ApiKey::AddPartitionsToTxn => (0, 3),
+        ApiKey::EndTxn => (0, 4),
         _ => (codec.min, codec.max),
     };
     VersionRange {

@@ -59,6 +59,8 @@ pub struct AccumulatorConfig {
     /// (the broker orders them by sequence and rejects gaps), else 1 so retries cannot
     /// reorder records.
     pub max_in_flight_per_partition: usize,
+    /// Batches are flagged transactional (`transactional.id` is set).
+    pub transactional: bool,
 }
 
 /// One batch of one partition.
@@ -150,6 +152,8 @@ pub(crate) struct Ready {
 pub(crate) struct Expired {
     /// Some expired batch carried a sequence number (idempotent producer).
     pub sequenced: bool,
+    /// Some batch expired (a transaction it belonged to can no longer commit).
+    pub any: bool,
     /// When the next batch reaches `delivery.timeout.ms` (none: nothing is pending).
     pub next: Option<Instant>,
 }
@@ -383,6 +387,7 @@ impl Accumulator {
                             unset
                         });
                         out.sequenced |= f.base_sequence.is_some();
+                        out.any = true;
                     } else {
                         out.next = Some(out.next.map_or(f.expires, |n| n.min(f.expires)));
                     }
@@ -391,6 +396,7 @@ impl Accumulator {
         }
         for b in queued {
             out.sequenced |= b.base_sequence.is_some();
+            out.any = true;
             let why = format!(
                 "{} record(s) for {} expired after delivery.timeout.ms in the accumulator",
                 b.records, b.tp
@@ -450,7 +456,9 @@ impl Accumulator {
                     q.next_sequence = next_sequence(seq, batch.records);
                     batch.base_sequence = Some(seq);
                     batch.producer = producer;
-                    builder.producer(pid, epoch, seq)
+                    builder
+                        .producer(pid, epoch, seq)
+                        .transactional(self.cfg.transactional)
                 }
                 None => builder,
             };
@@ -582,8 +590,10 @@ impl Accumulator {
         self.wake.notify_one();
     }
 
-    /// Fails every queued batch (used when the sender stops for good).
-    pub(crate) fn abort_all(&self, error: &Error) {
+    /// Fails every queued batch (when the sender stops for good, or a transaction is
+    /// aborted). Returns whether one of them already carried a sequence number (a retry):
+    /// the broker's sequence for its partition then lags ours.
+    pub(crate) fn abort_all(&self, error: &Error) -> bool {
         let batches: Vec<ProducerBatch> = {
             let mut state = self.state();
             state
@@ -592,9 +602,11 @@ impl Accumulator {
                 .flat_map(|q| q.batches.drain(..))
                 .collect()
         };
+        let sequenced = batches.iter().any(|b| b.base_sequence.is_some());
         for b in batches {
             self.complete(b, Err(error.clone()));
         }
+        sequenced
     }
 }
 
@@ -623,6 +635,7 @@ mod tests {
             compression: Compression::None,
             delivery_timeout: Duration::from_secs(120),
             max_in_flight_per_partition: 1,
+            transactional: false,
         }
     }
 

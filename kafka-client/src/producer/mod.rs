@@ -8,11 +8,19 @@
 //! backpressure applies) and yields a [`DeliveryFuture`]; awaiting that yields the
 //! [`RecordMetadata`] once the broker acknowledged the batch. Dropping the
 //! `DeliveryFuture` is the fire-and-forget path.
+//!
+//! With `transactional.id` set, the producer is transactional (Java's `KafkaProducer`
+//! transactions API): [`Producer::init_transactions`] once, then per transaction
+//! [`Producer::begin_transaction`], sends, optionally
+//! [`Producer::send_offsets_to_transaction`], and [`Producer::commit_transaction`] or
+//! [`Producer::abort_transaction`]. Failures are [`Error::Transaction`] with a class
+//! (abortable, fatal, fenced) saying what the application may do next.
 
 pub mod accumulator;
 pub mod partitioner;
 mod record;
 mod sender;
+pub mod transaction;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -24,7 +32,9 @@ pub use self::accumulator::{Accumulator, AccumulatorConfig};
 pub use self::partitioner::{murmur2, Partitioner, StickyPartitioner};
 pub use self::record::{DeliveryFuture, ProducerRecord, RecordMetadata};
 use self::sender::Sender;
+use self::transaction::{TransactionError, TransactionManager, TxnErrorClass, TxnSettings};
 use crate::config::ProducerConfig;
+use crate::consumer::ConsumerGroupMetadata;
 use crate::error::{Error, Result};
 use crate::net::{Metadata, Pool};
 use crate::types::{now_ms, TopicPartition};
@@ -41,6 +51,8 @@ pub struct Producer {
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
     /// The task failing batches at `delivery.timeout.ms`.
     expiry: JoinHandle<()>,
+    /// The transaction manager (with `transactional.id`).
+    txn: Option<Arc<TransactionManager>>,
 }
 
 impl std::fmt::Debug for Sender {
@@ -78,8 +90,20 @@ impl Producer {
             } else {
                 1
             },
+            transactional: cfg.transactional_id.is_some(),
         }));
-        let sender = Sender::new(acc.clone(), metadata.clone(), cfg.clone());
+        let txn = cfg.transactional_id.as_ref().map(|id| {
+            Arc::new(TransactionManager::new(
+                TxnSettings {
+                    transactional_id: id.clone(),
+                    timeout: cfg.transaction_timeout,
+                    max_block: cfg.max_block,
+                    retry_backoff: cfg.common.retry_backoff,
+                },
+                metadata.pool().clone(),
+            ))
+        });
+        let sender = Sender::new(acc.clone(), metadata.clone(), cfg.clone(), txn.clone());
         let task = tokio::spawn(sender.clone().run());
         let expiry = tokio::spawn(sender.clone().run_expiry());
         Ok(Producer {
@@ -91,6 +115,7 @@ impl Producer {
             sender,
             task: std::sync::Mutex::new(Some(task)),
             expiry,
+            txn,
         })
     }
 
@@ -121,6 +146,9 @@ impl Producer {
         };
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let tp = TopicPartition::new(&record.topic, partition);
+        if let Some(txn) = &self.txn {
+            txn.add_partition(&tp)?;
+        }
         self.acc
             .append(
                 &tp,
@@ -173,6 +201,81 @@ impl Producer {
         self.acc.end_flush();
     }
 
+    fn txn(&self) -> Result<&Arc<TransactionManager>> {
+        self.txn.as_ref().ok_or_else(|| {
+            Error::IllegalState("transactions need transactional.id to be set".into())
+        })
+    }
+
+    /// The state of the transactional producer (`None` without `transactional.id`).
+    pub fn transaction_state(&self) -> Option<transaction::TxnState> {
+        self.txn.as_ref().map(|t| t.state())
+    }
+
+    /// Registers the `transactional.id` with its transaction coordinator
+    /// (FindCoordinator, InitProducerId): gets the producer id and a new epoch, which
+    /// fences any earlier producer with the same id and completes (aborts) a transaction
+    /// it left open. Call once, before the first transaction. Retries the coordinator's
+    /// retriable answers until `max.block.ms`; a timeout may be retried by calling again.
+    pub async fn init_transactions(&self) -> Result<()> {
+        self.txn()?.init().await
+    }
+
+    /// Opens a transaction: records sent from now on, and offsets given to
+    /// [`send_offsets_to_transaction`](Self::send_offsets_to_transaction), commit or abort
+    /// together.
+    pub fn begin_transaction(&self) -> Result<()> {
+        self.txn()?.begin()
+    }
+
+    /// Adds the consumer's offsets (the next offset to read per input partition) to the
+    /// transaction, so they are committed to the consumer's group if and only if the
+    /// transaction commits. `group` comes from
+    /// [`Consumer::group_metadata`](crate::Consumer::group_metadata), so a consumer that
+    /// left the group (a zombie) cannot commit (KIP-447).
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: &[(TopicPartition, i64)],
+        group: &ConsumerGroupMetadata,
+    ) -> Result<()> {
+        self.txn()?.send_offsets(offsets, group).await
+    }
+
+    /// Commits the transaction: sends every buffered record, then EndTxn(commit). If a
+    /// record of the transaction failed, the commit fails with an abortable
+    /// [`Error::Transaction`] and [`abort_transaction`](Self::abort_transaction) must
+    /// follow.
+    pub async fn commit_transaction(&self) -> Result<()> {
+        let txn = self.txn()?;
+        txn.begin_end(true)?;
+        self.flush().await;
+        txn.end(true).await.map(drop)
+    }
+
+    /// Aborts the transaction: drops the records not sent yet (their delivery futures
+    /// fail), waits for those in flight, then EndTxn(abort): read_committed consumers never
+    /// see the transaction's records, and its offsets are not committed.
+    pub async fn abort_transaction(&self) -> Result<()> {
+        let txn = self.txn()?;
+        txn.begin_end(false)?;
+        let dropped_sequenced = self
+            .acc
+            .abort_all(&Error::Transaction(TransactionError::new(
+                TxnErrorClass::Abortable,
+                None,
+                "the transaction was aborted",
+            )));
+        if dropped_sequenced {
+            txn.note_sequence_gap();
+        }
+        self.flush().await;
+        if txn.end(false).await? {
+            // a new epoch: every partition's sequence starts again at 0
+            self.acc.reset_sequences();
+        }
+        Ok(())
+    }
+
     /// Number of partitions of `topic` (fetching metadata if needed).
     pub async fn partitions_for(&self, topic: &str) -> Result<usize> {
         let deadline = Instant::now() + self.cfg.max_block;
@@ -180,8 +283,20 @@ impl Producer {
     }
 
     /// Stops accepting records, delivers everything buffered (each batch still bounded by
-    /// `delivery.timeout.ms`), then stops the sender and closes connections.
+    /// `delivery.timeout.ms`), then stops the sender and closes connections. A transaction
+    /// still open (or failed) is aborted first, as Java's producer does on close.
     pub async fn close(&self) -> Result<()> {
+        if let Some(txn) = &self.txn {
+            if matches!(
+                txn.state(),
+                transaction::TxnState::InTransaction | transaction::TxnState::AbortableError
+            ) {
+                tracing::info!("aborting the open transaction on close");
+                if let Err(e) = self.abort_transaction().await {
+                    tracing::warn!(error = %e, "aborting the open transaction on close failed");
+                }
+            }
+        }
         self.acc.close();
         self.flush().await;
         self.sender.stop.store(true, Ordering::SeqCst);

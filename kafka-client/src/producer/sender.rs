@@ -7,8 +7,12 @@
 //! or the broker rejected a sequence, an epoch bump — KIP-360 — so later sequences start
 //! again at 0 and rejected batches are resent under the new epoch), `acks`, `retries`,
 //! `retry.backoff.ms`, the task that expires batches at `delivery.timeout.ms`, `max.request.size` per
-//! request, and metadata refreshes on leadership errors and disconnects. Must not: touch
-//! batch contents (the accumulator encodes them).
+//! request, and metadata refreshes on leadership errors and disconnects. With a
+//! `transactional.id` the producer id comes from the transaction manager instead, the
+//! partitions of the open transaction are added (AddPartitionsToTxn) before their first
+//! batch is sent, Produce carries the transactional id, and a failed batch or a fencing
+//! answer puts the transaction in its error state (never an epoch bump of its own).
+//! Must not: touch batch contents (the accumulator encodes them).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +26,7 @@ use tokio::time::Instant;
 
 use super::accumulator::{Accumulator, ProducerBatch};
 use super::record::BatchResult;
+use super::transaction::TransactionManager;
 use crate::config::{Acks, ProducerConfig};
 use crate::error::{Error, KafkaCode, Result};
 use crate::net::{Connection, Metadata};
@@ -38,10 +43,17 @@ pub(crate) struct Sender {
     producer_id: Mutex<Option<(i64, i16)>>,
     need_new_pid: AtomicBool,
     pub stop: AtomicBool,
+    /// The transaction manager of a transactional producer.
+    pub txn: Option<Arc<TransactionManager>>,
 }
 
 impl Sender {
-    pub fn new(acc: Arc<Accumulator>, metadata: Arc<Metadata>, cfg: ProducerConfig) -> Arc<Self> {
+    pub fn new(
+        acc: Arc<Accumulator>,
+        metadata: Arc<Metadata>,
+        cfg: ProducerConfig,
+        txn: Option<Arc<TransactionManager>>,
+    ) -> Arc<Self> {
         Arc::new(Sender {
             acc,
             metadata,
@@ -50,6 +62,7 @@ impl Sender {
             producer_id: Mutex::new(None),
             need_new_pid: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            txn,
         })
     }
 
@@ -75,6 +88,10 @@ impl Sender {
     async fn producer_id(&self) -> Result<Option<(i64, i16)>> {
         if !self.cfg.enable_idempotence {
             return Ok(None);
+        }
+        if let Some(txn) = &self.txn {
+            // init_transactions owns the id and epoch
+            return Ok(txn.producer());
         }
         let current = *self.producer_id.lock().map_err(|_| Error::Closed)?;
         if let (Some(pid), false) = (current, self.need_new_pid.load(Ordering::SeqCst)) {
@@ -137,7 +154,13 @@ impl Sender {
         loop {
             let now = Instant::now();
             let expired = self.acc.expire(now);
-            if expired.sequenced {
+            if let (true, Some(txn)) = (expired.any, &self.txn) {
+                // records of the open transaction are lost: it must not commit
+                txn.record_batch_failure(
+                    &Error::Timeout("a batch expired after delivery.timeout.ms".into()),
+                    "produce",
+                );
+            } else if expired.sequenced {
                 // sequences of this producer id now have a gap: start a new epoch (KIP-360)
                 self.need_new_pid.store(true, Ordering::SeqCst);
                 self.acc.wake.notify_one();
@@ -187,10 +210,35 @@ impl Sender {
                     continue;
                 }
             };
+            if let Some(txn) = &self.txn {
+                txn.add_pending_partitions().await;
+                if let Some(e) = txn.error() {
+                    // a transaction in an error state sends nothing more (Java aborts the
+                    // undrained batches)
+                    if self.acc.abort_all(&Error::Transaction(e)) {
+                        txn.note_sequence_gap();
+                    }
+                }
+            }
             let snapshot = self.metadata.snapshot();
-            let ready = self.acc.ready(Instant::now(), |tp| {
+            let mut ready = self.acc.ready(Instant::now(), |tp| {
                 snapshot.leader(&tp.topic, tp.partition)
             });
+            if let Some(txn) = &self.txn {
+                let mut waiting = false;
+                for tps in ready.by_leader.values_mut() {
+                    tps.retain(|tp| {
+                        let added = txn.is_added(tp);
+                        waiting |= !added;
+                        added
+                    });
+                }
+                if waiting {
+                    // AddPartitionsToTxn is retried on the next round
+                    let soon = Instant::now() + self.cfg.common.retry_backoff;
+                    ready.next_check = Some(ready.next_check.map_or(soon, |n| n.min(soon)));
+                }
+            }
             if ready.unknown_leader {
                 self.metadata.request_update();
             }
@@ -252,7 +300,10 @@ impl Sender {
                 });
         }
         let req = ProduceRequest {
-            transactional_id: None,
+            transactional_id: self
+                .txn
+                .as_ref()
+                .map(|t| StrBytes::from(t.transactional_id().to_string())),
             acks: self.cfg.acks.wire(),
             timeout_ms: i32::try_from(self.cfg.common.request_timeout.as_millis())
                 .unwrap_or(i32::MAX),
@@ -382,7 +433,8 @@ impl Sender {
                     self.acc.requeue(b, self.cfg.common.retry_backoff);
                 }
                 KafkaCode::OutOfOrderSequenceNumber | KafkaCode::UnknownProducerId
-                    if b.base_sequence.is_some()
+                    if self.txn.is_none()
+                        && b.base_sequence.is_some()
                         && Instant::now() < b.created + self.cfg.delivery_timeout =>
                 {
                     // The broker did not write this batch and its sequence state for us is
@@ -430,6 +482,13 @@ impl Sender {
     }
 
     fn fail(&self, batch: ProducerBatch, error: Error) {
+        if let Some(txn) = &self.txn {
+            // the transaction cannot commit without this batch (fenced: nothing can)
+            let e = txn.record_batch_failure(&error, &format!("produce to {}", batch.tp));
+            tracing::warn!(tp = %batch.tp, error = %error, class = ?e.class, "transactional batch failed");
+            self.acc.complete(batch, Err(error));
+            return;
+        }
         if batch.base_sequence.is_some() {
             // The broker's sequence for this partition may now lag ours: start a new id.
             self.need_new_pid.store(true, Ordering::SeqCst);

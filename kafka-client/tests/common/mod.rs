@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod secure;
+pub mod txn;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -93,6 +93,19 @@ impl std::fmt::Debug for Coordinator {
     }
 }
 
+/// Whether a group request failed only because its coordinator is not ready (loading,
+/// moved or unavailable): worth retrying.
+fn coordinator_not_ready(e: &Error) -> bool {
+    matches!(
+        e.kafka_code(),
+        Some(
+            KafkaCode::CoordinatorLoadInProgress
+                | KafkaCode::NotCoordinator
+                | KafkaCode::CoordinatorNotAvailable
+        )
+    )
+}
+
 fn code_of(code: i16) -> KafkaCode {
     KafkaCode::from_code(code)
 }
@@ -130,6 +143,17 @@ impl Coordinator {
 
     fn group(&self) -> StrBytes {
         StrBytes::from(self.group_id.clone())
+    }
+
+    /// The member's group metadata (KIP-447) as of now.
+    pub fn group_metadata(&self) -> crate::consumer::ConsumerGroupMetadata {
+        let m = self.member();
+        crate::consumer::ConsumerGroupMetadata {
+            group_id: self.group_id.clone(),
+            generation_id: m.generation,
+            member_id: m.member_id,
+            group_instance_id: self.cfg.group_instance_id.clone(),
+        }
     }
 
     /// `group.instance.id`, for the requests of a static member (KIP-345).
@@ -569,7 +593,25 @@ impl Coordinator {
     }
 
     /// Commits `offsets` (the next offset to consume, per partition).
+    ///
+    /// A coordinator that is loading, moving or unavailable (COORDINATOR_LOAD_IN_PROGRESS,
+    /// NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE) is retried
+    /// with `retry.backoff.ms` until `request.timeout.ms`, as Java's `commitSync` retries
+    /// them (after a coordinator failover the new one loads the group first).
     pub async fn commit(&self, offsets: &[(TopicPartition, i64)]) -> Result<()> {
+        let deadline = Instant::now() + self.cfg.common.request_timeout;
+        loop {
+            match self.commit_once(offsets).await {
+                Err(e) if coordinator_not_ready(&e) && Instant::now() < deadline => {
+                    tracing::debug!(group = %self.group_id, error = %e, "commit: coordinator not ready, retrying");
+                    tokio::time::sleep(self.cfg.common.retry_backoff).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn commit_once(&self, offsets: &[(TopicPartition, i64)]) -> Result<()> {
         if offsets.is_empty() {
             return Ok(());
         }
@@ -620,8 +662,30 @@ impl Coordinator {
         Ok(())
     }
 
-    /// Committed offsets of `partitions` (absent: none committed).
+    /// Committed offsets of `partitions` (absent: none committed). A read_committed
+    /// consumer asks for stable offsets only (KIP-447 `require_stable`, as Java's consumer
+    /// does): while a transaction's offsets for a partition are pending, the coordinator
+    /// answers UNSTABLE_OFFSET_COMMIT, retried here until `request.timeout.ms`.
     pub async fn committed(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>> {
+        let deadline = Instant::now() + self.cfg.common.request_timeout;
+        loop {
+            match self.committed_once(partitions).await {
+                Err(e)
+                    if e.kafka_code() == Some(KafkaCode::UnstableOffsetCommit)
+                        && Instant::now() < deadline =>
+                {
+                    tracing::debug!(group = %self.group_id, "unstable offsets, retrying");
+                    tokio::time::sleep(self.cfg.common.retry_backoff).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn committed_once(
         &self,
         partitions: &[TopicPartition],
     ) -> Result<HashMap<TopicPartition, i64>> {
@@ -645,7 +709,8 @@ impl Coordinator {
                     })
                     .collect(),
             ),
-            require_stable: false,
+            require_stable: self.cfg.isolation_level
+                == crate::config::IsolationLevel::ReadCommitted,
             ..Default::default()
         };
         let resp = conn.send(&req).await?;
