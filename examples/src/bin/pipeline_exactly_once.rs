@@ -15,10 +15,9 @@
 //!   rewinds the consumer to the committed offsets to redo the batch; a fenced or fatal
 //!   error stops the pipeline (another instance took over).
 //!
-//! Needs a broker with a transaction coordinator: pass `--bootstrap` (Apache Kafka);
-//! without it, it starts kafka-server-mini in-process and seeds `--input` (whose
-//! transaction coordinator is still being built: then `init_transactions` fails with a
-//! clear error).
+//! Runs against any broker with a transaction coordinator: pass `--bootstrap` (Apache
+//! Kafka, or a kafka-server-mini you started); without it, it starts kafka-server-mini
+//! in-process and seeds `--input`.
 //!
 //! ```text
 //! cargo run -q -p examples --bin pipeline_exactly_once -- --bootstrap localhost:9092 --seed
