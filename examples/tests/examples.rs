@@ -69,6 +69,19 @@ async fn demo_with_bootstrap_uses_the_given_broker() {
 }
 
 #[test]
+fn first_ack_reports_each_run_and_the_median() {
+    // What it prints, not how fast: timings are BENCHMARKS.md's business.
+    let out = run(env!("CARGO_BIN_EXE_first_ack"), &["--runs", "2"]);
+    assert_eq!(lines_starting(&out, "run "), 2, "{out}");
+    assert!(out.contains("(offset 0)"), "{out}");
+    assert!(
+        out.contains("in-process broker start to first acknowledged produce: median ")
+            && out.contains(" ms over 2 runs"),
+        "{out}"
+    );
+}
+
+#[test]
 fn producer_prints_delivery_metadata() {
     let out = run(
         env!("CARGO_BIN_EXE_producer"),
