@@ -1207,7 +1207,10 @@ async fn error_codes_match_real_kafka() {
         .into_iter()
         .filter(|(_, bootstrap)| !bootstrap.contains(','))
         .collect();
-    assert!(!single.is_empty(), "no single-node cluster in REAL_KAFKA_CLUSTERS");
+    assert!(
+        !single.is_empty(),
+        "no single-node cluster in REAL_KAFKA_CLUSTERS"
+    );
     for (name, bootstrap) in single {
         let addr = tokio::net::lookup_host(bootstrap.split(',').next().unwrap())
             .await
