@@ -363,6 +363,17 @@ impl Consumer {
             return;
         }
         if self.fetcher.cfg.enable_auto_commit {
+            // A background auto-commit still in flight (retrying a loading or moved
+            // coordinator) carries older positions: let it land first, or it would
+            // overwrite the commit below (the stale offset wins and records are re-read).
+            let running = self
+                .auto_commit
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(task) = running {
+                let _ = task.await;
+            }
             let offsets: Vec<(TopicPartition, i64)> = self
                 .positions()
                 .into_iter()
