@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use krafty_protocol::records::{
-    BatchIter, Compression, DecodeOptions, RawBatch, RecordBatchBuilder,
-};
+use krafty_protocol::records::{Compression, RecordBatchBuilder};
 
 use super::offsets::records::{self as group_records, Replayed};
 use super::offsets::CommittedOffset;
@@ -107,48 +105,19 @@ impl GroupCoordinator {
     /// commit and group change to it. Groups come back Empty at their stored generation
     /// (members re-join); offsets come back as committed.
     pub fn attach_store(&self, partition: Arc<Partition>) {
-        let opts = DecodeOptions::default();
-        let mut replayed = 0usize;
-        {
+        let replayed = {
             let st = partition.lock();
             let mut groups = self.lock();
-            let mut offset = st.log.log_start_offset();
-            let end = st.log.log_end_offset();
-            'read: while offset < end {
-                let bytes = match st.log.read(offset, 1 << 20, true) {
-                    Ok(Some(b)) if !b.is_empty() => b,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reading __consumer_offsets failed; replay stopped");
-                        break;
+            crate::log::replay::replay_keyed(&st.log, "__consumer_offsets", |key, value| {
+                match group_records::parse(key, value) {
+                    Some(rec) => {
+                        apply(&mut groups, rec);
+                        true
                     }
-                };
-                let mut progressed = false;
-                for entry in BatchIter::new(bytes, opts) {
-                    let Ok(RawBatch::V2(raw)) = entry else {
-                        break;
-                    };
-                    let next = raw.header().next_offset();
-                    if next <= offset {
-                        continue;
-                    }
-                    if let Ok(batch) = raw.decode(&opts) {
-                        for r in &batch.records {
-                            let Some(key) = r.key.clone() else { continue };
-                            if let Some(rec) = group_records::parse(key, r.value.clone()) {
-                                apply(&mut groups, rec);
-                                replayed += 1;
-                            }
-                        }
-                    }
-                    offset = next;
-                    progressed = true;
+                    None => false,
                 }
-                if !progressed {
-                    break 'read;
-                }
-            }
-        }
+            })
+        };
         if replayed > 0 {
             tracing::info!(records = replayed, "replayed __consumer_offsets");
         }

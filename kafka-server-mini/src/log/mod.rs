@@ -15,6 +15,7 @@ mod index_file;
 #[allow(clippy::module_inception)]
 pub mod log;
 pub mod recovery;
+pub mod replay;
 pub mod segment;
 pub mod time_index;
 pub mod txn_index;

@@ -14,9 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use krafty_protocol::records::{
-    BatchIter, Compression, DecodeOptions, RawBatch, RecordBatchBuilder,
-};
+use krafty_protocol::records::{Compression, RecordBatchBuilder};
 
 use super::state::{GroupOffsets, TxnMetadata, TxnState};
 use crate::broker::{now_ms, BrokerState};
@@ -110,54 +108,23 @@ impl TxnCoordinator {
     /// Replays `__transaction_state` into memory and persists every later change to it.
     /// Returns the transactions caught in PrepareCommit/PrepareAbort, to complete.
     pub fn attach_store(&self, partition: Arc<Partition>) {
-        let opts = DecodeOptions::default();
-        let mut replayed = 0usize;
-        {
+        let replayed = {
             let st = partition.lock();
             let mut txns = self.lock();
-            let mut offset = st.log.log_start_offset();
-            let end = st.log.log_end_offset();
-            'read: while offset < end {
-                let bytes = match st.log.read(offset, 1 << 20, true) {
-                    Ok(Some(b)) if !b.is_empty() => b,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reading __transaction_state failed; replay stopped");
-                        break;
+            crate::log::replay::replay_keyed(&st.log, "__transaction_state", |key, value| {
+                match super::log::parse(key, value) {
+                    Some((id, Some(m))) => {
+                        txns.insert(id, m);
+                        true
                     }
-                };
-                let mut progressed = false;
-                for entry in BatchIter::new(bytes, opts) {
-                    let Ok(RawBatch::V2(raw)) = entry else {
-                        break;
-                    };
-                    let next = raw.header().next_offset();
-                    if next <= offset {
-                        continue;
+                    Some((id, None)) => {
+                        txns.remove(&id);
+                        false
                     }
-                    if let Ok(batch) = raw.decode(&opts) {
-                        for r in &batch.records {
-                            let Some(key) = r.key.clone() else { continue };
-                            match super::log::parse(key, r.value.clone()) {
-                                Some((id, Some(m))) => {
-                                    txns.insert(id, m);
-                                    replayed += 1;
-                                }
-                                Some((id, None)) => {
-                                    txns.remove(&id);
-                                }
-                                None => {}
-                            }
-                        }
-                    }
-                    offset = next;
-                    progressed = true;
+                    None => false,
                 }
-                if !progressed {
-                    break 'read;
-                }
-            }
-        }
+            })
+        };
         if replayed > 0 {
             tracing::info!(records = replayed, "replayed __transaction_state");
         }
