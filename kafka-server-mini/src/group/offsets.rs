@@ -94,13 +94,15 @@ pub mod records {
     /// Value version of group metadata.
     pub const GROUP_VALUE_VERSION: i16 = 3;
 
-    fn versioned<M: Encode>(version: i16, m: &M) -> Option<Bytes> {
+    /// `m` encoded at `version` behind its 2-byte version, as the records of Kafka's state
+    /// topics (`__consumer_offsets`, `__transaction_state`) are stored.
+    pub(crate) fn versioned<M: Encode>(version: i16, m: &M) -> Option<Bytes> {
         let mut b = BytesMut::with_capacity(2 + m.encoded_len(version));
         b.put_i16(version);
         match m.encode(&mut b, version) {
             Ok(()) => Some(b.freeze()),
             Err(e) => {
-                tracing::error!(schema = M::NAME, error = ?e, "could not encode a group record");
+                tracing::error!(schema = M::NAME, error = ?e, "could not encode a state record");
                 None
             }
         }

@@ -7,13 +7,14 @@
 
 use std::collections::BTreeSet;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use krafty_protocol::generated::transaction_coordinator::transaction_log_value::PartitionsSchema;
 use krafty_protocol::generated::transaction_coordinator::{TransactionLogKey, TransactionLogValue};
-use krafty_protocol::message::{Decode, Encode};
+use krafty_protocol::message::Decode;
 use krafty_protocol::wire::StrBytes;
 
 use super::state::{TxnMetadata, TxnState};
+use crate::group::offsets::records::versioned;
 
 /// The internal topic holding the coordinator's state.
 pub const TXN_TOPIC: &str = "__transaction_state";
@@ -44,18 +45,6 @@ fn status_from(id: i8) -> Option<TxnState> {
         5 => TxnState::CompleteAbort,
         _ => return None,
     })
-}
-
-fn versioned<M: Encode>(version: i16, m: &M) -> Option<Bytes> {
-    let mut b = BytesMut::with_capacity(2 + m.encoded_len(version));
-    b.put_i16(version);
-    match m.encode(&mut b, version) {
-        Ok(()) => Some(b.freeze()),
-        Err(e) => {
-            tracing::error!(schema = M::NAME, error = ?e, "could not encode a transaction record");
-            None
-        }
-    }
 }
 
 /// The key and value recording `m`.
